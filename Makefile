@@ -1,0 +1,41 @@
+# weft — the two commands a user needs: `make demo` and `make test`.
+# Both install the Debian packages they need (as root, or through sudo).
+
+DEBIAN_PACKAGES := g++ cmake make pkg-config libcaf-dev libmsgpack-cxx-dev \
+  libcurl4-openssl-dev catch2 libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
+  libkainjow-mustache-dev zlib1g-dev
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build demo test bench tsan clean
+
+deps:
+	@if ! dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1; then \
+	  echo "weft: installing Debian packages: $(DEBIAN_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEBIAN_PACKAGES); \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	./$(BUILD_DIR)/weft run examples/hello.yaml -i name=World
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The concurrency tests again, under ThreadSanitizer, in their own build tree.
+tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_SANITIZE=thread >/dev/null
+	cmake --build build-tsan -j $(JOBS) --target weft_tests
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./weft_tests "[concurrency]"
+
+bench: build
+	./$(BUILD_DIR)/weft_bench
+
+clean:
+	rm -rf $(BUILD_DIR) build-tsan

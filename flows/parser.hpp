@@ -1,0 +1,36 @@
+// Reading flow files (YAML, or JSON as a subset of YAML) into a validated
+// flow_spec.
+//
+// The parser reports every problem it finds as a diagnostic with the file,
+// line and column at fault, and keeps going; it returns a spec only when
+// there were none. It never throws and never crashes, whatever the bytes.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "flows/diagnostic.hpp"
+#include "flows/registry.hpp"
+#include "flows/spec.hpp"
+
+namespace weft::flows {
+
+/// Looks up an environment variable for `${NAME}` in params; nullopt if unset.
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+/// The process environment (getenv).
+env_lookup process_env();
+
+/// Parses and validates flow text. `file` names the source in diagnostics.
+std::optional<flow_spec> parse_flow(std::string_view text, const std::string& file,
+                                    const registry& components, diagnostics& errs,
+                                    const env_lookup& env = process_env());
+
+/// Reads and parses a flow file; an unreadable file is a diagnostic too.
+std::optional<flow_spec> parse_flow_file(const std::string& path, const registry& components,
+                                         diagnostics& errs,
+                                         const env_lookup& env = process_env());
+
+}  // namespace weft::flows

@@ -1,0 +1,65 @@
+// The execution plan of a validated flow: nodes by index, their component
+// instances, and which node feeds which.
+//
+// A plan is built once per loaded flow and shared, read-only, by every run of
+// it; a run only keeps per-run counters next to it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flows/component.hpp"
+#include "flows/diagnostic.hpp"
+#include "flows/registry.hpp"
+#include "flows/spec.hpp"
+
+namespace weft::flows {
+
+/// Where a value comes from, resolved to indices.
+struct plan_source {
+  int node = -1;        // -1: a flow input
+  std::string socket;   // the node's output socket, or the flow input's name
+};
+
+struct plan_input {
+  std::string socket;
+  bool list = false;    // variadic: the value is an array of the sources
+  std::vector<plan_source> sources;
+};
+
+struct plan_node {
+  std::string id;
+  std::string type;
+  std::shared_ptr<const component> impl;
+  bool blocking = false;
+  std::int64_t timeout_ms = 0;      // 0: none
+  std::vector<plan_input> inputs;
+  int upstream_count = 0;           // distinct nodes this node waits for
+  std::vector<int> downstream;      // distinct nodes that wait for this one
+};
+
+struct plan_output {
+  std::string name;
+  plan_source source;
+};
+
+struct plan {
+  flow_spec spec;
+  std::vector<plan_node> nodes;
+  std::vector<int> entry_nodes;     // nodes with no upstream node
+  std::vector<plan_output> outputs;
+
+  const std::string& name() const { return spec.name; }
+};
+
+/// Builds the plan for a validated spec, instantiating each node's component.
+/// Returns nullptr (with diagnostics) if a component rejects its params.
+std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
+                                    diagnostics& errs);
+
+/// parse_flow_file + compile.
+std::shared_ptr<const plan> load_flow_file(const std::string& path, const registry& components,
+                                           diagnostics& errs);
+
+}  // namespace weft::flows

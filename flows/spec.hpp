@@ -1,0 +1,81 @@
+// A flow as written in its file, after parsing and validation.
+//
+// The spec keeps the source position of every element, so that later stages
+// (planning, running) can still point a user at the line at fault.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flows/diagnostic.hpp"
+#include "flows/value.hpp"
+
+namespace weft::flows {
+
+/// Declared type of a flow input.
+enum class value_type { string, number, integer, boolean, object, array, any };
+
+const char* to_string(value_type t);
+/// True when `v` is acceptable for type `t` (an integer is also a number).
+bool matches(value_type t, const value& v);
+/// Converts command-line text to `t` ("42" -> 42, "true" -> true, JSON for
+/// object/array); nullopt when it cannot.
+std::optional<value> convert_text(value_type t, const std::string& text);
+
+struct input_decl {
+  std::string name;
+  value_type type = value_type::any;
+  std::optional<value> default_value;  // no default: the input is required
+  source_loc loc;
+};
+
+/// Where a value comes from: `$inputs.NAME` or `NODE.SOCKET`.
+struct source_ref {
+  bool from_flow_input = false;
+  std::string node;    // empty for a flow input
+  std::string socket;  // input name for a flow input
+  source_loc loc;
+
+  std::string to_string() const;
+};
+
+/// One input socket of a node and what feeds it. A variadic socket has a list
+/// of sources (its value is the array of their values, in order).
+struct socket_binding {
+  std::string socket;
+  bool list = false;
+  std::vector<source_ref> sources;
+  source_loc loc;
+};
+
+struct node_spec {
+  std::string id;
+  std::string type;
+  value params = value::object();
+  std::vector<socket_binding> inputs;
+  std::optional<std::int64_t> timeout_ms;
+  source_loc loc;
+};
+
+struct output_decl {
+  std::string name;
+  source_ref source;
+  source_loc loc;
+};
+
+struct flow_spec {
+  std::string name;
+  std::string description;
+  std::string file;  // where it was loaded from ("<string>" if not a file)
+  std::vector<input_decl> inputs;
+  std::vector<node_spec> nodes;
+  std::vector<output_decl> outputs;
+  std::optional<std::int64_t> timeout_ms;
+
+  const node_spec* find_node(std::string_view id) const;
+  const input_decl* find_input(std::string_view name) const;
+};
+
+}  // namespace weft::flows
