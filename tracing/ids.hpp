@@ -20,7 +20,8 @@ struct trace_id {
   bool valid() const noexcept;
   /// 32 lowercase hex characters.
   std::string to_hex() const;
-  /// Parses exactly 32 hex characters; nullopt on anything else or all zero.
+  /// Parses exactly 32 hex characters (either case); nullopt on anything
+  /// else or all zero. Strict lowercase-only parsing is traceparent's job.
   static std::optional<trace_id> from_hex(std::string_view hex);
   /// A fresh random, non-zero id.
   static trace_id random();
@@ -35,7 +36,8 @@ struct span_id {
   bool valid() const noexcept { return value != 0; }
   /// 16 lowercase hex characters, big-endian (as on the wire).
   std::string to_hex() const;
-  /// Parses exactly 16 hex characters; nullopt on anything else or all zero.
+  /// Parses exactly 16 hex characters (either case); nullopt on anything
+  /// else or all zero.
   static std::optional<span_id> from_hex(std::string_view hex);
   /// A fresh random, non-zero id.
   static span_id random();

@@ -1,0 +1,277 @@
+// weft::engine: the embedding API over the actor system.
+#include "weft/engine.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+
+#include "actors/engine_actor.hpp"
+#include "actors/messages.hpp"
+#include "actors/run_actor.hpp"
+#include "flows/parser.hpp"
+#include "tracing/file_sink.hpp"
+#include "tracing/sampler.hpp"
+#include "tracing/traceparent.hpp"
+
+namespace weft {
+
+engine_options engine_options::from_env(std::vector<std::string>& errors) {
+  engine_options o;
+  config::apply_env(o.settings, errors);
+  return o;
+}
+
+struct engine::impl {
+  config::engine_settings settings;
+  flows::registry registry = flows::registry::with_builtins();
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor exporter;
+  caf::actor engine_actor;
+  std::string trace_file;
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::uint64_t> next_id{1};
+  std::mutex mu;
+  std::condition_variable idle;
+  bool shut_down = false;
+  actors::exporter_stats final_stats;  // taken at shutdown, after the flush
+};
+
+namespace {
+
+std::string random_run_id() {
+  // A UUID v4 from two random 64-bit words.
+  auto a = tracing::span_id::random().value, b = tracing::span_id::random().value;
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx",
+                static_cast<unsigned long long>(a >> 32),
+                static_cast<unsigned long long>((a >> 16) & 0xffff),
+                static_cast<unsigned long long>(a & 0xffff),
+                static_cast<unsigned long long>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string json_type_name(const flows::value& v) {
+  switch (v.type()) {
+    case flows::value::value_t::number_integer:
+    case flows::value::value_t::number_unsigned: return "integer";
+    case flows::value::value_t::number_float: return "number";
+    default: return v.type_name();
+  }
+}
+
+}  // namespace
+
+engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
+  auto& m = *impl_;
+  m.settings = opts.settings;
+  m.cfg = std::make_unique<caf::actor_system_config>();
+  if (m.settings.threads > 0)
+    m.cfg->set("scheduler.max-threads", static_cast<std::size_t>(m.settings.threads));
+  m.sys = std::make_unique<caf::actor_system>(*m.cfg);
+
+  std::vector<std::unique_ptr<tracing::sink>> sinks;
+  if (opts.tracing) {
+    tracing::resource_info res;
+    res.service_name = m.settings.tracing.service_name;
+    res.service_version = WEFT_VERSION_STRING;
+    for (auto& s : opts.extra_sinks) sinks.push_back(std::move(s));
+    // The file sink exists when it is configured, or as the default when
+    // nothing else is: a run's trace must always land somewhere findable.
+    if (!m.settings.tracing.trace_file.empty() || sinks.empty()) {
+      m.trace_file = m.settings.tracing.trace_file.empty() ? config::default_trace_file()
+                                                           : m.settings.tracing.trace_file;
+      std::string err;
+      auto fs = tracing::file_sink::open(m.trace_file, res, &err);
+      if (!fs) throw std::runtime_error(err);
+      sinks.push_back(std::move(fs));
+    }
+  }
+  actors::exporter_config ec;
+  ec.batch_max_spans = m.settings.tracing.batch_max_spans;
+  ec.batch_delay_ms = m.settings.tracing.batch_delay_ms;
+  m.exporter = actors::spawn_exporter(*m.sys, std::move(sinks), ec);
+  m.engine_actor = actors::spawn_engine_actor(*m.sys);
+}
+
+engine::~engine() { shutdown(); }
+
+flows::registry& engine::components() { return impl_->registry; }
+
+load_result engine::load_file(const std::string& path) {
+  load_result r;
+  r.plan = flows::load_flow_file(path, impl_->registry, r.errors);
+  return r;
+}
+
+load_result engine::load_string(const std::string& text, const std::string& name) {
+  load_result r;
+  auto spec = flows::parse_flow(text, name, impl_->registry, r.errors);
+  if (spec) r.plan = flows::compile(std::move(*spec), impl_->registry, r.errors);
+  return r;
+}
+
+std::string engine::prepare_inputs(const flows::plan& flow, flows::value_map& inputs) const {
+  std::string errors;
+  auto add = [&](const std::string& e) { errors += (errors.empty() ? "" : "; ") + e; };
+  for (auto& [name, v] : inputs) {
+    if (!flow.spec.find_input(name)) {
+      std::string known;
+      for (auto& d : flow.spec.inputs) known += (known.empty() ? "" : ", ") + d.name;
+      add("unknown input '" + name + "'; flow '" + flow.name() + "' declares: " +
+          (known.empty() ? "(no inputs)" : known));
+    }
+  }
+  for (auto& d : flow.spec.inputs) {
+    auto i = inputs.find(d.name);
+    if (i == inputs.end()) {
+      if (d.default_value) inputs.emplace(d.name, *d.default_value);
+      else add("missing required input '" + d.name + "' (" + flows::to_string(d.type) + ")");
+    } else if (!flows::matches(d.type, i->second)) {
+      add("input '" + d.name + "': expected " + flows::to_string(d.type) + ", got " +
+          json_type_name(i->second));
+    }
+  }
+  return errors;
+}
+
+void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
+                 run_options opts, std::function<void(run_result)> done) {
+  auto& m = *impl_;
+  {
+    std::lock_guard<std::mutex> lk(m.mu);
+    if (m.shut_down) {
+      run_result r;
+      r.error = "the engine is shut down";
+      if (done) done(std::move(r));
+      return;
+    }
+  }
+  auto job = std::make_shared<actors::run_job>();
+  job->run_id = random_run_id();
+
+  // The trace context: the caller's trace when a valid traceparent came in
+  // (parent-based sampling), otherwise a new trace sampled by ratio.
+  std::optional<bool> parent_sampled;
+  if (!opts.traceparent.empty()) {
+    std::string why;
+    if (auto tp = tracing::parse_traceparent(opts.traceparent, &why)) {
+      job->ctx.trace = tp->trace;
+      job->ctx.parent = tp->parent;
+      parent_sampled = tp->sampled;
+    } else {
+      job->warning = "ignoring invalid traceparent (" + why + "); the run starts a new trace";
+    }
+  }
+  if (!job->ctx.trace.valid()) job->ctx.trace = tracing::trace_id::random();
+  job->ctx.sampled = tracing::should_sample(parent_sampled, job->ctx.trace, m.settings.tracing.sample);
+  job->ctx.session_id = std::move(opts.session_id);
+  job->ctx.user_id = std::move(opts.user_id);
+
+  if (!flow) {
+    run_result r;
+    r.run_id = job->run_id;
+    r.error = "no flow given";
+    if (done) done(std::move(r));
+    return;
+  }
+  if (auto err = prepare_inputs(*flow, inputs); !err.empty()) {
+    run_result r;
+    r.run_id = job->run_id;
+    r.trace_id = job->ctx.trace.to_hex();
+    r.error = err;
+    r.warning = std::move(job->warning);
+    if (done) done(std::move(r));
+    return;
+  }
+  job->timeout_ms = opts.timeout_ms.value_or(0) > 0 ? *opts.timeout_ms
+                                                     : flow->spec.timeout_ms.value_or(0);
+  job->plan = std::move(flow);
+  job->inputs = std::move(inputs);
+  job->content = m.settings.tracing.content;
+  job->exporter = m.exporter;
+
+  auto id = m.next_id.fetch_add(1, std::memory_order_relaxed);
+  m.in_flight.fetch_add(1, std::memory_order_relaxed);
+  impl* mp = impl_.get();
+  caf::actor ea = m.engine_actor;
+  job->done = [mp, ea, id, done = std::move(done)](run_result r) {
+    if (done) done(std::move(r));
+    caf::anon_send(ea, actors::run_done_atom::value, id);
+    if (mp->in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lk(mp->mu);
+      mp->idle.notify_all();
+    }
+  };
+  caf::anon_send(m.engine_actor, actors::start_run{id, std::move(job)});
+}
+
+std::future<run_result> engine::run(std::shared_ptr<const flows::plan> flow,
+                                    flows::value_map inputs, run_options opts) {
+  auto p = std::make_shared<std::promise<run_result>>();
+  auto f = p->get_future();
+  run(std::move(flow), std::move(inputs), std::move(opts),
+      [p](run_result r) { p->set_value(std::move(r)); });
+  return f;
+}
+
+actors::exporter_stats engine::stats(std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    if (impl_->shut_down) return impl_->final_stats;
+  }
+  actors::exporter_stats out;
+  caf::scoped_actor self{*impl_->sys};
+  self->request(impl_->exporter, timeout, actors::stats_atom::value)
+      .receive([&](actors::exporter_stats& s) { out = std::move(s); }, [](caf::error&) {});
+  return out;
+}
+
+const std::string& engine::trace_file() const { return impl_->trace_file; }
+
+std::int64_t engine::runs_in_flight() const { return impl_->in_flight.load(); }
+
+bool engine::shutdown(std::chrono::milliseconds deadline) {
+  auto& m = *impl_;
+  {
+    std::lock_guard<std::mutex> lk(m.mu);
+    if (m.shut_down) return true;
+    m.shut_down = true;
+  }
+  auto until = std::chrono::steady_clock::now() + deadline;
+  {
+    std::unique_lock<std::mutex> lk(m.mu);
+    if (!m.idle.wait_until(lk, until, [&] { return m.in_flight.load() == 0; })) {
+      // Runs still going past the deadline are cancelled: their spans end
+      // with an error and still reach the exporter before the flush below.
+      caf::anon_send(m.engine_actor, actors::cancel_atom::value,
+                     std::string("cancelled: engine shutting down"));
+      m.idle.wait_for(lk, std::chrono::seconds(5), [&] { return m.in_flight.load() == 0; });
+    }
+  }
+  bool flushed = false;
+  {
+    caf::scoped_actor self{*m.sys};
+    auto left = std::max<std::chrono::milliseconds>(
+        std::chrono::milliseconds(1000),
+        std::chrono::duration_cast<std::chrono::milliseconds>(until -
+                                                              std::chrono::steady_clock::now()));
+    self->request(m.exporter, left, actors::flush_atom::value)
+        .receive([&](bool ok) { flushed = ok; }, [](caf::error&) {});
+    self->request(m.exporter, std::chrono::seconds(5), actors::stats_atom::value)
+        .receive([&](actors::exporter_stats& s) { m.final_stats = std::move(s); },
+                 [](caf::error&) {});
+    self->send_exit(m.exporter, caf::exit_reason::user_shutdown);
+    self->send_exit(m.engine_actor, caf::exit_reason::user_shutdown);
+  }
+  m.exporter = nullptr;
+  m.engine_actor = nullptr;
+  m.sys.reset();  // joins every actor thread
+  return flushed;
+}
+
+}  // namespace weft

@@ -1,0 +1,190 @@
+#include "actors/run_actor.hpp"
+
+#include <optional>
+
+#include "actors/messages.hpp"
+#include "actors/node_actor.hpp"
+#include "actors/run_shared.hpp"
+
+namespace weft::actors {
+namespace {
+
+struct run_state {
+  std::shared_ptr<run_job> job;
+  std::shared_ptr<const run_shared> rs;
+  tracing::span_record span;
+  tracing::trace_context child_ctx;  // the run's context, with the run span as parent
+  std::vector<int> waiting;          // per node: upstream nodes not yet finished
+  std::vector<std::optional<flows::value_map>> results;
+  std::vector<caf::actor> live;      // per node: its actor while it runs
+  std::size_t unfinished = 0;
+  std::uint64_t start_ns = 0;
+  bool done = false;
+  static inline const char* name = "weft.run";
+};
+using run_actor = caf::stateful_actor<run_state>;
+
+// The value a plan source refers to, or nullptr if that output is missing.
+const flows::value* lookup(const run_state& st, const flows::plan_source& s) {
+  if (s.node < 0) {
+    auto i = st.job->inputs.find(s.socket);
+    return i == st.job->inputs.end() ? nullptr : &i->second;
+  }
+  auto& r = st.results[static_cast<std::size_t>(s.node)];
+  if (!r) return nullptr;
+  auto i = r->find(s.socket);
+  return i == r->end() ? nullptr : &i->second;
+}
+
+void complete(run_actor* self, bool ok, std::string error, std::string failed_node,
+              bool timed_out);
+
+// Gathers the inputs of node `n` and spawns its actor. A missing upstream
+// output (a component that did not produce a declared socket) fails the run.
+void launch(run_actor* self, int n) {
+  auto& st = self->state;
+  const auto& node = st.job->plan->nodes[static_cast<std::size_t>(n)];
+  flows::value_map in;
+  for (const auto& pi : node.inputs) {
+    flows::value v = pi.list ? flows::value::array() : flows::value();
+    for (const auto& src : pi.sources) {
+      const flows::value* x = lookup(st, src);
+      if (!x) {
+        auto from = src.node < 0 ? "$inputs." + src.socket
+                                 : st.job->plan->nodes[static_cast<std::size_t>(src.node)].id +
+                                       "." + src.socket;
+        complete(self, false,
+                 "node '" + node.id + "': input '" + pi.socket + "' has no value: " + from +
+                     " was not produced",
+                 node.id, false);
+        return;
+      }
+      if (pi.list) v.push_back(*x);
+      else v = *x;
+    }
+    in.emplace(pi.socket, std::move(v));
+  }
+  st.live[static_cast<std::size_t>(n)] = spawn_node(self, st.rs, n, std::move(in), st.child_ctx);
+}
+
+void cancel_live(run_actor* self, const std::string& why) {
+  for (auto& a : self->state.live)
+    if (a) {
+      self->send(a, cancel_atom::value, why);
+      a = nullptr;
+    }
+}
+
+void complete(run_actor* self, bool ok, std::string error, std::string failed_node,
+              bool timed_out) {
+  auto& st = self->state;
+  if (st.done) return;
+  st.done = true;
+  cancel_live(self, timed_out ? "cancelled: run timeout" : "cancelled: run failed");
+  run_result r;
+  r.ok = ok;
+  r.run_id = st.job->run_id;
+  r.trace_id = st.job->ctx.trace.to_hex();
+  r.root_span_id = st.span.id.to_hex();
+  r.sampled = st.rs->sampled;
+  r.warning = std::move(st.job->warning);
+  if (ok) {
+    for (const auto& o : st.job->plan->outputs) {
+      const flows::value* v = lookup(st, o.source);
+      r.outputs.emplace(o.name, v ? *v : flows::value());
+    }
+  }
+  if (st.rs->sampled) {
+    if (ok) {
+      st.span.status = tracing::status_code::ok;
+      if (st.rs->content) st.span.set("weft.outputs", content_attribute(r.outputs));
+    } else {
+      st.span.status = tracing::status_code::error;
+      st.span.status_message = error;
+      if (!failed_node.empty()) st.span.set("weft.failed_node", failed_node);
+    }
+    st.rs->close_span(self, st.span);
+  }
+  r.error = std::move(error);
+  r.failed_node = std::move(failed_node);
+  r.timed_out = timed_out;
+  r.duration_ms = static_cast<double>(tracing::now_unix_ns() - st.start_ns) / 1e6;
+  if (st.job->done) {
+    try {
+      st.job->done(std::move(r));
+    } catch (...) {
+      // A throwing callback is the embedder's bug; it must not kill the run's
+      // actor before its spans are out, so it is swallowed here.
+    }
+  }
+  self->quit();
+}
+
+caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
+  auto& st = self->state;
+  st.job = std::move(job);
+  st.start_ns = tracing::now_unix_ns();
+  const auto& plan = *st.job->plan;
+  auto rs = std::make_shared<run_shared>();
+  rs->plan = st.job->plan;
+  rs->run_id = st.job->run_id;
+  rs->content = st.job->content;
+  rs->sampled = st.job->ctx.sampled;
+  rs->exporter = st.job->exporter;
+  rs->session_id = st.job->ctx.session_id;
+  rs->user_id = st.job->ctx.user_id;
+  st.rs = std::move(rs);
+
+  // The run span is the root (or the child of the remote caller's span); the
+  // context handed to nodes has it as their parent.
+  st.span = st.rs->open_span(st.job->ctx, plan.name());
+  if (st.rs->content && st.rs->sampled) st.span.set("weft.inputs", content_attribute(st.job->inputs));
+  st.child_ctx = st.job->ctx.child_of(st.span.id);
+
+  const auto n = plan.nodes.size();
+  st.waiting.resize(n);
+  st.results.resize(n);
+  st.live.resize(n);
+  st.unfinished = n;
+  for (std::size_t i = 0; i < n; ++i) st.waiting[i] = plan.nodes[i].upstream_count;
+  if (st.job->timeout_ms > 0)
+    self->delayed_send(self, std::chrono::milliseconds(st.job->timeout_ms), timeout_atom::value);
+  if (n == 0) complete(self, true, {}, {}, false);
+  for (int e : plan.entry_nodes) {
+    if (st.done) break;
+    launch(self, e);
+  }
+
+  return {
+      [=](node_finished& m) {
+        auto& st = self->state;
+        if (st.done) return;
+        auto i = static_cast<std::size_t>(m.node);
+        st.live[i] = nullptr;
+        const auto& node = st.job->plan->nodes[i];
+        if (!m.ok) {
+          complete(self, false, "node '" + node.id + "' failed: " + m.error, node.id, false);
+          return;
+        }
+        st.results[i] = std::move(m.outputs);
+        --st.unfinished;
+        for (int d : node.downstream)
+          if (--st.waiting[static_cast<std::size_t>(d)] == 0 && !st.done) launch(self, d);
+        if (st.unfinished == 0) complete(self, true, {}, {}, false);
+      },
+      [=](timeout_atom) {
+        complete(self, false,
+                 "timeout: the run exceeded " + std::to_string(self->state.job->timeout_ms) + " ms",
+                 {}, true);
+      },
+      [=](cancel_atom, const std::string& why) { complete(self, false, why, {}, false); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_run(caf::actor_system& sys, std::shared_ptr<run_job> job) {
+  return sys.spawn(run_behavior, std::move(job));
+}
+
+}  // namespace weft::actors

@@ -1,0 +1,36 @@
+// The run actor: the supervisor of one run and the owner of its root span.
+//
+// It spawns one node actor per node as soon as all of that node's inputs
+// have arrived (so independent branches run in parallel), routes outputs
+// downstream, collects the run outputs and reports exactly once through the
+// job's callback. A failing node fails the run and cancels the rest; the
+// run-level timeout cancels every node. Other runs are never affected.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "flows/plan.hpp"
+#include "tracing/trace_context.hpp"
+#include "weft/engine.hpp"
+
+namespace weft::actors {
+
+struct run_job {
+  std::shared_ptr<const flows::plan> plan;
+  flows::value_map inputs;       // validated, defaults applied
+  tracing::trace_context ctx;    // parent: the remote span, or invalid
+  std::string run_id;
+  std::int64_t timeout_ms = 0;   // 0: none
+  bool content = false;
+  caf::actor exporter;
+  std::string warning;           // passed through to the result
+  std::function<void(run_result)> done;
+};
+
+/// Spawns the run actor; it starts the run at once.
+caf::actor spawn_run(caf::actor_system& sys, std::shared_ptr<run_job> job);
+
+}  // namespace weft::actors

@@ -1,0 +1,208 @@
+// `weft load FLOW`: N runs in-process with at most C in flight, then an audit
+// of their traces read back from the trace file.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+
+#include "cli/commands.hpp"
+#include "cli/setup.hpp"
+#include "tracing/audit.hpp"
+#include "tracing/otlp_json_reader.hpp"
+
+namespace weft::cli {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  auto i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+// Shared by the driver thread and the run callbacks (engine threads).
+struct load_state {
+  engine* eng = nullptr;
+  std::shared_ptr<const flows::plan> flow;
+  flows::value_map inputs;
+  run_options ro;
+  std::atomic<std::int64_t> total{0};
+  std::atomic<std::int64_t> next{0};
+  std::atomic<std::int64_t> finished{0};
+  std::atomic<std::int64_t> failed{0};
+  std::atomic<bool> stop{false};
+  std::vector<clock::time_point> started;
+  std::vector<double> latency_ms;
+  std::vector<run_result> results;  // slot per run, written once by its callback
+  std::mutex mu;
+  std::condition_variable all_done;
+  std::string first_error;
+};
+
+// Starts run number `i`; its callback starts the next one, which keeps
+// exactly `concurrency` runs in flight without a driver loop.
+void start_one(const std::shared_ptr<load_state>& st, std::int64_t i) {
+  st->started[static_cast<std::size_t>(i)] = clock::now();
+  st->eng->run(st->flow, st->inputs, st->ro, [st, i](run_result r) {
+    auto idx = static_cast<std::size_t>(i);
+    st->latency_ms[idx] =
+        std::chrono::duration<double, std::milli>(clock::now() - st->started[idx]).count();
+    if (!r.ok) {
+      if (st->failed.fetch_add(1) == 0) {
+        std::lock_guard<std::mutex> lk(st->mu);
+        st->first_error = r.error;
+      }
+    }
+    st->results[idx] = std::move(r);
+    if (!st->stop.load()) {
+      auto n = st->next.fetch_add(1);
+      if (n < st->total) start_one(st, n);
+    }
+    if (st->finished.fetch_add(1) + 1 == st->total) {
+      std::lock_guard<std::mutex> lk(st->mu);
+      st->all_done.notify_all();
+    }
+  });
+}
+
+void draw_progress(std::int64_t done, std::int64_t total) {
+  constexpr int width = 30;
+  int filled = total ? static_cast<int>(width * done / total) : width;
+  std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld", filled, "##############################",
+               width - filled, "", static_cast<long long>(done), static_cast<long long>(total));
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int load_command(const load_opts& o) {
+  auto opts = make_engine_options(o);
+  if (!opts) return exit_usage;
+  std::unique_ptr<engine> eng;
+  try {
+    eng = std::make_unique<engine>(std::move(*opts));
+  } catch (const std::exception& e) {
+    std::cerr << "weft: error: " << e.what() << '\n';
+    return exit_usage;
+  }
+  auto st = std::make_shared<load_state>();
+  st->eng = eng.get();
+  st->flow = load_flow(*eng, o.flow_path);
+  if (!st->flow) return exit_usage;
+  auto inputs = make_inputs(*st->flow, o);
+  if (!inputs) return exit_usage;
+  if (auto err = eng->prepare_inputs(*st->flow, *inputs); !err.empty()) {
+    std::cerr << "weft: error: " << err << '\n';
+    return exit_usage;
+  }
+  st->inputs = std::move(*inputs);
+  st->ro.session_id = o.session_id;
+  st->ro.user_id = o.user_id;
+  if (o.timeout_ms > 0) st->ro.timeout_ms = o.timeout_ms;
+  st->total = o.runs;
+  st->started.resize(static_cast<std::size_t>(o.runs));
+  st->latency_ms.resize(static_cast<std::size_t>(o.runs));
+  st->results.resize(static_cast<std::size_t>(o.runs));
+
+  install_signal_flag();
+  bool progress = !o.no_progress && !o.json && isatty(STDERR_FILENO);
+  auto t0 = clock::now();
+  auto first = std::min(o.concurrency, o.runs);
+  st->next = first;
+  for (std::int64_t i = 0; i < first; ++i) start_one(st, i);
+  {
+    std::unique_lock<std::mutex> lk(st->mu);
+    while (!st->all_done.wait_for(lk, std::chrono::milliseconds(100),
+                                  [&] { return st->finished.load() >= st->total; })) {
+      if (interrupted() && !st->stop.exchange(true)) {
+        // No new runs; the ones in flight finish, and their spans are kept.
+        st->total = std::min(st->next.load(), st->total.load());
+      }
+      if (progress) draw_progress(st->finished.load(), st->total);
+    }
+  }
+  double secs = std::chrono::duration<double>(clock::now() - t0).count();
+  if (progress) {
+    draw_progress(st->total, st->total);
+    std::fputc('\n', stderr);
+  }
+  bool flushed = eng->shutdown();
+  auto stats = eng->stats();
+
+  const auto total = static_cast<std::size_t>(st->total);
+  std::vector<double> lat(st->latency_ms.begin(), st->latency_ms.begin() + static_cast<long>(total));
+  std::sort(lat.begin(), lat.end());
+  std::int64_t failed = st->failed.load();
+  std::int64_t ok = st->total - failed;
+
+  // The audit: every sampled run that succeeded must have produced one
+  // complete, correctly parented trace in the file.
+  tracing::audit_report audit;
+  std::string audit_error;
+  const auto& file = eng->trace_file();
+  if (!file.empty()) {
+    std::vector<tracing::audit_expectation> expect;
+    for (std::size_t i = 0; i < total; ++i) {
+      auto& r = st->results[i];
+      if (!r.sampled || r.trace_id.empty()) continue;
+      tracing::audit_expectation e;
+      e.trace = *tracing::trace_id::from_hex(r.trace_id);
+      e.run_id = r.run_id;
+      e.session_id = o.session_id;
+      e.user_id = o.user_id;
+      e.expected_spans = r.ok ? st->flow->nodes.size() + 1 : 0;
+      expect.push_back(std::move(e));
+    }
+    std::vector<tracing::span_record> spans;
+    auto summary = tracing::read_otlp_json_file(file, spans);
+    if (!summary.open_error.empty()) audit_error = summary.open_error;
+    audit = tracing::audit_traces(spans, expect);
+  }
+
+  double rps = secs > 0 ? static_cast<double>(st->total) / secs : 0;
+  if (o.json) {
+    flows::value j = {
+        {"runs", st->total.load()},
+        {"ok", ok},
+        {"failed", failed},
+        {"duration_s", secs},
+        {"runs_per_s", rps},
+        {"latency_ms",
+         {{"p50", percentile(lat, 0.50)},
+          {"p90", percentile(lat, 0.90)},
+          {"p99", percentile(lat, 0.99)},
+          {"max", lat.empty() ? 0.0 : lat.back()}}},
+        {"audit",
+         {{"traces", audit.traces},
+          {"spans", audit.spans},
+          {"problems", audit.problem_count},
+          {"problem_samples", audit.problems}}},
+        {"export",
+         {{"spans_received", stats.spans_received},
+          {"spans_dropped", stats.total_dropped()},
+          {"flushed", flushed}}},
+    };
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::printf("runs %lld  ok %lld  failed %lld  in %.3f s  (%.0f runs/s)\n",
+                static_cast<long long>(st->total), static_cast<long long>(ok),
+                static_cast<long long>(failed), secs, rps);
+    std::printf("latency ms  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", percentile(lat, 0.5),
+                percentile(lat, 0.9), percentile(lat, 0.99), lat.empty() ? 0.0 : lat.back());
+    std::printf("audit  traces %zu  spans %zu  problems %zu\n", audit.traces, audit.spans,
+                audit.problem_count);
+    std::printf("%s\n", stats.to_string().c_str());
+    if (!file.empty()) std::printf("trace file %s%s\n", file.c_str(), flushed ? "" : " (flush incomplete)");
+  }
+  for (auto& p : audit.problems) std::cerr << "weft: audit: " << p << '\n';
+  if (!audit_error.empty()) std::cerr << "weft: audit: " << audit_error << '\n';
+  if (failed) std::cerr << "weft: " << failed << " run(s) failed; first error: " << st->first_error << '\n';
+  return (failed || !audit.ok() || !audit_error.empty()) ? exit_run_failed : exit_ok;
+}
+
+}  // namespace weft::cli

@@ -1,0 +1,75 @@
+// weft — run, validate and load-test flows, and read their traces.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.hpp"
+
+namespace {
+
+void add_run_common(CLI::App* c, weft::cli::run_common& o) {
+  c->add_option("flow", o.flow_path, "Flow file (YAML or JSON)")->required();
+  c->add_option("-i,--input", o.inputs, "Run input KEY=VALUE (repeatable; converted to the declared type)");
+  c->add_option("--inputs", o.inputs_file, "Run inputs as one JSON object, from FILE or - (stdin)");
+  c->add_option("--session-id", o.session_id, "Session id, put on every span");
+  c->add_option("--user-id", o.user_id, "User id, put on every span");
+  c->add_option("--trace-file", o.trace_file,
+                "Write spans as OTLP/JSON lines to PATH (env WEFT_TRACE_FILE; default weft-traces.jsonl)");
+  c->add_option("--timeout-ms", o.timeout_ms, "Run-level timeout in ms (overrides the flow's)")
+      ->check(CLI::NonNegativeNumber);
+  c->add_option("--config", o.config_file, "Settings file (YAML); env and flags override it");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"weft: a flow engine on actors, with one trace per run"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", WEFT_VERSION_STRING);
+
+  weft::cli::run_opts run;
+  auto* run_cmd = app.add_subcommand("run", "Run a flow once and print its outputs as JSON");
+  add_run_common(run_cmd, run);
+  run_cmd->add_option("--traceparent", run.traceparent, "W3C traceparent of the caller's span");
+  run_cmd->add_flag("--stats", run.stats, "Print the exporter's counters on stderr");
+
+  std::vector<std::string> validate_files;
+  auto* validate_cmd = app.add_subcommand("validate", "Check flow files; print every error");
+  validate_cmd->add_option("flows", validate_files, "Flow files")->required();
+
+  weft::cli::load_opts load;
+  auto* load_cmd = app.add_subcommand("load", "Run a flow many times at once and audit the traces");
+  add_run_common(load_cmd, load);
+  load_cmd->add_option("--runs", load.runs, "Number of runs")->check(CLI::PositiveNumber);
+  load_cmd->add_option("--concurrency", load.concurrency, "Runs in flight at most")
+      ->check(CLI::PositiveNumber);
+  load_cmd->add_flag("--json", load.json, "Print one JSON summary object");
+  load_cmd->add_flag("--no-progress", load.no_progress, "No progress bar");
+
+  weft::cli::trace_show_opts show;
+  auto* trace_cmd = app.add_subcommand("trace", "Read trace files");
+  trace_cmd->require_subcommand(1);
+  auto* show_cmd = trace_cmd->add_subcommand("show", "Print traces as indented trees");
+  show_cmd->add_option("path", show.path, "OTLP/JSON lines file")->required();
+  show_cmd->add_option("--trace-id", show.trace_id, "Only this trace (32 hex characters)");
+  show_cmd->add_option("--last", show.last, "Only the last N traces")->check(CLI::PositiveNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return weft::cli::exit_usage;
+  }
+
+  if (*run_cmd) return weft::cli::run_command(run);
+  if (*validate_cmd) return weft::cli::validate_command(validate_files);
+  if (*load_cmd) return weft::cli::load_command(load);
+  if (*show_cmd) return weft::cli::trace_show_command(show);
+  return weft::cli::exit_usage;
+}

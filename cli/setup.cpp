@@ -1,0 +1,88 @@
+#include "cli/setup.hpp"
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+namespace weft::cli {
+
+std::optional<engine_options> make_engine_options(const run_common& o) {
+  engine_options opts;
+  std::vector<std::string> errors;
+  if (!o.config_file.empty()) config::apply_file(opts.settings, o.config_file, errors);
+  config::apply_env(opts.settings, errors);
+  if (!o.trace_file.empty()) opts.settings.tracing.trace_file = o.trace_file;
+  for (auto& e : errors) std::cerr << "weft: error: " << e << '\n';
+  if (!errors.empty()) return std::nullopt;
+  return opts;
+}
+
+std::shared_ptr<const flows::plan> load_flow(engine& eng, const std::string& path) {
+  auto r = eng.load_file(path);
+  for (auto& d : r.errors) std::cerr << d.to_string() << '\n';
+  return r.plan;
+}
+
+std::optional<flows::value_map> make_inputs(const flows::plan& flow, const run_common& o) {
+  flows::value_map in;
+  if (!o.inputs_file.empty()) {
+    std::string text;
+    if (o.inputs_file == "-") {
+      text.assign(std::istreambuf_iterator<char>(std::cin), {});
+    } else {
+      std::ifstream f(o.inputs_file);
+      if (!f) {
+        std::cerr << "weft: error: --inputs " << o.inputs_file << ": cannot read file\n";
+        return std::nullopt;
+      }
+      text.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    auto v = flows::value::parse(text, nullptr, false);
+    if (v.is_discarded() || !v.is_object()) {
+      std::cerr << "weft: error: --inputs " << (o.inputs_file == "-" ? "(stdin)" : o.inputs_file)
+                << ": expected one JSON object of input name -> value\n";
+      return std::nullopt;
+    }
+    for (auto& [k, x] : v.items()) in[k] = x;
+  }
+  for (auto& kv : o.inputs) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "weft: error: -i '" << kv << "': expected KEY=VALUE\n";
+      return std::nullopt;
+    }
+    auto key = kv.substr(0, eq), text = kv.substr(eq + 1);
+    auto decl = flow.spec.find_input(key);
+    if (!decl) {
+      std::string known;
+      for (auto& d : flow.spec.inputs) known += (known.empty() ? "" : ", ") + d.name;
+      std::cerr << "weft: error: -i " << key << ": flow '" << flow.name()
+                << "' has no input '" << key << "'; its inputs are: "
+                << (known.empty() ? "(none)" : known) << '\n';
+      return std::nullopt;
+    }
+    auto v = flows::convert_text(decl->type, text);
+    if (!v) {
+      std::cerr << "weft: error: -i " << key << ": '" << text << "' is not a valid "
+                << flows::to_string(decl->type) << '\n';
+      return std::nullopt;
+    }
+    in[key] = std::move(*v);
+  }
+  return in;
+}
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_signal(int) { g_interrupted = 1; }
+}  // namespace
+
+void install_signal_flag() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+bool interrupted() { return g_interrupted != 0; }
+
+}  // namespace weft::cli

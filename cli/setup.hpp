@@ -1,0 +1,30 @@
+// Shared steps of the commands that run flows: settings from file, env and
+// flags; the flow; the run inputs from -i and --inputs.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "weft/engine.hpp"
+
+namespace weft::cli {
+
+/// Engine options from the settings file, then the environment, then flags.
+/// Prints the errors and returns nullopt when a setting is bad.
+std::optional<engine_options> make_engine_options(const run_common& o);
+
+/// Loads the flow, printing every diagnostic on failure.
+std::shared_ptr<const flows::plan> load_flow(engine& eng, const std::string& path);
+
+/// Builds the run inputs from --inputs then -i (which wins), converting each
+/// -i text to the declared type. Prints the error and returns nullopt.
+std::optional<flows::value_map> make_inputs(const flows::plan& flow, const run_common& o);
+
+/// Installs SIGINT/SIGTERM handlers that set a flag instead of killing the
+/// process, so a command can shut the engine down and flush its traces.
+void install_signal_flag();
+bool interrupted();
+
+}  // namespace weft::cli

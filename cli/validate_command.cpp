@@ -1,0 +1,24 @@
+// `weft validate FLOW...`: every error of every file, exit 2 if any.
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "flows/plan.hpp"
+
+namespace weft::cli {
+
+int validate_command(const std::vector<std::string>& files) {
+  auto reg = flows::registry::with_builtins();
+  int bad = 0;
+  for (auto& f : files) {
+    flows::diagnostics errs;
+    auto plan = flows::load_flow_file(f, reg, errs);
+    for (auto& d : errs) std::cerr << d.to_string() << '\n';
+    if (plan) std::cout << f << ": ok (flow '" << plan->name() << "', " << plan->nodes.size()
+                        << " nodes)\n";
+    else ++bad;
+  }
+  if (bad) std::cerr << bad << " of " << files.size() << " file(s) invalid\n";
+  return bad ? exit_usage : exit_ok;
+}
+
+}  // namespace weft::cli

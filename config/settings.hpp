@@ -1,0 +1,62 @@
+// Engine settings and where they come from.
+//
+// Precedence, highest first: command-line flag > environment variable >
+// YAML settings file > built-in default. Loaders apply one source on top of
+// a settings value, so callers layer them in that order: defaults, then
+// apply_file, then apply_env, then their own flags.
+//
+// | setting                    | env                         | file key          | default            |
+// |----------------------------|-----------------------------|-------------------|--------------------|
+// | threads                    | WEFT_THREADS                | threads           | 0 (every core)     |
+// | tracing.trace_file         | WEFT_TRACE_FILE             | trace_file        | (see below)        |
+// | tracing.content            | WEFT_TRACE_CONTENT          | trace_content     | false              |
+// | tracing.sample             | WEFT_TRACE_SAMPLE           | trace_sample      | 1.0                |
+// | tracing.service_name       | OTEL_SERVICE_NAME           | service_name      | "weft"             |
+// | tracing.batch_max_spans    | WEFT_EXPORT_BATCH_SPANS     | export_batch_spans| 512                |
+// | tracing.batch_delay_ms     | WEFT_EXPORT_BATCH_DELAY_MS  | export_batch_delay_ms | 1000           |
+//
+// When no sink at all is configured, the file sink writes to
+// default_trace_file() ("weft-traces.jsonl" in the working directory).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace weft::config {
+
+struct tracing_settings {
+  std::string trace_file;
+  bool content = false;
+  double sample = 1.0;
+  std::string service_name = "weft";
+  std::int64_t batch_max_spans = 512;
+  std::int64_t batch_delay_ms = 1000;
+};
+
+struct engine_settings {
+  int threads = 0;
+  tracing_settings tracing;
+};
+
+/// The trace file used when no sink is configured.
+std::string default_trace_file();
+
+using env_getter = std::function<std::optional<std::string>(const char*)>;
+env_getter process_env();
+
+/// Applies environment variables. Each bad value adds an error that names the
+/// variable, the value and what is accepted; the setting keeps its old value.
+void apply_env(engine_settings& s, std::vector<std::string>& errors,
+               const env_getter& env = process_env());
+
+/// Applies a YAML settings file (a mapping of the file keys above). Errors
+/// name the file, line and key.
+void apply_file(engine_settings& s, const std::string& path, std::vector<std::string>& errors);
+
+/// Parses a boolean as people write them: true/false, 1/0, yes/no, on/off.
+std::optional<bool> parse_bool(const std::string& text);
+
+}  // namespace weft::config

@@ -1,0 +1,70 @@
+#include "flows/plan.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "flows/parser.hpp"
+
+namespace weft::flows {
+
+std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
+                                    diagnostics& errs) {
+  auto p = std::make_shared<plan>();
+  std::map<std::string, int, std::less<>> index;
+  for (std::size_t i = 0; i < spec.nodes.size(); ++i) index[spec.nodes[i].id] = static_cast<int>(i);
+
+  auto resolve = [&](const source_ref& s) {
+    return s.from_flow_input ? plan_source{-1, s.socket} : plan_source{index.at(s.node), s.socket};
+  };
+
+  const auto errors_before = errs.size();
+  p->nodes.resize(spec.nodes.size());
+  for (std::size_t i = 0; i < spec.nodes.size(); ++i) {
+    const node_spec& n = spec.nodes[i];
+    plan_node& pn = p->nodes[i];
+    const component_descriptor* d = components.find(n.type);
+    if (!d) {  // validated already; a registry changed in between is a caller bug
+      errs.push_back({n.loc, "node '" + n.id + "': unknown component type '" + n.type + "'"});
+      continue;
+    }
+    pn.id = n.id;
+    pn.type = n.type;
+    pn.blocking = d->blocking;
+    pn.timeout_ms = n.timeout_ms.value_or(0);
+    pn.impl = d->make(n, errs);
+    if (!pn.impl) {
+      if (errs.size() == errors_before)
+        errs.push_back({n.loc, "node '" + n.id + "': component '" + n.type + "' rejected its params"});
+      continue;
+    }
+    std::vector<int> ups;
+    for (const socket_binding& b : n.inputs) {
+      plan_input in{b.socket, b.list, {}};
+      for (const source_ref& s : b.sources) {
+        in.sources.push_back(resolve(s));
+        if (!s.from_flow_input) ups.push_back(index.at(s.node));
+      }
+      pn.inputs.push_back(std::move(in));
+    }
+    std::sort(ups.begin(), ups.end());
+    ups.erase(std::unique(ups.begin(), ups.end()), ups.end());
+    pn.upstream_count = static_cast<int>(ups.size());
+    for (int u : ups) p->nodes[u].downstream.push_back(static_cast<int>(i));
+  }
+  if (errs.size() != errors_before) return nullptr;
+
+  for (std::size_t i = 0; i < p->nodes.size(); ++i)
+    if (p->nodes[i].upstream_count == 0) p->entry_nodes.push_back(static_cast<int>(i));
+  for (const output_decl& o : spec.outputs) p->outputs.push_back({o.name, resolve(o.source)});
+  p->spec = std::move(spec);
+  return p;
+}
+
+std::shared_ptr<const plan> load_flow_file(const std::string& path, const registry& components,
+                                           diagnostics& errs) {
+  auto spec = parse_flow_file(path, components, errs);
+  if (!spec) return nullptr;
+  return compile(std::move(*spec), components, errs);
+}
+
+}  // namespace weft::flows

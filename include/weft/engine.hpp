@@ -1,0 +1,128 @@
+// weft's embedding API: load flows, run them, register components, shut down.
+//
+//   weft::engine eng;                                   // every core, tracing per env
+//   auto flow = eng.load_file("examples/hello.yaml");   // or load_string(...)
+//   if (!flow) { for (auto& d : flow.errors) std::cerr << d.to_string() << '\n'; }
+//   weft::run_options opt;
+//   opt.session_id = "s-1";
+//   auto result = eng.run(flow.plan, {{"name", "World"}}, opt).get();
+//   std::cout << result.outputs_json() << '\n';
+//   eng.shutdown();                                     // waits for runs, flushes traces
+//
+// Every run is its own tree of actors with its own trace; runs never share
+// tracing state, so any number of them can run at once from any thread.
+// To add a component type, fill a flows::component_descriptor and call
+// `eng.components().add(...)` before loading flows that use it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "actors/exporter.hpp"
+#include "config/settings.hpp"
+#include "flows/plan.hpp"
+#include "flows/registry.hpp"
+#include "flows/value.hpp"
+
+namespace weft {
+
+struct engine_options {
+  /// Scheduler threads, sinks, sampling, content tracing. Defaults come from
+  /// the environment when built with engine_options::from_env().
+  config::engine_settings settings;
+  /// Extra sinks, e.g. ones an embedder wrote (owned by the engine).
+  std::vector<std::unique_ptr<tracing::sink>> extra_sinks;
+  /// When false, no sink is created at all, not even the default file sink
+  /// ("tracing off"); spans are still counted as received.
+  bool tracing = true;
+
+  /// Defaults overlaid with the environment; errors describe bad variables.
+  static engine_options from_env(std::vector<std::string>& errors);
+};
+
+struct run_options {
+  std::string session_id;
+  std::string user_id;
+  /// A W3C traceparent: the run joins that trace as a child of that span.
+  /// An invalid one is ignored with a warning, and the run starts a new trace.
+  std::string traceparent;
+  /// Overrides the flow's run-level timeout_ms (0 or unset: the flow's).
+  std::optional<std::int64_t> timeout_ms;
+};
+
+struct run_result {
+  bool ok = false;
+  std::string run_id;
+  std::string trace_id;        // 32 hex characters
+  std::string root_span_id;    // 16 hex characters (the run span)
+  bool sampled = false;        // whether the run recorded spans
+  flows::value_map outputs;
+  /// On failure: the message, the failing node (empty for run-level errors),
+  /// and whether the cause was the run-level timeout.
+  std::string error;
+  std::string failed_node;
+  bool timed_out = false;
+  /// A problem with the request that did not stop the run (an invalid
+  /// traceparent), for the caller to show as a warning.
+  std::string warning;
+  double duration_ms = 0;
+
+  /// The outputs as one JSON object.
+  flows::value outputs_json() const { return flows::to_object(outputs); }
+};
+
+/// A loaded flow, or the errors that stopped it from loading.
+struct load_result {
+  std::shared_ptr<const flows::plan> plan;
+  flows::diagnostics errors;
+  explicit operator bool() const { return plan != nullptr; }
+};
+
+class engine {
+ public:
+  explicit engine(engine_options opts = {});
+  ~engine();  // shutdown() with its default deadline, if not done yet
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  /// The component registry; add types before loading flows that use them.
+  flows::registry& components();
+
+  load_result load_file(const std::string& path);
+  load_result load_string(const std::string& text, const std::string& name = "<string>");
+
+  /// Checks run inputs against the flow's declarations and applies defaults.
+  /// Returns the error ("input 'n': expected integer, got string") or empty.
+  std::string prepare_inputs(const flows::plan& flow, flows::value_map& inputs) const;
+
+  /// Starts a run. `done` is called exactly once, on an engine thread, with
+  /// the result; it must not block. Bad inputs complete it at once.
+  void run(std::shared_ptr<const flows::plan> flow, flows::value_map inputs, run_options opts,
+           std::function<void(run_result)> done);
+  /// Starts a run and returns a future of its result.
+  std::future<run_result> run(std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
+                              run_options opts = {});
+
+  /// The exporter's counters (waits up to `timeout` for the exporter).
+  actors::exporter_stats stats(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  /// Where the file sink writes, or empty when there is none.
+  const std::string& trace_file() const;
+  /// Runs started and not yet completed.
+  std::int64_t runs_in_flight() const;
+
+  /// Waits up to `deadline` for in-flight runs, cancels any left, then
+  /// flushes every span to the sinks. Idempotent. Returns false if the flush
+  /// did not complete.
+  bool shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(10));
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace weft
