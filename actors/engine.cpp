@@ -199,8 +199,8 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
   m.in_flight.fetch_add(1, std::memory_order_relaxed);
   impl* mp = impl_.get();
   caf::actor ea = m.engine_actor;
-  job->done = [mp, ea, id, done = std::move(done)](run_result r) {
-    if (done) done(std::move(r));
+  job->done = std::move(done);
+  job->released = [mp, ea, id] {
     caf::anon_send(ea, actors::run_done_atom::value, id);
     if (mp->in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lk(mp->mu);

@@ -39,10 +39,10 @@ struct node_state {
   const flows::plan_node& node() const { return rs->plan->nodes[static_cast<std::size_t>(index)]; }
 };
 
-// Ends the node exactly once: closes its span, reports to the run (unless the
-// run itself cancelled us) and quits. Pending timers die with the actor.
-void finish(node_actor* self, bool ok, flows::value_map outputs, std::string error,
-            bool report = true) {
+// Ends the node exactly once: closes its span, reports to the run (also when
+// the run cancelled it, so the run knows the span is out) and quits. Pending
+// timers die with the actor.
+void finish(node_actor* self, bool ok, flows::value_map outputs, std::string error) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
@@ -56,7 +56,7 @@ void finish(node_actor* self, bool ok, flows::value_map outputs, std::string err
     }
     st.rs->close_span(self, st.span);
   }
-  if (report) self->send(st.run, node_finished{st.index, ok, std::move(outputs), std::move(error)});
+  self->send(st.run, node_finished{st.index, ok, std::move(outputs), std::move(error)});
   self->quit();
 }
 
@@ -125,7 +125,7 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_shared> 
         guarded(self, fn);
       },
       [=](timeout_atom) { finish(self, false, {}, "timeout"); },
-      [=](cancel_atom, const std::string& why) { finish(self, false, {}, why, false); },
+      [=](cancel_atom, const std::string& why) { finish(self, false, {}, why); },
   };
 }
 

@@ -18,6 +18,7 @@ struct run_state {
   std::vector<std::optional<flows::value_map>> results;
   std::vector<caf::actor> live;      // per node: its actor while it runs
   std::size_t unfinished = 0;
+  std::size_t awaiting_acks = 0;     // cancelled nodes yet to report back
   std::uint64_t start_ns = 0;
   bool done = false;
   static inline const char* name = "weft.run";
@@ -72,7 +73,13 @@ void cancel_live(run_actor* self, const std::string& why) {
     if (a) {
       self->send(a, cancel_atom::value, why);
       a = nullptr;
+      ++self->state.awaiting_acks;
     }
+}
+
+void release(run_actor* self) {
+  if (auto& f = self->state.job->released) f();
+  self->quit();
 }
 
 void complete(run_actor* self, bool ok, std::string error, std::string failed_node,
@@ -158,7 +165,10 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   return {
       [=](node_finished& m) {
         auto& st = self->state;
-        if (st.done) return;
+        if (st.done) {
+          if (--st.awaiting_acks == 0) release(self);
+          return;
+        }
         auto i = static_cast<std::size_t>(m.node);
         st.live[i] = nullptr;
         const auto& node = st.job->plan->nodes[i];

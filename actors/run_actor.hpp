@@ -28,6 +28,9 @@ struct run_job {
   caf::actor exporter;
   std::string warning;           // passed through to the result
   std::function<void(run_result)> done;
+  /// Called after `done`, once every node actor of the run has ended and sent
+  /// its span: from then on the run holds no actor and no span in flight.
+  std::function<void()> released;
 };
 
 /// Spawns the run actor; it starts the run at once.

@@ -133,7 +133,7 @@ TEST_CASE("otlp_json_reader: other producers' spellings", "[tracing]") {
         "status":{"code":"STATUS_CODE_ERROR","message":"m"}}]}]},
     {"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"b"}}]},
      "scopeSpans":[{"spans":[
-       {"traceId":"S/kvNXezTaajzpKdDg5HNg==","spanId":"APBnqguaArc=","name":"n2"}]}]}
+       {"traceId":"S/kvNXezTaajzpKdDg5HNg==","spanId":"APBnqgupArc=","name":"n2"}]}]}
   ]})";
   std::vector<std::pair<span_record, std::string>> got;
   std::string error;

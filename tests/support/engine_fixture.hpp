@@ -1,0 +1,54 @@
+// Helpers for tests that run flows on a real engine and look at its spans.
+#pragma once
+
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "support/memory_sink.hpp"
+#include "weft/engine.hpp"
+
+namespace weft::test {
+
+/// Engine options with a memory sink only (no file), batches flushed fast.
+inline engine_options memory_options(const std::shared_ptr<span_store>& store, int threads = 0) {
+  engine_options o;
+  o.settings.threads = threads;
+  o.settings.tracing.batch_delay_ms = 20;
+  o.extra_sinks.push_back(std::make_unique<memory_sink>(store));
+  return o;
+}
+
+/// Loads flow text, failing the test with the diagnostics if it is invalid.
+inline std::shared_ptr<const flows::plan> must_load(engine& eng, const std::string& text) {
+  auto r = eng.load_string(text, "test.yaml");
+  std::string errs;
+  for (auto& d : r.errors) errs += d.to_string() + "\n";
+  INFO(errs);
+  REQUIRE(r.plan);
+  return r.plan;
+}
+
+inline std::string str_attr(const tracing::span_record& s, std::string_view key) {
+  auto v = s.find(key);
+  if (!v) return "<absent>";
+  if (auto p = std::get_if<std::string>(v)) return *p;
+  return "<non-string>";
+}
+
+inline std::vector<tracing::span_record> spans_of(const std::vector<tracing::span_record>& all,
+                                                  const std::string& trace_hex) {
+  std::vector<tracing::span_record> out;
+  for (auto& s : all)
+    if (s.trace.to_hex() == trace_hex) out.push_back(s);
+  return out;
+}
+
+inline const tracing::span_record* find_span(const std::vector<tracing::span_record>& spans,
+                                             std::string_view name) {
+  for (auto& s : spans)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+}  // namespace weft::test
