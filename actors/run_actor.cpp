@@ -124,7 +124,7 @@ void complete(run_actor* self, bool ok, std::string error, std::string failed_no
       // actor before its spans are out, so it is swallowed here.
     }
   }
-  self->quit();
+  if (st.awaiting_acks == 0) release(self);
 }
 
 caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
