@@ -1,0 +1,184 @@
+// The weft command, run as a real process.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tracing/otlp_json_reader.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct proc_result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `weft ARGS` through the shell (stderr to a file), in a scratch dir.
+proc_result run_weft(const std::string& args, const std::string& env = "") {
+  static int n = 0;
+  auto dir = fs::temp_directory_path() / ("weft-cli-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  auto err_file = dir / ("err-" + std::to_string(n++));
+  std::string cmd = "cd '" + dir.string() + "' && " + env + " '" + WEFT_BINARY + "' " + args +
+                    " 2>'" + err_file.string() + "'";
+  proc_result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::array<char, 4096> buf;
+  std::size_t k;
+  while ((k = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), k);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  return r;
+}
+
+std::string src(const std::string& rel) { return std::string(WEFT_SOURCE_DIR) + "/" + rel; }
+
+std::string scratch(const std::string& name, const std::string& text) {
+  auto dir = fs::temp_directory_path() / ("weft-cli-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  auto p = dir / name;
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+}  // namespace
+
+TEST_CASE("weft run prints outputs on stdout and the trace on stderr", "[cli]") {
+  auto trace = scratch("run.jsonl", "");
+  fs::remove(trace);
+  auto r = run_weft("run " + src("examples/hello.yaml") + " -i name=World --session-id s9 --user-id u9 --trace-file " + trace);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out) == nlohmann::json{{"greeting", "Hello, World!"}});
+  CHECK_THAT(r.err, Catch::Matches("weft: trace [0-9a-f]{32} -> .*run\\.jsonl\\n"));
+  std::vector<weft::tracing::span_record> spans;
+  REQUIRE(weft::tracing::read_otlp_json_file(trace, spans).ok());
+  CHECK(spans.size() == 3);
+  auto trace_hex = r.err.substr(r.err.find("trace ") + 6, 32);
+  for (auto& s : spans) CHECK(s.trace.to_hex() == trace_hex);
+}
+
+TEST_CASE("weft run converts -i to the declared type and rejects bad values", "[cli]") {
+  auto flow = scratch("typed.yaml", R"(
+flow: typed
+inputs: {n: {type: integer}, flag: {type: boolean}, obj: {type: object}}
+nodes:
+  t: {type: template, params: {template: "{{n}}/{{#flag}}yes{{/flag}}{{^flag}}no{{/flag}}/{{obj.k}}"}, inputs: {n: $inputs.n, flag: $inputs.flag, obj: $inputs.obj}}
+outputs: {t: t.text}
+)");
+  auto ok = run_weft("run " + flow + " -i n=42 -i flag=true -i 'obj={\"k\":\"v\"}' --trace-file t.jsonl");
+  INFO(ok.err);
+  CHECK(ok.code == 0);
+  CHECK(nlohmann::json::parse(ok.out)["t"] == "42/yes/v");
+  auto bad = run_weft("run " + flow + " -i n=forty -i flag=true -i 'obj={}' --trace-file t.jsonl");
+  CHECK(bad.code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("-i n: 'forty' is not a valid integer"));
+  auto unknown = run_weft("run " + flow + " -i nope=1 --trace-file t.jsonl");
+  CHECK(unknown.code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("has no input 'nope'"));
+  auto missing = run_weft("run " + flow + " -i n=1 --trace-file t.jsonl");
+  CHECK(missing.code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("missing required input 'flag'"));
+  auto from_file = scratch("inputs.json", R"({"n": 7, "flag": false, "obj": {"k": 1}})");
+  auto f = run_weft("run " + flow + " --inputs " + from_file + " -i n=8 --trace-file t.jsonl");
+  CHECK(f.code == 0);
+  CHECK(nlohmann::json::parse(f.out)["t"] == "8/no/1");
+}
+
+TEST_CASE("weft run exits 1 when the run fails, 2 on usage errors", "[cli]") {
+  auto flow = scratch("failing.yaml", "flow: bad\nnodes: {x: {type: fail, params: {message: nope}}}\noutputs: {v: x.value}\n");
+  auto r = run_weft("run " + flow + " --trace-file t.jsonl");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Catch::Contains("weft: run failed: node 'x' failed: nope"));
+  CHECK(run_weft("run").code == 2);
+  CHECK(run_weft("frobnicate").code == 2);
+  auto env = run_weft("run " + src("examples/hello.yaml") + " -i name=x", "WEFT_TRACE_SAMPLE=2");
+  CHECK(env.code == 2);
+  CHECK_THAT(env.err, Catch::Contains("WEFT_TRACE_SAMPLE='2' is not valid: expected a number from 0 to 1"));
+}
+
+TEST_CASE("weft run with a traceparent joins the caller's trace; a bad one warns", "[cli]") {
+  auto r = run_weft("run " + src("examples/hello.yaml") +
+                " -i name=x --trace-file t.jsonl --traceparent 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  CHECK(r.code == 0);
+  CHECK_THAT(r.err, Catch::Contains("trace 0af7651916cd43dd8448eb211c80319c"));
+  auto bad = run_weft("run " + src("examples/hello.yaml") + " -i name=x --trace-file t.jsonl --traceparent garbage");
+  CHECK(bad.code == 0);
+  CHECK_THAT(bad.err, Catch::Contains("warning: ignoring invalid traceparent"));
+}
+
+TEST_CASE("weft run without a configured sink writes the default trace file", "[cli]") {
+  auto dir = fs::temp_directory_path() / ("weft-cli-" + std::to_string(getpid()));
+  fs::remove(dir / "weft-traces.jsonl");
+  auto r = run_weft("run " + src("examples/hello.yaml") + " -i name=x");
+  CHECK(r.code == 0);
+  CHECK_THAT(r.err, Catch::Contains("-> weft-traces.jsonl"));
+  CHECK(fs::exists(dir / "weft-traces.jsonl"));
+}
+
+TEST_CASE("weft validate prints every error and exits 2", "[cli]") {
+  auto good = run_weft("validate " + src("examples/hello.yaml") + " " + src("examples/chain10.yaml"));
+  CHECK(good.code == 0);
+  auto bad = scratch("bad.yaml", "flow: x\nnodes:\n  a: {type: nope}\n  b: {type: passthrough, inputs: {value: zz.value}}\noutputs: {o: a.value}\n");
+  auto r = run_weft("validate " + bad);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("bad.yaml:3:"));
+  CHECK_THAT(r.err, Catch::Contains("unknown component type 'nope'"));
+  CHECK_THAT(r.err, Catch::Contains("bad.yaml:4:"));
+  CHECK_THAT(r.err, Catch::Contains("zz"));
+}
+
+TEST_CASE("weft load runs N runs and audits their traces", "[cli]") {
+  auto trace = scratch("load.jsonl", "");
+  fs::remove(trace);
+  auto r = run_weft("load " + src("examples/chain10.yaml") +
+                " --runs 2000 --concurrency 64 --session-id s --user-id u --json --trace-file " + trace);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["runs"] == 2000);
+  CHECK(j["ok"] == 2000);
+  CHECK(j["failed"] == 0);
+  CHECK(j["audit"]["traces"] == 2000);
+  CHECK(j["audit"]["spans"] == 22000);
+  CHECK(j["audit"]["problems"] == 0);
+  for (auto k : {"p50", "p90", "p99", "max"}) CHECK(j["latency_ms"][k].is_number());
+  CHECK(j["runs_per_s"].get<double>() > 0);
+}
+
+TEST_CASE("weft load fails when the audit finds a foreign span in a run's trace", "[cli]") {
+  // A trace file that already holds a span claiming to be in... any trace is
+  // fine here: load audits only its own traces, so a pre-existing garbage
+  // line must be reported as a bad line but not fail the audit of its runs.
+  auto trace = scratch("load2.jsonl", "not json\n");
+  auto r = run_weft("load " + src("examples/hello.yaml") + " -i name=x --runs 50 --concurrency 5 --json --trace-file " + trace);
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["audit"]["traces"] == 50);
+}
+
+TEST_CASE("weft trace show prints each trace as a tree", "[cli]") {
+  auto trace = scratch("show.jsonl", "");
+  fs::remove(trace);
+  auto run = run_weft("run " + src("examples/hello.yaml") + " -i name=x --session-id sx --trace-file " + trace);
+  REQUIRE(run.code == 0);
+  auto r = run_weft("trace show " + trace);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Matches("(.|\\n)*trace [0-9a-f]{32}  \\(3 spans\\)\\n  greet  [0-9.]+ ms  ok  weft.run.id=[-0-9a-f]+  session.id=sx\\n  \\|- hello  [0-9.]+ ms  ok  type=template\\n  `- shout  [0-9.]+ ms  ok  type=passthrough\\n"));
+  auto id = run.err.substr(run.err.find("trace ") + 6, 32);
+  CHECK(run_weft("trace show " + trace + " --trace-id " + id).code == 0);
+  CHECK(run_weft("trace show " + trace + " --trace-id " + std::string(32, 'a')).code == 1);
+  CHECK(run_weft("trace show /nonexistent/file.jsonl").code == 2);
+}
