@@ -5,8 +5,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <unordered_map>
 
-#include "actors/engine_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/run_actor.hpp"
 #include "flows/parser.hpp"
@@ -28,7 +28,11 @@ struct engine::impl {
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::actor exporter;
-  caf::actor engine_actor;
+  // Runs in flight, for cancelling them at shutdown. Runs are spawned
+  // directly from the calling thread (no central actor in their path); this
+  // map is touched twice per run, under a mutex held for an insert or erase.
+  std::mutex runs_mu;
+  std::unordered_map<std::uint64_t, caf::actor> runs;
   std::string trace_file;
   std::atomic<std::int64_t> in_flight{0};
   std::atomic<std::uint64_t> next_id{1};
@@ -95,7 +99,6 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   ec.batch_max_spans = m.settings.tracing.batch_max_spans;
   ec.batch_delay_ms = m.settings.tracing.batch_delay_ms;
   m.exporter = actors::spawn_exporter(*m.sys, std::move(sinks), ec);
-  m.engine_actor = actors::spawn_engine_actor(*m.sys);
 }
 
 engine::~engine() { shutdown(); }
@@ -198,16 +201,23 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
   auto id = m.next_id.fetch_add(1, std::memory_order_relaxed);
   m.in_flight.fetch_add(1, std::memory_order_relaxed);
   impl* mp = impl_.get();
-  caf::actor ea = m.engine_actor;
   job->done = std::move(done);
-  job->released = [mp, ea, id] {
-    caf::anon_send(ea, actors::run_done_atom::value, id);
+  job->released = [mp, id] {
+    {
+      std::lock_guard<std::mutex> lk(mp->runs_mu);
+      mp->runs.erase(id);
+    }
     if (mp->in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lk(mp->mu);
       mp->idle.notify_all();
     }
   };
-  caf::anon_send(m.engine_actor, actors::start_run{id, std::move(job)});
+  auto run = actors::spawn_run(*m.sys, std::move(job));
+  {
+    std::lock_guard<std::mutex> lk(m.runs_mu);
+    m.runs.emplace(id, run);
+  }
+  caf::anon_send(run, actors::start_atom::value);
 }
 
 std::future<run_result> engine::run(std::shared_ptr<const flows::plan> flow,
@@ -248,8 +258,9 @@ bool engine::shutdown(std::chrono::milliseconds deadline) {
     if (!m.idle.wait_until(lk, until, [&] { return m.in_flight.load() == 0; })) {
       // Runs still going past the deadline are cancelled: their spans end
       // with an error and still reach the exporter before the flush below.
-      caf::anon_send(m.engine_actor, actors::cancel_atom::value,
-                     std::string("cancelled: engine shutting down"));
+      std::lock_guard<std::mutex> rl(m.runs_mu);
+      for (auto& [_, run] : m.runs)
+        caf::anon_send(run, actors::cancel_atom::value, std::string("cancelled: engine shutting down"));
       m.idle.wait_for(lk, std::chrono::seconds(5), [&] { return m.in_flight.load() == 0; });
     }
   }
@@ -266,10 +277,8 @@ bool engine::shutdown(std::chrono::milliseconds deadline) {
         .receive([&](actors::exporter_stats& s) { m.final_stats = std::move(s); },
                  [](caf::error&) {});
     self->send_exit(m.exporter, caf::exit_reason::user_shutdown);
-    self->send_exit(m.engine_actor, caf::exit_reason::user_shutdown);
   }
   m.exporter = nullptr;
-  m.engine_actor = nullptr;
   m.sys.reset();  // joins every actor thread
   return flushed;
 }

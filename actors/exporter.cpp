@@ -68,11 +68,11 @@ behavior exporter(caf::stateful_actor<exporter_state>* self,
   }
   self->delayed_send(self, std::chrono::milliseconds(cfg.batch_delay_ms), tick_atom::value);
   return {
-      [=](tracing::span_record& s) {
+      [=](std::vector<tracing::span_record>& spans) {
         auto& st = self->state;
-        ++st.stats.spans_received;
+        st.stats.spans_received += spans.size();
         if (st.workers.empty()) return;
-        st.pending.push_back(std::move(s));
+        for (auto& s : spans) st.pending.push_back(std::move(s));
         if (static_cast<std::int64_t>(st.pending.size()) >= st.cfg.batch_max_spans) dispatch(self);
       },
       [=](tick_atom) {

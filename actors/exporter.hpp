@@ -1,6 +1,6 @@
-// The exporter actor: one per engine, it receives every finished span as a
-// message, batches them by count and by time, and hands each batch to every
-// configured sink.
+// The exporter actor: one per engine, it receives every finished span in a
+// message (a run sends its spans together as they finish), batches them by
+// count and by time, and hands each batch to every configured sink.
 //
 // Each sink runs in a detached worker actor (a thread of its own), because
 // sinks do blocking I/O and a scheduler thread must never block. A run never
@@ -8,7 +8,7 @@
 // shows up in the queue figures of the stats, not in run latency.
 //
 // Protocol:
-//   span_record                 -> (none)         add one finished span
+//   vector<span_record>         -> (none)         add finished spans
 //   flush_atom                  -> bool           write out everything received so far
 //   stats_atom                  -> exporter_stats the counters below
 #pragma once

@@ -29,13 +29,18 @@ using tick_atom = caf::atom_constant<caf::atom("wTick")>;
 using flush_atom = caf::atom_constant<caf::atom("wFlush")>;
 using stats_atom = caf::atom_constant<caf::atom("wStats")>;
 using written_atom = caf::atom_constant<caf::atom("wWritten")>;
+using start_atom = caf::atom_constant<caf::atom("wStart")>;
 
-/// A node actor's report to its run actor.
+/// A node actor's report to its run actor. It carries the node's finished
+/// span (for sampled runs): the run actor ships a run's spans to the
+/// exporter together, one message per run instead of one per node.
 struct node_finished {
   int node = -1;
   bool ok = false;
   flows::value_map outputs;
   std::string error;
+  bool has_span = false;
+  tracing::span_record span;
 };
 
 /// A batch of spans on its way from the exporter to one sink worker; shared
@@ -43,20 +48,6 @@ struct node_finished {
 struct span_batch {
   std::shared_ptr<const std::vector<tracing::span_record>> spans;
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, node_finished& x) {
-  std::string json;
-  if constexpr (Inspector::reads_state) json = flows::to_object(x.outputs).dump();
-  auto load = caf::meta::load_callback([&]() -> caf::error {
-    x.outputs.clear();
-    auto v = flows::value::parse(json, nullptr, false);
-    if (v.is_object())
-      for (auto& [k, e] : v.items()) x.outputs.emplace(k, e);
-    return caf::none;
-  });
-  return f(caf::meta::type_name("node_finished"), x.node, x.ok, json, x.error, load);
-}
 
 }  // namespace weft::actors
 
@@ -122,6 +113,21 @@ typename Inspector::result_type inspect(Inspector& f, span_record& x) {
 }  // namespace weft::tracing
 
 namespace weft::actors {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_finished& x) {
+  std::string json;
+  if constexpr (Inspector::reads_state) json = flows::to_object(x.outputs).dump();
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.outputs.clear();
+    auto v = flows::value::parse(json, nullptr, false);
+    if (v.is_object())
+      for (auto& [k, e] : v.items()) x.outputs.emplace(k, e);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("node_finished"), x.node, x.ok, json, x.error, x.has_span, x.span,
+           load);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, span_batch& x) {

@@ -39,13 +39,14 @@ struct node_state {
   const flows::plan_node& node() const { return rs->plan->nodes[static_cast<std::size_t>(index)]; }
 };
 
-// Ends the node exactly once: closes its span, reports to the run (also when
-// the run cancelled it, so the run knows the span is out) and quits. Pending
-// timers die with the actor.
+// Ends the node exactly once: closes its span and reports to the run with
+// the span attached (also when the run cancelled it, so no span is left
+// behind), then quits. Pending timers die with the actor.
 void finish(node_actor* self, bool ok, flows::value_map outputs, std::string error) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
+  node_finished msg{st.index, ok, {}, {}, st.rs->sampled, {}};
   if (st.rs->sampled) {
     if (ok) {
       st.span.status = tracing::status_code::ok;
@@ -54,9 +55,12 @@ void finish(node_actor* self, bool ok, flows::value_map outputs, std::string err
       st.span.status = tracing::status_code::error;
       st.span.status_message = error;
     }
-    st.rs->close_span(self, st.span);
+    run_shared::close_span(st.span);
+    msg.span = std::move(st.span);
   }
-  self->send(st.run, node_finished{st.index, ok, std::move(outputs), std::move(error)});
+  msg.outputs = std::move(outputs);
+  msg.error = std::move(error);
+  self->send(st.run, std::move(msg));
   self->quit();
 }
 

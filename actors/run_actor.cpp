@@ -19,6 +19,7 @@ struct run_state {
   std::vector<caf::actor> live;      // per node: its actor while it runs
   std::size_t unfinished = 0;
   std::size_t awaiting_acks = 0;     // cancelled nodes yet to report back
+  std::vector<tracing::span_record> spans;  // finished, not yet shipped
   std::uint64_t start_ns = 0;
   bool done = false;
   static inline const char* name = "weft.run";
@@ -77,7 +78,26 @@ void cancel_live(run_actor* self, const std::string& why) {
     }
 }
 
+// Sends the run's finished spans to the exporter in one message. Runs ship
+// as they end, and long runs also every `ship_every` spans, so a run that
+// lasts minutes does not hold its spans back.
+constexpr std::size_t ship_every = 64;
+
+void ship_spans(run_actor* self) {
+  auto& st = self->state;
+  if (st.spans.empty()) return;
+  if (st.rs->exporter) self->send(st.rs->exporter, std::move(st.spans));
+  st.spans = {};
+}
+
+void keep_span(run_actor* self, node_finished& m) {
+  if (!m.has_span) return;
+  self->state.spans.push_back(std::move(m.span));
+  if (self->state.spans.size() >= ship_every) ship_spans(self);
+}
+
 void release(run_actor* self) {
+  ship_spans(self);
   if (auto& f = self->state.job->released) f();
   self->quit();
 }
@@ -92,7 +112,7 @@ void complete(run_actor* self, bool ok, std::string error, std::string failed_no
   r.ok = ok;
   r.run_id = st.job->run_id;
   r.trace_id = st.job->ctx.trace.to_hex();
-  r.root_span_id = st.span.id.to_hex();
+  r.root_span_id = st.span.id.to_hex();  // before the span moves out below
   r.sampled = st.rs->sampled;
   r.warning = std::move(st.job->warning);
   if (ok) {
@@ -110,12 +130,16 @@ void complete(run_actor* self, bool ok, std::string error, std::string failed_no
       st.span.status_message = error;
       if (!failed_node.empty()) st.span.set("weft.failed_node", failed_node);
     }
-    st.rs->close_span(self, st.span);
+    run_shared::close_span(st.span);
+    st.spans.push_back(std::move(st.span));
   }
   r.error = std::move(error);
   r.failed_node = std::move(failed_node);
   r.timed_out = timed_out;
   r.duration_ms = static_cast<double>(tracing::now_unix_ns() - st.start_ns) / 1e6;
+  // Spans leave before the result does, so whoever sees the result and then
+  // flushes the exporter finds them there.
+  if (st.awaiting_acks == 0) ship_spans(self);
   if (st.job->done) {
     try {
       st.job->done(std::move(r));
@@ -163,8 +187,13 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   }
 
   return {
+      [=](start_atom) {
+        // Nothing to do: with lazy_init the start message is what ran the
+        // initialisation above.
+      },
       [=](node_finished& m) {
         auto& st = self->state;
+        keep_span(self, m);
         if (st.done) {
           if (--st.awaiting_acks == 0) release(self);
           return;
@@ -194,7 +223,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
 }  // namespace
 
 caf::actor spawn_run(caf::actor_system& sys, std::shared_ptr<run_job> job) {
-  return sys.spawn(run_behavior, std::move(job));
+  return sys.spawn<caf::lazy_init>(run_behavior, std::move(job));
 }
 
 }  // namespace weft::actors

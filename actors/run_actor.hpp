@@ -33,7 +33,8 @@ struct run_job {
   std::function<void()> released;
 };
 
-/// Spawns the run actor; it starts the run at once.
+/// Spawns the run actor, idle until it receives start_atom: the caller can
+/// record the handle (for cancelling) before the run can possibly end.
 caf::actor spawn_run(caf::actor_system& sys, std::shared_ptr<run_job> job);
 
 }  // namespace weft::actors

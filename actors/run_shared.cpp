@@ -21,10 +21,7 @@ tracing::span_record run_shared::open_span(const tracing::trace_context& ctx,
   return s;
 }
 
-void run_shared::close_span(caf::event_based_actor* self, tracing::span_record& s) const {
-  s.end_unix_ns = tracing::now_unix_ns();
-  if (sampled && exporter) self->send(exporter, std::move(s));
-}
+void run_shared::close_span(tracing::span_record& s) { s.end_unix_ns = tracing::now_unix_ns(); }
 
 std::string content_attribute(const flows::value_map& values) {
   return tracing::redacted_dump(flows::to_object(values));

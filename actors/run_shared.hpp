@@ -26,8 +26,8 @@ struct run_shared {
   /// A new span from `ctx` (its trace, `ctx.parent` as parent) with the
   /// attributes every span of a run carries.
   tracing::span_record open_span(const tracing::trace_context& ctx, std::string name) const;
-  /// Ends `s` now and sends it to the exporter (nothing for unsampled runs).
-  void close_span(caf::event_based_actor* self, tracing::span_record& s) const;
+  /// Ends `s` now (sets its end time).
+  static void close_span(tracing::span_record& s);
 };
 
 /// The JSON text of `values` for a span attribute, with secrets masked.
