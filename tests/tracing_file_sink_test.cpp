@@ -121,17 +121,6 @@ TEST_CASE("file_sink: creates missing parent directories", "[tracing]") {
   CHECK(std::filesystem::exists(path));
 }
 
-TEST_CASE("file_sink: a relative path without directories", "[tracing]") {
-  temp_dir dir;
-  const auto old = std::filesystem::current_path();
-  std::filesystem::current_path(dir.path);
-  std::string error;
-  auto sink = file_sink::open("plain.jsonl", {}, &error);
-  std::filesystem::current_path(old);
-  REQUIRE(sink);
-  CHECK(error.empty());
-}
-
 TEST_CASE("file_sink: clear errors when the file cannot be opened", "[tracing]") {
   temp_dir dir;
   std::string error;

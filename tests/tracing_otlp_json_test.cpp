@@ -258,8 +258,10 @@ TEST_CASE("otlp_json: many spans in one request", "[tracing]") {
   }
 }
 
-// Hidden: run with `tracing_tests "[.bench]"` (best built with -O2).
-TEST_CASE("otlp_json: encoder throughput", "[.bench][tracing]") {
+// Hidden, and not tagged [tracing] so that "[tracing]" does not pick it up:
+// run with `weft_tests "[.bench]"`. The goal (300k spans/s on one core) is
+// only checked in optimized builds without sanitizers.
+TEST_CASE("otlp_json: encoder throughput", "[.bench]") {
   // A typical weft node span: a few ids, a JSON input and output, usage.
   std::vector<span_record> batch;
   for (int i = 0; i < 512; ++i) {
@@ -297,5 +299,7 @@ TEST_CASE("otlp_json: encoder throughput", "[.bench][tracing]") {
   WARN("OTLP/JSON encoder: " << static_cast<long>(per_second) << " spans/s, "
                              << static_cast<long>(bytes / elapsed.count() / 1e6) << " MB/s, "
                              << out.size() / batch.size() << " bytes/span");
+#if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   CHECK(per_second > 300000);
+#endif
 }
