@@ -171,6 +171,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   st.span = st.rs->open_span(st.job->ctx, plan.name());
   if (st.rs->content && st.rs->sampled) st.span.set("weft.inputs", content_attribute(st.job->inputs));
   st.child_ctx = st.job->ctx.child_of(st.span.id);
+  if (st.rs->sampled) st.spans.reserve(std::min<std::size_t>(plan.nodes.size() + 1, ship_every));
 
   const auto n = plan.nodes.size();
   st.waiting.resize(n);
