@@ -45,6 +45,7 @@ int run_command(const run_opts& o) {
   else std::cerr << "weft: run failed: " << r.error << '\n';
   std::cerr << "weft: trace " << r.trace_id << " -> " << where
             << (flushed ? "" : " (flush incomplete)") << '\n';
+  if (o.stats) std::cerr << eng->stats().to_string() << '\n';
   return r.ok ? exit_ok : exit_run_failed;
 }
 

@@ -97,6 +97,13 @@ outputs: {t: t.text}
   CHECK(nlohmann::json::parse(f.out)["t"] == "8/no/1");
 }
 
+TEST_CASE("weft run --stats prints the exporter's counters", "[cli]") {
+  auto r = run_weft("run " + src("examples/hello.yaml") + " -i name=x --stats --trace-file stats.jsonl");
+  CHECK(r.code == 0);
+  CHECK_THAT(r.err, Catch::Contains("spans received: 3"));
+  CHECK_THAT(r.err, Catch::Contains("sink file: received 3, exported 3, queued 0"));
+}
+
 TEST_CASE("weft run exits 1 when the run fails, 2 on usage errors", "[cli]") {
   auto flow = scratch("failing.yaml", "flow: bad\nnodes: {x: {type: fail, params: {message: nope}}}\noutputs: {v: x.value}\n");
   auto r = run_weft("run " + flow + " --trace-file t.jsonl");
