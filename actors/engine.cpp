@@ -7,7 +7,10 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "actors/http_sink.hpp"
 #include "actors/messages.hpp"
+#include "net/http_client.hpp"
+#include "tracing/spool.hpp"
 #include "actors/run_actor.hpp"
 #include "flows/parser.hpp"
 #include "tracing/file_sink.hpp"
@@ -28,6 +31,7 @@ struct engine::impl {
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::actor exporter;
+  caf::actor http;  // the http_client, when an HTTP sink exists
   // Runs in flight, for cancelling them at shutdown. Runs are spawned
   // directly from the calling thread (no central actor in their path); this
   // map is touched twice per run, under a mutex held for an insert or erase.
@@ -78,27 +82,43 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
     m.cfg->set("scheduler.max-threads", static_cast<std::size_t>(m.settings.threads));
   m.sys = std::make_unique<caf::actor_system>(*m.cfg);
 
-  std::vector<std::unique_ptr<tracing::sink>> sinks;
+  // Only configured sinks exist (DESIGN invariant 3). The file sink is also
+  // the default when nothing else is configured: a run's trace must always
+  // land somewhere findable.
+  std::vector<caf::actor> workers;
   if (opts.tracing) {
     tracing::resource_info res;
     res.service_name = m.settings.tracing.service_name;
     res.service_version = WEFT_VERSION_STRING;
-    for (auto& s : opts.extra_sinks) sinks.push_back(std::move(s));
-    // The file sink exists when it is configured, or as the default when
-    // nothing else is: a run's trace must always land somewhere findable.
-    if (!m.settings.tracing.trace_file.empty() || sinks.empty()) {
+    const auto& ex = m.settings.exporter;
+    for (auto& s : opts.extra_sinks)
+      workers.push_back(actors::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(s))));
+    auto http_worker = [&](std::unique_ptr<actors::http_sink_protocol> proto) {
+      if (!m.http) m.http = net::spawn_http_client(*m.sys);
+      actors::http_worker_config hc;
+      hc.max_queue_spans = ex.max_queue_spans;
+      hc.spool_dir = tracing::spool_dir(ex.spool_dir, proto->name());
+      hc.spool_max_bytes = ex.spool_max_bytes;
+      hc.retry_initial_ms = ex.retry_initial_ms;
+      hc.retry_max_ms = ex.retry_max_ms;
+      hc.retry_multiplier = ex.retry_multiplier;
+      workers.push_back(actors::spawn_http_worker(*m.sys, std::move(proto), m.http, hc));
+    };
+    if (ex.otlp) http_worker(actors::make_otlp_protocol(*ex.otlp, res));
+    // LANGFUSE_WIRING_PENDING
+    if (!m.settings.tracing.trace_file.empty() || workers.empty()) {
       m.trace_file = m.settings.tracing.trace_file.empty() ? config::default_trace_file()
                                                            : m.settings.tracing.trace_file;
       std::string err;
       auto fs = tracing::file_sink::open(m.trace_file, res, &err);
       if (!fs) throw std::runtime_error(err);
-      sinks.push_back(std::move(fs));
+      workers.push_back(actors::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(fs))));
     }
   }
   actors::exporter_config ec;
   ec.batch_max_spans = m.settings.tracing.batch_max_spans;
   ec.batch_delay_ms = m.settings.tracing.batch_delay_ms;
-  m.exporter = actors::spawn_exporter(*m.sys, std::move(sinks), ec);
+  m.exporter = actors::spawn_exporter(*m.sys, std::move(workers), ec);
 }
 
 engine::~engine() { shutdown(); }
@@ -267,18 +287,20 @@ bool engine::shutdown(std::chrono::milliseconds deadline) {
   bool flushed = false;
   {
     caf::scoped_actor self{*m.sys};
-    auto left = std::max<std::chrono::milliseconds>(
-        std::chrono::milliseconds(1000),
-        std::chrono::duration_cast<std::chrono::milliseconds>(until -
-                                                              std::chrono::steady_clock::now()));
-    self->request(m.exporter, left, actors::flush_atom::value)
+    // The flush gets the exporter's own budget (WEFT_EXPORT_SHUTDOWN_TIMEOUT_MS)
+    // past it, what sinks could not deliver is spooled.
+    auto budget = std::chrono::milliseconds(m.settings.exporter.shutdown_timeout_ms);
+    self->request(m.exporter, budget + std::chrono::seconds(2), actors::flush_atom::value,
+                  static_cast<std::int64_t>(budget.count()))
         .receive([&](bool ok) { flushed = ok; }, [](caf::error&) {});
     self->request(m.exporter, std::chrono::seconds(5), actors::stats_atom::value)
         .receive([&](actors::exporter_stats& s) { m.final_stats = std::move(s); },
                  [](caf::error&) {});
     self->send_exit(m.exporter, caf::exit_reason::user_shutdown);
+    if (m.http) self->send_exit(m.http, caf::exit_reason::user_shutdown);
   }
   m.exporter = nullptr;
+  m.http = nullptr;
   m.sys.reset();  // joins every actor thread
   return flushed;
 }

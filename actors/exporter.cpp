@@ -9,68 +9,58 @@ namespace {
 
 using caf::behavior;
 
-// A sink worker owns one sink and runs detached: its blocking writes happen
-// on its own thread. It reports every result back to the exporter.
-behavior sink_worker(caf::event_based_actor* self, std::shared_ptr<tracing::sink> s,
-                     caf::actor exporter, int index) {
-  return {
-      [=](const span_batch& b) {
-        auto err = s->write(*b.spans);
-        self->send(exporter, written_atom::value, index,
-                   static_cast<std::uint64_t>(b.spans->size()), std::move(err));
-      },
-      [=](flush_atom) -> bool {
-        auto err = s->flush();
-        if (!err.empty()) {
-          self->send(exporter, written_atom::value, index, std::uint64_t{0}, std::move(err));
-          return false;
-        }
-        return true;
-      },
-  };
-}
-
 struct exporter_state {
   exporter_config cfg;
   std::vector<tracing::span_record> pending;
   std::vector<caf::actor> workers;
-  exporter_stats stats;
-  std::uint64_t last_error_log_ns = 0;
+  std::uint64_t spans_received = 0;
   static inline const char* name = "weft.exporter";
 };
+using exporter_actor = caf::stateful_actor<exporter_state>;
 
-void dispatch(caf::stateful_actor<exporter_state>* self) {
+void dispatch(exporter_actor* self) {
   auto& st = self->state;
   if (st.pending.empty()) return;
+  // One immutable batch shared by every sink: no sink can see or change
+  // another's copy, and none pays for a copy.
   auto batch = std::make_shared<const std::vector<tracing::span_record>>(std::move(st.pending));
-  st.pending.clear();
+  st.pending = {};
   st.pending.reserve(static_cast<std::size_t>(st.cfg.batch_max_spans));
-  for (std::size_t i = 0; i < st.workers.size(); ++i) {
-    st.stats.sinks[i].received += batch->size();
-    st.stats.sinks[i].queued += batch->size();
-    self->send(st.workers[i], span_batch{batch});
+  for (auto& w : st.workers) self->send(w, span_batch{batch});
+}
+
+// Asks every worker the same question and combines the answers; a worker
+// that does not answer in time contributes `fallback`.
+template <class Answer, class T, class Combine, class... Ts>
+void gather(exporter_actor* self, caf::response_promise rp, std::shared_ptr<T> acc,
+            std::chrono::milliseconds timeout, Combine combine, Ts... xs) {
+  auto& workers = self->state.workers;
+  auto remaining = std::make_shared<std::size_t>(workers.size());
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    self->request(workers[i], timeout, xs...)
+        .then(
+            [=](Answer& answer) mutable {
+              combine(*acc, i, std::optional<Answer>(std::move(answer)));
+              if (--*remaining == 0) rp.deliver(std::move(*acc));
+            },
+            [=](caf::error&) mutable {
+              combine(*acc, i, std::nullopt);
+              if (--*remaining == 0) rp.deliver(std::move(*acc));
+            });
   }
 }
 
-behavior exporter(caf::stateful_actor<exporter_state>* self,
-                  std::shared_ptr<std::vector<std::unique_ptr<tracing::sink>>> sinks,
-                  exporter_config cfg) {
+behavior exporter(exporter_actor* self, std::vector<caf::actor> workers, exporter_config cfg) {
   auto& st = self->state;
   st.cfg = cfg;
   st.pending.reserve(static_cast<std::size_t>(cfg.batch_max_spans));
-  for (std::size_t i = 0; i < sinks->size(); ++i) {
-    std::shared_ptr<tracing::sink> s = std::move((*sinks)[i]);
-    sink_stats ss;
-    ss.name = s->name();
-    st.stats.sinks.push_back(std::move(ss));
-    st.workers.push_back(self->spawn<caf::detached + caf::linked>(
-        sink_worker, std::move(s), caf::actor_cast<caf::actor>(self), static_cast<int>(i)));
-  }
+  st.workers = std::move(workers);
+  for (auto& w : st.workers) self->link_to(w);
   self->delayed_send(self, std::chrono::milliseconds(cfg.batch_delay_ms), tick_atom::value);
   return {
       [=](std::vector<tracing::span_record>& spans) {
         auto& st = self->state;
-        st.stats.spans_received += spans.size();
+        st.spans_received += spans.size();
         if (st.workers.empty()) return;
         for (auto& s : spans) st.pending.push_back(std::move(s));
         if (static_cast<std::int64_t>(st.pending.size()) >= st.cfg.batch_max_spans) dispatch(self);
@@ -80,47 +70,32 @@ behavior exporter(caf::stateful_actor<exporter_state>* self,
         self->delayed_send(self, std::chrono::milliseconds(self->state.cfg.batch_delay_ms),
                            tick_atom::value);
       },
-      [=](written_atom, int index, std::uint64_t count, const std::string& err) {
-        auto& ss = self->state.stats.sinks.at(static_cast<std::size_t>(index));
-        ss.queued -= std::min(ss.queued, count);
-        if (err.empty()) {
-          ss.exported += count;
-          return;
-        }
-        // Issue-2 sinks have no spool to fall back on: a failed write is a
-        // counted drop, and the log says why (rate-limited to once a second).
-        ++ss.failed_batches;
-        if (count > 0) ss.dropped["sink_error"] += count;
-        auto now = tracing::now_unix_ns();
-        if (now - self->state.last_error_log_ns > 1'000'000'000ULL) {
-          self->state.last_error_log_ns = now;
-          std::fprintf(stderr, "weft: sink '%s' failed, %llu spans dropped so far: %s\n",
-                       ss.name.c_str(), static_cast<unsigned long long>(ss.dropped["sink_error"]),
-                       err.c_str());
-        }
-      },
-      [=](flush_atom) -> caf::result<bool> {
+      [=](flush_atom, std::int64_t deadline_ms) -> caf::result<bool> {
         dispatch(self);
-        auto& workers = self->state.workers;
-        if (workers.empty()) return true;
+        if (self->state.workers.empty()) return true;
         auto rp = self->make_response_promise<bool>();
-        auto remaining = std::make_shared<std::size_t>(workers.size());
-        auto all_ok = std::make_shared<bool>(true);
-        for (auto& w : workers) {
-          self->request(w, std::chrono::seconds(60), flush_atom::value)
-              .then(
-                  [=](bool ok) mutable {
-                    *all_ok = *all_ok && ok;
-                    if (--*remaining == 0) rp.deliver(*all_ok);
-                  },
-                  [=](caf::error&) mutable {
-                    *all_ok = false;
-                    if (--*remaining == 0) rp.deliver(false);
-                  });
-        }
+        // Workers enforce the deadline themselves; the extra second only
+        // guards against a worker that cannot answer at all.
+        auto timeout = std::chrono::milliseconds(deadline_ms + 1000);
+        gather<bool>(self, rp, std::make_shared<bool>(true), timeout,
+               [](bool& all, std::size_t, std::optional<bool> ok) { all = all && ok.value_or(false); },
+               flush_atom::value, deadline_ms);
         return rp;
       },
-      [=](stats_atom) { return self->state.stats; },
+      [=](stats_atom) -> caf::result<exporter_stats> {
+        auto acc = std::make_shared<exporter_stats>();
+        acc->spans_received = self->state.spans_received;
+        acc->sinks.resize(self->state.workers.size());
+        if (self->state.workers.empty()) return *acc;
+        auto rp = self->make_response_promise<exporter_stats>();
+        gather<sink_stats>(self, rp, acc, std::chrono::seconds(5),
+               [](exporter_stats& all, std::size_t i, std::optional<sink_stats> s) {
+                 if (s) all.sinks[i] = std::move(*s);
+                 else all.sinks[i].name = "(no answer)";
+               },
+               stats_atom::value);
+        return rp;
+      },
   };
 }
 
@@ -139,15 +114,18 @@ std::string exporter_stats::to_string() const {
   for (auto& s : sinks) {
     o << "\nsink " << s.name << ": received " << s.received << ", exported " << s.exported
       << ", queued " << s.queued << ", failed batches " << s.failed_batches;
+    if (s.retried) o << ", retried " << s.retried;
+    if (s.spooled || s.spool_bytes) o << ", spooled " << s.spooled << ", spool bytes " << s.spool_bytes;
+    if (s.replayed) o << ", replayed " << s.replayed;
+    if (s.dead_lettered_batches) o << ", dead-lettered batches " << s.dead_lettered_batches;
     for (auto& [why, n] : s.dropped) o << ", dropped(" << why << ") " << n;
   }
   return o.str();
 }
 
-caf::actor spawn_exporter(caf::actor_system& sys, std::vector<std::unique_ptr<tracing::sink>> sinks,
+caf::actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
                           exporter_config cfg) {
-  auto shared = std::make_shared<std::vector<std::unique_ptr<tracing::sink>>>(std::move(sinks));
-  return sys.spawn(exporter, std::move(shared), cfg);
+  return sys.spawn(exporter, std::move(workers), cfg);
 }
 
 }  // namespace weft::actors

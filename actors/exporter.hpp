@@ -2,14 +2,17 @@
 // message (a run sends its spans together as they finish), batches them by
 // count and by time, and hands each batch to every configured sink.
 //
-// Each sink runs in a detached worker actor (a thread of its own), because
-// sinks do blocking I/O and a scheduler thread must never block. A run never
+// Each sink has a worker actor (see http_sink.hpp), detached because sinks
+// do blocking disk I/O and a scheduler thread must never block. A run never
 // waits for the exporter: spans are fire-and-forget messages, and a slow sink
-// shows up in the queue figures of the stats, not in run latency.
+// shows up in the queue and spool figures of the stats, not in run latency.
 //
-// Protocol:
+// Protocol (the exporter's, and each worker's with span_batch instead):
 //   vector<span_record>         -> (none)         add finished spans
-//   flush_atom                  -> bool           write out everything received so far
+//   flush_atom, deadline_ms     -> bool           deliver everything received so
+//                                                 far; what is still undelivered
+//                                                 at the deadline is spooled
+//                                                 (true: nothing was left over)
 //   stats_atom                  -> exporter_stats the counters below
 #pragma once
 
@@ -25,14 +28,19 @@
 
 namespace weft::actors {
 
-/// Counters for one sink. Spans are counted once received by the exporter.
+/// Counters for one sink, kept by its worker.
 struct sink_stats {
   std::string name;
-  std::uint64_t received = 0;       // spans handed to this sink's queue
-  std::uint64_t exported = 0;       // spans the sink wrote successfully
-  std::uint64_t failed_batches = 0; // batches the sink reported an error for
+  std::uint64_t received = 0;       // spans handed to this sink
+  std::uint64_t exported = 0;       // spans the backend (or file) accepted
+  std::uint64_t retried = 0;        // spans in attempts that will be retried
+  std::uint64_t spooled = 0;        // spans written to the disk spool
+  std::uint64_t replayed = 0;       // spooled spans delivered later
+  std::uint64_t failed_batches = 0; // attempts that failed (any reason)
+  std::uint64_t dead_lettered_batches = 0;  // batches rejected for good
   std::map<std::string, std::uint64_t> dropped;  // spans given up on, by reason
-  std::uint64_t queued = 0;         // spans received but not yet written or dropped
+  std::uint64_t queued = 0;         // spans in memory, not yet delivered
+  std::uint64_t spool_bytes = 0;    // current size of the spool on disk
 };
 
 struct exporter_stats {
@@ -46,8 +54,9 @@ struct exporter_stats {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sink_stats& x) {
-  return f(caf::meta::type_name("sink_stats"), x.name, x.received, x.exported, x.failed_batches,
-           x.dropped, x.queued);
+  return f(caf::meta::type_name("sink_stats"), x.name, x.received, x.exported, x.retried,
+           x.spooled, x.replayed, x.failed_batches, x.dead_lettered_batches, x.dropped, x.queued,
+           x.spool_bytes);
 }
 
 template <class Inspector>
@@ -60,9 +69,9 @@ struct exporter_config {
   std::int64_t batch_delay_ms = 1000;
 };
 
-/// Spawns the exporter with its sinks (possibly none: spans are then counted
-/// as received and discarded, which is what "tracing off" means).
-caf::actor spawn_exporter(caf::actor_system& sys, std::vector<std::unique_ptr<tracing::sink>> sinks,
+/// Spawns the exporter over its sink workers (possibly none: spans are then
+/// counted as received and discarded, which is what "tracing off" means).
+caf::actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
                           exporter_config cfg);
 
 }  // namespace weft::actors

@@ -114,6 +114,7 @@ void apply_env(engine_settings& s, std::vector<std::string>& errors, const env_g
       errors.push_back(std::string("environment variable ") + d.env + "='" + *v +
                        "' is not valid: expected " + d.accepted);
   }
+  apply_export_env(s.exporter, errors, env);
 }
 
 void apply_file(engine_settings& s, const std::string& path, std::vector<std::string>& errors) {

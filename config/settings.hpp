@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "config/export_settings.hpp"
+
 namespace weft::config {
 
 struct tracing_settings {
@@ -39,6 +41,7 @@ struct tracing_settings {
 struct engine_settings {
   int threads = 0;
   tracing_settings tracing;
+  export_settings exporter;
 };
 
 /// The trace file used when no sink is configured.
@@ -47,8 +50,9 @@ std::string default_trace_file();
 using env_getter = std::function<std::optional<std::string>(const char*)>;
 env_getter process_env();
 
-/// Applies environment variables. Each bad value adds an error that names the
-/// variable, the value and what is accepted; the setting keeps its old value.
+/// Applies environment variables, including the exporter's (see
+/// export_settings.hpp). Each bad value adds an error that names the
+/// variable and what is accepted; the setting keeps its old value.
 void apply_env(engine_settings& s, std::vector<std::string>& errors,
                const env_getter& env = process_env());
 

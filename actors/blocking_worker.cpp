@@ -1,0 +1,56 @@
+// The worker for a blocking sink (the file sink): writes on its own thread.
+#include "actors/http_sink.hpp"
+#include "actors/messages.hpp"
+
+namespace weft::actors {
+namespace {
+
+struct blocking_state {
+  std::shared_ptr<tracing::sink> sink;
+  sink_stats stats;
+  std::uint64_t last_log_ns = 0;
+  static inline const char* name = "weft.sink.blocking";
+};
+
+caf::behavior blocking_worker(caf::stateful_actor<blocking_state>* self,
+                              std::shared_ptr<tracing::sink> s) {
+  self->state.sink = std::move(s);
+  self->state.stats.name = self->state.sink->name();
+  return {
+      [=](const span_batch& b) {
+        auto& st = self->state;
+        auto n = b.spans->size();
+        st.stats.received += n;
+        auto err = st.sink->write(*b.spans);
+        if (err.empty()) {
+          st.stats.exported += n;
+          return;
+        }
+        // A file sink has nowhere else to put a batch it cannot write: the
+        // spans are counted as dropped, and the log says why (at most once
+        // a second).
+        ++st.stats.failed_batches;
+        st.stats.dropped["write_error"] += n;
+        auto now = tracing::now_unix_ns();
+        if (now - st.last_log_ns > 1'000'000'000ULL) {
+          st.last_log_ns = now;
+          std::fprintf(stderr, "weft: sink '%s' failed, %llu spans dropped so far: %s\n",
+                       st.stats.name.c_str(),
+                       static_cast<unsigned long long>(st.stats.dropped["write_error"]), err.c_str());
+        }
+      },
+      [=](flush_atom, std::int64_t) -> bool {
+        auto err = self->state.sink->flush();
+        return err.empty();
+      },
+      [=](stats_atom) { return self->state.stats; },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s) {
+  return sys.spawn<caf::detached>(blocking_worker, std::move(s));
+}
+
+}  // namespace weft::actors

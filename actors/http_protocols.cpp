@@ -1,0 +1,144 @@
+// The wire formats of the HTTP sinks: OTLP/HTTP JSON and Langfuse's OTLP
+// endpoint.
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/http_sink.hpp"
+#include "net/gzip.hpp"
+#include "tracing/otlp_json.hpp"
+
+namespace weft::actors {
+namespace {
+
+std::string base64(std::string_view in) {
+  static constexpr char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    auto v = (unsigned(static_cast<unsigned char>(in[i])) << 16) |
+             (unsigned(static_cast<unsigned char>(in[i + 1])) << 8) |
+             unsigned(static_cast<unsigned char>(in[i + 2]));
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += tbl[(v >> 6) & 63];
+    out += tbl[v & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = unsigned(static_cast<unsigned char>(in[i])) << 16;
+    if (i + 1 < in.size()) v |= unsigned(static_cast<unsigned char>(in[i + 1])) << 8;
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += i + 1 < in.size() ? tbl[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+class otlp_protocol : public http_sink_protocol {
+ public:
+  otlp_protocol(std::string name, std::string url, config::header_list headers,
+                std::int64_t timeout_ms, bool gzip, tracing::resource_info res)
+      : name_(std::move(name)), url_(std::move(url)), headers_(std::move(headers)),
+        timeout_ms_(timeout_ms), gzip_(gzip), res_(std::move(res)) {}
+
+  std::string name() const override { return name_; }
+
+  net::http_request make_request(const std::vector<tracing::span_record>& batch) const override {
+    net::http_request r;
+    r.method = "POST";
+    r.url = url_;
+    r.timeout_ms = timeout_ms_;
+    r.headers = headers_;
+    r.headers.emplace_back("Content-Type", "application/json");
+    std::string body;
+    body.reserve(batch.size() * 700);
+    tracing::append_export_request(body, prepare(batch), res_);
+    if (gzip_) {
+      r.body = net::gzip_compress(body);
+      r.headers.emplace_back("Content-Encoding", "gzip");
+    } else {
+      r.body = std::move(body);
+    }
+    return r;
+  }
+
+ protected:
+  // Hook for backends that add their own attributes (Langfuse).
+  virtual const std::vector<tracing::span_record>& prepare(
+      const std::vector<tracing::span_record>& batch) const {
+    return batch;
+  }
+
+ private:
+  std::string name_, url_;
+  config::header_list headers_;
+  std::int64_t timeout_ms_;
+  bool gzip_;
+  tracing::resource_info res_;
+};
+
+}  // namespace
+
+delivery_verdict http_sink_protocol::judge(const net::http_response& r) const {
+  delivery_verdict v;
+  if (r.error != net::transport_error::none) {
+    v.kind = delivery_verdict::retry;
+    v.detail = net::to_string(r.error) + ": " + r.error_message;
+    return v;
+  }
+  if (r.status >= 200 && r.status < 300) {
+    v.kind = delivery_verdict::delivered;
+    // OTLP partial success: the backend took the request but refused some
+    // spans. They will not get better by retrying; they are counted.
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_object() && j.contains("partialSuccess") && j["partialSuccess"].is_object()) {
+      auto& ps = j["partialSuccess"];
+      if (ps.contains("rejectedSpans")) {
+        auto& n = ps["rejectedSpans"];
+        if (n.is_number_unsigned() || n.is_number_integer()) v.rejected_spans = n.get<std::uint64_t>();
+        else if (n.is_string()) v.rejected_spans = std::strtoull(n.get<std::string>().c_str(), nullptr, 10);
+      }
+      if (ps.contains("errorMessage") && ps["errorMessage"].is_string())
+        v.detail = ps["errorMessage"].get<std::string>();
+    }
+    return v;
+  }
+  v.detail = "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 200);
+  if (r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504) {
+    v.kind = delivery_verdict::retry;
+    if (auto ra = r.header("Retry-After"))
+      v.retry_after_ms = parse_retry_after(*ra, static_cast<std::int64_t>(std::time(nullptr)));
+    return v;
+  }
+  v.kind = delivery_verdict::reject;
+  return v;
+}
+
+std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t now_unix_s) {
+  auto b = value.find_first_not_of(" \t");
+  if (b == std::string::npos) return std::nullopt;
+  auto t = value.substr(b, value.find_last_not_of(" \t") - b + 1);
+  if (std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    if (t.size() > 9) return std::nullopt;
+    return std::stoll(t) * 1000;
+  }
+  // HTTP-date (IMF-fixdate): "Sun, 06 Nov 1994 08:49:37 GMT".
+  std::tm tm{};
+  const char* end = strptime(t.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  auto when = static_cast<std::int64_t>(timegm(&tm));
+  return std::max<std::int64_t>(0, (when - now_unix_s) * 1000);
+}
+
+std::unique_ptr<http_sink_protocol> make_otlp_protocol(const config::otlp_settings& s,
+                                                       tracing::resource_info res) {
+  return std::make_unique<otlp_protocol>("otlp", s.endpoint, s.headers, s.timeout_ms, s.gzip,
+                                         std::move(res));
+}
+
+std::string basic_auth(const std::string& user, const std::string& password) {
+  return "Basic " + base64(user + ":" + password);
+}
+
+}  // namespace weft::actors

@@ -1,0 +1,92 @@
+// HTTP sinks (OTLP/HTTP, Langfuse) and the worker that delivers to them.
+//
+// An http_sink_protocol knows one backend's wire format: how a batch becomes
+// a request, and what a response means (delivered, retry later, or
+// rejected for good). The worker owns everything about delivery that is
+// the same for every backend:
+//
+//   - an in-memory queue of at most `max_queue_spans` spans;
+//   - up to `max_in_flight` requests at once through the http_client actor;
+//   - retries only where OTLP allows them (429, 502, 503, 504, and
+//     connection, DNS or timeout failures), with exponential backoff and
+//     jitter, honouring Retry-After (seconds or HTTP-date), without a limit
+//     on attempts while the spool has room;
+//   - a disk spool (tracing/spool.hpp): whenever the sink is failing, or the
+//     queue is full, batches go to disk instead, and come back, oldest first,
+//     once the backend answers again, or at the next start of the engine;
+//   - a dead-letter file for batches the backend rejected (other 4xx/5xx);
+//   - counters for all of it, and every span it gives up on counted with a
+//     reason.
+//
+// The worker is a detached actor: spool writes and fsyncs block, and they
+// must not block a scheduler thread. HTTP itself goes through http_client,
+// so the worker thread never waits on the network.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/exporter.hpp"
+#include "config/export_settings.hpp"
+#include "net/http_types.hpp"
+#include "tracing/sink.hpp"
+
+namespace weft::actors {
+
+/// What a response means for the batch that was sent.
+struct delivery_verdict {
+  enum kind_t { delivered, retry, reject } kind = delivered;
+  /// retry: the server's Retry-After, in ms, when it sent one.
+  std::optional<std::int64_t> retry_after_ms;
+  /// delivered: spans the backend accepted but reported as rejected
+  /// (OTLP partialSuccess); they are counted as dropped.
+  std::uint64_t rejected_spans = 0;
+  /// For the log and the dead-letter file (never with secrets).
+  std::string detail;
+};
+
+class http_sink_protocol {
+ public:
+  virtual ~http_sink_protocol() = default;
+  virtual std::string name() const = 0;
+  virtual net::http_request make_request(const std::vector<tracing::span_record>& batch) const = 0;
+  virtual delivery_verdict judge(const net::http_response& r) const;
+};
+
+/// OTLP/HTTP with JSON bodies (the file sink's encoder), optionally gzip'd.
+std::unique_ptr<http_sink_protocol> make_otlp_protocol(const config::otlp_settings& s,
+                                                       tracing::resource_info res);
+
+/// Langfuse's OTLP endpoint ({host}/api/public/otel/v1/traces), HTTP Basic
+/// auth, and weft's attributes mapped to Langfuse's.
+std::unique_ptr<http_sink_protocol> make_langfuse_protocol(const config::langfuse_settings& s,
+                                                           tracing::resource_info res,
+                                                           bool content);
+
+/// Parses Retry-After: delay-seconds or an HTTP-date; ms from `now_unix_s`.
+std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t now_unix_s);
+
+struct http_worker_config {
+  std::int64_t max_queue_spans = 65536;
+  std::string spool_dir;  // this sink's own directory; empty: no spool
+  std::uint64_t spool_max_bytes = 1ULL << 30;
+  std::int64_t retry_initial_ms = 1000;
+  std::int64_t retry_max_ms = 30000;
+  double retry_multiplier = 2.0;
+  int max_in_flight = 4;
+};
+
+/// Spawns the detached worker for one HTTP sink.
+caf::actor spawn_http_worker(caf::actor_system& sys, std::shared_ptr<http_sink_protocol> proto,
+                             caf::actor http_client, http_worker_config cfg);
+
+/// Spawns the detached worker for a blocking sink (the file sink).
+caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s);
+
+}  // namespace weft::actors

@@ -1,0 +1,315 @@
+// The delivery state machine of an HTTP sink: queue, retry, spool, replay.
+// See http_sink.hpp for the rules it follows.
+#include <deque>
+#include <fstream>
+#include <random>
+
+#include "actors/http_sink.hpp"
+#include "actors/messages.hpp"
+#include "tracing/spool.hpp"
+
+namespace weft::actors {
+namespace {
+
+using batch_ptr = std::shared_ptr<const std::vector<tracing::span_record>>;
+using retry_atom = caf::atom_constant<caf::atom("wRetry")>;
+using deadline_atom = caf::atom_constant<caf::atom("wDeadline")>;
+
+struct flush_waiter {
+  caf::response_promise rp;
+  std::uint64_t id;
+};
+
+struct http_worker_state {
+  std::shared_ptr<http_sink_protocol> proto;
+  caf::actor http;
+  http_worker_config cfg;
+  std::unique_ptr<tracing::spool> spool;
+  std::deque<batch_ptr> queue;
+  std::uint64_t queued_spans = 0;
+  std::map<std::uint64_t, batch_ptr> in_flight;  // request id -> batch
+  std::uint64_t in_flight_spans = 0;
+  std::uint64_t next_request = 0;
+  bool replay_in_flight = false;  // the spool's oldest record is on the wire
+  bool failing = false;           // waiting for the retry timer
+  std::int64_t backoff_ms = 0;
+  std::vector<flush_waiter> waiters;
+  std::uint64_t next_waiter = 0;
+  sink_stats stats;
+  std::uint64_t last_drop_log_ns = 0;
+  std::uint64_t last_fail_log_ns = 0;
+  std::mt19937_64 rng{std::random_device{}()};
+  static inline const char* name = "weft.sink.http";
+};
+using worker = caf::stateful_actor<http_worker_state>;
+
+void log_spool_warnings(worker* self) {
+  auto& st = self->state;
+  if (!st.spool) return;
+  for (auto& w : st.spool->take_warnings())
+    std::fprintf(stderr, "weft: sink '%s': %s\n", st.stats.name.c_str(), w.c_str());
+}
+
+void drop(worker* self, std::uint64_t n, const std::string& reason) {
+  auto& st = self->state;
+  st.stats.dropped[reason] += n;
+  // Drops are always counted; the log says so at most once a minute.
+  auto now = tracing::now_unix_ns();
+  if (now - st.last_drop_log_ns > 60'000'000'000ULL) {
+    st.last_drop_log_ns = now;
+    std::fprintf(stderr, "weft: sink '%s': dropping spans (%s), %llu dropped for this reason so far\n",
+                 st.stats.name.c_str(), reason.c_str(),
+                 static_cast<unsigned long long>(st.stats.dropped[reason]));
+  }
+}
+
+bool spool_has_records(worker* self) {
+  auto& st = self->state;
+  return st.spool && st.spool->records_pending() > 0;
+}
+
+// Writes a batch to disk before its in-memory copy goes; without a spool, or
+// with a full one, the spans are counted as dropped.
+void to_spool(worker* self, const batch_ptr& b) {
+  auto& st = self->state;
+  if (!st.spool) {
+    drop(self, b->size(), "no_spool");
+    return;
+  }
+  switch (st.spool->append(*b)) {
+    case tracing::spool_result::ok: st.stats.spooled += b->size(); break;
+    case tracing::spool_result::full: drop(self, b->size(), "spool_full"); break;
+    case tracing::spool_result::io_error: drop(self, b->size(), "spool_io_error"); break;
+  }
+  log_spool_warnings(self);
+}
+
+void spill_queue(worker* self) {
+  auto& st = self->state;
+  while (!st.queue.empty()) {
+    to_spool(self, st.queue.front());
+    st.queued_spans -= st.queue.front()->size();
+    st.queue.pop_front();
+  }
+}
+
+// Everything received so far is delivered (or given up on and counted).
+bool drained(worker* self) {
+  auto& st = self->state;
+  return st.queue.empty() && st.in_flight.empty() && !st.replay_in_flight &&
+         !spool_has_records(self);
+}
+
+void answer_waiters(worker* self, bool all_delivered) {
+  auto& st = self->state;
+  for (auto& w : st.waiters) w.rp.deliver(all_delivered);
+  st.waiters.clear();
+}
+
+void pump(worker* self);
+
+void enter_failing(worker* self, const delivery_verdict& v) {
+  auto& st = self->state;
+  if (!st.failing) {
+    st.backoff_ms = st.backoff_ms == 0
+                        ? st.cfg.retry_initial_ms
+                        : std::min<std::int64_t>(st.cfg.retry_max_ms,
+                                                 static_cast<std::int64_t>(st.backoff_ms * st.cfg.retry_multiplier));
+    // Equal jitter: half fixed, half random, so a fleet of engines does not
+    // retry in lockstep after a shared outage.
+    std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(0, st.backoff_ms / 2));
+    std::int64_t wait = st.backoff_ms - st.backoff_ms / 2 + jitter(st.rng);
+    if (v.retry_after_ms) wait = std::min<std::int64_t>(*v.retry_after_ms, 3'600'000);
+    st.failing = true;
+    self->delayed_send(self, std::chrono::milliseconds(wait), retry_atom::value);
+    auto now = tracing::now_unix_ns();
+    if (now - st.last_fail_log_ns > 10'000'000'000ULL) {
+      st.last_fail_log_ns = now;
+      std::fprintf(stderr, "weft: sink '%s' failing (%s); retrying in %lld ms, spooling meanwhile\n",
+                   st.stats.name.c_str(), v.detail.c_str(), static_cast<long long>(wait));
+    }
+  }
+  spill_queue(self);
+}
+
+void dead_letter(worker* self, const std::vector<tracing::span_record>& spans,
+                 const delivery_verdict& v) {
+  auto& st = self->state;
+  ++st.stats.dead_lettered_batches;
+  drop(self, spans.size(), "rejected");
+  if (st.cfg.spool_dir.empty()) return;
+  // One line per rejected batch: why, and the request body as it was sent,
+  // so that an operator can inspect it and resend it by hand.
+  std::ofstream f(st.cfg.spool_dir + "/dead-letter.jsonl", std::ios::app);
+  auto req = st.proto->make_request(spans);
+  nlohmann::json line = {{"reason", v.detail}, {"spans", spans.size()}, {"url", req.url}};
+  f << line.dump() << '\n';
+}
+
+void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry = {}) {
+  auto& st = self->state;
+  auto id = st.next_request++;
+  if (from_spool) st.replay_in_flight = true;
+  else {
+    st.in_flight.emplace(id, b);
+    st.in_flight_spans += b->size();
+  }
+  auto req = st.proto->make_request(*b);
+  // The http_client enforces the request's own timeout; the actor-level one
+  // only guards against a client that cannot answer at all.
+  auto guard = std::chrono::milliseconds(std::max<std::int64_t>(req.timeout_ms, 1000) + 5000);
+  auto entry_ptr = std::make_shared<tracing::spool_entry>(std::move(entry));
+  auto on_response = [=](net::http_response& r) {
+    auto& st = self->state;
+    auto v = st.proto->judge(r);
+    auto n = b->size();
+    if (from_spool) st.replay_in_flight = false;
+    else {
+      st.in_flight.erase(id);
+      st.in_flight_spans -= n;
+    }
+    switch (v.kind) {
+      case delivery_verdict::delivered:
+        st.stats.exported += n - std::min<std::uint64_t>(n, v.rejected_spans);
+        if (v.rejected_spans) {
+          drop(self, std::min<std::uint64_t>(n, v.rejected_spans), "rejected_by_backend");
+          std::fprintf(stderr, "weft: sink '%s': backend rejected %llu spans: %s\n",
+                       st.stats.name.c_str(), static_cast<unsigned long long>(v.rejected_spans),
+                       v.detail.c_str());
+        }
+        if (from_spool) {
+          st.stats.replayed += n;
+          st.spool->ack(*entry_ptr);
+        }
+        st.backoff_ms = 0;
+        break;
+      case delivery_verdict::retry:
+        ++st.stats.failed_batches;
+        st.stats.retried += n;
+        if (!from_spool) to_spool(self, b);  // a spooled one is still on disk
+        enter_failing(self, v);
+        break;
+      case delivery_verdict::reject:
+        ++st.stats.failed_batches;
+        dead_letter(self, *b, v);
+        if (from_spool) st.spool->ack(*entry_ptr);
+        break;
+    }
+    pump(self);
+  };
+  self->request(st.http, guard, std::move(req))
+      .then(on_response, [=](caf::error& e) {
+        net::http_response r;
+        r.error = net::transport_error::other;
+        r.error_message = "http client did not answer: " + caf::to_string(e);
+        auto copy = on_response;
+        copy(r);
+      });
+}
+
+void pump(worker* self) {
+  auto& st = self->state;
+  if (!st.failing) {
+    if (spool_has_records(self)) {
+      // Replay strictly oldest first, one record at a time: the spool is
+      // what is left of an outage, and a recovering backend gets a trickle.
+      if (!st.replay_in_flight && st.in_flight.empty()) {
+        if (auto e = st.spool->peek()) {
+          auto b = std::make_shared<const std::vector<tracing::span_record>>(std::move(e->spans));
+          e->spans.clear();
+          send(self, std::move(b), true, std::move(*e));
+        }
+        log_spool_warnings(self);
+      }
+    } else {
+      while (!st.queue.empty() && static_cast<int>(st.in_flight.size()) < st.cfg.max_in_flight) {
+        auto b = std::move(st.queue.front());
+        st.queue.pop_front();
+        st.queued_spans -= b->size();
+        send(self, std::move(b), false);
+      }
+    }
+  }
+  if (!st.waiters.empty() && drained(self)) answer_waiters(self, true);
+}
+
+caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> proto,
+                          caf::actor http, http_worker_config cfg) {
+  auto& st = self->state;
+  st.proto = std::move(proto);
+  st.http = std::move(http);
+  st.cfg = cfg;
+  st.stats.name = st.proto->name();
+  if (!cfg.spool_dir.empty()) {
+    std::string err;
+    tracing::spool_options so;
+    so.max_bytes = cfg.spool_max_bytes;
+    so.segment_bytes = std::min<std::uint64_t>(so.segment_bytes, std::max<std::uint64_t>(cfg.spool_max_bytes / 4, 4096));
+    st.spool = tracing::spool::open(cfg.spool_dir, so, &err);
+    if (!st.spool)
+      std::fprintf(stderr, "weft: sink '%s': no spool, spans will be dropped while the backend is down: %s\n",
+                   st.stats.name.c_str(), err.c_str());
+    log_spool_warnings(self);
+  }
+  // Whatever an earlier process left in the spool goes out first.
+  pump(self);
+  return {
+      [=](const span_batch& b) {
+        auto& st = self->state;
+        auto n = b.spans->size();
+        st.stats.received += n;
+        if (st.failing || spool_has_records(self) ||
+            st.queued_spans + st.in_flight_spans + n > static_cast<std::uint64_t>(st.cfg.max_queue_spans)) {
+          to_spool(self, b.spans);
+        } else {
+          st.queue.push_back(b.spans);
+          st.queued_spans += n;
+        }
+        pump(self);
+      },
+      [=](retry_atom) {
+        self->state.failing = false;
+        pump(self);
+      },
+      [=](flush_atom, std::int64_t deadline_ms) -> caf::result<bool> {
+        auto& st = self->state;
+        pump(self);
+        if (drained(self)) return true;
+        auto rp = self->make_response_promise<bool>();
+        auto id = st.next_waiter++;
+        st.waiters.push_back({rp, id});
+        self->delayed_send(self, std::chrono::milliseconds(deadline_ms), deadline_atom::value, id);
+        return rp;
+      },
+      [=](deadline_atom, std::uint64_t id) {
+        auto& st = self->state;
+        bool waiting = std::any_of(st.waiters.begin(), st.waiters.end(),
+                                   [&](auto& w) { return w.id == id; });
+        if (!waiting) return;
+        // Out of time: what is still in memory, or on the wire, goes to disk.
+        // A request still in flight may yet succeed, which then delivers a
+        // span twice: at least once is the promise, not exactly once.
+        spill_queue(self);
+        for (auto& [_, b] : st.in_flight) to_spool(self, b);
+        if (st.spool) st.spool->sync();
+        log_spool_warnings(self);
+        answer_waiters(self, false);
+      },
+      [=](stats_atom) {
+        auto& st = self->state;
+        auto s = st.stats;
+        s.queued = st.queued_spans + st.in_flight_spans;
+        s.spool_bytes = st.spool ? st.spool->bytes() : 0;
+        return s;
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_http_worker(caf::actor_system& sys, std::shared_ptr<http_sink_protocol> proto,
+                             caf::actor http_client, http_worker_config cfg) {
+  return sys.spawn<caf::detached>(http_worker, std::move(proto), std::move(http_client), cfg);
+}
+
+}  // namespace weft::actors

@@ -1,0 +1,44 @@
+// The thread behind http_client: it owns one libcurl multi handle and runs
+// every transfer on it. Internal to net/; see http_client.hpp for why it
+// exists. It knows nothing of CAF: results leave through a callback that the
+// worker thread invokes and that must not block.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "net/http_client.hpp"
+#include "net/http_types.hpp"
+
+namespace weft::net {
+
+class curl_worker {
+ public:
+  /// Called on the worker thread, once per submitted request.
+  using completion_fn = std::function<void(std::uint64_t token, http_response)>;
+
+  /// Starts the thread.
+  curl_worker(const http_client_config& cfg, completion_fn on_complete);
+
+  /// Stops the thread and drops transfers in flight without calling
+  /// on_complete for them. Joins the thread, unless called from inside
+  /// on_complete, in which case the thread finishes on its own.
+  ~curl_worker();
+
+  curl_worker(const curl_worker&) = delete;
+  curl_worker& operator=(const curl_worker&) = delete;
+
+  /// Queues a request and wakes the thread; never waits for the network.
+  void submit(std::uint64_t token, http_request req);
+
+ private:
+  // The thread shares ownership of everything it touches, so that it can
+  // outlive this object in the one case where it must (see the destructor).
+  struct core;
+  std::shared_ptr<core> core_;
+  std::thread thread_;
+};
+
+}  // namespace weft::net

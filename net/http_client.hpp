@@ -1,0 +1,64 @@
+// The http_client actor: weft's one way to talk HTTP(S) to a backend.
+//
+// Protocol:
+//   http_request -> http_response
+//
+// Every request gets exactly one http_response. An answer from the server,
+// whatever its status, has error == none; the client never retries, follows
+// no redirects and leaves retry policy to the caller (the exporter). When no
+// answer came back the response carries a transport_error and a readable
+// message instead: these are values, not caf::errors, so callers handle
+// "backend said 503" and "backend unreachable" in one place. Requests still
+// pending when the actor exits are answered with error == other and the
+// message "http client shut down".
+//
+// Threading. Blocking is what a scheduler thread must never do, and libcurl's
+// multi interface is the way to do many transfers without blocking; but
+// driving it needs a thread that waits on sockets. So:
+//   - The actor (event-based, on the scheduler) owns all bookkeeping: it
+//     keeps one caf::response_promise per request under a numeric token.
+//   - It owns one worker thread (net/curl_worker.hpp), started when the actor
+//     starts and joined when it exits. The actor hands each request to the
+//     worker through a mutex-protected inbox and curl_multi_wakeup(); the
+//     actor never waits for anything but that short lock.
+//   - The worker thread alone touches the curl handles. It runs the
+//     curl_multi_poll() loop and, when a transfer ends, anon_sends the
+//     response with its token back to the actor, which fulfils the promise.
+// One client therefore costs one thread, however many transfers it runs.
+//
+// Connections. The worker keeps one multi handle for its lifetime, so
+// libcurl's connection cache keeps connections alive between requests
+// (HTTP/1.1 keep-alive, or HTTP/2 multiplexing for https backends that offer
+// it), and reuses easy handles from a pool. Requests beyond the connection
+// limits below wait inside libcurl for a free connection; their timeout runs
+// while they wait.
+//
+// Security. TLS peer and host verification are on unless verify_tls is
+// false. Only http and https URLs are accepted. Request headers are never
+// copied into error messages, because they carry API keys.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "net/http_types.hpp"
+
+namespace weft::net {
+
+struct http_client_config {
+  bool verify_tls = true;
+  long max_connections_per_host = 8;
+  long max_total_connections = 64;
+  std::string user_agent = "weft/0.1";
+  /// A larger response body fails the request (error other), so that a
+  /// misbehaving server cannot exhaust memory.
+  std::size_t max_response_bytes = 64u << 20;
+};
+
+/// Spawns a client. Each client owns one worker thread and one connection
+/// cache; share a client rather than spawning one per request.
+caf::actor spawn_http_client(caf::actor_system& sys, http_client_config cfg = {});
+
+}  // namespace weft::net

@@ -1,0 +1,70 @@
+// The values that travel to and from the http_client actor: one request, one
+// response, and how a transfer failed when no HTTP answer came back.
+//
+// A transport failure is data, not a caf::error: the caller (the exporter's
+// retry policy, typically) wants to tell "backend said 503" from "backend
+// unreachable" from "backend too slow", and all three arrive the same way.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <caf/all.hpp>
+
+namespace weft::net {
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+struct http_request {
+  std::string method = "POST";
+  std::string url;  // http:// or https:// only
+  header_list headers;
+  std::string body;
+  std::int64_t timeout_ms = 10000;  // whole transfer, connect included; <= 0: none
+};
+
+/// Why a transfer produced no HTTP response. Anything the server answered,
+/// including 4xx and 5xx, is `none`.
+enum class transport_error : int {
+  none = 0,
+  connect = 1,  // refused or unreachable
+  dns = 2,      // host name did not resolve
+  timeout = 3,  // the request's timeout_ms elapsed
+  other = 4,    // reset, TLS failure, bad request, client shut down, ...
+};
+
+std::string to_string(transport_error e);
+
+struct http_response {
+  long status = 0;  // 0 when error != none
+  header_list headers;  // names as the server sent them
+  std::string body;
+  transport_error error = transport_error::none;
+  /// Human-readable cause when error != none. Never contains request headers
+  /// or the request URL, which may carry credentials.
+  std::string error_message;
+
+  /// True for a 2xx answer.
+  bool ok() const { return error == transport_error::none && status >= 200 && status < 300; }
+
+  /// The first header with this name, compared case-insensitively.
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_request& x) {
+  return f(caf::meta::type_name("http_request"), x.method, x.url, x.headers, x.body,
+           x.timeout_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_response& x) {
+  return f(caf::meta::type_name("http_response"), x.status, x.headers, x.body, x.error,
+           x.error_message);
+}
+
+}  // namespace weft::net
