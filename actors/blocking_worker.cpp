@@ -17,14 +17,14 @@ caf::behavior blocking_worker(caf::stateful_actor<blocking_state>* self,
   self->state.sink = std::move(s);
   self->state.stats.name = self->state.sink->name();
   return {
-      [=](const span_batch& b) {
+      [=](const span_batch& b) -> std::uint64_t {
         auto& st = self->state;
         auto n = b.spans->size();
         st.stats.received += n;
         auto err = st.sink->write(*b.spans);
         if (err.empty()) {
           st.stats.exported += n;
-          return;
+          return n;
         }
         // A file sink has nowhere else to put a batch it cannot write: the
         // spans are counted as dropped, and the log says why (at most once
@@ -38,6 +38,7 @@ caf::behavior blocking_worker(caf::stateful_actor<blocking_state>* self,
                        st.stats.name.c_str(),
                        static_cast<unsigned long long>(st.stats.dropped["write_error"]), err.c_str());
         }
+        return n;
       },
       [=](flush_atom, std::int64_t) -> bool {
         auto err = self->state.sink->flush();

@@ -13,6 +13,9 @@ struct exporter_state {
   exporter_config cfg;
   std::vector<tracing::span_record> pending;
   std::vector<caf::actor> workers;
+  std::vector<std::uint64_t> outstanding;  // per worker: sent, not yet taken in
+  std::vector<std::map<std::string, std::uint64_t>> dropped;  // per worker
+  std::uint64_t last_drop_log_ns = 0;
   std::uint64_t spans_received = 0;
   static inline const char* name = "weft.exporter";
 };
@@ -26,7 +29,23 @@ void dispatch(exporter_actor* self) {
   auto batch = std::make_shared<const std::vector<tracing::span_record>>(std::move(st.pending));
   st.pending = {};
   st.pending.reserve(static_cast<std::size_t>(st.cfg.batch_max_spans));
-  for (auto& w : st.workers) self->send(w, span_batch{batch});
+  for (std::size_t i = 0; i < st.workers.size(); ++i) {
+    auto n = batch->size();
+    if (st.outstanding[i] + n > static_cast<std::uint64_t>(st.cfg.max_outstanding_spans)) {
+      st.dropped[i]["queue_full"] += n;
+      auto now = tracing::now_unix_ns();
+      if (now - st.last_drop_log_ns > 60'000'000'000ULL) {
+        st.last_drop_log_ns = now;
+        std::fprintf(stderr, "weft: exporter: a sink is %llu spans behind; dropping spans (queue_full)\n",
+                     static_cast<unsigned long long>(st.outstanding[i]));
+      }
+      continue;
+    }
+    st.outstanding[i] += n;
+    self->request(st.workers[i], std::chrono::minutes(10), span_batch{batch})
+        .then([=](std::uint64_t) { self->state.outstanding[i] -= n; },
+              [=](caf::error&) { self->state.outstanding[i] -= n; });
+  }
 }
 
 // Asks every worker the same question and combines the answers; a worker
@@ -55,6 +74,8 @@ behavior exporter(exporter_actor* self, std::vector<caf::actor> workers, exporte
   st.cfg = cfg;
   st.pending.reserve(static_cast<std::size_t>(cfg.batch_max_spans));
   st.workers = std::move(workers);
+  st.outstanding.resize(st.workers.size());
+  st.dropped.resize(st.workers.size());
   for (auto& w : st.workers) self->link_to(w);
   self->delayed_send(self, std::chrono::milliseconds(cfg.batch_delay_ms), tick_atom::value);
   return {
@@ -89,9 +110,15 @@ behavior exporter(exporter_actor* self, std::vector<caf::actor> workers, exporte
         if (self->state.workers.empty()) return *acc;
         auto rp = self->make_response_promise<exporter_stats>();
         gather<sink_stats>(self, rp, acc, std::chrono::seconds(5),
-               [](exporter_stats& all, std::size_t i, std::optional<sink_stats> s) {
+               [self](exporter_stats& all, std::size_t i, std::optional<sink_stats> s) {
                  if (s) all.sinks[i] = std::move(*s);
                  else all.sinks[i].name = "(no answer)";
+                 // Spans the exporter never handed over count for this sink.
+                 for (auto& [why, n] : self->state.dropped[i]) {
+                   all.sinks[i].dropped[why] += n;
+                   all.sinks[i].received += n;
+                 }
+                 all.sinks[i].queued += self->state.outstanding[i];
                },
                stats_atom::value);
         return rp;

@@ -7,7 +7,8 @@
 // waits for the exporter: spans are fire-and-forget messages, and a slow sink
 // shows up in the queue and spool figures of the stats, not in run latency.
 //
-// Protocol (the exporter's, and each worker's with span_batch instead):
+// Protocol (the exporter's, and each worker's with span_batch -> uint64
+// (the spans it took in) instead):
 //   vector<span_record>         -> (none)         add finished spans
 //   flush_atom, deadline_ms     -> bool           deliver everything received so
 //                                                 far; what is still undelivered
@@ -67,6 +68,11 @@ typename Inspector::result_type inspect(Inspector& f, exporter_stats& x) {
 struct exporter_config {
   std::int64_t batch_max_spans = 512;
   std::int64_t batch_delay_ms = 1000;
+  /// Spans handed to one sink worker and not yet taken in by it. A worker
+  /// that falls this far behind (a disk slower than the runs) gets no more
+  /// batches until it catches up; those spans are counted as dropped with
+  /// reason "queue_full", so memory stays bounded whatever the load.
+  std::int64_t max_outstanding_spans = 65536;
 };
 
 /// Spawns the exporter over its sink workers (possibly none: spans are then

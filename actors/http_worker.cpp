@@ -254,7 +254,7 @@ caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> prot
   // Whatever an earlier process left in the spool goes out first.
   pump(self);
   return {
-      [=](const span_batch& b) {
+      [=](const span_batch& b) -> std::uint64_t {
         auto& st = self->state;
         auto n = b.spans->size();
         st.stats.received += n;
@@ -266,6 +266,7 @@ caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> prot
           st.queued_spans += n;
         }
         pump(self);
+        return n;
       },
       [=](retry_atom) {
         self->state.failing = false;
