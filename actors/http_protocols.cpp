@@ -6,6 +6,7 @@
 
 #include "actors/http_sink.hpp"
 #include "net/gzip.hpp"
+#include "tracing/langfuse_mapping.hpp"
 #include "tracing/otlp_json.hpp"
 
 namespace weft::actors {
@@ -35,6 +36,10 @@ std::string base64(std::string_view in) {
   return out;
 }
 
+std::string basic_auth(const std::string& user, const std::string& password) {
+  return "Basic " + base64(user + ":" + password);
+}
+
 class otlp_protocol : public http_sink_protocol {
  public:
   otlp_protocol(std::string name, std::string url, config::header_list headers,
@@ -51,9 +56,7 @@ class otlp_protocol : public http_sink_protocol {
     r.timeout_ms = timeout_ms_;
     r.headers = headers_;
     r.headers.emplace_back("Content-Type", "application/json");
-    std::string body;
-    body.reserve(batch.size() * 700);
-    tracing::append_export_request(body, prepare(batch), res_);
+    std::string body = encode(batch);
     if (gzip_) {
       r.body = net::gzip_compress(body);
       r.headers.emplace_back("Content-Encoding", "gzip");
@@ -64,11 +67,14 @@ class otlp_protocol : public http_sink_protocol {
   }
 
  protected:
-  // Hook for backends that add their own attributes (Langfuse).
-  virtual const std::vector<tracing::span_record>& prepare(
-      const std::vector<tracing::span_record>& batch) const {
-    return batch;
+  // The OTLP/JSON body; backends that add attributes of their own override it.
+  virtual std::string encode(const std::vector<tracing::span_record>& batch) const {
+    std::string body;
+    body.reserve(batch.size() * 700);
+    tracing::append_export_request(body, batch, res_);
+    return body;
   }
+  const tracing::resource_info& resource() const { return res_; }
 
  private:
   std::string name_, url_;
@@ -76,6 +82,34 @@ class otlp_protocol : public http_sink_protocol {
   std::int64_t timeout_ms_;
   bool gzip_;
   tracing::resource_info res_;
+};
+
+// Langfuse's OTLP endpoint: the same wire format, with weft's attributes
+// mapped to the langfuse.* ones its UI reads (tracing/langfuse_mapping.hpp).
+// The batch is shared with other sinks, so the mapping works on a copy.
+class langfuse_protocol final : public otlp_protocol {
+ public:
+  langfuse_protocol(const config::langfuse_settings& s, tracing::resource_info res, bool content)
+      : otlp_protocol("langfuse", s.host + "/api/public/otel/v1/traces",
+                      {{"Authorization", basic_auth(s.public_key, s.secret_key)}}, s.timeout_ms,
+                      false, std::move(res)) {
+    opts_.environment = s.environment;
+    opts_.release = s.release;
+    opts_.content = content;
+  }
+
+ protected:
+  std::string encode(const std::vector<tracing::span_record>& batch) const override {
+    auto copy = batch;
+    tracing::add_langfuse_attributes(copy, opts_);
+    std::string body;
+    body.reserve(copy.size() * 900);
+    tracing::append_export_request(body, copy, resource());
+    return body;
+  }
+
+ private:
+  tracing::langfuse_options opts_;
 };
 
 }  // namespace
@@ -131,14 +165,16 @@ std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int
   return std::max<std::int64_t>(0, (when - now_unix_s) * 1000);
 }
 
+std::unique_ptr<http_sink_protocol> make_langfuse_protocol(const config::langfuse_settings& s,
+                                                           tracing::resource_info res,
+                                                           bool content) {
+  return std::make_unique<langfuse_protocol>(s, std::move(res), content);
+}
+
 std::unique_ptr<http_sink_protocol> make_otlp_protocol(const config::otlp_settings& s,
                                                        tracing::resource_info res) {
   return std::make_unique<otlp_protocol>("otlp", s.endpoint, s.headers, s.timeout_ms, s.gzip,
                                          std::move(res));
-}
-
-std::string basic_auth(const std::string& user, const std::string& password) {
-  return "Basic " + base64(user + ":" + password);
 }
 
 }  // namespace weft::actors
