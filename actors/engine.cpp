@@ -105,13 +105,10 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
       workers.push_back(actors::spawn_http_worker(*m.sys, std::move(proto), m.http, hc));
     };
     if (ex.otlp) http_worker(actors::make_otlp_protocol(*ex.otlp, res));
-    if (ex.langfuse) {
-      if (ex.langfuse->legacy)
-        throw std::runtime_error(
-            "LANGFUSE_INGESTION=legacy: this version sends to Langfuse's OTLP endpoint only; "
-            "unset LANGFUSE_INGESTION (the legacy /api/public/ingestion API is deprecated)");
-      http_worker(actors::make_langfuse_protocol(*ex.langfuse, res, m.settings.tracing.content));
-    }
+    if (ex.langfuse)
+      http_worker(ex.langfuse->legacy
+                      ? actors::make_langfuse_legacy_protocol(*ex.langfuse, m.settings.tracing.content)
+                      : actors::make_langfuse_protocol(*ex.langfuse, res, m.settings.tracing.content));
     if (!m.settings.tracing.trace_file.empty() || workers.empty()) {
       m.trace_file = m.settings.tracing.trace_file.empty() ? config::default_trace_file()
                                                            : m.settings.tracing.trace_file;

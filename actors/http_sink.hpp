@@ -47,6 +47,9 @@ struct delivery_verdict {
   /// delivered: spans the backend accepted but reported as rejected
   /// (OTLP partialSuccess); they are counted as dropped.
   std::uint64_t rejected_spans = 0;
+  /// delivered, but only in part: these spans must go again (the Langfuse
+  /// legacy API's 207 answers retry per event).
+  std::vector<tracing::span_record> retry_spans;
   /// For the log and the dead-letter file (never with secrets).
   std::string detail;
 };
@@ -56,7 +59,21 @@ class http_sink_protocol {
   virtual ~http_sink_protocol() = default;
   virtual std::string name() const = 0;
   virtual net::http_request make_request(const std::vector<tracing::span_record>& batch) const = 0;
+  /// The default rules: 2xx delivered (counting OTLP partialSuccess
+  /// rejections), 429/502/503/504 and transport errors retried, the rest
+  /// rejected.
   virtual delivery_verdict judge(const net::http_response& r) const;
+  /// The verdict with the request and batch at hand, for backends that
+  /// answer per event. Defaults to judge(r).
+  virtual delivery_verdict judge(const net::http_request&, const net::http_response& r,
+                                 const std::vector<tracing::span_record>&) const {
+    return judge(r);
+  }
+  /// Splits a batch that would not fit one request; empty: send it whole.
+  virtual std::vector<std::vector<tracing::span_record>> split(
+      const std::vector<tracing::span_record>&) const {
+    return {};
+  }
 };
 
 /// OTLP/HTTP with JSON bodies (the file sink's encoder), optionally gzip'd.
@@ -68,6 +85,12 @@ std::unique_ptr<http_sink_protocol> make_otlp_protocol(const config::otlp_settin
 std::unique_ptr<http_sink_protocol> make_langfuse_protocol(const config::langfuse_settings& s,
                                                            tracing::resource_info res,
                                                            bool content);
+
+/// Langfuse's legacy batch ingestion (/api/public/ingestion): trace-create,
+/// span-create and generation-create events, batches under 3.5 MB, and 207
+/// answers retried per event (5xx and 429) or recorded as rejected.
+std::unique_ptr<http_sink_protocol> make_langfuse_legacy_protocol(
+    const config::langfuse_settings& s, bool content);
 
 /// Parses Retry-After: delay-seconds or an HTTP-date; ms from `now_unix_s`.
 std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t now_unix_s);

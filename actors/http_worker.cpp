@@ -155,13 +155,14 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
     st.in_flight_spans += b->size();
   }
   auto req = st.proto->make_request(*b);
+  auto req_copy = req;  // judged together with the response
   // The http_client enforces the request's own timeout; the actor-level one
   // only guards against a client that cannot answer at all.
   auto guard = std::chrono::milliseconds(std::max<std::int64_t>(req.timeout_ms, 1000) + 5000);
   auto entry_ptr = std::make_shared<tracing::spool_entry>(std::move(entry));
   auto on_response = [=](net::http_response& r) {
     auto& st = self->state;
-    auto v = st.proto->judge(r);
+    auto v = st.proto->judge(req_copy, r, *b);
     auto n = b->size();
     if (from_spool) st.replay_in_flight = false;
     else {
@@ -169,8 +170,9 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
       st.in_flight_spans -= n;
     }
     switch (v.kind) {
-      case delivery_verdict::delivered:
-        st.stats.exported += n - std::min<std::uint64_t>(n, v.rejected_spans);
+      case delivery_verdict::delivered: {
+        auto again = v.retry_spans.size();
+        st.stats.exported += n - std::min<std::uint64_t>(n, v.rejected_spans + again);
         if (v.rejected_spans) {
           drop(self, std::min<std::uint64_t>(n, v.rejected_spans), "rejected_by_backend");
           std::fprintf(stderr, "weft: sink '%s': backend rejected %llu spans: %s\n",
@@ -181,8 +183,18 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
           st.stats.replayed += n;
           st.spool->ack(*entry_ptr);
         }
-        st.backoff_ms = 0;
+        if (again) {
+          // Delivered in part: the rest waits on disk and goes again after a
+          // backoff, like any failed batch.
+          ++st.stats.failed_batches;
+          st.stats.retried += again;
+          to_spool(self, std::make_shared<const std::vector<tracing::span_record>>(std::move(v.retry_spans)));
+          enter_failing(self, v);
+        } else {
+          st.backoff_ms = 0;
+        }
         break;
+      }
       case delivery_verdict::retry:
         ++st.stats.failed_batches;
         st.stats.retried += n;
@@ -233,6 +245,20 @@ void pump(worker* self) {
   if (!st.waiters.empty() && drained(self)) answer_waiters(self, true);
 }
 
+// Takes one batch into memory, or to disk when the sink is failing, replay is
+// pending (order), or memory is at its bound.
+void accept(worker* self, batch_ptr b) {
+  auto& st = self->state;
+  auto n = b->size();
+  if (st.failing || spool_has_records(self) ||
+      st.queued_spans + st.in_flight_spans + n > static_cast<std::uint64_t>(st.cfg.max_queue_spans)) {
+    to_spool(self, b);
+  } else {
+    st.queue.push_back(std::move(b));
+    st.queued_spans += n;
+  }
+}
+
 caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> proto,
                           caf::actor http, http_worker_config cfg) {
   auto& st = self->state;
@@ -254,16 +280,16 @@ caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> prot
   // Whatever an earlier process left in the spool goes out first.
   pump(self);
   return {
-      [=](const span_batch& b) -> std::uint64_t {
+      [=](const span_batch& whole) -> std::uint64_t {
         auto& st = self->state;
-        auto n = b.spans->size();
+        auto n = whole.spans->size();
         st.stats.received += n;
-        if (st.failing || spool_has_records(self) ||
-            st.queued_spans + st.in_flight_spans + n > static_cast<std::uint64_t>(st.cfg.max_queue_spans)) {
-          to_spool(self, b.spans);
+        auto parts = st.proto->split(*whole.spans);
+        if (parts.empty()) {
+          accept(self, whole.spans);
         } else {
-          st.queue.push_back(b.spans);
-          st.queued_spans += n;
+          for (auto& p : parts)
+            accept(self, std::make_shared<const std::vector<tracing::span_record>>(std::move(p)));
         }
         pump(self);
         return n;

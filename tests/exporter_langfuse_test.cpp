@@ -1,8 +1,11 @@
 // The Langfuse sink against a real loopback collector: endpoint, Basic auth,
 // the langfuse.* attribute mapping, and the secret key never leaking.
 #include <filesystem>
+#include <fstream>
+#include <set>
 
 #include "support/engine_fixture.hpp"
+#include "actors/http_sink.hpp"
 #include "support/test_collector.hpp"
 #include "tracing/otlp_json_reader.hpp"
 
@@ -130,4 +133,85 @@ TEST_CASE("langfuse: the secret key never appears in output, logs, spans or stat
   CHECK(all.size() > 1000);  // there was output to search
   CHECK(all.find(secret) == std::string::npos);
   CHECK(all.find("sk-lf-7d1e") == std::string::npos);
+}
+
+TEST_CASE("langfuse legacy: batches of events to /api/public/ingestion, retried on 503",
+          "[exporter][langfuse]") {
+  test_collector c;
+  c.script({fault::answer(503)});
+  auto o = langfuse_options(c, false);
+  o.settings.exporter.langfuse->legacy = true;
+  engine eng(std::move(o));
+  auto flow = test::must_load(eng, flow_text);
+  run_options ro;
+  ro.session_id = "sess-legacy";
+  eng.run(flow, {{"q", "x"}}, ro).get();
+  REQUIRE(eng.shutdown());
+  auto reqs = c.requests();
+  REQUIRE(reqs.size() >= 2);
+  std::set<std::string> types;
+  for (auto& r : reqs) {
+    CHECK(r.path == "/api/public/ingestion");
+    CHECK(r.header("Authorization") ==
+          std::optional<std::string>("Basic cGstbGYtMTIzNDpzay1sZi03ZDFlLXZlcnktc2VjcmV0LXZhbHVl"));
+  }
+  auto body = nlohmann::json::parse(reqs.back().body);
+  for (auto& e : body["batch"]) {
+    types.insert(e["type"].get<std::string>());
+    if (e["type"] == "trace-create") CHECK(e["body"]["sessionId"] == "sess-legacy");
+  }
+  CHECK(types == std::set<std::string>{"trace-create", "span-create"});
+  CHECK(body["batch"].size() == 4);  // trace + 3 observations
+}
+
+TEST_CASE("langfuse legacy: a 207 retries only the events that failed with 5xx or 429",
+          "[exporter][langfuse]") {
+  config::langfuse_settings l;
+  l.host = "http://127.0.0.1:9";
+  l.public_key = "pk";
+  l.secret_key = "sk";
+  auto proto = actors::make_langfuse_legacy_protocol(l, false);
+  std::vector<tracing::span_record> batch;
+  auto trace = tracing::trace_id::random();
+  auto root = tracing::span_id::random();
+  for (int i = 0; i < 4; ++i) {
+    tracing::span_record s;
+    s.trace = trace;
+    s.id = i == 0 ? root : tracing::span_id::random();
+    if (i) s.parent = root;
+    s.name = i == 0 ? "flow" : "n" + std::to_string(i);
+    s.set("weft.flow.name", "flow");
+    if (i) s.set("weft.node.id", s.name);
+    s.start_unix_ns = s.end_unix_ns = tracing::now_unix_ns();
+    batch.push_back(s);
+  }
+  auto req = proto->make_request(batch);
+  auto events = nlohmann::json::parse(req.body)["batch"];
+  auto event_for = [&](const tracing::span_record& s) {
+    for (auto& e : events)
+      if (e["type"] == "span-create" && e["body"]["id"] == s.id.to_hex()) return e["id"].get<std::string>();
+    FAIL("no event for span " << s.name);
+    return std::string{};
+  };
+  nlohmann::json answer = {{"successes", nlohmann::json::array()}, {"errors", nlohmann::json::array()}};
+  for (auto& e : events) {
+    auto id = e["id"].get<std::string>();
+    if (id == event_for(batch[1]))
+      answer["errors"].push_back({{"id", id}, {"status", 500}, {"message", "db down"}});
+    else if (id == event_for(batch[2]))
+      answer["errors"].push_back({{"id", id}, {"status", 400}, {"message", "bad field"}});
+    else if (id == event_for(batch[3]))
+      answer["errors"].push_back({{"id", id}, {"status", 429}, {"message", "slow down"}});
+    else
+      answer["successes"].push_back({{"id", id}, {"status", 201}});
+  }
+  net::http_response r;
+  r.status = 207;
+  r.body = answer.dump();
+  auto v = proto->judge(req, r, batch);
+  CHECK(v.kind == actors::delivery_verdict::delivered);
+  CHECK(v.rejected_spans == 1);
+  REQUIRE(v.retry_spans.size() == 2);
+  std::set<std::string> retried{v.retry_spans[0].name, v.retry_spans[1].name};
+  CHECK(retried == std::set<std::string>{"n1", "n3"});
 }
