@@ -185,8 +185,20 @@ int load_command(const load_opts& o) {
         {"export",
          {{"spans_received", stats.spans_received},
           {"spans_dropped", stats.total_dropped()},
-          {"flushed", flushed}}},
+          {"flushed", flushed},
+          {"sinks", flows::value::array()}}},
     };
+    for (auto& k : stats.sinks)
+      j["export"]["sinks"].push_back({{"name", k.name},
+                                      {"received", k.received},
+                                      {"exported", k.exported},
+                                      {"retried", k.retried},
+                                      {"spooled", k.spooled},
+                                      {"replayed", k.replayed},
+                                      {"dead_lettered_batches", k.dead_lettered_batches},
+                                      {"dropped", k.dropped},
+                                      {"queued", k.queued},
+                                      {"spool_bytes", k.spool_bytes}});
     std::cout << j.dump() << std::endl;
   } else {
     std::printf("runs %lld  ok %lld  failed %lld  in %.3f s  (%.0f runs/s)\n",

@@ -163,6 +163,10 @@ TEST_CASE("weft load runs N runs and audits their traces", "[cli]") {
   CHECK(j["audit"]["problems"] == 0);
   for (auto k : {"p50", "p90", "p99", "max"}) CHECK(j["latency_ms"][k].is_number());
   CHECK(j["runs_per_s"].get<double>() > 0);
+  REQUIRE(j["export"]["sinks"].size() == 1);
+  CHECK(j["export"]["sinks"][0]["name"] == "file");
+  CHECK(j["export"]["sinks"][0]["exported"] == 22000);
+  CHECK(j["export"]["spans_dropped"] == 0);
 }
 
 TEST_CASE("weft load fails when the audit finds a foreign span in a run's trace", "[cli]") {
