@@ -19,9 +19,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "weft/engine.hpp"
 
 using namespace weft;
+using weft::bench::chain10;
+using weft::bench::median;
+using weft::bench::rss_kib;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
@@ -31,24 +35,11 @@ struct round_result {
   double p50_ms = 0, p99_ms = 0;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 double pct(std::vector<double>& sorted, double p) {
   return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * (sorted.size() - 1) + 0.5))];
 }
 
-std::string chain10() {
-  std::string f = "flow: chain10\ninputs: {value: {type: any}}\nnodes:\n";
-  std::string prev = "$inputs.value";
-  for (int i = 1; i <= 10; ++i) {
-    f += "  n" + std::to_string(i) + ": {type: passthrough, inputs: {value: " + prev + "}}\n";
-    prev = "n" + std::to_string(i) + ".value";
-  }
-  return f + "outputs: {value: " + prev + "}\n";
-}
 
 // Runs `total` runs keeping `concurrency` in flight; the clock includes the
 // engine's shutdown flush, so tracing's full cost is on the bill.
@@ -101,13 +92,6 @@ round_result drive(bool tracing, const std::string& trace_file, int total, int c
   return {total / secs, pct(s->lat, 0.5), pct(s->lat, 0.99)};
 }
 
-long rss_kib() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
 
 void parked_rss(int parked) {
   engine_options o;

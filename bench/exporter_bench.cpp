@@ -17,25 +17,18 @@
 #include "actors/messages.hpp"
 #include "net/http_client.hpp"
 #include "support/test_collector.hpp"
+#include "bench_util.hpp"
 #include "weft/engine.hpp"
 
 using namespace weft;
+using weft::bench::chain10;
+using weft::bench::median;
+using weft::bench::rss_kib;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-long rss_kib() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 std::vector<tracing::span_record> sample_spans(std::size_t n) {
   std::vector<tracing::span_record> out;
@@ -106,15 +99,6 @@ double exporter_throughput(std::size_t total, bool gzip, test::test_collector& c
   return static_cast<double>(total) / secs;
 }
 
-std::string chain10() {
-  std::string f = "flow: chain10\ninputs: {value: {type: any}}\nnodes:\n";
-  std::string prev = "$inputs.value";
-  for (int i = 1; i <= 10; ++i) {
-    f += "  n" + std::to_string(i) + ": {type: passthrough, inputs: {value: " + prev + "}}\n";
-    prev = "n" + std::to_string(i) + ".value";
-  }
-  return f + "outputs: {value: " + prev + "}\n";
-}
 
 // chain10 at concurrency 64 for `total` runs, or for `seconds` when > 0,
 // sampling RSS once a second into `rss`.

@@ -81,15 +81,8 @@ void draw_progress(std::int64_t done, std::int64_t total) {
 }  // namespace
 
 int load_command(const load_opts& o) {
-  auto opts = make_engine_options(o);
-  if (!opts) return exit_usage;
-  std::unique_ptr<engine> eng;
-  try {
-    eng = std::make_unique<engine>(std::move(*opts));
-  } catch (const std::exception& e) {
-    std::cerr << "weft: error: " << e.what() << '\n';
-    return exit_usage;
-  }
+  auto eng = make_engine(o);
+  if (!eng) return exit_usage;
   auto st = std::make_shared<load_state>();
   st->eng = eng.get();
   st->flow = load_flow(*eng, o.flow_path);

@@ -18,6 +18,17 @@ std::optional<engine_options> make_engine_options(const run_common& o) {
   return opts;
 }
 
+std::unique_ptr<engine> make_engine(const run_common& o) {
+  auto opts = make_engine_options(o);
+  if (!opts) return nullptr;
+  try {
+    return std::make_unique<engine>(std::move(*opts));
+  } catch (const std::exception& e) {
+    std::cerr << "weft: error: " << e.what() << '\n';
+    return nullptr;
+  }
+}
+
 std::shared_ptr<const flows::plan> load_flow(engine& eng, const std::string& path) {
   auto r = eng.load_file(path);
   for (auto& d : r.errors) std::cerr << d.to_string() << '\n';

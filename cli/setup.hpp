@@ -15,6 +15,10 @@ namespace weft::cli {
 /// Prints the errors and returns nullopt when a setting is bad.
 std::optional<engine_options> make_engine_options(const run_common& o);
 
+/// The engine for a command: make_engine_options, then the engine itself
+/// (whose sinks may fail to open). Prints the error and returns nullptr.
+std::unique_ptr<engine> make_engine(const run_common& o);
+
 /// Loads the flow, printing every diagnostic on failure.
 std::shared_ptr<const flows::plan> load_flow(engine& eng, const std::string& path);
 

@@ -11,21 +11,13 @@ using weft::test::str_attr;
 
 namespace {
 
-const char* two_nodes = R"(
-flow: pair
-inputs: {x: {type: any}}
-nodes:
-  first: {type: passthrough, inputs: {value: $inputs.x}}
-  second: {type: passthrough, inputs: {value: first.value}}
-outputs: {y: second.value}
-)";
 
 }  // namespace
 
 TEST_CASE("a run is one trace: a root span and node spans under it", "[engine][tracing]") {
   auto store = std::make_shared<test::span_store>();
   engine eng(test::memory_options(store));
-  auto flow = must_load(eng, two_nodes);
+  auto flow = must_load(eng, test::two_node_flow);
   run_options o;
   o.session_id = "sess-1";
   o.user_id = "user-1";
@@ -61,7 +53,7 @@ TEST_CASE("a run is one trace: a root span and node spans under it", "[engine][t
 TEST_CASE("without session and user ids the attributes are absent", "[engine][tracing]") {
   auto store = std::make_shared<test::span_store>();
   engine eng(test::memory_options(store));
-  auto r = eng.run(must_load(eng, two_nodes), {{"x", 1}}).get();
+  auto r = eng.run(must_load(eng, test::two_node_flow), {{"x", 1}}).get();
   eng.shutdown();
   for (auto& s : spans_of(store->snapshot(), r.trace_id)) {
     CHECK(s.find("session.id") == nullptr);
@@ -72,7 +64,7 @@ TEST_CASE("without session and user ids the attributes are absent", "[engine][tr
 TEST_CASE("an incoming traceparent makes the root a child of the remote span", "[engine][tracing]") {
   auto store = std::make_shared<test::span_store>();
   engine eng(test::memory_options(store));
-  auto flow = must_load(eng, two_nodes);
+  auto flow = must_load(eng, test::two_node_flow);
   run_options o;
   o.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   auto r = eng.run(flow, {{"x", 1}}, o).get();
@@ -104,7 +96,7 @@ TEST_CASE("sampling: ratio 0 records nothing, a sampled parent still wins", "[en
   auto opts = test::memory_options(store);
   opts.settings.tracing.sample = 0.0;
   engine eng(std::move(opts));
-  auto flow = must_load(eng, two_nodes);
+  auto flow = must_load(eng, test::two_node_flow);
   auto r = eng.run(flow, {{"x", 1}}).get();
   REQUIRE(r.ok);
   CHECK_FALSE(r.sampled);
@@ -127,7 +119,7 @@ TEST_CASE("content tracing records inputs and outputs, with secrets masked", "[e
   auto opts = test::memory_options(store);
   opts.settings.tracing.content = true;
   engine eng(std::move(opts));
-  auto flow = must_load(eng, two_nodes);
+  auto flow = must_load(eng, test::two_node_flow);
   auto r = eng.run(flow, {{"x", {{"query", "hi"}, {"api_key", "sk-very-secret"}}}}).get();
   REQUIRE(r.ok);
   eng.shutdown();
@@ -148,7 +140,7 @@ TEST_CASE("content tracing records inputs and outputs, with secrets masked", "[e
 TEST_CASE("run ids and span ids are unique across runs", "[engine][tracing]") {
   auto store = std::make_shared<test::span_store>();
   engine eng(test::memory_options(store));
-  auto flow = must_load(eng, two_nodes);
+  auto flow = must_load(eng, test::two_node_flow);
   std::set<std::string> run_ids, traces;
   for (int i = 0; i < 200; ++i) {
     auto r = eng.run(flow, {{"x", i}}).get();

@@ -16,14 +16,6 @@ using weft::test::test_collector;
 
 namespace {
 
-const char* pair_flow = R"(
-flow: pair
-inputs: {x: {type: any}}
-nodes:
-  first: {type: passthrough, inputs: {value: $inputs.x}}
-  second: {type: passthrough, inputs: {value: first.value}}
-outputs: {y: second.value}
-)";
 
 std::string fresh_dir(const std::string& name) {
   auto d = fs::temp_directory_path() / ("weft-exporter-" + std::to_string(getpid())) / name;
@@ -62,7 +54,7 @@ std::map<std::uint64_t, int> received_ids(const test_collector& c, std::size_t* 
 }
 
 std::vector<run_result> run_n(engine& eng, int n) {
-  auto flow = test::must_load(eng, pair_flow);
+  auto flow = test::must_load(eng, test::two_node_flow);
   std::vector<std::future<run_result>> fs;
   for (int i = 0; i < n; ++i) fs.push_back(eng.run(flow, {{"x", i}}));
   std::vector<run_result> out;

@@ -10,6 +10,16 @@
 
 namespace weft::test {
 
+/// A flow of two passthrough nodes in a line: input x -> first -> second -> y.
+inline const char* const two_node_flow = R"(
+flow: pair
+inputs: {x: {type: any}}
+nodes:
+  first: {type: passthrough, inputs: {value: $inputs.x}}
+  second: {type: passthrough, inputs: {value: first.value}}
+outputs: {y: second.value}
+)";
+
 /// Engine options with a memory sink only (no file), batches flushed fast.
 inline engine_options memory_options(const std::shared_ptr<span_store>& store, int threads = 0) {
   engine_options o;
