@@ -73,7 +73,11 @@ class flow_checker {
   void check_params(const node_spec& node, const component_descriptor& d,
                     const node_places& places) {
     const std::string what = context(node);
-    for (const auto& [name, place] : places.param) {
+    // Not a structured binding: clang before 16 cannot capture one in the
+    // lambda below.
+    for (const auto& entry : places.param) {
+      const std::string& name = entry.first;
+      const node_places::param_place& place = entry.second;
       auto spec = std::find_if(d.params.begin(), d.params.end(),
                                [&](const param_spec& p) { return p.name == name; });
       if (spec == d.params.end()) {

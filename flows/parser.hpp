@@ -4,6 +4,17 @@
 // The parser reports every problem it finds as a diagnostic with the file,
 // line and column at fault, and keeps going; it returns a spec only when
 // there were none. It never throws and never crashes, whatever the bytes.
+// Diagnostics come sorted by position.
+//
+// A flow file is one UTF-8 YAML document of at most 16 MiB, nested at most
+// 64 levels, with unique mapping keys and at most 200,000 nodes once its
+// aliases are expanded; only the standard tags (!!str, !!int, ...) are
+// allowed. Plain scalars in params and defaults follow YAML 1.2's core
+// schema (`yes` is a string, `true` a boolean). `${NAME}` in param strings
+// is replaced from `env` at load time (`$${` is a literal `${`); nothing
+// else is substituted. The parser checks component types, sockets and
+// param types against the registry, but does not instantiate components:
+// that is compile()'s job (flows/plan.hpp).
 #pragma once
 
 #include <functional>

@@ -5,6 +5,7 @@
 #include "flows/env_subst.hpp"
 #include "flows/names.hpp"
 #include "flows/yaml_reader.hpp"
+#include "flows/yaml_value.hpp"
 
 namespace weft::flows {
 namespace {

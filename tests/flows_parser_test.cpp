@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "flows/names.hpp"
-#include "flows/yaml_reader.hpp"
+#include "flows/flow_limits.hpp"
 #include "flows_test_support.hpp"
 
 using namespace weft::flows;
@@ -712,6 +712,19 @@ TEST_CASE("tags, keys that are not strings, multiple documents", "[flows]") {
   auto key = parse_text("flow: x\n[a, b]: 1\nnodes: {a: {type: const, params: {value: 1}}}\n");
   INFO(key.dump());
   CHECK(key.has(2, 1, "mapping keys must be strings, not a sequence (at top level)"));
+
+  auto ended = parse_text(std::string{minimal} + "...\nflow: second\n");
+  CHECK(ended.has(9, 1, "a second YAML document starts here"));
+  // "---" opening the only document is fine.
+  CHECK(parse_text("%YAML 1.2\n---\n" + std::string{minimal} + "...\n# end\n").spec);
+
+  // yaml-cpp 0.7 loops forever on a document that starts with ',' if asked
+  // for all documents (jbeder/yaml-cpp#1040); here it is a plain error.
+  for (const char* comma : {",", ",flow: x\n", "  , x", "---\n,\n"}) {
+    auto c = parse_text(comma);
+    INFO(c.dump());
+    CHECK(c.mentions("YAML syntax error: unexpected ','"));
+  }
 
   auto docs = parse_text(std::string{minimal} + "---\nflow: second\n");
   INFO(docs.dump());
