@@ -32,7 +32,7 @@ test: build
 asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=address >/dev/null
 	cmake --build build-asan -j $(JOBS) --target weft weft_tests
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./weft_tests
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/tests/ubsan.supp ./weft_tests
 
 # The concurrency tests under ThreadSanitizer. Debian's libcaf_core is not
 # built with -fsanitize=thread, so TSan cannot see the synchronisation inside

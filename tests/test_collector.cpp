@@ -65,8 +65,10 @@ bool send_all(int fd, std::string_view data) {
   return true;
 }
 
-bool send_response(int fd, int status, const std::vector<std::pair<std::string, std::string>>& headers,
-                   std::string_view body, bool close) {
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+bool send_response(int fd, int status, const header_list& headers, std::string_view body,
+                   bool close) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n";
   out += "Content-Type: application/json\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -269,7 +271,7 @@ test_collector::outcome test_collector::serve_one(int fd, std::string& buf) {
     req.was_gzip = true;
   }
   req.headers = std::move(head.headers);
-  auto answer = [&](int status, const auto& headers, std::string_view body) {
+  auto answer = [&](int status, const header_list& headers, std::string_view body) {
     bool sent = send_response(fd, status, headers, body, close);
     return sent && !close ? outcome::keep_open : outcome::close;
   };
@@ -277,7 +279,7 @@ test_collector::outcome test_collector::serve_one(int fd, std::string& buf) {
   if (req.method != "POST" || !known_route(req.path)) {
     req.answered_status = 404;
     record(std::move(req));
-    return answer(404, std::vector<std::pair<std::string, std::string>>{}, "");
+    return answer(404, header_list{}, "");
   }
   int index = -1;
   fault step = next_step(index);

@@ -144,8 +144,8 @@ TEST_CASE("test_collector: bad requests get 4xx and close", "[net]") {
     CHECK(c.closed_by_peer());
     return status;
   };
-  CHECK(answer("POST /v1/traces HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n") ==
-        "HTTP/1.1 411 Length Required");
+  CHECK(answer("POST /v1/traces HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5\r\nhello\r\n0\r\n\r\n") == "HTTP/1.1 411 Length Required");
   CHECK(answer("garbage\r\n\r\n") == "HTTP/1.1 400 Bad Request");
   CHECK(answer("POST /v1/traces HTTP/1.1\r\nContent-Length: x\r\n\r\n") ==
         "HTTP/1.1 400 Bad Request");
