@@ -120,6 +120,8 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   }
   actors::exporter_config ec;
   ec.batch_max_spans = m.settings.tracing.batch_max_spans;
+  ec.batch_max_bytes = m.settings.tracing.batch_max_bytes;
+  ec.max_outstanding_spans = m.settings.exporter.max_queue_spans;
   ec.batch_delay_ms = m.settings.tracing.batch_delay_ms;
   m.exporter = actors::spawn_exporter(*m.sys, std::move(workers), ec);
 }

@@ -12,6 +12,7 @@ using caf::behavior;
 struct exporter_state {
   exporter_config cfg;
   std::vector<tracing::span_record> pending;
+  std::int64_t pending_bytes = 0;  // estimated encoded size of `pending`
   std::vector<caf::actor> workers;
   std::vector<std::uint64_t> outstanding;  // per worker: sent, not yet taken in
   std::vector<std::map<std::string, std::uint64_t>> dropped;  // per worker
@@ -21,6 +22,18 @@ struct exporter_state {
 };
 using exporter_actor = caf::stateful_actor<exporter_state>;
 
+// Roughly what a span costs in OTLP/JSON: its strings plus the fixed part
+// (ids, times, field names). Cheap to compute, and close enough to keep
+// requests under the byte budget.
+std::int64_t estimated_size(const tracing::span_record& s) {
+  std::size_t n = 260 + s.name.size() + s.status_message.size();
+  for (auto& a : s.attributes) {
+    n += 40 + a.key.size();
+    if (auto p = std::get_if<std::string>(&a.value)) n += p->size();
+  }
+  return static_cast<std::int64_t>(n);
+}
+
 void dispatch(exporter_actor* self) {
   auto& st = self->state;
   if (st.pending.empty()) return;
@@ -28,6 +41,7 @@ void dispatch(exporter_actor* self) {
   // another's copy, and none pays for a copy.
   auto batch = std::make_shared<const std::vector<tracing::span_record>>(std::move(st.pending));
   st.pending = {};
+  st.pending_bytes = 0;
   st.pending.reserve(static_cast<std::size_t>(st.cfg.batch_max_spans));
   for (std::size_t i = 0; i < st.workers.size(); ++i) {
     auto n = batch->size();
@@ -83,8 +97,13 @@ behavior exporter(exporter_actor* self, std::vector<caf::actor> workers, exporte
         auto& st = self->state;
         st.spans_received += spans.size();
         if (st.workers.empty()) return;
-        for (auto& s : spans) st.pending.push_back(std::move(s));
-        if (static_cast<std::int64_t>(st.pending.size()) >= st.cfg.batch_max_spans) dispatch(self);
+        for (auto& s : spans) {
+          st.pending_bytes += estimated_size(s);
+          st.pending.push_back(std::move(s));
+          if (static_cast<std::int64_t>(st.pending.size()) >= st.cfg.batch_max_spans ||
+              st.pending_bytes >= st.cfg.batch_max_bytes)
+            dispatch(self);
+        }
       },
       [=](tick_atom) {
         dispatch(self);

@@ -67,6 +67,9 @@ typename Inspector::result_type inspect(Inspector& f, exporter_stats& x) {
 
 struct exporter_config {
   std::int64_t batch_max_spans = 512;
+  /// A batch also goes out once its spans' estimated encoded size reaches
+  /// this, so large spans (content tracing) do not make huge requests.
+  std::int64_t batch_max_bytes = 3 << 20;
   std::int64_t batch_delay_ms = 1000;
   /// Spans handed to one sink worker and not yet taken in by it. A worker
   /// that falls this far behind (a disk slower than the runs) gets no more

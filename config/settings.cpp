@@ -75,6 +75,13 @@ const std::vector<setting_def>& definitions() {
          s.tracing.batch_max_spans = *v;
          return true;
        }},
+      {"WEFT_EXPORT_BATCH_BYTES", "export_batch_bytes", "an integer from 1024 to 1073741824",
+       [](engine_settings& s, const std::string& t) {
+         auto v = parse_int(t);
+         if (!v || *v < 1024 || *v > (1LL << 30)) return false;
+         s.tracing.batch_max_bytes = *v;
+         return true;
+       }},
       {"WEFT_EXPORT_BATCH_DELAY_MS", "export_batch_delay_ms", "an integer from 1 to 600000",
        [](engine_settings& s, const std::string& t) {
          auto v = parse_int(t);

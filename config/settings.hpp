@@ -14,6 +14,7 @@
 // | tracing.service_name       | OTEL_SERVICE_NAME           | service_name      | "weft"             |
 // | tracing.batch_max_spans    | WEFT_EXPORT_BATCH_SPANS     | export_batch_spans| 512                |
 // | tracing.batch_delay_ms     | WEFT_EXPORT_BATCH_DELAY_MS  | export_batch_delay_ms | 1000           |
+// | tracing.batch_max_bytes    | WEFT_EXPORT_BATCH_BYTES     | export_batch_bytes| 3 MiB              |
 //
 // When no sink at all is configured, the file sink writes to
 // default_trace_file() ("weft-traces.jsonl" in the working directory).
@@ -35,6 +36,7 @@ struct tracing_settings {
   double sample = 1.0;
   std::string service_name = "weft";
   std::int64_t batch_max_spans = 512;
+  std::int64_t batch_max_bytes = 3 << 20;
   std::int64_t batch_delay_ms = 1000;
 };
 

@@ -248,3 +248,23 @@ TEST_CASE("otlp: a tiny spool and a dead backend: bounded disk, counted drops, r
   for (auto& [_, n] : st.dropped) dropped += n;
   CHECK(st.spooled + dropped + st.exported >= st.received);
 }
+
+TEST_CASE("otlp: batches are cut by bytes as well as by count", "[exporter]") {
+  test_collector c;
+  auto o = otlp_options(c, fresh_dir("bytes"));
+  o.settings.tracing.batch_max_spans = 100000;
+  o.settings.tracing.batch_max_bytes = 64 * 1024;
+  o.settings.tracing.batch_delay_ms = 10000;  // only size (and the final flush) cut batches
+  o.settings.tracing.content = true;
+  engine eng(std::move(o));
+  auto flow = test::must_load(eng, test::two_node_flow);
+  std::vector<std::future<run_result>> fs;
+  std::string big(2000, 'x');
+  for (int i = 0; i < 100; ++i) fs.push_back(eng.run(flow, {{"x", big}}));
+  for (auto& f : fs) REQUIRE(f.get().ok);
+  REQUIRE(eng.shutdown());
+  auto reqs = c.requests();
+  CHECK(reqs.size() >= 8);  // ~100 runs x 3 spans x ~2.5 KB / 64 KiB
+  for (auto& r : reqs) CHECK(r.body.size() < 100 * 1024);
+  CHECK(received_ids(c).size() == 300);
+}
