@@ -42,7 +42,8 @@ struct engine::impl {
   std::atomic<std::uint64_t> next_id{1};
   std::mutex mu;
   std::condition_variable idle;
-  bool shut_down = false;
+  // Read on every run() without the mutex; written once, under it.
+  std::atomic<bool> shut_down{false};
   actors::exporter_stats final_stats;  // taken at shutdown, after the flush
 };
 
@@ -170,14 +171,11 @@ std::string engine::prepare_inputs(const flows::plan& flow, flows::value_map& in
 void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
                  run_options opts, std::function<void(run_result)> done) {
   auto& m = *impl_;
-  {
-    std::lock_guard<std::mutex> lk(m.mu);
-    if (m.shut_down) {
-      run_result r;
-      r.error = "the engine is shut down";
-      if (done) done(std::move(r));
-      return;
-    }
+  if (m.shut_down.load(std::memory_order_acquire)) {
+    run_result r;
+    r.error = "the engine is shut down";
+    if (done) done(std::move(r));
+    return;
   }
   auto job = std::make_shared<actors::run_job>();
   job->run_id = random_run_id();

@@ -132,18 +132,22 @@ void enter_failing(worker* self, const delivery_verdict& v) {
   spill_queue(self);
 }
 
-void dead_letter(worker* self, const std::vector<tracing::span_record>& spans,
+void dead_letter(worker* self, const net::http_request& req, std::size_t spans,
                  const delivery_verdict& v) {
   auto& st = self->state;
   ++st.stats.dead_lettered_batches;
-  drop(self, spans.size(), "rejected");
+  drop(self, spans, "rejected");
   if (st.cfg.spool_dir.empty()) return;
-  // One line per rejected batch: why, and the request body as it was sent,
-  // so that an operator can inspect it and resend it by hand.
+  // One line per rejected batch: why, and the request body as it was sent
+  // (when it is text), so that an operator can inspect it and resend it by
+  // hand. Headers are left out: they carry credentials.
   std::ofstream f(st.cfg.spool_dir + "/dead-letter.jsonl", std::ios::app);
-  auto req = st.proto->make_request(spans);
-  nlohmann::json line = {{"reason", v.detail}, {"spans", spans.size()}, {"url", req.url}};
-  f << line.dump() << '\n';
+  nlohmann::json line = {{"reason", v.detail}, {"spans", spans}, {"url", req.url}};
+  bool compressed = std::any_of(req.headers.begin(), req.headers.end(),
+                                [](auto& h) { return h.first == "Content-Encoding"; });
+  if (compressed) line["body_gzip_bytes"] = req.body.size();
+  else line["body"] = req.body;
+  f << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
 void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry = {}) {
@@ -203,7 +207,7 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
         break;
       case delivery_verdict::reject:
         ++st.stats.failed_batches;
-        dead_letter(self, *b, v);
+        dead_letter(self, req_copy, n, v);
         if (from_spool) st.spool->ack(*entry_ptr);
         break;
     }

@@ -28,7 +28,6 @@ using cancel_atom = caf::atom_constant<caf::atom("wCancel")>;
 using tick_atom = caf::atom_constant<caf::atom("wTick")>;
 using flush_atom = caf::atom_constant<caf::atom("wFlush")>;
 using stats_atom = caf::atom_constant<caf::atom("wStats")>;
-using written_atom = caf::atom_constant<caf::atom("wWritten")>;
 using start_atom = caf::atom_constant<caf::atom("wStart")>;
 
 /// A node actor's report to its run actor. It carries the node's finished

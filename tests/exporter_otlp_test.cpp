@@ -2,6 +2,7 @@
 // collector on 127.0.0.1, with scripted failures, outages and a bounded
 // spool. Assertions are on the span ids the collector received.
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "actors/http_sink.hpp"
@@ -147,7 +148,13 @@ TEST_CASE("otlp: other 4xx and 500 are not retried; the batch is dead-lettered",
       CHECK(st.dropped["rejected"] == 30);
       CHECK(st.retried == 0);
       CHECK(c.request_count() == 1);
-      CHECK(fs::exists(fs::path(spool) / "otlp" / "dead-letter.jsonl"));
+      std::ifstream dl(fs::path(spool) / "otlp" / "dead-letter.jsonl");
+      std::string line;
+      REQUIRE(std::getline(dl, line));
+      auto j = nlohmann::json::parse(line);
+      CHECK(j["spans"] == 30);
+      CHECK(j["url"] == c.base_url() + "/v1/traces");
+      CHECK(tracing::read_otlp_json_line(j["body"].get<std::string>(), nullptr).size() == 30);
     }
   }
 }
