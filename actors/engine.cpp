@@ -7,6 +7,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <caf/io/middleman.hpp>
+
 #include "actors/http_sink.hpp"
 #include "actors/messages.hpp"
 #include "net/http_client.hpp"
@@ -81,6 +83,7 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   m.cfg = std::make_unique<caf::actor_system_config>();
   if (m.settings.threads > 0)
     m.cfg->set("scheduler.max-threads", static_cast<std::size_t>(m.settings.threads));
+  if (opts.network) m.cfg->load<caf::io::middleman>();
   m.sys = std::make_unique<caf::actor_system>(*m.cfg);
 
   // Only configured sinks exist (DESIGN invariant 3). The file sink is also
@@ -189,6 +192,22 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
       job->ctx.trace = tp->trace;
       job->ctx.parent = tp->parent;
       parent_sampled = tp->sampled;
+      // tracestate belongs to the caller's trace, so it only counts next to a
+      // valid traceparent; a bad one is dropped alone, and the run still
+      // joins the caller's trace.
+      if (!opts.tracestate.empty()) {
+        auto warn = [&](const std::string& w) {
+          job->warning += (job->warning.empty() ? "" : "; ") + w;
+        };
+        if (auto ts = tracing::parse_tracestate(opts.tracestate, &why)) {
+          job->ctx.trace_state = std::move(ts->value);
+          if (ts->dropped > 0)
+            warn("tracestate cut to " + std::to_string(tracing::tracestate_max_length) +
+                 " characters: dropped " + std::to_string(ts->dropped) + " list member(s)");
+        } else {
+          warn("ignoring invalid tracestate (" + why + "); the run keeps the traceparent");
+        }
+      }
     } else {
       job->warning = "ignoring invalid traceparent (" + why + "); the run starts a new trace";
     }
@@ -263,6 +282,26 @@ actors::exporter_stats engine::stats(std::chrono::milliseconds timeout) {
       .receive([&](actors::exporter_stats& s) { out = std::move(s); }, [](caf::error&) {});
   return out;
 }
+
+void engine::stats(std::function<void(std::optional<actors::exporter_stats>)> done,
+                   std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    if (impl_->shut_down) {
+      done(impl_->final_stats);
+      return;
+    }
+  }
+  // A short-lived actor waits for the exporter, so the caller never does.
+  impl_->sys->spawn([exporter = impl_->exporter, done = std::move(done),
+                     timeout](caf::event_based_actor* self) {
+    self->request(exporter, timeout, actors::stats_atom::value)
+        .then([done](actors::exporter_stats& s) { done(std::move(s)); },
+              [done](caf::error&) { done(std::nullopt); });
+  });
+}
+
+caf::actor_system& engine::system() { return *impl_->sys; }
 
 const std::string& engine::trace_file() const { return impl_->trace_file; }
 

@@ -40,6 +40,8 @@ struct engine_options {
   /// When false, no sink is created at all, not even the default file sink
   /// ("tracing off"); spans are still counted as received.
   bool tracing = true;
+  /// Loads CAF's io middleman, which net::http_server (`weft serve`) needs.
+  bool network = false;
 
   /// Defaults overlaid with the environment; errors describe bad variables.
   static engine_options from_env(std::vector<std::string>& errors);
@@ -51,6 +53,9 @@ struct run_options {
   /// A W3C traceparent: the run joins that trace as a child of that span.
   /// An invalid one is ignored with a warning, and the run starts a new trace.
   std::string traceparent;
+  /// The W3C tracestate that came with `traceparent` (vendor data); it is
+  /// kept on every span of the run. Ignored without a valid traceparent.
+  std::string tracestate;
   /// Overrides the flow's run-level timeout_ms (0 or unset: the flow's).
   std::optional<std::int64_t> timeout_ms;
 };
@@ -110,6 +115,10 @@ class engine {
 
   /// The exporter's counters (waits up to `timeout` for the exporter).
   actors::exporter_stats stats(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  /// The same without waiting: `done` gets the counters on an engine thread,
+  /// or nullopt if the exporter did not answer within `timeout`.
+  void stats(std::function<void(std::optional<actors::exporter_stats>)> done,
+             std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// Where the file sink writes, or empty when there is none.
   const std::string& trace_file() const;
   /// Runs started and not yet completed.
@@ -119,6 +128,10 @@ class engine {
   /// flushes every span to the sinks. Idempotent. Returns false if the flush
   /// did not complete.
   bool shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(10));
+
+  /// The actor system runs and the exporter live in, for hosting other
+  /// actors beside them (the HTTP server's brokers, with `network` set).
+  caf::actor_system& system();
 
  private:
   struct impl;

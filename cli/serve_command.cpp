@@ -1,0 +1,117 @@
+// `weft serve --flows DIR`: the flows of one folder over HTTP until SIGTERM
+// or SIGINT, then a graceful drain: stop accepting, let runs finish, flush
+// the traces, exit 0.
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "cli/setup.hpp"
+#include "net/http_server.hpp"
+#include "serve/service.hpp"
+
+namespace weft::cli {
+
+namespace {
+
+// "127.0.0.1:8080", "[::1]:8080", ":8080" (loopback), "8080".
+bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
+  std::string h, p;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    h = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else if (auto colon = text.rfind(':'); colon != std::string::npos) {
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+  } else {
+    p = text;
+  }
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  auto n = std::stoul(p);
+  if (n > 65535) return false;
+  host = h.empty() ? "127.0.0.1" : h;
+  port = static_cast<std::uint16_t>(n);
+  return true;
+}
+
+}  // namespace
+
+int serve_command(const serve_opts& o) {
+  std::string host;
+  std::uint16_t port = 0;
+  if (!parse_listen(o.listen, host, port)) {
+    std::cerr << "weft: error: --listen '" << o.listen
+              << "': expected HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080\n";
+    return exit_usage;
+  }
+  run_common rc;
+  rc.trace_file = o.trace_file;
+  rc.config_file = o.config_file;
+  auto opts = make_engine_options(rc);
+  if (!opts) return exit_usage;
+  opts->network = true;
+  std::unique_ptr<engine> eng;
+  try {
+    eng = std::make_unique<engine>(std::move(*opts));
+  } catch (const std::exception& e) {
+    std::cerr << "weft: error: " << e.what() << '\n';
+    return exit_usage;
+  }
+
+  serve::flow_catalog catalog;
+  std::vector<std::string> errors;
+  if (!catalog.load_dir(*eng, o.flows_dir, errors)) {
+    for (auto& e : errors) std::cerr << e << '\n';
+    std::cerr << "weft: error: not serving: fix the flows above (weft validate shows the same)\n";
+    return exit_usage;
+  }
+
+  serve::service_config sc;
+  sc.max_inflight = static_cast<std::size_t>(o.max_inflight);
+  if (const char* key = std::getenv("WEFT_API_KEY")) sc.api_key = key;
+  serve::service svc(*eng, std::move(catalog), sc);
+
+  net::http_server_config hc;
+  hc.host = host;
+  hc.port = port;
+  hc.limits.max_body_bytes = static_cast<std::size_t>(o.max_body_bytes);
+  hc.limits.max_header_bytes = static_cast<std::size_t>(o.max_header_bytes);
+  hc.max_connections = static_cast<std::size_t>(o.max_connections);
+  hc.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
+  hc.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);
+  hc.on_response = [&svc](int status) { svc.on_response(status); };
+
+  install_signal_flag();
+  auto server = net::http_server::start(
+      eng->system(), hc, [&svc](net::server_request req, net::responder reply) {
+        svc.handle(std::move(req), std::move(reply));
+      });
+  if (!server) {
+    std::cerr << "weft: error: cannot listen on " << o.listen << ": "
+              << eng->system().render(server.error())
+              << " (is another server on that port? pick another with --listen)\n";
+    return exit_usage;
+  }
+  auto shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::cout << "weft serve: listening on http://" << shown_host << ':' << (*server)->port() << " ("
+            << svc.flows().size() << " flow(s)";
+  if (!eng->trace_file().empty()) std::cout << ", traces to " << eng->trace_file();
+  if (!sc.api_key.empty()) std::cout << ", bearer auth on";
+  std::cout << ")" << std::endl;
+
+  while (!interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  std::cerr << "weft serve: draining (up to " << o.drain_timeout_ms << " ms)" << std::endl;
+  svc.begin_drain();
+  auto deadline = std::chrono::milliseconds(o.drain_timeout_ms);
+  bool drained = (*server)->drain(deadline);
+  bool flushed = eng->shutdown(deadline);
+  server->reset();
+  std::cerr << "weft serve: stopped" << (drained ? "" : " (some requests were cut off at the deadline)")
+            << (flushed ? "" : " (the trace flush did not complete)") << std::endl;
+  return exit_ok;
+}
+
+}  // namespace weft::cli

@@ -1,0 +1,118 @@
+// weft's HTTP/1.1 server, on CAF's io layer (brokers).
+//
+//   net::http_server_config cfg;            // 127.0.0.1:8080, limits below
+//   auto srv = net::http_server::start(sys, cfg, [](server_request req, responder reply) {
+//     reply(server_response{200, {{"Content-Type", "text/plain"}}, "hi"});
+//   });
+//   if (!srv) ...srv.error()...
+//   ...
+//   (*srv)->drain(std::chrono::seconds(10));  // stop accepting, finish, close
+//
+// Architecture. One acceptor broker owns the listening socket. Each accepted
+// connection is forked into its own broker, so a connection is an actor: it
+// parses bytes as they arrive (net/http_request_parser.hpp), hands each
+// complete request to the handler, and gets the answer back as a message.
+// There is no thread per connection and no blocking round trip per request:
+// the handler returns at once and calls `responder` later, from any thread
+// (typically the engine thread that finished the run). CAF runs every broker
+// on the middleman's I/O thread; that thread only parses and writes, the
+// work itself runs on the scheduler.
+//
+// HTTP behaviour.
+//   - Keep-alive by default for HTTP/1.1; HTTP/1.0 and "Connection: close"
+//     close after the answer.
+//   - Pipelining: requests on one connection are answered in the order they
+//     came, whatever order their handlers finish in. At most max_pipelined
+//     are outstanding per connection; past that the broker stops parsing
+//     until answers go out (and closes a connection that sends more than a
+//     request's worth of bytes meanwhile).
+//   - Errors the parser finds (400, 411, 413, 431, 505) are answered here as
+//     JSON `{"error": {"code", "message", "details"}}` and close the
+//     connection.
+//   - "Expect: 100-continue" is answered with 100 when nothing is pending.
+//
+// Limits (each one a config field): header bytes, body bytes, connections
+// (over the limit a connection gets 503 and is closed), the time a started
+// request may take to arrive in full (slowloris: 408 and close), and the idle
+// time of a keep-alive connection with nothing pending (closed quietly).
+// A run's own time limit is the handler's business.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "net/http_request_parser.hpp"
+#include "net/http_response.hpp"
+
+namespace weft::net {
+
+/// Sends the answer to one request. Call it exactly once, from any thread;
+/// it never blocks. Calls after the connection closed are ignored.
+using responder = std::function<void(server_response)>;
+
+/// Called on the I/O thread for each complete request. Must return quickly:
+/// long work belongs on other actors, which answer through `reply`.
+using request_handler = std::function<void(server_request req, responder reply)>;
+
+struct http_server_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: the OS picks one (see http_server::port())
+  parse_limits limits;
+  std::size_t max_connections = 10000;
+  std::size_t max_pipelined = 32;
+  /// A request whose first byte arrived must be complete within this.
+  std::chrono::milliseconds request_timeout{10000};
+  /// A connection with no request in progress and none pending closes after this.
+  std::chrono::milliseconds idle_timeout{30000};
+  /// Called on the I/O thread for every response written, parser errors included.
+  std::function<void(int status)> on_response;
+};
+
+/// The JSON error body every weft error uses:
+/// {"error": {"code": "...", "message": "...", "details": [...]}}.
+/// `details_json` is a JSON array text ("[]" when empty).
+server_response json_error(int status, std::string_view code, std::string_view message,
+                           std::string_view details_json = "[]");
+
+class http_server {
+ public:
+  /// Binds host:port and starts accepting. Blocks the calling thread (never
+  /// a scheduler thread) until the socket is bound or binding failed. The
+  /// actor system must have loaded caf::io::middleman.
+  static caf::expected<std::unique_ptr<http_server>> start(caf::actor_system& sys,
+                                                           http_server_config cfg,
+                                                           request_handler handler);
+  ~http_server();  // drain(0) if not drained yet
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  /// The bound port (useful with port 0).
+  std::uint16_t port() const;
+  /// Connections open now.
+  std::size_t connections() const;
+  /// Requests handed to the handler and not yet answered on the wire.
+  std::size_t requests_in_flight() const;
+
+  /// Graceful stop: closes the listening socket, answers requests that
+  /// arrive on open connections with 503 and "Connection: close", waits up
+  /// to `deadline` for pending requests to be answered and written, then
+  /// closes every connection. Returns false when the deadline passed first.
+  /// Idempotent; blocks the calling thread (never call it on a scheduler
+  /// thread).
+  bool drain(std::chrono::milliseconds deadline);
+
+  struct shared;  // state the acceptor and the connections share
+
+ private:
+  explicit http_server(std::shared_ptr<shared> s);
+  std::shared_ptr<shared> shared_;
+};
+
+}  // namespace weft::net

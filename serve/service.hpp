@@ -1,0 +1,79 @@
+// The HTTP face of the engine: what `weft serve` answers, route by route.
+//
+//   POST /v1/flows/{flow}/runs   {"inputs": {...}, "session_id", "user_id", "timeout_ms"}
+//                                -> 200 {"run_id", "trace_id", "outputs", "duration_ms"}
+//   GET  /v1/flows               -> {"flows": [description...]}
+//   GET  /v1/flows/{flow}        -> description (serve/flow_catalog.hpp)
+//   GET  /healthz                -> 200 while the process lives (never needs auth)
+//   GET  /readyz                 -> 200 once flows are loaded and the exporter answers;
+//                                   503 while draining
+//   GET  /metrics                -> Prometheus text 0.0.4 (serve/metrics.hpp)
+//
+// Every error is JSON {"error": {"code", "message", "details"}}: 400 bad JSON
+// or inputs (naming the field), 401 bad or missing bearer token (with
+// WWW-Authenticate), 404 unknown flow or path, 405 wrong method (with
+// Allow), 415 a body that is not JSON, 422 the run failed (node and
+// message), 503 over max_inflight (with Retry-After), 504 run timed out.
+// The HTTP layer adds 400/408/411/413/431/503 for what it rejects itself.
+//
+// Tracing. A `traceparent` header makes the run's root span a child of the
+// caller's span, in the caller's trace, and `tracestate` travels with it;
+// every answer about a run carries a `traceparent` header for the run's
+// root span. `X-Session-Id` and `X-User-Id` stand in for the body fields.
+//
+// Threading. handle() runs on the server's I/O thread and never waits: a
+// run's answer is sent from the engine thread that finishes the run, and
+// /metrics and /readyz ask the exporter asynchronously.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "net/http_server.hpp"
+#include "serve/flow_catalog.hpp"
+#include "serve/metrics.hpp"
+#include "weft/engine.hpp"
+
+namespace weft::serve {
+
+struct service_config {
+  /// Runs in flight at most; more get 503 with Retry-After.
+  std::size_t max_inflight = 10000;
+  /// When non-empty, every route but /healthz needs "Authorization: Bearer <key>".
+  std::string api_key;
+  /// Seconds suggested in Retry-After on 503.
+  int retry_after_s = 1;
+};
+
+class service {
+ public:
+  /// `eng` and the service must outlive every request (drain the server first).
+  service(engine& eng, flow_catalog flows, service_config cfg);
+
+  /// The server's request handler.
+  void handle(net::server_request req, net::responder reply);
+  /// The server's on_response hook: counts answers by status code.
+  void on_response(int status) { metrics_.http_request(status); }
+
+  /// From now on /readyz answers 503 (the server itself refuses new requests).
+  void begin_drain() { draining_ = true; }
+
+  const flow_catalog& flows() const { return flows_; }
+  metrics& counters() { return metrics_; }
+  std::int64_t runs_in_flight() const { return inflight_.load(); }
+
+ private:
+  void start_run(const std::string& flow_name, net::server_request& req, net::responder& reply);
+  bool admit();  // reserves an in-flight slot, or false at the limit
+
+  engine& eng_;
+  flow_catalog flows_;
+  service_config cfg_;
+  metrics metrics_;
+  std::atomic<std::int64_t> inflight_{0};
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace weft::serve
