@@ -65,7 +65,7 @@ typename Inspector::result_type inspect(Inspector& f, span_id& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, trace_context& x) {
   return f(caf::meta::type_name("trace_context"), x.trace, x.parent, x.sampled, x.session_id,
-           x.user_id);
+           x.user_id, x.trace_state);
 }
 
 // Attributes go over the wire as parallel lists: key, kind and the text of
@@ -105,7 +105,7 @@ typename Inspector::result_type inspect(Inspector& f, span_record& x) {
     }
     return caf::none;
   });
-  return f(caf::meta::type_name("span_record"), x.trace, x.id, x.parent, x.name, kind,
+  return f(caf::meta::type_name("span_record"), x.trace, x.id, x.trace_state, x.parent, x.name, kind,
            x.start_unix_ns, x.end_unix_ns, status, x.status_message, keys, kinds, texts, load);
 }
 

@@ -10,6 +10,7 @@ tracing::span_record run_shared::open_span(const tracing::trace_context& ctx,
   tracing::span_record s;
   s.trace = ctx.trace;
   s.id = tracing::span_id::random();
+  s.trace_state = ctx.trace_state;
   s.parent = ctx.parent;
   s.name = std::move(name);
   s.start_unix_ns = tracing::now_unix_ns();

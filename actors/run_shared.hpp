@@ -23,8 +23,8 @@ struct run_shared {
   std::string session_id;
   std::string user_id;
 
-  /// A new span from `ctx` (its trace, `ctx.parent` as parent) with the
-  /// attributes every span of a run carries.
+  /// A new span from `ctx` (its trace and tracestate, `ctx.parent` as
+  /// parent) with the attributes every span of a run carries.
   tracing::span_record open_span(const tracing::trace_context& ctx, std::string name) const;
   /// Ends `s` now (sets its end time).
   static void close_span(tracing::span_record& s);

@@ -211,7 +211,10 @@ void service::start_run(const std::string& flow_name, net::server_request& req,
   if (ro.user_id.empty())
     if (auto h = req.header("x-user-id")) ro.user_id = *h;
   if (auto h = req.header("traceparent")) ro.traceparent = *h;
-  if (auto h = req.header("tracestate")) ro.tracestate = *h;
+  // Several tracestate fields make one list, joined in order (W3C, RFC 9110).
+  for (auto& [name, value] : req.headers)
+    if (strcasecmp(name.c_str(), "tracestate") == 0)
+      ro.tracestate += (ro.tracestate.empty() ? "" : ",") + value;
 
   if (auto err = eng_.prepare_inputs(*flow, inputs); !err.empty()) {
     metrics_.run_rejected(flow_name);

@@ -154,3 +154,84 @@ TEST_CASE("run ids and span ids are unique across runs", "[engine][tracing]") {
   for (auto& s : store->snapshot()) ids.insert(s.id.value);
   CHECK(ids.size() == 600);
 }
+
+TEST_CASE("a tracestate with a traceparent is on every span of the run, normalised",
+          "[engine][tracing]") {
+  auto store = std::make_shared<test::span_store>();
+  engine eng(test::memory_options(store));
+  auto flow = must_load(eng, test::two_node_flow);
+  run_options o;
+  o.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  o.tracestate = " rojo=00f067aa0ba902b7 ,, \tcongo=t61rcWkgMzE\t";
+  auto r = eng.run(flow, {{"x", 1}}, o).get();
+  REQUIRE(r.ok);
+  CHECK(r.warning.empty());
+  eng.shutdown();
+  auto spans = spans_of(store->snapshot(), r.trace_id);
+  REQUIRE(spans.size() == 3);
+  for (auto& s : spans) {
+    INFO(s.name);
+    CHECK(s.trace_state == "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+  }
+}
+
+TEST_CASE("an invalid tracestate is dropped with a warning; the traceparent still counts",
+          "[engine][tracing]") {
+  auto store = std::make_shared<test::span_store>();
+  engine eng(test::memory_options(store));
+  auto flow = must_load(eng, test::two_node_flow);
+  run_options o;
+  o.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  o.tracestate = "rojo=1,Congo=2";
+  auto r = eng.run(flow, {{"x", 1}}, o).get();
+  REQUIRE(r.ok);
+  CHECK(r.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK_THAT(r.warning, Catch::Contains("ignoring invalid tracestate") &&
+                            Catch::Contains("list member 2") &&
+                            !Catch::Contains("traceparent ("));
+
+  // Too long is not invalid: whole members go, and the caller hears of it.
+  o.traceparent = "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::string keep = "a=" + std::string(200, 'v');
+  o.tracestate = keep + ",b=" + std::string(200, 'w') + ",c=" + std::string(200, 'x');
+  auto cut = eng.run(flow, {{"x", 1}}, o).get();
+  REQUIRE(cut.ok);
+  CHECK_THAT(cut.warning, Catch::Contains("tracestate cut to 512") &&
+                              Catch::Contains("dropped 1"));
+  eng.shutdown();
+
+  auto spans = spans_of(store->snapshot(), r.trace_id);
+  REQUIRE(spans.size() == 3);
+  auto root = find_span(spans, "pair");
+  REQUIRE(root);
+  CHECK(root->parent.to_hex() == "00f067aa0ba902b7");
+  for (auto& s : spans) CHECK(s.trace_state.empty());
+  auto cut_spans = spans_of(store->snapshot(), cut.trace_id);
+  REQUIRE(cut_spans.size() == 3);
+  for (auto& s : cut_spans) CHECK(s.trace_state == keep + ",b=" + std::string(200, 'w'));
+}
+
+TEST_CASE("a tracestate without a valid traceparent is ignored", "[engine][tracing]") {
+  auto store = std::make_shared<test::span_store>();
+  engine eng(test::memory_options(store));
+  auto flow = must_load(eng, test::two_node_flow);
+  run_options o;
+  o.tracestate = "rojo=00f067aa0ba902b7";
+  auto alone = eng.run(flow, {{"x", 1}}, o).get();
+  REQUIRE(alone.ok);
+  CHECK(alone.warning.empty());
+  // With a bad traceparent the run starts its own trace, which the caller's
+  // vendor data does not describe; only the traceparent is worth a warning.
+  o.traceparent = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01";
+  o.tracestate = "Not=valid";
+  auto bad_parent = eng.run(flow, {{"x", 1}}, o).get();
+  REQUIRE(bad_parent.ok);
+  CHECK_THAT(bad_parent.warning, Catch::Contains("ignoring invalid traceparent") &&
+                                     !Catch::Contains("tracestate"));
+  eng.shutdown();
+  for (auto* r : {&alone, &bad_parent}) {
+    auto spans = spans_of(store->snapshot(), r->trace_id);
+    REQUIRE(spans.size() == 3);
+    for (auto& s : spans) CHECK(s.trace_state.empty());
+  }
+}

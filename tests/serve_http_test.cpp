@@ -27,24 +27,24 @@ std::string error_code(const raw_response& r) { return body_json(r)["error"]["co
 
 TEST_CASE("serve: health, readiness, flow listing and description", "[serve]") {
   serve_fixture f;
-  auto h = exchange(f.port(), get_request("/healthz"));
+  auto h = http_exchange(f.port(), get_request("/healthz"));
   REQUIRE(h);
   CHECK(h->status == 200);
   CHECK(body_json(*h)["status"] == "ok");
 
-  auto ready = exchange(f.port(), get_request("/readyz"));
+  auto ready = http_exchange(f.port(), get_request("/readyz"));
   REQUIRE(ready);
   CHECK(ready->status == 200);
   CHECK(body_json(*ready)["flows"] == 4);
 
-  auto list = exchange(f.port(), get_request("/v1/flows"));
+  auto list = http_exchange(f.port(), get_request("/v1/flows"));
   REQUIRE(list);
   CHECK(list->status == 200);
   auto flows = body_json(*list)["flows"];
   REQUIRE(flows.size() == 4);
   CHECK(flows[0]["name"] == "boom");  // sorted by name
 
-  auto one = exchange(f.port(), get_request("/v1/flows/echo"));
+  auto one = http_exchange(f.port(), get_request("/v1/flows/echo"));
   REQUIRE(one);
   CHECK(one->status == 200);
   auto d = body_json(*one);
@@ -64,7 +64,7 @@ TEST_CASE("serve: health, readiness, flow listing and description", "[serve]") {
 
 TEST_CASE("serve: a run answers 200 with outputs and the root span's traceparent", "[serve]") {
   serve_fixture f;
-  auto r = exchange(f.port(), json_post("/v1/flows/echo/runs",
+  auto r = http_exchange(f.port(), json_post("/v1/flows/echo/runs",
                                         R"({"inputs": {"x": {"k": [1, 2]}}, "session_id": "s-9", "user_id": "u-9"})"));
   REQUIRE(r);
   REQUIRE(r->status == 200);
@@ -93,10 +93,11 @@ TEST_CASE("serve: an incoming traceparent makes the run a child of the caller's 
   serve_fixture f;
   const std::string caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
   const std::string caller_span = "00f067aa0ba902b7";
-  auto r = exchange(f.port(),
+  auto r = http_exchange(f.port(),
                     json_post("/v1/flows/fan/runs", R"({"inputs": {"x": "hi"}})",
                               "traceparent: 00-" + caller_trace + "-" + caller_span +
-                                  "-01\r\nX-Session-Id: hs\r\nX-User-Id: hu\r\n"));
+                                  "-01\r\nX-Session-Id: hs\r\nX-User-Id: hu\r\n"
+                                  "tracestate: congo=t61rcWkgMzE\r\ntracestate: rojo=00f067aa0ba902b7\r\n"));
   REQUIRE(r);
   REQUIRE(r->status == 200);
   CHECK(body_json(*r)["trace_id"] == caller_trace);
@@ -112,30 +113,31 @@ TEST_CASE("serve: an incoming traceparent makes the run a child of the caller's 
   for (auto& s : spans) {
     CHECK(str_attr(s, "session.id") == "hs");  // from the headers
     CHECK(str_attr(s, "user.id") == "hu");
+    CHECK(s.trace_state == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");  // both fields, in order
     if (&s != root) CHECK(s.parent == root->id);
   }
 }
 
 TEST_CASE("serve: 404 for unknown flows and paths, 405 with Allow for wrong methods", "[serve]") {
   serve_fixture f;
-  auto r = exchange(f.port(), json_post("/v1/flows/nope/runs", "{}"));
+  auto r = http_exchange(f.port(), json_post("/v1/flows/nope/runs", "{}"));
   REQUIRE(r);
   CHECK(r->status == 404);
   CHECK(error_code(*r) == "unknown_flow");
   CHECK(body_json(*r)["error"]["message"].get<std::string>().find("'nope'") != std::string::npos);
 
-  r = exchange(f.port(), get_request("/v2/whatever"));
+  r = http_exchange(f.port(), get_request("/v2/whatever"));
   REQUIRE(r);
   CHECK(r->status == 404);
   CHECK(error_code(*r) == "not_found");
 
-  r = exchange(f.port(), get_request("/v1/flows/echo/runs"));
+  r = http_exchange(f.port(), get_request("/v1/flows/echo/runs"));
   REQUIRE(r);
   CHECK(r->status == 405);
   CHECK(r->header("Allow") == "POST");
   CHECK(error_code(*r) == "method_not_allowed");
 
-  r = exchange(f.port(), json_post("/v1/flows", "{}"));
+  r = http_exchange(f.port(), json_post("/v1/flows", "{}"));
   REQUIRE(r);
   CHECK(r->status == 405);
   CHECK(r->header("Allow") == "GET");
@@ -143,34 +145,34 @@ TEST_CASE("serve: 404 for unknown flows and paths, 405 with Allow for wrong meth
 
 TEST_CASE("serve: 400 for bad JSON and bad inputs, naming the field", "[serve]") {
   serve_fixture f;
-  auto r = exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1,})"));
+  auto r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1,})"));
   REQUIRE(r);
   CHECK(r->status == 400);
   CHECK(error_code(*r) == "invalid_json");
 
-  r = exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {}})"));
+  r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {}})"));
   REQUIRE(r);
   CHECK(r->status == 400);
   CHECK(error_code(*r) == "invalid_inputs");
   CHECK(body_json(*r)["error"]["details"][0]["field"] == "inputs.x");
 
-  r = exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1, "n": "two"}})"));
+  r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1, "n": "two"}})"));
   REQUIRE(r);
   CHECK(r->status == 400);
   CHECK(body_json(*r)["error"]["details"][0]["field"] == "inputs.n");
   CHECK(body_json(*r)["error"]["message"].get<std::string>().find("expected integer") != std::string::npos);
 
-  r = exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}, "colour": "red"})"));
+  r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}, "colour": "red"})"));
   REQUIRE(r);
   CHECK(r->status == 400);
   CHECK(body_json(*r)["error"]["details"][0]["field"] == "colour");
 
-  r = exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}, "timeout_ms": -4})"));
+  r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}, "timeout_ms": -4})"));
   REQUIRE(r);
   CHECK(r->status == 400);
   CHECK(body_json(*r)["error"]["details"][0]["field"] == "timeout_ms");
 
-  r = exchange(f.port(), json_post("/v1/flows/echo/runs", R"([1, 2])"));
+  r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"([1, 2])"));
   REQUIRE(r);
   CHECK(r->status == 400);
 }
@@ -190,7 +192,7 @@ TEST_CASE("serve: 411, 413 and 415 for bodies the server will not read", "[serve
   CHECK(error_code(*r) == "length_required");
   CHECK(chunked.closed_by_peer());
 
-  r = exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\n\r\n");
+  r = http_exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\n\r\n");
   REQUIRE(r);
   CHECK(r->status == 411);
 
@@ -204,14 +206,14 @@ TEST_CASE("serve: 411, 413 and 415 for bodies the server will not read", "[serve
   CHECK(error_code(*r) == "body_too_large");
   CHECK(big.closed_by_peer());
 
-  r = exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+  r = http_exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
                          "Content-Length: 2\r\n\r\nhi");
   REQUIRE(r);
   CHECK(r->status == 415);
   CHECK(error_code(*r) == "unsupported_media_type");
 
   // A JSON media type with parameters is JSON.
-  r = exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json; charset=utf-8\r\n"
+  r = http_exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json; charset=utf-8\r\n"
                          "Content-Length: 18\r\n\r\n{\"inputs\":{\"x\":1}}");
   REQUIRE(r);
   CHECK(r->status == 200);
@@ -219,7 +221,7 @@ TEST_CASE("serve: 411, 413 and 415 for bodies the server will not read", "[serve
 
 TEST_CASE("serve: 422 names the failing node, 504 for a run past its timeout", "[serve]") {
   serve_fixture f;
-  auto r = exchange(f.port(), json_post("/v1/flows/boom/runs", "{}"));
+  auto r = http_exchange(f.port(), json_post("/v1/flows/boom/runs", "{}"));
   REQUIRE(r);
   CHECK(r->status == 422);
   auto b = body_json(*r);
@@ -228,7 +230,7 @@ TEST_CASE("serve: 422 names the failing node, 504 for a run past its timeout", "
   CHECK(b["error"]["message"].get<std::string>().find("broke on purpose") != std::string::npos);
   CHECK(r->header("traceparent"));
 
-  r = exchange(f.port(), json_post("/v1/flows/slow/runs", R"({"timeout_ms": 50})"));
+  r = http_exchange(f.port(), json_post("/v1/flows/slow/runs", R"({"timeout_ms": 50})"));
   REQUIRE(r);
   CHECK(r->status == 504);
   CHECK(error_code(*r) == "run_timeout");
@@ -258,7 +260,7 @@ TEST_CASE("serve: malformed requests get 400 and a closed connection; the server
   CHECK(r->status == 431);
   CHECK(c.closed_by_peer());
 
-  auto h = exchange(f.port(), get_request("/healthz"));
+  auto h = http_exchange(f.port(), get_request("/healthz"));
   REQUIRE(h);
   CHECK(h->status == 200);
 }
@@ -332,7 +334,7 @@ TEST_CASE("serve: slow clients get 408, idle connections close, dropped ones har
     gone.send(json_post("/v1/flows/slow/runs", "{}"));
   }
   std::this_thread::sleep_for(500ms);
-  auto ok = exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 3}})"));
+  auto ok = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 3}})"));
   REQUIRE(ok);
   CHECK(ok->status == 200);
   CHECK(f.server->requests_in_flight() == 0);
@@ -342,26 +344,26 @@ TEST_CASE("serve: bearer auth with WEFT_API_KEY; /healthz stays open", "[serve]"
   serve::service_config sc;
   sc.api_key = "s3cr3t-key";
   serve_fixture f(sc);
-  auto r = exchange(f.port(), get_request("/v1/flows"));
+  auto r = http_exchange(f.port(), get_request("/v1/flows"));
   REQUIRE(r);
   CHECK(r->status == 401);
   CHECK(r->header("WWW-Authenticate") == "Bearer realm=\"weft\"");
   CHECK(error_code(*r) == "unauthorized");
 
-  r = exchange(f.port(), get_request("/v1/flows", "Authorization: Bearer s3cr3t-kez\r\n"));
+  r = http_exchange(f.port(), get_request("/v1/flows", "Authorization: Bearer s3cr3t-kez\r\n"));
   REQUIRE(r);
   CHECK(r->status == 401);
   CHECK(r->body.find("s3cr3t") == std::string::npos);
 
-  r = exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}})",
+  r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}})",
                                    "Authorization: bearer s3cr3t-key\r\n"));
   REQUIRE(r);
   CHECK(r->status == 200);
 
-  r = exchange(f.port(), get_request("/healthz"));
+  r = http_exchange(f.port(), get_request("/healthz"));
   REQUIRE(r);
   CHECK(r->status == 200);
-  r = exchange(f.port(), get_request("/metrics"));
+  r = http_exchange(f.port(), get_request("/metrics"));
   REQUIRE(r);
   CHECK(r->status == 401);
 }
@@ -383,7 +385,7 @@ TEST_CASE("serve: connections over --max-connections get 503", "[serve]") {
   CHECK(r->header("Retry-After"));
   a.close();
   std::this_thread::sleep_for(200ms);
-  auto ok = exchange(f.port(), get_request("/healthz"));
+  auto ok = http_exchange(f.port(), get_request("/healthz"));
   REQUIRE(ok);
   CHECK(ok->status == 200);
 }

@@ -148,11 +148,19 @@ void append_span(std::string& out, const span_record& s) {
   append_hex(out, s.trace.bytes.data(), s.trace.bytes.size());
   out += "\",\"spanId\":\"";
   append_span_id(out, s.id);
-  if (s.parent.valid()) {
-    out += "\",\"parentSpanId\":\"";
-    append_span_id(out, s.parent);
+  out += '"';
+  // Fields in the proto's order (trace_state is field 3, parent 4); both are
+  // left out when they hold the default, as OTLP/JSON does.
+  if (!s.trace_state.empty()) {
+    out += ",\"traceState\":";
+    append_json_string(out, s.trace_state);  // values may hold quotes and backslashes
   }
-  out += "\",\"name\":";
+  if (s.parent.valid()) {
+    out += ",\"parentSpanId\":\"";
+    append_span_id(out, s.parent);
+    out += '"';
+  }
+  out += ",\"name\":";
   append_json_string(out, s.name);
   out += ",\"kind\":";
   append_i64(out, static_cast<int>(s.kind));
@@ -185,7 +193,7 @@ void append_span(std::string& out, const span_record& s) {
 std::size_t estimate_size(const std::vector<span_record>& spans) {
   std::size_t n = 512;
   for (const auto& s : spans) {
-    n += 230 + s.name.size() + s.status_message.size();
+    n += 230 + s.name.size() + s.trace_state.size() + s.status_message.size();
     for (const auto& a : s.attributes) {
       n += 40 + a.key.size();
       if (auto str = std::get_if<std::string>(&a.value)) n += str->size() + 8;

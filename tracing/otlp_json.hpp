@@ -3,8 +3,10 @@
 // Output follows the OTLP/JSON encoding rules (opentelemetry-proto, "JSON
 // Protobuf Encoding"): lowerCamelCase field names; trace and span ids as
 // lowercase hex strings (not base64); enums (kind, status code) as integers;
-// 64-bit integers (timestamps, intValue) as decimal strings. The root span's
-// parentSpanId is omitted, and an unset status is written as "status":{}.
+// 64-bit integers (timestamps, intValue) as decimal strings. Span fields come
+// in the proto's order (traceId, spanId, traceState, parentSpanId, name, ...).
+// An empty traceState and the root span's parentSpanId are omitted, and an
+// unset status is written as "status":{}.
 //
 // The output is always valid JSON: control characters are escaped, and bytes
 // that are not valid UTF-8 become U+FFFD (each maximal invalid subsequence

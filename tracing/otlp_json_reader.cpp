@@ -244,6 +244,7 @@ span_record read_span(const json& span, const std::string& where) {
   span_record s;
   s.trace = read_trace_id(span, where);
   s.id = read_span_id(span, "spanId", where, true);
+  s.trace_state = string_member(span, "traceState", where);
   s.parent = read_span_id(span, "parentSpanId", where, false);
   s.name = string_member(span, "name", where);
   if (auto v = member(span, "kind"))

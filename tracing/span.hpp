@@ -31,6 +31,8 @@ enum class span_kind : int { unspecified = 0, internal = 1, server = 2, client =
 struct span_record {
   trace_id trace;
   span_id id;
+  /// The run's W3C tracestate (trace_context::trace_state); usually empty.
+  std::string trace_state;
   span_id parent;  // invalid (zero) for a root span
   std::string name;
   span_kind kind = span_kind::internal;

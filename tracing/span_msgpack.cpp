@@ -17,7 +17,9 @@
 namespace weft::tracing {
 namespace {
 
-constexpr std::uint32_t span_fields = 10;
+// The fields of a span; the last (trace_state) only when it is not empty.
+constexpr std::uint32_t span_fields = 11;
+constexpr std::uint32_t span_fields_without_state = 10;
 
 // msgpack::packer wants a stream with write(); this one appends to a string
 // so the spool can frame the payload without another copy.
@@ -44,7 +46,7 @@ void pack_float64(std::string& out, double d) {
 }
 
 void pack_span(packer& p, std::string& out, const span_record& s) {
-  p.pack_array(span_fields);
+  p.pack_array(s.trace_state.empty() ? span_fields_without_state : span_fields);
   p.pack_bin(static_cast<std::uint32_t>(s.trace.bytes.size()));
   p.pack_bin_body(reinterpret_cast<const char*>(s.trace.bytes.data()),
                   static_cast<std::uint32_t>(s.trace.bytes.size()));
@@ -70,6 +72,7 @@ void pack_span(packer& p, std::string& out, const span_record& s) {
         },
         a.value);
   }
+  if (!s.trace_state.empty()) pack_string(p, s.trace_state);
 }
 
 // Decoding walks msgpack::object trees by hand, so that every type mismatch
@@ -142,7 +145,11 @@ struct decoder {
   }
 
   bool span(const msgpack::object& o, span_record& s) {
-    if (!array(o, span_fields, "span")) return false;
+    if (!array(o, 0, "span")) return false;
+    const auto fields = o.via.array.size;
+    if (fields != span_fields && fields != span_fields_without_state)
+      return fail("span: " + std::to_string(fields) + " fields, expected " +
+                  std::to_string(span_fields_without_state) + " or " + std::to_string(span_fields));
     const msgpack::object* f = o.via.array.ptr;
     if (f[0].type != msgpack::type::BIN || f[0].via.bin.size != s.trace.bytes.size())
       return fail("span.trace: not 16 bytes");
@@ -159,6 +166,7 @@ struct decoder {
     // what goes in comes out.
     s.kind = static_cast<span_kind>(kind);
     s.status = static_cast<status_code>(status);
+    if (fields == span_fields && !str(f[10], s.trace_state, "span.trace_state")) return false;
     const auto& attrs = f[9].via.array;
     s.attributes.resize(attrs.size);
     for (std::uint32_t i = 0; i < attrs.size; ++i) {

@@ -7,7 +7,14 @@
 //   [format_version, [span, span, ...]]
 //   span = [trace_id (bin 16), span_id (uint), parent (uint), name (str),
 //           kind (int), start_unix_ns (uint), end_unix_ns (uint),
-//           status (int), status_message (str), [[key, value], ...]]
+//           status (int), status_message (str), [[key, value], ...],
+//           trace_state (str, optional)]
+//
+// trace_state came later, as an 11th field at the end, so the version did
+// not change: it is written only when it is not empty, and a span of 10
+// fields reads as one without it. Spools written before it existed replay
+// as they are, and spans without a tracestate (nearly all) stay readable by
+// a release from before it.
 //
 // Attribute values keep their variant alternative through the MessagePack
 // type: str -> std::string, int -> std::int64_t, float 64 -> double,

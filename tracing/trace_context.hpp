@@ -18,6 +18,10 @@ struct trace_context {
   /// Invalid (zero) only for a run's root span when no traceparent came in.
   span_id parent;
   bool sampled = true;
+  /// The caller's W3C tracestate, normalised (see parse_tracestate); empty
+  /// when none came in. Vendor data for the caller's trace, so it goes on
+  /// every span of the run unchanged.
+  std::string trace_state;
   std::string session_id;
   std::string user_id;
 

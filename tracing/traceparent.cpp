@@ -1,5 +1,7 @@
-// W3C traceparent parsing and formatting.
+// W3C traceparent parsing and formatting, and tracestate validation.
 #include "tracing/traceparent.hpp"
+
+#include <vector>
 
 namespace weft::tracing {
 namespace {
@@ -54,6 +56,107 @@ bool check_dash(std::string_view h, std::size_t pos, const char* after, std::str
   if (h[pos] == '-') return true;
   if (why) *why = std::string("expected '-' after ") + after + " at position " + std::to_string(pos);
   return false;
+}
+
+// ---- tracestate
+
+constexpr std::size_t max_simple_key = 256;  // lcalpha 0*255(...)
+constexpr std::size_t max_tenant = 241;      // (lcalpha / DIGIT) 0*240(...)
+constexpr std::size_t max_system = 14;       // lcalpha 0*13(...)
+constexpr std::size_t max_value = 256;       // 0*255(chr) nblk-chr
+
+constexpr bool is_lcalpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_key_char(char c) noexcept {
+  return is_lcalpha(c) || is_digit(c) || c == '_' || c == '-' || c == '*' || c == '/';
+}
+constexpr bool is_value_char(char c) noexcept {
+  return c >= 0x20 && c <= 0x7e && c != ',' && c != '=';
+}
+
+// Names a rejected character without quoting the header around it: a lone
+// punctuation mark gives nothing away, a run of the header text might.
+std::string describe(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (c >= 'A' && c <= 'Z') return "an uppercase letter";
+  if (c == ' ' || c == '\t') return "whitespace";
+  if (u < 0x20 || u >= 0x7f) return "a control or non-ASCII byte";
+  return std::string("'") + c + "'";
+}
+
+// Checks one part of a key: its length, its first character and the rest.
+bool check_key_part(std::string_view part, const char* name, std::size_t max, bool digit_first,
+                    std::size_t offset, std::string& why) {
+  if (part.empty()) {
+    why = std::string(name) + " is empty";
+    return false;
+  }
+  if (part.size() > max) {
+    why = std::string(name) + " is longer than " + std::to_string(max) + " characters";
+    return false;
+  }
+  if (!is_lcalpha(part[0]) && !(digit_first && is_digit(part[0]))) {
+    why = std::string(name) + (digit_first ? " must start with a lowercase letter or a digit"
+                                           : " must start with a lowercase letter");
+    return false;
+  }
+  for (std::size_t i = 1; i < part.size(); ++i)
+    if (!is_key_char(part[i])) {
+      why = std::string(name) + " has " + describe(part[i]) + " at offset " +
+            std::to_string(offset + i) + "; keys allow a-z 0-9 _ - * / and one '@'";
+      return false;
+    }
+  return true;
+}
+
+bool check_key(std::string_view key, std::string& why) {
+  const auto at = key.find('@');
+  if (at == std::string_view::npos)
+    return check_key_part(key, "key", max_simple_key, false, 0, why);
+  if (key.find('@', at + 1) != std::string_view::npos) {
+    why = "key has more than one '@'";
+    return false;
+  }
+  return check_key_part(key.substr(0, at), "tenant id of the key", max_tenant, true, 0, why) &&
+         check_key_part(key.substr(at + 1), "system id of the key", max_system, false, at + 1, why);
+}
+
+// The value comes with surrounding whitespace already removed, so a trailing
+// space (which the grammar forbids) cannot be left here.
+bool check_value(std::string_view value, std::string& why) {
+  if (value.empty()) {
+    why = "value is empty";
+    return false;
+  }
+  if (value.size() > max_value) {
+    why = "value is longer than " + std::to_string(max_value) + " characters";
+    return false;
+  }
+  for (std::size_t i = 0; i < value.size(); ++i)
+    if (!is_value_char(value[i])) {
+      why = "value has " + describe(value[i]) + " at offset " + std::to_string(i) +
+            "; values allow printable ASCII except ',' and '='";
+      return false;
+    }
+  return true;
+}
+
+std::optional<parsed_tracestate> fail_state(std::string* why, std::string reason) {
+  if (why) *why = std::move(reason);
+  return std::nullopt;
+}
+
+struct tracestate_member {
+  std::string_view text;  // "key=value", trimmed
+  std::size_t key_size;
+  std::size_t position;   // for error messages, as in parse_tracestate
+};
+
+// Length of the members joined by commas.
+std::size_t joined_length(const std::vector<tracestate_member>& members) {
+  std::size_t n = members.empty() ? 0 : members.size() - 1;
+  for (const auto& m : members) n += m.text.size();
+  return n;
 }
 
 }  // namespace
@@ -112,6 +215,57 @@ std::string format_traceparent(const trace_id& trace, span_id span, bool sampled
   s += span.to_hex();
   s += sampled ? "-01" : "-00";
   return s;
+}
+
+std::optional<parsed_tracestate> parse_tracestate(std::string_view header, std::string* why) {
+  std::vector<tracestate_member> members;
+  std::size_t position = 0;  // 1-based, among all comma-separated pieces
+  for (std::size_t start = 0; start <= header.size();) {
+    auto comma = header.find(',', start);
+    if (comma == std::string_view::npos) comma = header.size();
+    const auto piece = trim_ows(header.substr(start, comma - start));
+    start = comma + 1;
+    ++position;
+    if (piece.empty()) continue;
+
+    const auto where = "list member " + std::to_string(position);
+    const auto eq = piece.find('=');
+    if (eq == std::string_view::npos) return fail_state(why, where + " has no '='");
+    const auto key = piece.substr(0, eq);
+    std::string reason;
+    if (!check_key(key, reason) || !check_value(piece.substr(eq + 1), reason))
+      return fail_state(why, where + ": " + reason);
+    // At most 32 members, so a linear search beats building a set.
+    for (const auto& m : members)
+      if (m.text.substr(0, m.key_size) == key)
+        return fail_state(why, where + " repeats the key of list member " +
+                                   std::to_string(m.position));
+    if (members.size() == tracestate_max_members)
+      return fail_state(why, "more than " + std::to_string(tracestate_max_members) +
+                                 " list members");
+    members.push_back({piece, key.size(), position});
+  }
+
+  parsed_tracestate out;
+  std::size_t length = joined_length(members);
+  while (length > tracestate_max_length) {
+    auto victim = members.end() - 1;
+    for (auto i = members.end(); i != members.begin();)
+      if ((--i)->text.size() > tracestate_large_member) {
+        victim = i;
+        break;
+      }
+    members.erase(victim);
+    ++out.dropped;
+    length = joined_length(members);
+  }
+  out.members = members.size();
+  out.value.reserve(length);
+  for (const auto& m : members) {
+    if (!out.value.empty()) out.value += ',';
+    out.value += m.text;
+  }
+  return out;
 }
 
 }  // namespace weft::tracing

@@ -152,7 +152,7 @@ inline std::string get_request(const std::string& path, const std::string& extra
 }
 
 /// One request on a fresh connection.
-inline std::optional<raw_response> exchange(std::uint16_t port, const std::string& request) {
+inline std::optional<raw_response> http_exchange(std::uint16_t port, const std::string& request) {
   raw_conn c(port);
   if (!c.ok() || !c.send(request)) return std::nullopt;
   return c.read_response();
