@@ -1,0 +1,198 @@
+// weft_serve_bench: `weft serve` on chain10, with the otlp sink pointed at
+// the loopback test collector, loaded over HTTP by two clients side by side:
+// wrk (Debian's package) and `weft load --url`. Rounds alternate the
+// clients so that both see the same machine; the table shows medians.
+//
+//   ./build/weft_serve_bench [--rounds 3] [--seconds 8] [--runs 60000] [--no-wrk]
+//
+// The server is a separate process (as operators run it); the collector
+// runs in this process, which otherwise only waits for the clients.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench_util.hpp"
+#include "support/test_collector.hpp"
+
+extern char** environ;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct figures {
+  double rps = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  long errors = 0;
+};
+
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+double wrk_ms(const std::string& v, const std::string& unit) {
+  double x = std::stod(v);
+  if (unit == "us") return x / 1000;
+  if (unit == "s") return x * 1000;
+  return x;
+}
+
+figures run_wrk(std::uint16_t port, int conns, int seconds, const std::string& lua) {
+  auto out = run_capture("wrk -t2 -c" + std::to_string(conns) + " -d" + std::to_string(seconds) +
+                         "s --latency -s " + lua + " http://127.0.0.1:" + std::to_string(port) +
+                         "/v1/flows/chain10/runs 2>&1");
+  figures f;
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) f.rps = std::stod(m[1]);
+  if (std::regex_search(out, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s))"))) f.p50_ms = wrk_ms(m[1], m[2]);
+  if (std::regex_search(out, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s))"))) f.p99_ms = wrk_ms(m[1], m[2]);
+  if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses:\s+([0-9]+))"))) f.errors = std::stol(m[1]);
+  if (std::regex_search(out, m, std::regex(R"(Socket errors:.*)"))) std::cerr << "wrk: " << m[0] << '\n';
+  if (f.rps == 0) std::cerr << "wrk output not understood:\n" << out << '\n';
+  return f;
+}
+
+figures run_weft_load(const std::string& weft, std::uint16_t port, int conns, long runs) {
+  auto out = run_capture(weft + " load --url http://127.0.0.1:" + std::to_string(port) +
+                         " --flow chain10 -i value=x --session-id bench --user-id bench --runs " +
+                         std::to_string(runs) + " --concurrency " + std::to_string(conns) +
+                         " --json --no-progress 2>/dev/null");
+  figures f;
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  if (j.is_discarded() || !j.contains("latency_ms")) {
+    std::cerr << "weft load output not understood:\n" << out << '\n';
+    return f;
+  }
+  f.rps = j.value("runs_per_s", 0.0);
+  f.p50_ms = j["latency_ms"].value("p50", 0.0);
+  f.p99_ms = j["latency_ms"].value("p99", 0.0);
+  f.errors = j.value("failed", 0L);
+  return f;
+}
+
+long rss_kib_of(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = 3, seconds = 8;
+  long runs = 60000;
+  bool use_wrk = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
+    else if (a == "--seconds" && i + 1 < argc) seconds = std::atoi(argv[++i]);
+    else if (a == "--runs" && i + 1 < argc) runs = std::atol(argv[++i]);
+    else if (a == "--no-wrk") use_wrk = false;
+    else {
+      std::cerr << "usage: weft_serve_bench [--rounds N] [--seconds S] [--runs N] [--no-wrk]\n";
+      return 2;
+    }
+  }
+  if (use_wrk && std::system("command -v wrk >/dev/null") != 0) {
+    std::cerr << "weft_serve_bench: wrk is not installed (apt-get install -y wrk), or pass --no-wrk\n";
+    return 2;
+  }
+  auto self_dir = fs::canonical("/proc/self/exe").parent_path();
+  std::string weft = (self_dir / "weft").string();
+  auto dir = fs::temp_directory_path() / ("weft-serve-bench-" + std::to_string(getpid()));
+  fs::create_directories(dir / "flows");
+  std::ofstream(dir / "flows" / "chain10.yaml") << weft::bench::chain10();
+  auto lua = (dir / "post.lua").string();
+  std::ofstream(lua) << "wrk.method = \"POST\"\n"
+                        "wrk.body = '{\"inputs\":{\"value\":\"x\"},\"session_id\":\"bench\",\"user_id\":\"bench\"}'\n"
+                        "wrk.headers[\"Content-Type\"] = \"application/json\"\n";
+
+  weft::test::test_collector collector;
+  auto port_file = dir / "serve.out";
+  std::string cmd = "OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.base_url() + " exec " + weft +
+                    " serve --flows " + (dir / "flows").string() +
+                    " --listen 127.0.0.1:0 > " + port_file.string() + " 2>" + (dir / "serve.err").string();
+  pid_t pid = 0;
+  std::vector<std::string> args = {"/bin/sh", "-c", cmd};
+  std::vector<char*> av;
+  for (auto& a : args) av.push_back(a.data());
+  av.push_back(nullptr);
+  if (posix_spawn(&pid, "/bin/sh", nullptr, nullptr, av.data(), environ) != 0) return 1;
+  std::uint16_t port = 0;
+  for (int i = 0; i < 500 && !port; ++i) {
+    std::ifstream f(port_file);
+    std::string text((std::istreambuf_iterator<char>(f)), {});
+    auto at = text.find("127.0.0.1:");
+    if (at != std::string::npos) port = static_cast<std::uint16_t>(std::atoi(text.c_str() + at + 10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!port) {
+    std::cerr << "weft serve did not start\n";
+    kill(pid, SIGKILL);
+    return 1;
+  }
+  std::printf("weft serve pid %d on 127.0.0.1:%u, otlp -> %s; %d rounds\n", pid, port,
+              collector.base_url().c_str(), rounds);
+
+  struct series {
+    std::vector<double> rps, p50, p99;
+    long errors = 0;
+  };
+  std::map<std::string, series> results;
+  auto record = [&](const std::string& key, const figures& f) {
+    auto& s = results[key];
+    s.rps.push_back(f.rps);
+    s.p50.push_back(f.p50_ms);
+    s.p99.push_back(f.p99_ms);
+    s.errors += f.errors;
+    std::printf("  %-24s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %ld  (server RSS %ld MiB)\n",
+                key.c_str(), f.rps, f.p50_ms, f.p99_ms, f.errors, rss_kib_of(pid) / 1024);
+    std::fflush(stdout);
+    collector.clear();  // the collector keeps bodies; keep its memory bounded
+  };
+  // Warm-up: connections, allocator, the exporter's first batches.
+  run_weft_load(weft, port, 64, 5000);
+  collector.clear();
+  for (int r = 0; r < rounds; ++r) {
+    std::printf("round %d\n", r + 1);
+    for (int c : {64, 1000}) {
+      if (use_wrk) record("wrk c=" + std::to_string(c), run_wrk(port, c, seconds, lua));
+      record("weft load c=" + std::to_string(c), run_weft_load(weft, port, c, runs));
+    }
+  }
+  std::printf("\nmedians over %d rounds (chain10, otlp sink to the loopback collector)\n", rounds);
+  std::printf("%-24s %12s %10s %10s %8s\n", "client", "req/s", "p50 ms", "p99 ms", "errors");
+  for (auto& [k, s] : results)
+    std::printf("%-24s %12.0f %10.2f %10.2f %8ld\n", k.c_str(), weft::bench::median(s.rps),
+                weft::bench::median(s.p50), weft::bench::median(s.p99), s.errors);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::printf("weft serve exited %d after SIGTERM\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  fs::remove_all(dir);
+  return 0;
+}
