@@ -78,6 +78,7 @@ int serve_command(const serve_opts& o) {
   hc.port = port;
   hc.limits.max_body_bytes = static_cast<std::size_t>(o.max_body_bytes);
   hc.limits.max_header_bytes = static_cast<std::size_t>(o.max_header_bytes);
+  hc.limits.max_headers = static_cast<std::size_t>(o.max_headers);
   hc.max_connections = static_cast<std::size_t>(o.max_connections);
   hc.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
   hc.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);

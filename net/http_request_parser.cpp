@@ -266,11 +266,11 @@ int request_parser::on_headers_complete() {
   r.keep_alive = http_should_keep_alive(&p) != 0;
   r.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(length, max_body_reserve)));
 
-  if (length > 0 && !continue_reported_) {
-    if (auto expect = r.header("Expect"); expect && equals_nocase(*expect, "100-continue")) {
-      continue_due_ = true;
-      http_parser_pause(&parser_, 1);
-    }
+  // on_headers_complete runs once per request, so this is reported once.
+  if (auto expect = r.header("Expect");
+      length > 0 && expect && equals_nocase(*expect, "100-continue")) {
+    continue_due_ = true;
+    http_parser_pause(&parser_, 1);
   }
   return 0;
 }
@@ -300,7 +300,6 @@ request_parser::state request_parser::feed(const char* data, std::size_t size,
     if (ready_) return state::request_ready;
     if (continue_due_) {
       continue_due_ = false;
-      continue_reported_ = true;
       return state::expect_continue;
     }
   }
@@ -334,7 +333,7 @@ void request_parser::reset_request() {
   request_ = server_request{};
   header_bytes_ = 0;
   request_offset_ = 0;
-  begun_ = ready_ = in_value_ = continue_due_ = continue_reported_ = false;
+  begun_ = ready_ = in_value_ = continue_due_ = false;
   head_size_ = 0;
 }
 

@@ -138,12 +138,11 @@ class request_parser {
   // Bytes consumed since the previous request ended, so that a parse error
   // can say where it is.
   std::size_t request_offset_ = 0;
-  bool begun_ = false;            // on_message_begin seen for request_
-  bool ready_ = false;            // on_message_complete seen for request_
-  bool failed_ = false;
-  bool in_value_ = false;          // last header callback was a value (next field starts a header)
-  bool continue_due_ = false;      // paused at headers to report expect_continue
-  bool continue_reported_ = false;
+  bool begun_ = false;         // on_message_begin seen for request_
+  bool ready_ = false;         // on_message_complete seen for request_
+  bool failed_ = false;        // final; error_ says why
+  bool in_value_ = false;      // last header callback was a value: a field starts the next header
+  bool continue_due_ = false;  // paused after the headers to report expect_continue
   // The first bytes of the request (leading blank lines skipped), so that an
   // HTTP/2 preface, which http_parser sees only as a bad method, gets a 505.
   char head_[4] = {};

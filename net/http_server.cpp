@@ -93,6 +93,7 @@ struct conn_state {
   bool draining = false;
   bool awaiting_ack = false;       // written bytes not yet confirmed sent
   bool request_in_progress = false;
+  bool input_done = false;         // a request without keep-alive was the last
   clock::time_point request_started;
   clock::time_point last_activity = clock::now();
   std::optional<clock::time_point> timer_due;  // the earliest armed timer
@@ -215,9 +216,18 @@ void process_input(conn_broker* self) {
       answer_now(self, std::move(r), false);
       return;
     }
-    dispatch(self, st.parser->take_request());
+    auto req = st.parser->take_request();
+    bool last = !req.keep_alive;
+    dispatch(self, std::move(req));
+    if (last) {
+      // The client said this request is its last; bytes after it are not
+      // requests we will answer, so they must not start any work either.
+      st.inbuf.clear();
+      st.input_done = true;
+      break;
+    }
   }
-  bool busy = st.parser->in_progress() || !st.inbuf.empty();
+  bool busy = !st.input_done && (st.parser->in_progress() || !st.inbuf.empty());
   if (busy && !st.request_in_progress) st.request_started = clock::now();
   st.request_in_progress = busy;
   // A client that keeps sending while its answers are held back by the
@@ -293,7 +303,7 @@ caf::behavior connection(conn_broker* self, caf::io::connection_handle hdl, shar
   return {
       [=](const caf::io::new_data_msg& msg) {
         auto& st = self->state;
-        if (st.closing) return;  // the answer that closes is on its way
+        if (st.closing || st.input_done) return;  // the answer that closes is on its way
         st.inbuf.append(msg.buf.data(), msg.buf.size());
         process_input(self);
         arm_timer(self);

@@ -295,10 +295,16 @@ TEST_CASE("serve: keep-alive, and pipelined requests answered in order", "[serve
   CHECK(r->status == 200);
   CHECK(old.closed_by_peer());
   raw_conn closing(f.port());
-  closing.send(get_request("/healthz", "Connection: close\r\n"));
+  // A request pipelined after the last one is never run.
+  closing.send(get_request("/healthz", "Connection: close\r\n") +
+               json_post("/v1/flows/echo/runs", R"({"inputs": {"x": "never"}})"));
   r = closing.read_response();
   REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(!closing.read_response(500ms));
   CHECK(closing.closed_by_peer());
+  std::this_thread::sleep_for(100ms);
+  CHECK(f.store->snapshot().size() == 4);  // the two runs above (slow, echo: 2 spans each), no third
 }
 
 TEST_CASE("serve: slow clients get 408, idle connections close, dropped ones harm nobody", "[serve]") {
