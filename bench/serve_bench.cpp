@@ -133,7 +133,8 @@ int main(int argc, char** argv) {
 
   weft::test::test_collector collector;
   auto port_file = dir / "serve.out";
-  std::string cmd = "OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.base_url() + " exec " + weft +
+  std::string cmd = "OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.base_url() +
+                    " WEFT_SPOOL_DIR=" + (dir / "spool").string() + " exec " + weft +
                     " serve --flows " + (dir / "flows").string() +
                     " --listen 127.0.0.1:0 > " + port_file.string() + " 2>" + (dir / "serve.err").string();
   pid_t pid = 0;

@@ -32,6 +32,12 @@ struct load_opts : run_common {
   std::int64_t concurrency = 10;
   bool json = false;
   bool no_progress = false;
+  // With --url, the runs go to a `weft serve` (cli/load_url_command.cpp).
+  std::string url;        // the server's base URL
+  std::string flow_name;  // --flow: the server's name for the flow
+  std::int64_t audit_wait_ms = 5000;    // how long the server's trace file may lag
+  std::int64_t http_timeout_ms = 0;     // 0: --timeout-ms + 10 s, or 60 s
+  std::string api_key_env = "WEFT_API_KEY";  // env var with the bearer key
 };
 
 struct trace_show_opts {
@@ -40,9 +46,29 @@ struct trace_show_opts {
   std::int64_t last = 0;
 };
 
+struct serve_opts {
+  std::string flows_dir;
+  std::string listen = "127.0.0.1:8080";
+  std::string trace_file;
+  std::string config_file;
+  std::int64_t max_body_bytes = 1 << 20;
+  std::int64_t max_header_bytes = 16 * 1024;
+  std::int64_t max_headers = 100;
+  std::int64_t max_inflight = 10000;
+  std::int64_t max_connections = 10000;
+  std::int64_t idle_timeout_ms = 30000;
+  std::int64_t request_timeout_ms = 10000;
+  std::int64_t drain_timeout_ms = 10000;
+};
+
 int run_command(const run_opts& o);
 int validate_command(const std::vector<std::string>& files);
 int load_command(const load_opts& o);
+int load_url_command(const load_opts& o);
+/// `weft load`: load_command for a FLOW file, load_url_command for --url
+/// and --flow; neither, both, or half of the latter is a usage error.
+int load_dispatch(const load_opts& o);
 int trace_show_command(const trace_show_opts& o);
+int serve_command(const serve_opts& o);
 
 }  // namespace weft::cli

@@ -45,6 +45,54 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   load_cmd->add_flag("--json", load.json, "Print one JSON summary object");
   load_cmd->add_flag("--no-progress", load.no_progress, "No progress bar");
+  // With --url the flow lives on the server; load_dispatch checks the mix.
+  load_cmd->get_option("flow")->required(false)->description(
+      "Flow file (YAML or JSON) to run in-process; omit with --url");
+  load_cmd->get_option("--trace-file")
+      ->description("Write spans as OTLP/JSON lines to PATH; with --url: the server's trace file to audit");
+  load_cmd->add_option("--url", load.url, "Load a `weft serve` at this base URL (http://HOST:PORT)");
+  load_cmd->add_option("--flow", load.flow_name, "With --url: the name of the server's flow to run");
+  load_cmd->add_option("--audit-wait-ms", load.audit_wait_ms,
+                       "With --url: wait up to this long for the server's trace file to hold all spans")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  load_cmd->add_option("--http-timeout-ms", load.http_timeout_ms,
+                       "With --url: per-request timeout (default --timeout-ms + 10000, or 60000)")
+      ->check(CLI::NonNegativeNumber);
+  load_cmd->add_option("--api-key-env", load.api_key_env,
+                       "With --url: env variable whose value is sent as 'Authorization: Bearer'")
+      ->capture_default_str();
+
+  weft::cli::serve_opts serve;
+  auto* serve_cmd = app.add_subcommand("serve", "Serve the flows of a folder over HTTP");
+  serve_cmd->add_option("--flows", serve.flows_dir, "Folder of flow files (*.yaml, *.yml, *.json)")
+      ->required();
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
+  serve_cmd->add_option("--trace-file", serve.trace_file,
+                        "Write spans as OTLP/JSON lines to PATH (env WEFT_TRACE_FILE)");
+  serve_cmd->add_option("--config", serve.config_file, "Settings file (YAML); env and flags override it");
+  serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body (413 above)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-header-bytes", serve.max_header_bytes,
+                        "Largest request line + headers (431 above)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-headers", serve.max_headers, "Most header fields in a request (431 above)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-inflight", serve.max_inflight,
+                        "Runs in flight at most (503 with Retry-After above)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-connections", serve.max_connections, "Open connections at most")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--idle-timeout-ms", serve.idle_timeout_ms,
+                        "Close a keep-alive connection idle this long")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--request-timeout-ms", serve.request_timeout_ms,
+                        "A started request must arrive in full within this (408)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--drain-timeout-ms", serve.drain_timeout_ms,
+                        "On SIGTERM/SIGINT, wait this long for runs and the trace flush")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 
   weft::cli::trace_show_opts show;
   auto* trace_cmd = app.add_subcommand("trace", "Read trace files");
@@ -69,7 +117,8 @@ int main(int argc, char** argv) {
 
   if (*run_cmd) return weft::cli::run_command(run);
   if (*validate_cmd) return weft::cli::validate_command(validate_files);
-  if (*load_cmd) return weft::cli::load_command(load);
+  if (*load_cmd) return weft::cli::load_dispatch(load);
   if (*show_cmd) return weft::cli::trace_show_command(show);
+  if (*serve_cmd) return weft::cli::serve_command(serve);
   return weft::cli::exit_usage;
 }

@@ -68,8 +68,8 @@ std::optional<std::string> invalid(const http_request& req) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }
@@ -143,7 +143,8 @@ void configure(slot& s, const http_load_config& cfg) {
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg.verify_tls ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg.verify_tls ? 2L : 0L);
-  if (cfg.timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(cfg.timeout_ms));
+  if (cfg.timeout_ms > 0)
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(cfg.timeout_ms));
   curl_easy_setopt(e, CURLOPT_USERAGENT, cfg.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s.error_buffer);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
