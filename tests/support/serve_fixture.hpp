@@ -33,10 +33,10 @@ flow: fan
 description: Four parallel branches with sleeps, joined.
 inputs: {x: {type: string}}
 nodes:
-  a: {type: sleep, params: {ms: 2}, inputs: {value: $inputs.x}}
-  b: {type: sleep, params: {ms: 5}, inputs: {value: $inputs.x}}
-  c: {type: sleep, params: {ms: 9}, inputs: {value: $inputs.x}}
-  d: {type: sleep, params: {ms: 1}, inputs: {value: $inputs.x}}
+  a: {type: sleep, params: {ms: 150}, inputs: {value: $inputs.x}}
+  b: {type: sleep, params: {ms: 400}, inputs: {value: $inputs.x}}
+  c: {type: sleep, params: {ms: 20}, inputs: {value: $inputs.x}}
+  d: {type: sleep, params: {ms: 250}, inputs: {value: $inputs.x}}
   join:
     type: template
     params: {template: "{{a}}|{{b}}|{{c}}|{{d}}"}
