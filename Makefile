@@ -45,8 +45,10 @@ tsan: deps
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./weft_tests "[concurrency]"
 
 bench: build
+	@dpkg -s wrk >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
 	./$(BUILD_DIR)/weft_bench
 	./$(BUILD_DIR)/weft_exporter_bench
+	./$(BUILD_DIR)/weft_serve_bench
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan
