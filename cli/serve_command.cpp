@@ -1,6 +1,8 @@
 // `weft serve --flows DIR`: the flows of one folder over HTTP until SIGTERM
 // or SIGINT, then a graceful drain: stop accepting, let runs finish, flush
 // the traces, exit 0.
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -34,6 +36,23 @@ bool parse_listen(const std::string& text, std::string& host, std::uint16_t& por
   host = h.empty() ? "127.0.0.1" : h;
   port = static_cast<std::uint16_t>(n);
   return true;
+}
+
+// Each connection is a descriptor, and the usual soft limit (1024) is far
+// below --max-connections; raise it to the hard limit, and say so when even
+// that cannot hold the configured connections.
+void raise_fd_limit(std::int64_t max_connections) {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return;
+  if (r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+  }
+  auto needed = static_cast<rlim_t>(max_connections) + 64;  // files, sockets of the sinks
+  if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < needed)
+    std::cerr << "weft serve: warning: the open-file limit (" << r.rlim_cur
+              << ") is below --max-connections + 64 (" << needed
+              << "); raise it (ulimit -n) or lower --max-connections\n";
 }
 
 }  // namespace
@@ -85,6 +104,7 @@ int serve_command(const serve_opts& o) {
   hc.on_response = [&svc](int status) { svc.on_response(status); };
 
   install_signal_flag();
+  raise_fd_limit(o.max_connections);
   auto server = net::http_server::start(
       eng->system(), hc, [&svc](net::server_request req, net::responder reply) {
         svc.handle(std::move(req), std::move(reply));
