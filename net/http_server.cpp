@@ -1,5 +1,6 @@
 #include "net/http_server.hpp"
 
+#include <deque>
 #include <future>
 #include <map>
 #include <optional>
@@ -80,6 +81,12 @@ struct answer {
   bool keep_alive = true;
 };
 
+// What the connection must remember of a request until its answer is
+// written: answers go out in request order, so a queue is enough.
+struct pending_request {
+  bool head = false;  // a HEAD answer carries the headers (Content-Length too) but no body
+};
+
 struct conn_state {
   shared_ptr sh;
   caf::io::connection_handle hdl;
@@ -88,6 +95,7 @@ struct conn_state {
   std::uint64_t next_seq = 0;      // number of the next request handed out
   std::uint64_t next_write = 0;    // number of the next answer to write
   std::map<std::uint64_t, answer> ready;  // answers waiting for earlier ones
+  std::deque<pending_request> pending;    // one per outstanding request, in order
   std::size_t outstanding = 0;     // handed to the handler, not yet written
   bool closing = false;            // close once what is pending is written
   bool draining = false;
@@ -108,9 +116,10 @@ struct conn_state {
 
 using conn_broker = caf::io::stateful_broker<conn_state>;
 
-void write_response(conn_broker* self, const server_response& r, bool keep_alive) {
+void write_response(conn_broker* self, const server_response& r, bool keep_alive, bool head) {
   auto& st = self->state;
   auto bytes = encode_response(r, keep_alive && !r.close);
+  if (head) bytes.resize(bytes.size() - r.body.size());  // the body is last on the wire
   self->write(st.hdl, bytes.size(), bytes.data());
   self->flush(st.hdl);
   if (st.draining) st.awaiting_ack = true;
@@ -141,9 +150,11 @@ void deliver(conn_broker* self, std::uint64_t seq, answer a) {
     st.next_write++;
     st.outstanding--;
     st.sh->in_flight--;
+    auto req = st.pending.front();
+    st.pending.pop_front();
     if (st.closing) continue;  // an earlier answer ended the connection
     bool keep = ans.keep_alive && !ans.response.close && !st.draining;
-    write_response(self, ans.response, keep);
+    write_response(self, ans.response, keep, req.head);
     wrote = true;
     if (!keep) st.closing = true;
   }
@@ -156,8 +167,9 @@ void deliver(conn_broker* self, std::uint64_t seq, answer a) {
 }
 
 // Answers a request without the handler (parser errors, draining).
-void answer_now(conn_broker* self, server_response r, bool keep_alive) {
+void answer_now(conn_broker* self, server_response r, bool keep_alive, bool head = false) {
   auto& st = self->state;
+  st.pending.push_back({head});
   auto seq = st.next_seq++;
   st.outstanding++;
   st.sh->in_flight++;
@@ -167,13 +179,15 @@ void answer_now(conn_broker* self, server_response r, bool keep_alive) {
 void dispatch(conn_broker* self, server_request req) {
   auto& st = self->state;
   bool keep = req.keep_alive;
+  bool head = req.method == "HEAD";
   if (st.sh->draining.load()) {
     auto r = json_error(503, "shutting_down", "the server is shutting down; retry on another instance");
     r.headers.emplace_back("Retry-After", "1");
     r.close = true;
-    answer_now(self, std::move(r), false);
+    answer_now(self, std::move(r), false, head);
     return;
   }
+  st.pending.push_back({head});
   auto seq = st.next_seq++;
   st.outstanding++;
   st.sh->in_flight++;

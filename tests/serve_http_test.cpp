@@ -287,6 +287,19 @@ TEST_CASE("serve: keep-alive, and pipelined requests answered in order", "[serve
   REQUIRE(d);
   CHECK(d->status == 200);
 
+  // HEAD: the headers of the GET answer, Content-Length included, no body;
+  // the connection goes on with the next request.
+  REQUIRE(c.send("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n" + get_request("/healthz")));
+  auto head = c.read_response(10s, true);
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK(head->header("Content-Length") == "15");
+  CHECK(head->body.empty());
+  auto after = c.read_response();
+  REQUIRE(after);
+  CHECK(after->status == 200);
+  CHECK(after->body == R"({"status":"ok"})");
+
   // HTTP/1.0 and "Connection: close" end the connection after the answer.
   raw_conn old(f.port());
   old.send("GET /healthz HTTP/1.0\r\n\r\n");

@@ -70,10 +70,13 @@ class raw_conn {
 
   /// Reads one response (Content-Length framed). nullopt on timeout or when
   /// the peer closed before a whole response arrived.
-  std::optional<raw_response> read_response(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  /// For the answer to a HEAD request pass `head`: it has no body, whatever
+  /// its Content-Length says.
+  std::optional<raw_response> read_response(std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                                            bool head = false) {
     auto until = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      if (auto r = try_parse()) return r;
+      if (auto r = try_parse(head)) return r;
       if (!fill(until)) return std::nullopt;
     }
   }
@@ -105,7 +108,7 @@ class raw_conn {
     return true;
   }
 
-  std::optional<raw_response> try_parse() {
+  std::optional<raw_response> try_parse(bool head) {
     auto end = in_.find("\r\n\r\n");
     if (end == std::string::npos) return std::nullopt;
     raw_response r;
@@ -123,14 +126,14 @@ class raw_conn {
       auto name = line.substr(0, colon);
       auto value = line.substr(colon + 1);
       while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      if (strcasecmp(name.c_str(), "content-length") == 0) length = std::stoul(value);
+      if (strcasecmp(name.c_str(), "content-length") == 0 && !head) length = std::stoul(value);
       r.headers.emplace_back(name, value);
       pos = e + 2;
     }
     if (in_.size() < end + 4 + length) return std::nullopt;
     r.body = in_.substr(end + 4, length);
     in_.erase(0, end + 4 + length);
-    if (r.status == 100) return try_parse();  // interim answer: the final one follows
+    if (r.status == 100) return try_parse(head);  // interim answer: the final one follows
     return r;
   }
 
