@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "cli/commands.hpp"
+#include "cli/load_summary.hpp"
 #include "cli/setup.hpp"
 #include "tracing/audit.hpp"
 #include "tracing/otlp_json_reader.hpp"
@@ -18,12 +19,6 @@ namespace weft::cli {
 namespace {
 
 using clock = std::chrono::steady_clock;
-
-double percentile(std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  auto i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
-}
 
 // Shared by the driver thread and the run callbacks (engine threads).
 struct load_state {
@@ -68,14 +63,6 @@ void start_one(const std::shared_ptr<load_state>& st, std::int64_t i) {
       st->all_done.notify_all();
     }
   });
-}
-
-void draw_progress(std::int64_t done, std::int64_t total) {
-  constexpr int width = 30;
-  int filled = total ? static_cast<int>(width * done / total) : width;
-  std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld", filled, "##############################",
-               width - filled, "", static_cast<long long>(done), static_cast<long long>(total));
-  std::fflush(stderr);
 }
 
 }  // namespace
@@ -128,10 +115,10 @@ int load_command(const load_opts& o) {
   auto stats = eng->stats();
 
   const auto total = static_cast<std::size_t>(st->total);
-  std::vector<double> lat(st->latency_ms.begin(), st->latency_ms.begin() + static_cast<long>(total));
-  std::sort(lat.begin(), lat.end());
-  std::int64_t failed = st->failed.load();
-  std::int64_t ok = st->total - failed;
+  const std::int64_t failed = st->failed.load();
+  load_totals totals{st->total, st->total - failed, failed, secs,
+                     {st->latency_ms.begin(), st->latency_ms.begin() + static_cast<long>(total)}};
+  std::sort(totals.latency_ms.begin(), totals.latency_ms.end());
 
   // The audit: every sampled run that succeeded must have produced one
   // complete, correctly parented trace in the file.
@@ -157,30 +144,16 @@ int load_command(const load_opts& o) {
     audit = tracing::audit_traces(spans, expect);
   }
 
-  double rps = secs > 0 ? static_cast<double>(st->total) / secs : 0;
   if (o.json) {
-    flows::value j = {
-        {"runs", st->total.load()},
-        {"ok", ok},
-        {"failed", failed},
-        {"duration_s", secs},
-        {"runs_per_s", rps},
-        {"latency_ms",
-         {{"p50", percentile(lat, 0.50)},
-          {"p90", percentile(lat, 0.90)},
-          {"p99", percentile(lat, 0.99)},
-          {"max", lat.empty() ? 0.0 : lat.back()}}},
-        {"audit",
-         {{"traces", audit.traces},
-          {"spans", audit.spans},
-          {"problems", audit.problem_count},
-          {"problem_samples", audit.problems}}},
-        {"export",
-         {{"spans_received", stats.spans_received},
-          {"spans_dropped", stats.total_dropped()},
-          {"flushed", flushed},
-          {"sinks", flows::value::array()}}},
-    };
+    flows::value j = summary_json(totals);
+    j["audit"] = {{"traces", audit.traces},
+                  {"spans", audit.spans},
+                  {"problems", audit.problem_count},
+                  {"problem_samples", audit.problems}};
+    j["export"] = {{"spans_received", stats.spans_received},
+                   {"spans_dropped", stats.total_dropped()},
+                   {"flushed", flushed},
+                   {"sinks", flows::value::array()}};
     for (auto& k : stats.sinks)
       j["export"]["sinks"].push_back({{"name", k.name},
                                       {"received", k.received},
@@ -194,11 +167,7 @@ int load_command(const load_opts& o) {
                                       {"spool_bytes", k.spool_bytes}});
     std::cout << j.dump() << std::endl;
   } else {
-    std::printf("runs %lld  ok %lld  failed %lld  in %.3f s  (%.0f runs/s)\n",
-                static_cast<long long>(st->total), static_cast<long long>(ok),
-                static_cast<long long>(failed), secs, rps);
-    std::printf("latency ms  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", percentile(lat, 0.5),
-                percentile(lat, 0.9), percentile(lat, 0.99), lat.empty() ? 0.0 : lat.back());
+    print_summary_head(totals);
     std::printf("audit  traces %zu  spans %zu  problems %zu\n", audit.traces, audit.spans,
                 audit.problem_count);
     std::printf("%s\n", stats.to_string().c_str());

@@ -14,9 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -25,6 +23,8 @@
 #include <variant>
 
 #include "cli/commands.hpp"
+#include "cli/load_summary.hpp"
+#include "cli/setup.hpp"
 #include "flows/spec.hpp"
 #include "net/http_load.hpp"
 #include "tracing/audit.hpp"
@@ -38,14 +38,8 @@ using clock = std::chrono::steady_clock;
 using flows::value;
 
 // What GET /v1/flows/NAME said.
-struct input_info {
-  std::string name;
-  flows::value_type type = flows::value_type::any;
-  bool required = false;
-};
-
 struct flow_info {
-  std::vector<input_info> inputs;
+  std::vector<flows::input_decl> inputs;
   std::size_t nodes = 0;  // 0: unknown
 };
 
@@ -63,20 +57,6 @@ struct run_record {
 volatile std::sig_atomic_t g_signals = 0;
 extern "C" void on_load_signal(int) {
   if (g_signals < 2) g_signals = g_signals + 1;
-}
-
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  auto i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
-}
-
-void draw_progress(std::int64_t done, std::int64_t total) {
-  constexpr int width = 30;
-  int filled = total ? static_cast<int>(width * done / total) : width;
-  std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld", filled, "##############################",
-               width - filled, "", static_cast<long long>(done), static_cast<long long>(total));
-  std::fflush(stderr);
 }
 
 std::string percent_encode(std::string_view s) {
@@ -193,9 +173,11 @@ std::variant<flow_info, int> describe_flow(const std::string& base, const load_o
   if (j.contains("inputs") && j["inputs"].is_array()) {
     for (auto& d : j["inputs"]) {
       if (!d.is_object() || !d.contains("name") || !d["name"].is_string()) continue;
-      input_info in;
+      flows::input_decl in;
       in.name = d["name"].get<std::string>();
-      in.required = d.value("required", false);
+      // The server applies the default; here only whether there is one
+      // matters (none: the input is required).
+      if (!d.value("required", false)) in.default_value = d.value("default", value());
       if (d.contains("type") && d["type"].is_string()) {
         auto t = parse_type(d["type"].get<std::string>());
         if (!t)
@@ -210,61 +192,20 @@ std::variant<flow_info, int> describe_flow(const std::string& base, const load_o
   return info;
 }
 
-// --inputs, then -i (which wins), each -i converted to the type the server
-// declared. Prints the error and returns nullopt.
+// setup.hpp's make_inputs against the inputs the server declared, then a
+// check that each required one is given: one error here, not one per run.
+// Prints the error and returns nullopt.
 std::optional<value> make_remote_inputs(const flow_info& flow, const load_opts& o) {
-  value in = value::object();
-  if (!o.inputs_file.empty()) {
-    std::string text;
-    if (o.inputs_file == "-") {
-      text.assign(std::istreambuf_iterator<char>(std::cin), {});
-    } else {
-      std::ifstream f(o.inputs_file);
-      if (!f) {
-        std::cerr << "weft: error: --inputs " << o.inputs_file << ": cannot read file\n";
-        return std::nullopt;
-      }
-      text.assign(std::istreambuf_iterator<char>(f), {});
-    }
-    in = value::parse(text, nullptr, false);
-    if (!in.is_object()) {
-      std::cerr << "weft: error: --inputs " << (o.inputs_file == "-" ? "(stdin)" : o.inputs_file)
-                << ": expected one JSON object of input name -> value\n";
-      return std::nullopt;
-    }
-  }
-  for (auto& kv : o.inputs) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::cerr << "weft: error: -i '" << kv << "': expected KEY=VALUE\n";
-      return std::nullopt;
-    }
-    auto key = kv.substr(0, eq), text = kv.substr(eq + 1);
-    auto decl = std::find_if(flow.inputs.begin(), flow.inputs.end(),
-                             [&](const input_info& d) { return d.name == key; });
-    if (decl == flow.inputs.end()) {
-      std::string known;
-      for (auto& d : flow.inputs) known += (known.empty() ? "" : ", ") + d.name;
-      std::cerr << "weft: error: -i " << key << ": flow '" << o.flow_name << "' has no input '"
-                << key << "'; its inputs are: " << (known.empty() ? "(none)" : known) << '\n';
-      return std::nullopt;
-    }
-    auto v = flows::convert_text(decl->type, text);
-    if (!v) {
-      std::cerr << "weft: error: -i " << key << ": '" << text << "' is not a valid "
-                << flows::to_string(decl->type) << '\n';
-      return std::nullopt;
-    }
-    in[key] = std::move(*v);
-  }
+  auto in = make_inputs(o.flow_name, flow.inputs, o);
+  if (!in) return std::nullopt;
   for (auto& d : flow.inputs) {
-    if (d.required && !in.contains(d.name)) {
+    if (!d.default_value && !in->contains(d.name)) {
       std::cerr << "weft: error: flow '" << o.flow_name << "' needs input '" << d.name << "' ("
                 << flows::to_string(d.type) << "); give -i " << d.name << "=VALUE\n";
       return std::nullopt;
     }
   }
-  return in;
+  return flows::to_object(*in);
 }
 
 // Re-reads the server's trace file until the audit passes or `wait` runs
@@ -440,8 +381,9 @@ int load_url_command(const load_opts& o) {
     std::fputc('\n', stderr);
   }
   const auto sent = static_cast<std::size_t>(stats.sent);
-  std::vector<double> lat(latency.begin(), latency.begin() + static_cast<long>(sent));
-  std::sort(lat.begin(), lat.end());
+  load_totals totals{stats.sent, ok, failed, stats.duration_s,
+                     {latency.begin(), latency.begin() + static_cast<long>(sent)}};
+  std::sort(totals.latency_ms.begin(), totals.latency_ms.end());
 
   // The audit: every run the server said it ran must be one complete trace,
   // rooted at the span this process put in its traceparent.
@@ -469,44 +411,26 @@ int load_url_command(const load_opts& o) {
     report = std::move(found);
   }
 
-  double rps = stats.duration_s > 0 ? static_cast<double>(stats.sent) / stats.duration_s : 0;
   if (o.json) {
     value by_status = value::object(), by_error = value::object();
     for (auto& [code, n] : statuses) by_status[std::to_string(code)] = n;
     for (auto& [kind, n] : transport_errors) by_error[kind] = n;
-    value j = {
-        {"runs", stats.sent},
-        {"ok", ok},
-        {"failed", failed},
-        {"duration_s", stats.duration_s},
-        {"runs_per_s", rps},
-        {"latency_ms",
-         {{"p50", percentile(lat, 0.50)},
-          {"p90", percentile(lat, 0.90)},
-          {"p99", percentile(lat, 0.99)},
-          {"max", lat.empty() ? 0.0 : lat.back()}}},
-        {"audit",
-         {{"traces", report.traces},
-          {"spans", report.spans},
-          {"problems", report.problem_count},
-          {"problem_samples", report.problems},
-          {"checked", audit}}},
-        {"export", {{"remote", true}}},
-        {"http",
-         {{"url", base},
-          {"flow", o.flow_name},
-          {"statuses", by_status},
-          {"transport_errors", by_error},
-          {"connections_opened", stats.connections_opened},
-          {"max_in_flight", stats.max_in_flight}}},
-    };
+    value j = summary_json(totals);
+    j["audit"] = {{"traces", report.traces},
+                  {"spans", report.spans},
+                  {"problems", report.problem_count},
+                  {"problem_samples", report.problems},
+                  {"checked", audit}};
+    j["export"] = {{"remote", true}};
+    j["http"] = {{"url", base},
+                 {"flow", o.flow_name},
+                 {"statuses", by_status},
+                 {"transport_errors", by_error},
+                 {"connections_opened", stats.connections_opened},
+                 {"max_in_flight", stats.max_in_flight}};
     std::cout << j.dump() << std::endl;
   } else {
-    std::printf("runs %lld  ok %lld  failed %lld  in %.3f s  (%.0f runs/s)\n",
-                static_cast<long long>(stats.sent), static_cast<long long>(ok),
-                static_cast<long long>(failed), stats.duration_s, rps);
-    std::printf("latency ms  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", percentile(lat, 0.5),
-                percentile(lat, 0.9), percentile(lat, 0.99), lat.empty() ? 0.0 : lat.back());
+    print_summary_head(totals);
     std::string counts;
     for (auto& [code, n] : statuses)
       counts += "  " + std::to_string(code) + " x" + std::to_string(n);

@@ -1,5 +1,6 @@
 #include "cli/setup.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -35,7 +36,9 @@ std::shared_ptr<const flows::plan> load_flow(engine& eng, const std::string& pat
   return r.plan;
 }
 
-std::optional<flows::value_map> make_inputs(const flows::plan& flow, const run_common& o) {
+std::optional<flows::value_map> make_inputs(const std::string& flow_name,
+                                            const std::vector<flows::input_decl>& declared,
+                                            const run_common& o) {
   flows::value_map in;
   if (!o.inputs_file.empty()) {
     std::string text;
@@ -64,11 +67,12 @@ std::optional<flows::value_map> make_inputs(const flows::plan& flow, const run_c
       return std::nullopt;
     }
     auto key = kv.substr(0, eq), text = kv.substr(eq + 1);
-    auto decl = flow.spec.find_input(key);
-    if (!decl) {
+    auto decl = std::find_if(declared.begin(), declared.end(),
+                             [&](const flows::input_decl& d) { return d.name == key; });
+    if (decl == declared.end()) {
       std::string known;
-      for (auto& d : flow.spec.inputs) known += (known.empty() ? "" : ", ") + d.name;
-      std::cerr << "weft: error: -i " << key << ": flow '" << flow.name()
+      for (auto& d : declared) known += (known.empty() ? "" : ", ") + d.name;
+      std::cerr << "weft: error: -i " << key << ": flow '" << flow_name
                 << "' has no input '" << key << "'; its inputs are: "
                 << (known.empty() ? "(none)" : known) << '\n';
       return std::nullopt;
@@ -82,6 +86,10 @@ std::optional<flows::value_map> make_inputs(const flows::plan& flow, const run_c
     in[key] = std::move(*v);
   }
   return in;
+}
+
+std::optional<flows::value_map> make_inputs(const flows::plan& flow, const run_common& o) {
+  return make_inputs(flow.name(), flow.spec.inputs, o);
 }
 
 namespace {

@@ -5,8 +5,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
+#include "flows/spec.hpp"
 #include "weft/engine.hpp"
 
 namespace weft::cli {
@@ -23,7 +25,14 @@ std::unique_ptr<engine> make_engine(const run_common& o);
 std::shared_ptr<const flows::plan> load_flow(engine& eng, const std::string& path);
 
 /// Builds the run inputs from --inputs then -i (which wins), converting each
-/// -i text to the declared type. Prints the error and returns nullopt.
+/// -i text to the type `declared` gives it; `flow_name` names the flow in
+/// errors. Prints the error and returns nullopt. Checks no required input:
+/// who runs the flow does.
+std::optional<flows::value_map> make_inputs(const std::string& flow_name,
+                                            const std::vector<flows::input_decl>& declared,
+                                            const run_common& o);
+
+/// make_inputs for a loaded flow.
 std::optional<flows::value_map> make_inputs(const flows::plan& flow, const run_common& o);
 
 /// Installs SIGINT/SIGTERM handlers that set a flag instead of killing the

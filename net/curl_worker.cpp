@@ -1,9 +1,6 @@
 #include "net/curl_worker.hpp"
 
-#include <cctype>
-#include <cstring>
 #include <mutex>
-#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -11,9 +8,13 @@
 
 #include <curl/curl.h>
 
+#include "net/curl_common.hpp"
+
 namespace weft::net {
 
 namespace {
+
+using detail::failure;
 
 // Idle easy handles kept for reuse. More than this are freed: a burst of
 // thousands of requests should not pin thousands of handles forever.
@@ -22,71 +23,6 @@ constexpr std::size_t easy_pool_limit = 256;
 // curl_multi_poll also wakes for libcurl's own timers and for
 // curl_multi_wakeup, so this only bounds how long a lost wakeup could stall.
 constexpr int poll_timeout_ms = 1000;
-
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-http_response failure(transport_error e, std::string message) {
-  http_response r;
-  r.error = e;
-  r.error_message = std::move(message);
-  return r;
-}
-
-transport_error classify(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_CONNECT: return transport_error::connect;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return transport_error::dns;
-    case CURLE_OPERATION_TIMEDOUT: return transport_error::timeout;
-    default: return transport_error::other;
-  }
-}
-
-// RFC 9110 "token": what method and header names may consist of. Checking
-// them (and header values for CR/LF) keeps a caller's bad input from
-// smuggling extra headers or requests onto a shared connection.
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s)
-    if (c <= 32 || c >= 127 || std::strchr("\"(),/:;<=>?@[\\]{}", c)) return false;
-  return true;
-}
-
-bool is_field_value(std::string_view s) {
-  for (unsigned char c : s)
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  return true;
-}
-
-// Returns why the request cannot be sent, naming no header value.
-std::optional<std::string> invalid(const http_request& req) {
-  if (!is_token(req.method)) return "invalid HTTP method";
-  for (auto& [name, value] : req.headers) {
-    if (!is_token(name)) return "invalid request header name";
-    if (!is_field_value(value)) return "invalid value for request header " + name;
-  }
-  return std::nullopt;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
 
 // One request on its way through libcurl. Its address is the easy handle's
 // CURLOPT_PRIVATE and the callbacks' user pointer, so it must not move.
@@ -117,19 +53,8 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
-  auto& t = *static_cast<transfer*>(user);
   std::size_t len = size * n;
-  std::string_view line(data, len);
-  // A status line starts a new response (after "100 Continue", say): only
-  // the final response's headers count.
-  if (line.starts_with("HTTP/")) {
-    t.response.headers.clear();
-    return len;
-  }
-  auto colon = line.find(':');
-  if (colon == std::string_view::npos) return len;  // the blank line that ends the head
-  t.response.headers.emplace_back(std::string(trim(line.substr(0, colon))),
-                                  std::string(trim(line.substr(colon + 1))));
+  detail::add_header_line(static_cast<transfer*>(user)->response, std::string_view(data, len));
   return len;
 }
 
@@ -150,7 +75,7 @@ struct curl_worker::core {
   std::unordered_map<CURL*, std::unique_ptr<transfer>> active;
 
   core(const http_client_config& c, completion_fn f) : cfg(c), on_complete(std::move(f)) {
-    init_curl_once();
+    detail::init_curl_once();
     multi = curl_multi_init();
     if (!multi) return;
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, cfg.max_connections_per_host);
@@ -185,7 +110,7 @@ struct curl_worker::core {
   }
 
   void start(std::uint64_t token, http_request req) {
-    if (auto why = invalid(req)) {
+    if (auto why = detail::invalid(req)) {
       on_complete(token, failure(transport_error::other, std::move(*why)));
       return;
     }
@@ -209,41 +134,20 @@ struct curl_worker::core {
 
   void configure(CURL* e, transfer& t) {
     auto& req = t.request;
-    curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
-    curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    // Signals are process-wide; libcurl must not use them from our thread.
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg.verify_tls ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg.verify_tls ? 2L : 0L);
-    if (req.timeout_ms > 0)
-      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout_ms));
-    curl_easy_setopt(e, CURLOPT_USERAGENT, cfg.user_agent.c_str());
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_buffer);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
-
-    if (req.method == "GET") {
-      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    } else if (req.method == "HEAD") {
-      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    } else {
-      // POSTFIELDS does not copy: the body lives in the transfer.
-      if (req.method == "POST" || !req.body.empty()) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req.body.data());
-      }
-      if (req.method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    }
+    // POSTFIELDS does not copy: the body lives in the transfer.
+    detail::configure_easy(e, req,
+                           {.owner = &t,
+                            .error_buffer = t.error_buffer,
+                            .on_body = on_body,
+                            .on_header = on_header,
+                            .verify_tls = cfg.verify_tls,
+                            .timeout_ms = req.timeout_ms,
+                            .user_agent = cfg.user_agent.c_str()});
 
     bool has_expect = false;
     for (auto& [name, value] : req.headers) {
-      has_expect = has_expect || iequals(name, "Expect");
-      // "Name;" is libcurl's spelling of a header with an empty value.
-      std::string line = value.empty() ? name + ";" : name + ": " + value;
-      t.header_list = curl_slist_append(t.header_list, line.c_str());
+      has_expect = has_expect || detail::iequals(name, "Expect");
+      t.header_list = detail::append_header(t.header_list, name, value);
     }
     // libcurl sends "Expect: 100-continue" for large bodies and then waits up
     // to a second for servers that never answer it; collectors don't need it.
@@ -271,11 +175,7 @@ struct curl_worker::core {
         r = failure(transport_error::other, "response body larger than " +
                                                 std::to_string(cfg.max_response_bytes) + " bytes");
       } else {
-        // The error buffer says which host and port; it never holds request
-        // headers.
-        std::string msg = curl_easy_strerror(code);
-        if (t->error_buffer[0] != '\0') msg += std::string(": ") + t->error_buffer;
-        r = failure(classify(code), std::move(msg));
+        r = failure(code, t->error_buffer);
       }
       give_back(e);
       on_complete(t->token, std::move(r));

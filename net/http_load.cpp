@@ -2,77 +2,21 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <curl/curl.h>
 
+#include "net/curl_common.hpp"
+
 namespace weft::net {
 
 namespace {
 
+using detail::failure;
 using clock = std::chrono::steady_clock;
-
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-http_response failure(transport_error e, std::string message) {
-  http_response r;
-  r.error = e;
-  r.error_message = std::move(message);
-  return r;
-}
-
-transport_error classify(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_CONNECT: return transport_error::connect;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return transport_error::dns;
-    case CURLE_OPERATION_TIMEDOUT: return transport_error::timeout;
-    default: return transport_error::other;
-  }
-}
-
-// RFC 9110 tokens and field values, as http_client checks them: a bad value
-// (an API key read from the environment with a newline in it, say) must not
-// smuggle extra headers onto a shared connection.
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s)
-    if (c <= 32 || c >= 127 || std::strchr("\"(),/:;<=>?@[\\]{}", c)) return false;
-  return true;
-}
-
-bool is_field_value(std::string_view s) {
-  for (unsigned char c : s)
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  return true;
-}
-
-// Why the request cannot be sent, naming no header value.
-std::optional<std::string> invalid(const http_request& req) {
-  if (!is_token(req.method)) return "invalid HTTP method";
-  for (auto& [name, value] : req.headers) {
-    if (!is_token(name)) return "invalid request header name";
-    if (!is_field_value(value)) return "invalid value for request header " + name;
-  }
-  return std::nullopt;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
 
 double ms_between(clock::time_point a, clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -115,18 +59,8 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
-  auto& s = *static_cast<slot*>(user);
   std::size_t len = size * n;
-  std::string_view line(data, len);
-  // Only the final response's headers count (not those of a 1xx).
-  if (line.starts_with("HTTP/")) {
-    s.response.headers.clear();
-    return len;
-  }
-  auto colon = line.find(':');
-  if (colon == std::string_view::npos) return len;
-  s.response.headers.emplace_back(std::string(trim(line.substr(0, colon))),
-                                  std::string(trim(line.substr(colon + 1))));
+  detail::add_header_line(static_cast<slot*>(user)->response, std::string_view(data, len));
   return len;
 }
 
@@ -136,41 +70,19 @@ void configure(slot& s, const http_load_config& cfg) {
   // Reset forgets the last request's options; the connection it used stays
   // in the multi handle's cache.
   curl_easy_reset(e);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, &s);
-  curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  detail::configure_easy(e, req,
+                         {.owner = &s,
+                          .error_buffer = s.error_buffer,
+                          .on_body = on_body,
+                          .on_header = on_header,
+                          .verify_tls = cfg.verify_tls,
+                          .timeout_ms = cfg.timeout_ms,
+                          .user_agent = cfg.user_agent.c_str()});
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg.verify_tls ? 1L : 0L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg.verify_tls ? 2L : 0L);
-  if (cfg.timeout_ms > 0)
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(cfg.timeout_ms));
-  curl_easy_setopt(e, CURLOPT_USERAGENT, cfg.user_agent.c_str());
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s.error_buffer);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &s);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, &s);
-
-  if (req.method == "GET") {
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-  } else if (req.method == "HEAD") {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else {
-    if (req.method == "POST" || !req.body.empty()) {
-      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-      curl_easy_setopt(e, CURLOPT_POSTFIELDS, req.body.data());
-    }
-    if (req.method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-  }
 
   curl_slist_free_all(s.headers);
   s.headers = nullptr;
-  for (auto& [name, value] : req.headers) {
-    // "Name;" is libcurl's spelling of a header with an empty value.
-    std::string line = value.empty() ? name + ";" : name + ": " + value;
-    s.headers = curl_slist_append(s.headers, line.c_str());
-  }
+  for (auto& [name, value] : req.headers) s.headers = detail::append_header(s.headers, name, value);
   // After the caller's headers, so this wins over any Expect they set: the
   // 100-continue round trip would be measured as server latency.
   s.headers = curl_slist_append(s.headers, "Expect:");
@@ -182,7 +94,7 @@ void configure(slot& s, const http_load_config& cfg) {
 http_load::http_load(http_load_config cfg) : cfg_(std::move(cfg)) {
   cfg_.concurrency = std::max(1, cfg_.concurrency);
   cfg_.tick_ms = std::max(1, cfg_.tick_ms);
-  init_curl_once();
+  detail::init_curl_once();
   CURLM* m = curl_multi_init();
   if (!m) return;  // run() reports every request as failed
   const long c = cfg_.concurrency;
@@ -231,7 +143,7 @@ http_load_stats http_load::run(const make_fn& make, const done_fn& done, const t
       ++st.sent;
       s.request = make(i);
       s.index = i;
-      if (auto why = invalid(s.request)) {
+      if (auto why = detail::invalid(s.request)) {
         report(i, failure(transport_error::other, std::move(*why)), 0, false);
         continue;
       }
@@ -268,10 +180,7 @@ http_load_stats http_load::run(const make_fn& make, const done_fn& done, const t
       r = std::move(s.response);
       curl_easy_getinfo(s.easy, CURLINFO_RESPONSE_CODE, &r.status);
     } else {
-      // The error buffer names host and port, never request headers.
-      std::string msg = curl_easy_strerror(code);
-      if (s.error_buffer[0] != '\0') msg += std::string(": ") + s.error_buffer;
-      r = failure(classify(code), std::move(msg));
+      r = failure(code, s.error_buffer);
     }
     report(s.index, std::move(r), ms_between(s.started, now), s.truncated);
   };
