@@ -1,5 +1,6 @@
 #include "net/http_server.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <future>
 #include <map>
@@ -100,11 +101,11 @@ struct conn_state {
   bool closing = false;            // close once what is pending is written
   bool draining = false;
   bool awaiting_ack = false;       // written bytes not yet confirmed sent
+  bool close_sent = false;         // the close is on its way (close_if_done)
   bool request_in_progress = false;
   bool input_done = false;         // a request without keep-alive was the last
   clock::time_point request_started;
   clock::time_point last_activity = clock::now();
-  std::optional<clock::time_point> timer_due;  // the earliest armed timer
 
   ~conn_state() {
     if (!sh) return;
@@ -129,14 +130,15 @@ void write_response(conn_broker* self, const server_response& r, bool keep_alive
 
 // Closes once nothing is left to write (and, while draining, once the
 // kernel took every byte, so that the answers really leave before exit).
+// The close itself is a message to ourselves: this is often called from
+// inside the scribe's own read or write callback, and closing the scribe
+// there would free it under its caller.
 void close_if_done(conn_broker* self) {
   auto& st = self->state;
-  if (!st.closing || st.outstanding > 0 || st.awaiting_ack) return;
-  self->close(st.hdl);
-  self->quit();
+  if (!st.closing || st.outstanding > 0 || st.awaiting_ack || st.close_sent) return;
+  st.close_sent = true;
+  self->send(self, close_atom::value);
 }
-
-void arm_timer(conn_broker* self);
 
 void process_input(conn_broker* self);
 
@@ -163,7 +165,6 @@ void deliver(conn_broker* self, std::uint64_t seq, answer a) {
     return;
   }
   if (wrote) process_input(self);  // the pipeline limit may have held input back
-  arm_timer(self);
 }
 
 // Answers a request without the handler (parser errors, draining).
@@ -261,28 +262,14 @@ std::optional<clock::time_point> deadline(conn_broker* self) {
   return st.last_activity + st.sh->cfg.idle_timeout;
 }
 
-// One timer at a time, re-armed lazily: most events only move the deadline
-// later, so a busy connection costs no timer message per request.
-void arm_timer(conn_broker* self) {
+// Timeouts are checked on the acceptor's sweep, not with a delayed message
+// per connection: with CAF 0.17, a pending delayed message kept the broker
+// it was addressed to alive, so every closed connection held ~2 KiB until
+// its timer came due (measured: RSS grew linearly with connections served).
+void on_timer(conn_broker* self) {
   auto& st = self->state;
   auto due = deadline(self);
-  if (!due || (st.timer_due && *st.timer_due <= *due)) return;
-  st.timer_due = *due;
-  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(*due - clock::now());
-  if (delay.count() < 0) delay = std::chrono::milliseconds(0);
-  self->delayed_send(self, delay + std::chrono::milliseconds(1), timer_atom::value,
-                     static_cast<std::int64_t>(due->time_since_epoch().count()));
-}
-
-void on_timer(conn_broker* self, std::int64_t due_ticks) {
-  auto& st = self->state;
-  if (st.timer_due && st.timer_due->time_since_epoch().count() == due_ticks) st.timer_due.reset();
-  auto due = deadline(self);
-  if (!due) return;
-  if (clock::now() < *due) {
-    arm_timer(self);
-    return;
-  }
+  if (!due || clock::now() < *due) return;
   if (st.request_in_progress) {
     auto r = json_error(408, "request_timeout",
                         "the request did not arrive in full within " +
@@ -313,20 +300,18 @@ caf::behavior connection(conn_broker* self, caf::io::connection_handle hdl, shar
   st.parser.emplace(sh->cfg.limits);
   self->configure_read(hdl, caf::io::receive_policy::at_most(16 * 1024));
   if (sh->draining.load()) start_draining(self);
-  arm_timer(self);
   return {
       [=](const caf::io::new_data_msg& msg) {
         auto& st = self->state;
         if (st.closing || st.input_done) return;  // the answer that closes is on its way
         st.inbuf.append(msg.buf.data(), msg.buf.size());
         process_input(self);
-        arm_timer(self);
       },
       [=](reply_atom, std::uint64_t seq, bool keep, server_response& r) {
         if (seq < self->state.next_write || self->state.ready.count(seq)) return;  // answered already
         deliver(self, seq, answer{std::move(r), keep});
       },
-      [=](timer_atom, std::int64_t due) { on_timer(self, due); },
+      [=](timer_atom) { on_timer(self); },
       [=](const caf::io::data_transferred_msg& msg) {
         if (msg.remaining == 0) {
           self->state.awaiting_ack = false;
@@ -338,7 +323,10 @@ caf::behavior connection(conn_broker* self, caf::io::connection_handle hdl, shar
         self->close(self->state.hdl);
         self->quit();
       },
-      [=](const caf::io::connection_closed_msg&) { self->quit(); },
+      [=](const caf::io::connection_closed_msg&) {
+        self->close_all();
+        self->quit();
+      },
   };
 }
 
@@ -348,7 +336,8 @@ caf::behavior connection(conn_broker* self, caf::io::connection_handle hdl, shar
 struct acceptor_state {
   shared_ptr sh;
   caf::io::accept_handle listener;
-  std::set<caf::actor> conns;
+  // Weak: the acceptor must not keep a closed connection's broker alive.
+  std::set<caf::actor_addr> conns;
 };
 
 using acceptor_broker = caf::io::stateful_broker<acceptor_state>;
@@ -364,8 +353,13 @@ caf::behavior acceptor(acceptor_broker* self, shared_ptr sh, bind_promise bound)
   }
   self->state.listener = res->first;
   bound->set_value(res->second);
+  // The sweep period: fine enough for the shortest timeout, never busier
+  // than a few times a second (each sweep is one message per connection).
+  auto period = std::min(sh->cfg.request_timeout, sh->cfg.idle_timeout) / 4;
+  period = std::clamp(period, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+  self->delayed_send(self, period, timer_atom::value);
   self->set_down_handler([=](const caf::down_msg& m) {
-    self->state.conns.erase(caf::actor_cast<caf::actor>(m.source));
+    self->state.conns.erase(m.source);
   });
   return {
       [=](const caf::io::new_connection_msg& msg) {
@@ -386,15 +380,24 @@ caf::behavior acceptor(acceptor_broker* self, shared_ptr sh, bind_promise bound)
         st.sh->connections++;
         auto c = self->fork(connection, msg.handle, st.sh);
         self->monitor(c);
-        st.conns.insert(c);
+        st.conns.insert(c.address());
       },
       [=](drain_atom) {
         self->close(self->state.listener);
-        for (auto& c : self->state.conns) self->send(c, drain_atom::value);
+        for (auto& c : self->state.conns)
+          if (auto a = caf::actor_cast<caf::actor>(c)) self->send(a, drain_atom::value);
       },
       [=](close_atom) {
-        for (auto& c : self->state.conns) self->send(c, close_atom::value);
+        for (auto& c : self->state.conns)
+          if (auto a = caf::actor_cast<caf::actor>(c)) self->send(a, close_atom::value);
         self->quit();
+      },
+      [=](timer_atom) {
+        for (auto& c : self->state.conns)
+          if (auto a = caf::actor_cast<caf::actor>(c)) self->send(a, timer_atom::value);
+        auto period = std::min(self->state.sh->cfg.request_timeout, self->state.sh->cfg.idle_timeout) / 4;
+        period = std::clamp(period, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+        self->delayed_send(self, period, timer_atom::value);
       },
       [=](const caf::io::acceptor_closed_msg&) {},
   };

