@@ -148,6 +148,12 @@ TEST_CASE("weft serve memory stays flat as connections come and go", "[serve][pr
   churn(6000);
   auto after = rss_kib();
   INFO("RSS " << before << " KiB -> " << after << " KiB over 6000 connections");
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // A sanitizer's quarantine holds freed memory, so RSS says nothing here;
+  // ASan's leak check at exit covers the same ground.
+  WARN("RSS growth not checked under a sanitizer");
+#else
   CHECK(after - before < 4096);  // a leak of one broker per connection is ~14 MiB here
+#endif
   CHECK(srv.stop(SIGTERM) == 0);
 }
