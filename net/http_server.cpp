@@ -341,6 +341,14 @@ struct acceptor_state {
 };
 
 using acceptor_broker = caf::io::stateful_broker<acceptor_state>;
+
+// How often the acceptor asks every connection to check its timeouts: fine
+// enough for the shortest timeout, never more often than 20 times a second
+// nor less than once (each sweep is one message per connection).
+std::chrono::milliseconds sweep_period(const http_server_config& cfg) {
+  auto period = std::min(cfg.request_timeout, cfg.idle_timeout) / 4;
+  return std::clamp(period, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+}
 using bind_promise = std::shared_ptr<std::promise<caf::expected<std::uint16_t>>>;
 
 caf::behavior acceptor(acceptor_broker* self, shared_ptr sh, bind_promise bound) {
@@ -353,11 +361,7 @@ caf::behavior acceptor(acceptor_broker* self, shared_ptr sh, bind_promise bound)
   }
   self->state.listener = res->first;
   bound->set_value(res->second);
-  // The sweep period: fine enough for the shortest timeout, never busier
-  // than a few times a second (each sweep is one message per connection).
-  auto period = std::min(sh->cfg.request_timeout, sh->cfg.idle_timeout) / 4;
-  period = std::clamp(period, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
-  self->delayed_send(self, period, timer_atom::value);
+  self->delayed_send(self, sweep_period(sh->cfg), timer_atom::value);
   self->set_down_handler([=](const caf::down_msg& m) {
     self->state.conns.erase(m.source);
   });
@@ -395,9 +399,7 @@ caf::behavior acceptor(acceptor_broker* self, shared_ptr sh, bind_promise bound)
       [=](timer_atom) {
         for (auto& c : self->state.conns)
           if (auto a = caf::actor_cast<caf::actor>(c)) self->send(a, timer_atom::value);
-        auto period = std::min(self->state.sh->cfg.request_timeout, self->state.sh->cfg.idle_timeout) / 4;
-        period = std::clamp(period, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
-        self->delayed_send(self, period, timer_atom::value);
+        self->delayed_send(self, sweep_period(self->state.sh->cfg), timer_atom::value);
       },
       [=](const caf::io::acceptor_closed_msg&) {},
   };

@@ -155,15 +155,15 @@ void service::handle(net::server_request req, net::responder reply) {
       return reply(json_error(404, "unknown_flow",
                               "no flow named '" + rest + "'; GET /v1/flows lists the served flows"));
     if (!runs) return reply(json_ok(200, flow_catalog::describe(*flow)));
-    return start_run(rest, req, reply);
+    return start_run(flow, req, reply);
   }
   reply(json_error(404, "not_found",
                    "no route for " + path + "; see /v1/flows, /healthz, /readyz, /metrics"));
 }
 
-void service::start_run(const std::string& flow_name, net::server_request& req,
-                        net::responder& reply) {
-  auto flow = flows_.find(flow_name);
+void service::start_run(const std::shared_ptr<const flows::plan>& flow,
+                        net::server_request& req, net::responder& reply) {
+  const std::string& flow_name = flow->name();
   // The body: a JSON object, or nothing at all (no inputs).
   flows::value body = flows::value::object();
   if (!req.body.empty()) {

@@ -65,7 +65,8 @@ class service {
   std::int64_t runs_in_flight() const { return inflight_.load(); }
 
  private:
-  void start_run(const std::string& flow_name, net::server_request& req, net::responder& reply);
+  void start_run(const std::shared_ptr<const flows::plan>& flow, net::server_request& req,
+                 net::responder& reply);
   bool admit();  // reserves an in-flight slot, or false at the limit
 
   engine& eng_;

@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/serve_process.hpp"
+#include "support/weft_command.hpp"
 #include "support/test_collector.hpp"
 #include "tracing/otlp_json.hpp"
 #include "tracing/traceparent.hpp"
@@ -37,38 +38,12 @@
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+using weft::test::proc_result;
+using weft::test::run_weft;
+
 namespace {
 
-struct proc_result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-fs::path scratch_dir() {
-  auto dir = fs::temp_directory_path() / ("weft-cli-load-url-" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
-
-// Runs `ENV weft ARGS` through the shell in a scratch dir; stderr to a file.
-proc_result run_weft(const std::string& args, const std::string& env = "") {
-  static int n = 0;
-  auto err_file = scratch_dir() / ("err-" + std::to_string(n++));
-  std::string cmd = "cd '" + scratch_dir().string() + "' && " + env + " '" + WEFT_BINARY + "' " +
-                    args + " 2>'" + err_file.string() + "'";
-  proc_result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::array<char, 4096> buf;
-  std::size_t k;
-  while ((k = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), k);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
-}
+fs::path scratch_dir() { return weft::test::scratch_dir("weft-cli-load-url"); }
 
 // `weft load --url BASE ARGS --json --no-progress`, its summary parsed.
 json load_url_json(const std::string& base_url, const std::string& args, proc_result& raw,

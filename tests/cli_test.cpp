@@ -10,45 +10,20 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/weft_command.hpp"
 #include "tracing/otlp_json_reader.hpp"
 
 namespace fs = std::filesystem;
 
+using weft::test::proc_result;
+using weft::test::run_weft;
+
 namespace {
-
-struct proc_result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `weft ARGS` through the shell (stderr to a file), in a scratch dir.
-proc_result run_weft(const std::string& args, const std::string& env = "") {
-  static int n = 0;
-  auto dir = fs::temp_directory_path() / ("weft-cli-" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  auto err_file = dir / ("err-" + std::to_string(n++));
-  std::string cmd = "cd '" + dir.string() + "' && " + env + " '" + WEFT_BINARY + "' " + args +
-                    " 2>'" + err_file.string() + "'";
-  proc_result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::array<char, 4096> buf;
-  std::size_t k;
-  while ((k = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), k);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
-}
 
 std::string src(const std::string& rel) { return std::string(WEFT_SOURCE_DIR) + "/" + rel; }
 
 std::string scratch(const std::string& name, const std::string& text) {
-  auto dir = fs::temp_directory_path() / ("weft-cli-" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  auto p = dir / name;
+  auto p = weft::test::scratch_dir() / name;
   std::ofstream(p) << text;
   return p.string();
 }
@@ -127,7 +102,7 @@ TEST_CASE("weft run with a traceparent joins the caller's trace; a bad one warns
 }
 
 TEST_CASE("weft run without a configured sink writes the default trace file", "[cli]") {
-  auto dir = fs::temp_directory_path() / ("weft-cli-" + std::to_string(getpid()));
+  auto dir = weft::test::scratch_dir();  // where run_weft runs
   fs::remove(dir / "weft-traces.jsonl");
   auto r = run_weft("run " + src("examples/hello.yaml") + " -i name=x");
   CHECK(r.code == 0);
