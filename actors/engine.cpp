@@ -9,7 +9,7 @@
 
 #include <caf/io/middleman.hpp>
 
-#include "actors/http_sink.hpp"
+#include "export/http_sink.hpp"
 #include "actors/messages.hpp"
 #include "net/http_client.hpp"
 #include "tracing/spool.hpp"
@@ -46,7 +46,7 @@ struct engine::impl {
   std::condition_variable idle;
   // Read on every run() without the mutex; written once, under it.
   std::atomic<bool> shut_down{false};
-  actors::exporter_stats final_stats;  // taken at shutdown, after the flush
+  exporting::exporter_stats final_stats;  // taken at shutdown, after the flush
 };
 
 namespace {
@@ -96,38 +96,38 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
     res.service_version = WEFT_VERSION_STRING;
     const auto& ex = m.settings.exporter;
     for (auto& s : opts.extra_sinks)
-      workers.push_back(actors::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(s))));
-    auto http_worker = [&](std::unique_ptr<actors::http_sink_protocol> proto) {
+      workers.push_back(exporting::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(s))));
+    auto http_worker = [&](std::unique_ptr<exporting::http_sink_protocol> proto) {
       if (!m.http) m.http = net::spawn_http_client(*m.sys);
-      actors::http_worker_config hc;
+      exporting::http_worker_config hc;
       hc.max_queue_spans = ex.max_queue_spans;
       hc.spool_dir = tracing::spool_dir(ex.spool_dir, proto->name());
       hc.spool_max_bytes = ex.spool_max_bytes;
       hc.retry_initial_ms = ex.retry_initial_ms;
       hc.retry_max_ms = ex.retry_max_ms;
       hc.retry_multiplier = ex.retry_multiplier;
-      workers.push_back(actors::spawn_http_worker(*m.sys, std::move(proto), m.http, hc));
+      workers.push_back(exporting::spawn_http_worker(*m.sys, std::move(proto), m.http, hc));
     };
-    if (ex.otlp) http_worker(actors::make_otlp_protocol(*ex.otlp, res));
+    if (ex.otlp) http_worker(exporting::make_otlp_protocol(*ex.otlp, res));
     if (ex.langfuse)
       http_worker(ex.langfuse->legacy
-                      ? actors::make_langfuse_legacy_protocol(*ex.langfuse, m.settings.tracing.content)
-                      : actors::make_langfuse_protocol(*ex.langfuse, res, m.settings.tracing.content));
+                      ? exporting::make_langfuse_legacy_protocol(*ex.langfuse, m.settings.tracing.content)
+                      : exporting::make_langfuse_protocol(*ex.langfuse, res, m.settings.tracing.content));
     if (!m.settings.tracing.trace_file.empty() || workers.empty()) {
       m.trace_file = m.settings.tracing.trace_file.empty() ? config::default_trace_file()
                                                            : m.settings.tracing.trace_file;
       std::string err;
       auto fs = tracing::file_sink::open(m.trace_file, res, &err);
       if (!fs) throw std::runtime_error(err);
-      workers.push_back(actors::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(fs))));
+      workers.push_back(exporting::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(fs))));
     }
   }
-  actors::exporter_config ec;
+  exporting::exporter_config ec;
   ec.batch_max_spans = m.settings.tracing.batch_max_spans;
   ec.batch_max_bytes = m.settings.tracing.batch_max_bytes;
   ec.max_outstanding_spans = m.settings.exporter.max_queue_spans;
   ec.batch_delay_ms = m.settings.tracing.batch_delay_ms;
-  m.exporter = actors::spawn_exporter(*m.sys, std::move(workers), ec);
+  m.exporter = exporting::spawn_exporter(*m.sys, std::move(workers), ec);
 }
 
 engine::~engine() { shutdown(); }
@@ -271,19 +271,19 @@ std::future<run_result> engine::run(std::shared_ptr<const flows::plan> flow,
   return f;
 }
 
-actors::exporter_stats engine::stats(std::chrono::milliseconds timeout) {
+exporting::exporter_stats engine::stats(std::chrono::milliseconds timeout) {
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     if (impl_->shut_down) return impl_->final_stats;
   }
-  actors::exporter_stats out;
+  exporting::exporter_stats out;
   caf::scoped_actor self{*impl_->sys};
   self->request(impl_->exporter, timeout, actors::stats_atom::value)
-      .receive([&](actors::exporter_stats& s) { out = std::move(s); }, [](caf::error&) {});
+      .receive([&](exporting::exporter_stats& s) { out = std::move(s); }, [](caf::error&) {});
   return out;
 }
 
-void engine::stats(std::function<void(std::optional<actors::exporter_stats>)> done,
+void engine::stats(std::function<void(std::optional<exporting::exporter_stats>)> done,
                    std::chrono::milliseconds timeout) {
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
@@ -296,7 +296,7 @@ void engine::stats(std::function<void(std::optional<actors::exporter_stats>)> do
   impl_->sys->spawn([exporter = impl_->exporter, done = std::move(done),
                      timeout](caf::event_based_actor* self) {
     self->request(exporter, timeout, actors::stats_atom::value)
-        .then([done](actors::exporter_stats& s) { done(std::move(s)); },
+        .then([done](exporting::exporter_stats& s) { done(std::move(s)); },
               [done](caf::error&) { done(std::nullopt); });
   });
 }
@@ -336,7 +336,7 @@ bool engine::shutdown(std::chrono::milliseconds deadline) {
                   static_cast<std::int64_t>(budget.count()))
         .receive([&](bool ok) { flushed = ok; }, [](caf::error&) {});
     self->request(m.exporter, std::chrono::seconds(5), actors::stats_atom::value)
-        .receive([&](actors::exporter_stats& s) { m.final_stats = std::move(s); },
+        .receive([&](exporting::exporter_stats& s) { m.final_stats = std::move(s); },
                  [](caf::error&) {});
     self->send_exit(m.exporter, caf::exit_reason::user_shutdown);
     if (m.http) self->send_exit(m.http, caf::exit_reason::user_shutdown);

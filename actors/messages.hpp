@@ -1,5 +1,6 @@
-// The messages that travel between a run's actors and the exporter, with the
-// inspect() overloads CAF needs to carry them.
+// The messages that travel between a run's actors, with the inspect()
+// overloads CAF needs to carry them (the exporter's own are in
+// export/messages.hpp).
 //
 // Every message that starts work carries the run's trace context (see
 // tracing/trace_context.hpp); results travel back up the same actor tree.
@@ -15,6 +16,7 @@
 
 #include <caf/all.hpp>
 
+#include "export/messages.hpp"
 #include "flows/value.hpp"
 #include "tracing/span.hpp"
 #include "tracing/trace_context.hpp"
@@ -25,9 +27,9 @@ namespace weft::actors {
 using timer_atom = caf::atom_constant<caf::atom("wTimer")>;
 using timeout_atom = caf::atom_constant<caf::atom("wTimeout")>;
 using cancel_atom = caf::atom_constant<caf::atom("wCancel")>;
-using tick_atom = caf::atom_constant<caf::atom("wTick")>;
-using flush_atom = caf::atom_constant<caf::atom("wFlush")>;
-using stats_atom = caf::atom_constant<caf::atom("wStats")>;
+// The exporter's atoms, under the names the engine has always used.
+using exporting::flush_atom;
+using exporting::stats_atom;
 using start_atom = caf::atom_constant<caf::atom("wStart")>;
 
 /// A node actor's report to its run actor. It carries the node's finished
@@ -42,71 +44,14 @@ struct node_finished {
   tracing::span_record span;
 };
 
-/// A batch of spans on its way from the exporter to one sink worker; shared
-/// so that several sinks can take the same batch without copying it.
-struct span_batch {
-  std::shared_ptr<const std::vector<tracing::span_record>> spans;
-};
-
 }  // namespace weft::actors
 
 namespace weft::tracing {
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, trace_id& x) {
-  return f(caf::meta::type_name("trace_id"), x.bytes);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, span_id& x) {
-  return f(caf::meta::type_name("span_id"), x.value);
-}
-
-template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, trace_context& x) {
   return f(caf::meta::type_name("trace_context"), x.trace, x.parent, x.sampled, x.session_id,
            x.user_id, x.trace_state);
-}
-
-// Attributes go over the wire as parallel lists: key, kind and the text of
-// the value (numbers in decimal), which keeps the variant out of CAF.
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, span_record& x) {
-  std::vector<std::string> keys, texts;
-  std::vector<std::uint8_t> kinds;
-  if constexpr (Inspector::reads_state) {
-    for (auto& a : x.attributes) {
-      keys.push_back(a.key);
-      kinds.push_back(static_cast<std::uint8_t>(a.value.index()));
-      std::visit(
-          [&](auto& v) {
-            using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::string>) texts.push_back(v);
-            else if constexpr (std::is_same_v<T, bool>) texts.push_back(v ? "1" : "0");
-            else texts.push_back(std::to_string(v));
-          },
-          a.value);
-    }
-  }
-  int kind = static_cast<int>(x.kind), status = static_cast<int>(x.status);
-  auto load = caf::meta::load_callback([&]() -> caf::error {
-    x.kind = static_cast<span_kind>(kind);
-    x.status = static_cast<status_code>(status);
-    x.attributes.clear();
-    for (std::size_t i = 0; i < keys.size() && i < kinds.size() && i < texts.size(); ++i) {
-      attribute_value v;
-      switch (kinds[i]) {
-        case 1: v = static_cast<std::int64_t>(std::stoll(texts[i])); break;
-        case 2: v = std::stod(texts[i]); break;
-        case 3: v = texts[i] == "1"; break;
-        default: v = texts[i];
-      }
-      x.attributes.push_back({keys[i], std::move(v)});
-    }
-    return caf::none;
-  });
-  return f(caf::meta::type_name("span_record"), x.trace, x.id, x.trace_state, x.parent, x.name, kind,
-           x.start_unix_ns, x.end_unix_ns, status, x.status_message, keys, kinds, texts, load);
 }
 
 }  // namespace weft::tracing
@@ -126,18 +71,6 @@ typename Inspector::result_type inspect(Inspector& f, node_finished& x) {
   });
   return f(caf::meta::type_name("node_finished"), x.node, x.ok, json, x.error, x.has_span, x.span,
            load);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, span_batch& x) {
-  std::vector<tracing::span_record> copy;
-  if constexpr (Inspector::reads_state)
-    if (x.spans) copy = *x.spans;
-  auto load = caf::meta::load_callback([&]() -> caf::error {
-    x.spans = std::make_shared<const std::vector<tracing::span_record>>(std::move(copy));
-    return caf::none;
-  });
-  return f(caf::meta::type_name("span_batch"), copy, load);
 }
 
 }  // namespace weft::actors

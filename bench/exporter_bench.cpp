@@ -12,9 +12,9 @@
 #include <fstream>
 #include <thread>
 
-#include "actors/exporter.hpp"
-#include "actors/http_sink.hpp"
-#include "actors/messages.hpp"
+#include "export/exporter.hpp"
+#include "export/http_sink.hpp"
+#include "export/messages.hpp"
 #include "net/http_client.hpp"
 #include "support/test_collector.hpp"
 #include "bench_util.hpp"
@@ -61,13 +61,13 @@ double exporter_throughput(std::size_t total, bool gzip, test::test_collector& c
   config::otlp_settings s;
   s.endpoint = c.base_url() + "/v1/traces";
   s.gzip = gzip;
-  actors::http_worker_config hc;
+  exporting::http_worker_config hc;
   hc.spool_dir = (std::filesystem::temp_directory_path() / "weft-bench-spool").string();
   std::filesystem::remove_all(hc.spool_dir);
-  auto worker = actors::spawn_http_worker(sys, actors::make_otlp_protocol(s, {}), http, hc);
-  actors::exporter_config ec;
+  auto worker = exporting::spawn_http_worker(sys, exporting::make_otlp_protocol(s, {}), http, hc);
+  exporting::exporter_config ec;
   ec.max_outstanding_spans = static_cast<std::int64_t>(total);  // measure delivery, not shedding
-  auto exporter = actors::spawn_exporter(sys, {worker}, ec);
+  auto exporter = exporting::spawn_exporter(sys, {worker}, ec);
   auto chunk = sample_spans(64);
   total = (total + chunk.size() - 1) / chunk.size() * chunk.size();
   c.clear();
@@ -76,15 +76,15 @@ double exporter_throughput(std::size_t total, bool gzip, test::test_collector& c
   bool ok = false;
   {
     caf::scoped_actor self{sys};
-    self->request(exporter, std::chrono::seconds(120), actors::flush_atom::value, std::int64_t{100000})
+    self->request(exporter, std::chrono::seconds(120), exporting::flush_atom::value, std::int64_t{100000})
         .receive([&](bool b) { ok = b; }, [](caf::error&) {});
   }
   double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
   {
     caf::scoped_actor self{sys};
-    self->request(exporter, std::chrono::seconds(10), actors::stats_atom::value)
+    self->request(exporter, std::chrono::seconds(10), exporting::stats_atom::value)
         .receive(
-            [&](actors::exporter_stats& st) {
+            [&](exporting::exporter_stats& st) {
               auto& k = st.sinks.at(0);
               if (k.exported != total || st.total_dropped() != 0)
                 std::fprintf(stderr, "NOT ALL DELIVERED: exported %llu of %zu, dropped %llu\n",

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "actors/exporter.hpp"
+#include "export/exporter.hpp"
 
 namespace weft::serve {
 
@@ -116,8 +116,8 @@ class writer {
 
 // Sinks keyed by name, so that two sinks sharing one (an embedder's custom
 // sinks, say) become one set of series instead of duplicate series.
-std::map<std::string, actors::sink_stats> sinks_by_name(const actors::exporter_stats& ex) {
-  std::map<std::string, actors::sink_stats> out;
+std::map<std::string, exporting::sink_stats> sinks_by_name(const exporting::exporter_stats& ex) {
+  std::map<std::string, exporting::sink_stats> out;
   for (const auto& s : ex.sinks) {
     auto [it, fresh] = out.try_emplace(s.name, s);
     if (fresh) continue;
@@ -179,7 +179,7 @@ std::int64_t metrics::inflight() const {
   return inflight_.load(std::memory_order_relaxed);
 }
 
-std::string metrics::render(const actors::exporter_stats& exporter) const {
+std::string metrics::render(const exporting::exporter_stats& exporter) const {
   constexpr auto relaxed = std::memory_order_relaxed;
   std::string out;
   out.reserve(2048 + flows_.size() * 2048);

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "support/engine_fixture.hpp"
-#include "actors/http_sink.hpp"
+#include "export/http_sink.hpp"
 #include "support/test_collector.hpp"
 #include "tracing/otlp_json_reader.hpp"
 
@@ -170,7 +170,7 @@ TEST_CASE("langfuse legacy: a 207 retries only the events that failed with 5xx o
   l.host = "http://127.0.0.1:9";
   l.public_key = "pk";
   l.secret_key = "sk";
-  auto proto = actors::make_langfuse_legacy_protocol(l, false);
+  auto proto = exporting::make_langfuse_legacy_protocol(l, false);
   std::vector<tracing::span_record> batch;
   auto trace = tracing::trace_id::random();
   auto root = tracing::span_id::random();
@@ -209,7 +209,7 @@ TEST_CASE("langfuse legacy: a 207 retries only the events that failed with 5xx o
   r.status = 207;
   r.body = answer.dump();
   auto v = proto->judge(req, r, batch);
-  CHECK(v.kind == actors::delivery_verdict::delivered);
+  CHECK(v.kind == exporting::delivery_verdict::delivered);
   CHECK(v.rejected_spans == 1);
   REQUIRE(v.retry_spans.size() == 2);
   std::set<std::string> retried{v.retry_spans[0].name, v.retry_spans[1].name};

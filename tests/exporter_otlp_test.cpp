@@ -5,7 +5,7 @@
 #include <fstream>
 #include <set>
 
-#include "actors/http_sink.hpp"
+#include "export/http_sink.hpp"
 #include "support/engine_fixture.hpp"
 #include "support/test_collector.hpp"
 #include "tracing/otlp_json_reader.hpp"
@@ -66,7 +66,7 @@ std::vector<run_result> run_n(engine& eng, int n) {
   return out;
 }
 
-const actors::sink_stats& otlp_stats(const actors::exporter_stats& s) {
+const exporting::sink_stats& otlp_stats(const exporting::exporter_stats& s) {
   for (auto& x : s.sinks)
     if (x.name == "otlp") return x;
   FAIL("no otlp sink in the stats");
@@ -160,12 +160,12 @@ TEST_CASE("otlp: other 4xx and 500 are not retried; the batch is dead-lettered",
 }
 
 TEST_CASE("otlp: Retry-After is honoured, as seconds and as an HTTP-date", "[exporter]") {
-  CHECK(actors::parse_retry_after("2", 0) == 2000);
-  CHECK(actors::parse_retry_after(" 0 ", 0) == 0);
-  CHECK(actors::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 3) == 3000);
-  CHECK(actors::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 10) == 0);
-  CHECK_FALSE(actors::parse_retry_after("soon", 0));
-  CHECK_FALSE(actors::parse_retry_after("-1", 0));
+  CHECK(exporting::parse_retry_after("2", 0) == 2000);
+  CHECK(exporting::parse_retry_after(" 0 ", 0) == 0);
+  CHECK(exporting::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 3) == 3000);
+  CHECK(exporting::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 10) == 0);
+  CHECK_FALSE(exporting::parse_retry_after("soon", 0));
+  CHECK_FALSE(exporting::parse_retry_after("-1", 0));
 
   test_collector c;
   c.script({fault::answer(429, {{"Retry-After", "2"}})});

@@ -12,12 +12,12 @@
 #include <thread>
 #include <vector>
 
-#include "actors/exporter.hpp"
+#include "export/exporter.hpp"
 #include "serve/metrics.hpp"
 #include "support/prometheus_text.hpp"
 
-using weft::actors::exporter_stats;
-using weft::actors::sink_stats;
+using weft::exporting::exporter_stats;
+using weft::exporting::sink_stats;
 using weft::serve::metrics;
 using weft::serve::run_status;
 namespace prom = weft::test::prometheus;

@@ -23,7 +23,7 @@
 #include <optional>
 #include <string>
 
-#include "actors/exporter.hpp"
+#include "export/exporter.hpp"
 #include "config/settings.hpp"
 #include "flows/plan.hpp"
 #include "flows/registry.hpp"
@@ -114,10 +114,10 @@ class engine {
                               run_options opts = {});
 
   /// The exporter's counters (waits up to `timeout` for the exporter).
-  actors::exporter_stats stats(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  exporting::exporter_stats stats(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// The same without waiting: `done` gets the counters on an engine thread,
   /// or nullopt if the exporter did not answer within `timeout`.
-  void stats(std::function<void(std::optional<actors::exporter_stats>)> done,
+  void stats(std::function<void(std::optional<exporting::exporter_stats>)> done,
              std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// Where the file sink writes, or empty when there is none.
   const std::string& trace_file() const;
@@ -139,3 +139,10 @@ class engine {
 };
 
 }  // namespace weft
+
+namespace weft::actors {
+// The exporter's counters moved to export/ (weft::exporting); the engine
+// hands them out, so they stay reachable under their old names too.
+using exporting::exporter_stats;
+using exporting::sink_stats;
+}  // namespace weft::actors

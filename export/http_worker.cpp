@@ -4,11 +4,13 @@
 #include <fstream>
 #include <random>
 
-#include "actors/http_sink.hpp"
-#include "actors/messages.hpp"
+#include <nlohmann/json.hpp>
+
+#include "export/http_sink.hpp"
+#include "export/messages.hpp"
 #include "tracing/spool.hpp"
 
-namespace weft::actors {
+namespace weft::exporting {
 namespace {
 
 using batch_ptr = std::shared_ptr<const std::vector<tracing::span_record>>;
@@ -343,4 +345,4 @@ caf::actor spawn_http_worker(caf::actor_system& sys, std::shared_ptr<http_sink_p
   return sys.spawn<caf::detached>(http_worker, std::move(proto), std::move(http_client), cfg);
 }
 
-}  // namespace weft::actors
+}  // namespace weft::exporting

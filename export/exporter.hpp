@@ -27,7 +27,7 @@
 
 #include "tracing/sink.hpp"
 
-namespace weft::actors {
+namespace weft::exporting {
 
 /// Counters for one sink, kept by its worker.
 struct sink_stats {
@@ -83,4 +83,4 @@ struct exporter_config {
 caf::actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
                           exporter_config cfg);
 
-}  // namespace weft::actors
+}  // namespace weft::exporting

@@ -1,8 +1,8 @@
 // The worker for a blocking sink (the file sink): writes on its own thread.
-#include "actors/http_sink.hpp"
-#include "actors/messages.hpp"
+#include "export/http_sink.hpp"
+#include "export/messages.hpp"
 
-namespace weft::actors {
+namespace weft::exporting {
 namespace {
 
 struct blocking_state {
@@ -54,4 +54,4 @@ caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing
   return sys.spawn<caf::detached>(blocking_worker, std::move(s));
 }
 
-}  // namespace weft::actors
+}  // namespace weft::exporting

@@ -32,12 +32,12 @@
 
 #include <caf/all.hpp>
 
-#include "actors/exporter.hpp"
+#include "export/exporter.hpp"
 #include "config/export_settings.hpp"
 #include "net/http_types.hpp"
 #include "tracing/sink.hpp"
 
-namespace weft::actors {
+namespace weft::exporting {
 
 /// What a response means for the batch that was sent.
 struct delivery_verdict {
@@ -112,4 +112,4 @@ caf::actor spawn_http_worker(caf::actor_system& sys, std::shared_ptr<http_sink_p
 /// Spawns the detached worker for a blocking sink (the file sink).
 caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s);
 
-}  // namespace weft::actors
+}  // namespace weft::exporting

@@ -1,10 +1,10 @@
-#include "actors/exporter.hpp"
+#include "export/exporter.hpp"
 
 #include <sstream>
 
-#include "actors/messages.hpp"
+#include "export/messages.hpp"
 
-namespace weft::actors {
+namespace weft::exporting {
 namespace {
 
 using caf::behavior;
@@ -174,4 +174,4 @@ caf::actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> worker
   return sys.spawn(exporter, std::move(workers), cfg);
 }
 
-}  // namespace weft::actors
+}  // namespace weft::exporting

@@ -6,13 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/http_sink.hpp"
+#include "export/http_sink.hpp"
 #include "net/gzip.hpp"
 #include "tracing/langfuse_legacy.hpp"
 #include "tracing/langfuse_mapping.hpp"
 #include "tracing/otlp_json.hpp"
 
-namespace weft::actors {
+namespace weft::exporting {
 namespace {
 
 std::string base64(std::string_view in) {
@@ -287,4 +287,4 @@ std::unique_ptr<http_sink_protocol> make_otlp_protocol(const config::otlp_settin
                                          std::move(res));
 }
 
-}  // namespace weft::actors
+}  // namespace weft::exporting
