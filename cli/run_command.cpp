@@ -5,10 +5,48 @@
 #include "cli/setup.hpp"
 
 namespace weft::cli {
+namespace {
+
+// A URL fit to print: scheme, host and path, without user:password@ or a
+// query string, either of which may carry a credential.
+std::string printable_url(const std::string& url) {
+  auto scheme_end = url.find("://");
+  auto host_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  auto path_start = url.find('/', host_start);
+  auto authority = url.substr(host_start, path_start == std::string::npos
+                                              ? std::string::npos
+                                              : path_start - host_start);
+  if (auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
+  std::string rest = path_start == std::string::npos ? "" : url.substr(path_start);
+  if (auto q = rest.find_first_of("?#"); q != std::string::npos) rest.erase(q);
+  return url.substr(0, host_start) + authority + rest;
+}
+
+// Where the run's trace went: every sink the engine built, in the order it
+// built them (engine.cpp), e.g. "otlp http://127.0.0.1:4318/v1/traces,
+// file weft-traces.jsonl". The file sink is the one the engine reports.
+std::string sink_list(const engine& eng, const config::export_settings& ex) {
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : ", ") + s; };
+  if (ex.otlp) add("otlp " + printable_url(ex.otlp->endpoint));
+  if (ex.langfuse) add("langfuse " + printable_url(ex.langfuse->host));
+  if (!eng.trace_file().empty()) add(eng.trace_file());
+  return out.empty() ? "no sink" : out;
+}
+
+}  // namespace
 
 int run_command(const run_opts& o) {
-  auto eng = make_engine(o);
-  if (!eng) return exit_usage;
+  auto opts = make_engine_options(o);
+  if (!opts) return exit_usage;
+  const auto exporter_settings = opts->settings.exporter;
+  std::unique_ptr<engine> eng;
+  try {
+    eng = std::make_unique<engine>(std::move(*opts));
+  } catch (const std::exception& e) {
+    std::cerr << "weft: error: " << e.what() << '\n';
+    return exit_usage;
+  }
   auto flow = load_flow(*eng, o.flow_path);
   if (!flow) return exit_usage;
   auto inputs = make_inputs(*flow, o);
@@ -33,7 +71,7 @@ int run_command(const run_opts& o) {
   auto r = fut.get();
   bool flushed = eng->shutdown();
   if (!r.warning.empty()) std::cerr << "weft: warning: " << r.warning << '\n';
-  auto where = eng->trace_file().empty() ? std::string("no sink") : eng->trace_file();
+  auto where = sink_list(*eng, exporter_settings);
   if (r.ok) std::cout << r.outputs_json().dump() << std::endl;
   else std::cerr << "weft: run failed: " << r.error << '\n';
   std::cerr << "weft: trace " << r.trace_id << " -> " << where

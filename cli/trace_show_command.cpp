@@ -1,9 +1,17 @@
 // `weft trace show PATH`: each trace as an indented tree of spans.
+//
+// A trace file is input like any other (DESIGN invariant 6): a span may name
+// itself or a descendant as its parent, and a chain may be 100,000 spans
+// deep. So the tree is walked with an explicit stack and a visited set, the
+// indentation stops growing past a fixed depth, and spans that no root
+// reaches (parent cycles) are printed under a heading of their own instead
+// of being dropped.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "cli/commands.hpp"
 #include "tracing/otlp_json_reader.hpp"
@@ -12,6 +20,10 @@ namespace weft::cli {
 namespace {
 
 using tracing::span_record;
+
+// Past this depth lines stop moving right and say their depth instead, so
+// a deep chain prints in linear space.
+constexpr std::size_t max_indent_depth = 32;
 
 std::string attr(const span_record& s, std::string_view key) {
   auto v = s.find(key);
@@ -45,13 +57,13 @@ const char* status_text(tracing::status_code c) {
 
 struct tree {
   std::vector<const span_record*> spans;
+  std::unordered_map<std::uint64_t, const span_record*> by_id;  // first span with the id
   std::unordered_map<std::uint64_t, std::vector<const span_record*>> children;
+  std::unordered_set<const span_record*> shown;
 };
 
-void print_span(const tree& t, const span_record& s, const std::string& indent, bool last,
-                bool top) {
-  std::string line = indent + (top ? "" : (last ? "`- " : "|- ")) + s.name + "  " + duration(s) +
-                     "  " + status_text(s.status);
+std::string span_line(const span_record& s, bool top) {
+  std::string line = s.name + "  " + duration(s) + "  " + status_text(s.status);
   if (s.status == tracing::status_code::error && !s.status_message.empty())
     line += " (" + s.status_message + ")";
   if (auto type = attr(s, "weft.node.type"); !type.empty()) line += "  type=" + type;
@@ -59,15 +71,98 @@ void print_span(const tree& t, const span_record& s, const std::string& indent, 
     for (auto key : {"weft.run.id", "session.id", "user.id"})
       if (auto v = attr(s, key); !v.empty()) line += std::string("  ") + key + "=" + v;
   }
-  std::cout << line << '\n';
-  auto it = t.children.find(s.id.value);
-  if (it == t.children.end()) return;
-  auto kids = it->second;
-  std::sort(kids.begin(), kids.end(),
-            [](auto* a, auto* b) { return a->start_unix_ns < b->start_unix_ns; });
-  std::string next = indent + (top ? "" : (last ? "   " : "|  "));
-  for (std::size_t i = 0; i < kids.size(); ++i)
-    print_span(t, *kids[i], next, i + 1 == kids.size(), false);
+  return line;
+}
+
+// Prints `top` and every span below it not shown yet, depth first, children
+// by start time. A child already shown closes a cycle: it gets a one-line
+// note instead of a second copy of its subtree.
+void print_subtree(tree& t, const span_record& top, const std::string& base) {
+  struct frame {
+    const span_record* span;
+    std::string indent;  // the prefix of this span's children
+    std::size_t depth;
+    bool last;
+  };
+  std::vector<frame> stack;
+  stack.push_back({&top, base, 0, true});
+  while (!stack.empty()) {
+    frame f = std::move(stack.back());
+    stack.pop_back();
+    const auto& s = *f.span;
+    const bool root = f.depth == 0;
+    std::string prefix = f.indent;
+    std::string child_indent = f.indent;
+    if (!root) {
+      prefix += f.last ? "`- " : "|- ";
+      if (f.depth < max_indent_depth) child_indent += f.last ? "   " : "|  ";
+    }
+    if (f.depth >= max_indent_depth) prefix += "[depth " + std::to_string(f.depth) + "] ";
+    if (!t.shown.insert(&s).second) {
+      std::cout << prefix << s.name << "  (span " << s.id.to_hex()
+                << " again: its parent chain is a cycle)\n";
+      continue;
+    }
+    std::cout << prefix << span_line(s, root) << '\n';
+    auto it = t.children.find(s.id.value);
+    if (it == t.children.end() || t.by_id[s.id.value] != &s) continue;
+    auto kids = it->second;
+    std::sort(kids.begin(), kids.end(),
+              [](auto* a, auto* b) { return a->start_unix_ns < b->start_unix_ns; });
+    // Pushed last-first so that the earliest child is printed first.
+    for (std::size_t i = kids.size(); i-- > 0;)
+      stack.push_back({kids[i], child_indent, f.depth + 1, i + 1 == kids.size()});
+  }
+}
+
+// A span on the parent cycle that `s` hangs from: follow parents until one
+// repeats. Nullptr when the chain ends instead (possible only when span ids
+// repeat in a trace, so that `s` hangs from a copy no walk follows).
+const span_record* cycle_member(const tree& t, const span_record* s) {
+  std::unordered_set<const span_record*> seen;
+  while (seen.insert(s).second) {
+    if (s->parent == s->id) return s;
+    auto p = t.by_id.find(s->parent.value);
+    if (p == t.by_id.end()) return nullptr;
+    s = p->second;
+  }
+  return s;
+}
+
+void print_trace(tree& t) {
+  for (auto* s : t.spans) t.by_id.try_emplace(s->id.value, s);
+  std::vector<const span_record*> roots, orphans;
+  for (auto* s : t.spans) {
+    if (!s->parent.valid()) roots.push_back(s);
+    else if (!t.by_id.count(s->parent.value)) orphans.push_back(s);
+    else if (s->parent != s->id) t.children[s->parent.value].push_back(s);
+    // A span that is its own parent is no one's child: the cycle pass shows it.
+  }
+  for (auto* r : roots) print_subtree(t, *r, "  ");
+  for (auto* o : orphans) {
+    std::cout << "  (parent " << o->parent.to_hex() << " is remote or missing)\n";
+    print_subtree(t, *o, "  ");
+  }
+  bool heading = false;
+  for (auto* s : t.spans) {
+    if (t.shown.count(s)) continue;
+    if (!heading) {
+      std::cout << "  (spans in a parent cycle, not under any root:)\n";
+      heading = true;
+    }
+    auto* member = cycle_member(t, s);
+    if (!member || t.shown.count(member)) {
+      std::cout << "  (span " << s->id.to_hex() << ": its parent " << s->parent.to_hex()
+                << " has a duplicate span id)\n";
+      member = s;
+    } else if (member->parent == member->id) {
+      std::cout << "  (span " << member->id.to_hex() << " is its own parent)\n";
+    } else {
+      std::cout << "  (cycle through span " << member->id.to_hex() << ", whose parent is "
+                << member->parent.to_hex() << ")\n";
+    }
+    print_subtree(t, *member, "  ");
+  }
 }
 
 }  // namespace
@@ -89,6 +184,9 @@ int trace_show_command(const trace_show_opts& o) {
     return exit_usage;
   }
   for (auto& e : summary.errors) std::cerr << "weft: warning: " << e.message << '\n';
+  if (summary.bad_lines > summary.errors.size())
+    std::cerr << "weft: warning: " << summary.bad_lines - summary.errors.size()
+              << " more bad lines not shown\n";
 
   // Traces in the order their first span appears in the file.
   std::vector<tracing::trace_id> order;
@@ -108,20 +206,8 @@ int trace_show_command(const trace_show_opts& o) {
                           : 0;
   for (std::size_t i = first; i < order.size(); ++i) {
     auto& t = traces[order[i]];
-    std::unordered_map<std::uint64_t, const span_record*> by_id;
-    for (auto* s : t.spans) by_id[s->id.value] = s;
-    std::vector<const span_record*> roots;
-    for (auto* s : t.spans) {
-      if (s->parent.valid() && by_id.count(s->parent.value))
-        t.children[s->parent.value].push_back(s);
-      else
-        roots.push_back(s);
-    }
     std::cout << "trace " << order[i].to_hex() << "  (" << t.spans.size() << " spans)\n";
-    for (auto* r : roots) {
-      if (r->parent.valid()) std::cout << "  (parent " << r->parent.to_hex() << " is remote or missing)\n";
-      print_span(t, *r, "  ", true, true);
-    }
+    print_trace(t);
     if (i + 1 < order.size()) std::cout << '\n';
   }
   return exit_ok;

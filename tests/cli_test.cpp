@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/test_collector.hpp"
 #include "support/weft_command.hpp"
 #include "tracing/otlp_json_reader.hpp"
 
@@ -167,4 +169,132 @@ TEST_CASE("weft trace show prints each trace as a tree", "[cli]") {
   CHECK(run_weft("trace show " + trace + " --trace-id " + id).code == 0);
   CHECK(run_weft("trace show " + trace + " --trace-id " + std::string(32, 'a')).code == 1);
   CHECK(run_weft("trace show /nonexistent/file.jsonl").code == 2);
+}
+
+namespace {
+
+// One OTLP/JSON request line holding `spans`, each {"id","parent","name"}
+// (hex ids; parent may be empty) in trace `trace`.
+std::string otlp_line(const std::string& trace, const nlohmann::json& spans) {
+  auto list = nlohmann::json::array();
+  for (auto& s : spans) {
+    nlohmann::json span = {{"traceId", trace},
+                           {"spanId", s["id"]},
+                           {"name", s["name"]},
+                           {"startTimeUnixNano", "1000"},
+                           {"endTimeUnixNano", "2000"}};
+    if (!s["parent"].get<std::string>().empty()) span["parentSpanId"] = s["parent"];
+    list.push_back(span);
+  }
+  return nlohmann::json{{"resourceSpans", {{{"scopeSpans", {{{"spans", list}}}}}}}}.dump() + "\n";
+}
+
+nlohmann::json span_of(const std::string& id, const std::string& parent, const std::string& name) {
+  return {{"id", id}, {"parent", parent}, {"name", name}};
+}
+
+std::string hex_id(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+const std::string show_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+}  // namespace
+
+TEST_CASE("weft trace show: a span that is its own parent, and a cycle with no root", "[cli][trace_show]") {
+  // A root and a span that names itself as its parent (issue 14.15: exit 139).
+  auto self = scratch("self_parent.jsonl",
+                      otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), "", "root"),
+                                             span_of(hex_id(2), hex_id(2), "selfie")})));
+  auto r = run_weft("trace show " + self);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("(2 spans)"));
+  CHECK_THAT(r.out, Catch::Contains("\n  root  "));
+  CHECK_THAT(r.out, Catch::Contains("(spans in a parent cycle, not under any root:)\n  (span " +
+                                    hex_id(2) + " is its own parent)\n  selfie  "));
+
+  // The same, but the span reuses the root's id: it is then its own parent's
+  // child, and a recursive walk never ends.
+  auto twin = scratch("self_parent_twin.jsonl",
+                      otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), "", "root"),
+                                                                   span_of(hex_id(1), hex_id(1), "selfie")})));
+  r = run_weft("trace show " + twin);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("\n  root  "));
+  CHECK_THAT(r.out, Catch::Contains("(span " + hex_id(1) + " is its own parent)\n  selfie  "));
+
+  // Three spans in a ring and one hanging from it: none has a root, all are shown.
+  auto ring = scratch("ring.jsonl",
+                      otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), hex_id(3), "a"),
+                                             span_of(hex_id(2), hex_id(1), "b"),
+                                             span_of(hex_id(3), hex_id(2), "c"),
+                                             span_of(hex_id(4), hex_id(2), "leaf")})));
+  r = run_weft("trace show " + ring);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("(spans in a parent cycle, not under any root:)"));
+  for (auto name : {"a  ", "b  ", "c  ", "leaf  "}) CHECK_THAT(r.out, Catch::Contains(name));
+  CHECK_THAT(r.out, Catch::Contains("again: its parent chain is a cycle"));
+}
+
+TEST_CASE("weft trace show: a 100,000-deep parent chain", "[cli][trace_show]") {
+  constexpr std::uint64_t depth = 100'000;
+  std::string text;
+  auto batch = nlohmann::json::array();
+  for (std::uint64_t i = 1; i <= depth; ++i) {
+    batch.push_back(span_of(hex_id(i), i == 1 ? "" : hex_id(i - 1), "s" + std::to_string(i)));
+    if (batch.size() == 1000) text += otlp_line(show_trace, batch), batch.clear();
+  }
+  auto path = scratch("deep_chain.jsonl", text);
+  auto r = run_weft("trace show " + path);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == depth + 1);
+  // The indentation stops growing; the depth is written out instead.
+  auto last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  CHECK_THAT(last, Catch::Matches(" *`- \\[depth 99999\\] s100000  [0-9.]+ ms  unset\\n"));
+}
+
+TEST_CASE("weft trace show: a deeply nested arrayValue is refused with its line, the rest shown", "[cli][trace_show]") {
+  std::string nested;
+  constexpr int levels = 100'000;
+  for (int i = 0; i < levels; ++i) nested += R"({"arrayValue":{"values":[)";
+  nested += R"({"stringValue":"x"})";
+  for (int i = 0; i < levels; ++i) nested += "]}}";
+  std::string bad = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")" + show_trace +
+                    R"(","spanId":")" + hex_id(9) + R"(","name":"deep","attributes":[{"key":"k","value":)" +
+                    nested + "}]}]}]}]}\n";
+  std::string kv;
+  for (int i = 0; i < levels; ++i) kv += R"({"kvlistValue":{"values":[{"key":"k","value":)";
+  kv += R"({"intValue":"1"})";
+  for (int i = 0; i < levels; ++i) kv += "}]}}";
+  std::string bad_kv = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")" + show_trace +
+                       R"(","spanId":")" + hex_id(10) + R"(","name":"deepkv","attributes":[{"key":"k","value":)" +
+                       kv + "}]}]}]}]}\n";
+  auto path = scratch("deep_value.jsonl",
+                      otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), "", "fine")})) + bad + bad_kv);
+  auto r = run_weft("trace show " + path);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("(1 spans)"));
+  CHECK_THAT(r.out, Catch::Contains("\n  fine  "));
+  CHECK_THAT(r.err, Catch::Contains("deep_value.jsonl:2: JSON nested more than 128 levels deep"));
+  CHECK_THAT(r.err, Catch::Contains("deep_value.jsonl:3: JSON nested more than 128 levels deep"));
+}
+
+TEST_CASE("weft run names the OTLP sink its trace went to", "[cli][run_sinks]") {
+  weft::test::test_collector collector;
+  const auto endpoint = collector.base_url() + "/v1/traces";
+  auto spool = weft::test::scratch_dir() / "otlp-only-spool";
+  auto r = run_weft("run " + src("examples/hello.yaml") + " -i name=x",
+                    "env -u WEFT_TRACE_FILE -u LANGFUSE_HOST OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='" + endpoint +
+                        "' WEFT_SPOOL_DIR='" + spool.string() + "'");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Catch::Contains(" -> otlp " + endpoint + "\n"));
+  CHECK_THAT(r.err, !Catch::Contains("no sink"));
+  CHECK(collector.wait_for([&] { return collector.request_count() > 0; }, std::chrono::seconds(5)));
 }

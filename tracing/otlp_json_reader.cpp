@@ -273,9 +273,40 @@ struct decoded_request {
   std::vector<std::pair<span_record, std::size_t>> spans;  // span, resource index
 };
 
+// OTLP nests about 12 levels deep, plus 3 per level of a nested arrayValue
+// or kvlistValue. nlohmann parses any depth without recursion, but dumping
+// and walking a value recurse, so a line nested deeper than this is refused
+// before it is parsed (DESIGN invariant 6).
+constexpr std::size_t max_json_depth = 128;
+
+// Throws when `line` nests objects and arrays deeper than max_json_depth.
+// Brackets inside strings do not count; the JSON parser judges the rest.
+void check_depth(std::string_view line) {
+  std::size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_json_depth)
+        throw read_failure{"JSON nested more than " + std::to_string(max_json_depth) +
+                           " levels deep at column " + std::to_string(i + 1) +
+                           " (a deeply nested arrayValue or kvlistValue?); line skipped"};
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+}
+
 // Decodes all spans of a request before any is handed out, so that a bad
 // line is rejected as a whole.
 decoded_request read_request(std::string_view line) {
+  check_depth(line);
   json root;
   try {
     root = json::parse(line);

@@ -12,7 +12,8 @@
 // span_record cannot hold (arrays, key-value lists, bytes) are kept as
 // their JSON text in a string attribute. A line is accepted whole or not at
 // all; errors name the field ("resourceSpans[0].scopeSpans[0].spans[3].traceId:
-// ...").
+// ..."). A line nesting objects and arrays more than 128 levels deep is
+// refused before it is parsed: nothing here recurses over unbounded input.
 #pragma once
 
 #include <cstddef>
