@@ -348,8 +348,12 @@ TEST_CASE("spool: a truncated tail replays what precedes it and is reported", "[
   auto warnings = s->take_warnings();
   REQUIRE(warnings.size() == 1);
   REQUIRE_THAT(warnings[0], Catch::Contains(file.filename().string()));
-  REQUIRE_THAT(warnings[0], Catch::Contains("damaged data at offset"));
+  REQUIRE_THAT(warnings[0], Catch::Contains("damaged record at offset"));
+  // Kept for inspection, never replayed again.
   REQUIRE_FALSE(fs::exists(file));
+  REQUIRE(fs::exists(file.string() + ".damaged"));
+  REQUIRE(s->records_damaged() == 1);
+  REQUIRE(s->bytes_quarantined() == size - 5);
 
   SECTION("a tail too short for a header") {
     temp_dir d2;
@@ -361,7 +365,7 @@ TEST_CASE("spool: a truncated tail replays what precedes it and is reported", "[
     std::ofstream(f2, std::ios::app | std::ios::binary).write("\x01\x02\x03", 3);
     auto s2 = open_spool(d2.path);
     REQUIRE(drain(*s2) == std::vector<std::string>{"only"});
-    REQUIRE(any_contains(s2->take_warnings(), "3 bytes of damaged data"));
+    REQUIRE(any_contains(s2->take_warnings(), "3 bytes skipped"));
   }
 }
 
@@ -391,12 +395,16 @@ TEST_CASE("spool: a flipped byte is caught by the crc", "[spool][tracing]") {
     f.write(&c, 1);
   }
   auto s = open_spool(dir.path, o);
-  REQUIRE(drain(*s) == std::vector<std::string>{"b0", "next"});
+  // Only the record that was hit is lost: its frame still holds, so replay
+  // goes on with the next one.
+  REQUIRE(drain(*s) == std::vector<std::string>{"b0", "b2", "next"});
   const auto warnings = s->take_warnings();
   REQUIRE(warnings.size() == 1);
   REQUIRE_THAT(warnings[0], Catch::Contains("crc mismatch"));
   REQUIRE_THAT(warnings[0], Catch::Contains("at offset " + std::to_string(second_record_at)));
-  REQUIRE(s->bytes() == 0);
+  REQUIRE(s->records_damaged() == 1);
+  REQUIRE(s->bytes() == s->bytes_quarantined());
+  REQUIRE(fs::exists(file.string() + ".damaged"));
 }
 
 TEST_CASE("spool: garbage files and stray files", "[spool][tracing]") {

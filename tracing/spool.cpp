@@ -27,6 +27,14 @@ constexpr std::size_t segment_digits = 20;  // enough for any uint64
 constexpr std::string_view cursor_file = "cursor";
 constexpr std::string_view cursor_tmp_file = "cursor.tmp";
 constexpr std::string_view cursor_magic = "weft-spool-cursor-v1";
+constexpr std::string_view damaged_suffix = ".damaged";
+// Every batch payload is a MessagePack array of two ([version, spans]), so
+// its first byte is 0x92; the smallest batch takes 3 bytes. A cheap filter
+// before the crc when scanning damaged bytes for the next frame.
+constexpr unsigned char batch_marker = 0x92;
+constexpr std::uint32_t min_payload_bytes = 3;
+// How much of a segment a resynchronising scan reads at a time.
+constexpr std::size_t scan_window_bytes = 1 << 20;
 
 std::string system_error(const char* what, const std::string& path) {
   return std::string(what) + " " + path + ": " + std::strerror(errno);
@@ -47,6 +55,12 @@ std::optional<std::uint64_t> parse_segment_name(std::string_view name) {
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
   if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
   return n;
+}
+
+// "segment-<n>.wspool.damaged" -> n.
+std::optional<std::uint64_t> parse_damaged_name(std::string_view name) {
+  if (!name.ends_with(damaged_suffix)) return std::nullopt;
+  return parse_segment_name(name.substr(0, name.size() - damaged_suffix.size()));
 }
 
 // mkdir -p. Private to the owner (0700): spans can hold user content.
@@ -175,11 +189,23 @@ bool spool::scan(std::string* error) {
     if (error) *error = system_error("cannot read spool directory", dir_);
     return false;
   }
-  std::vector<std::uint64_t> numbers;
-  while (dirent* e = ::readdir(d))
+  std::vector<std::uint64_t> numbers, damaged;
+  while (dirent* e = ::readdir(d)) {
     if (auto n = parse_segment_name(e->d_name)) numbers.push_back(*n);
+    else if (auto q = parse_damaged_name(e->d_name)) damaged.push_back(*q);
+  }
   ::closedir(d);
   std::sort(numbers.begin(), numbers.end());
+  std::sort(damaged.begin(), damaged.end());
+  for (std::uint64_t number : damaged) {
+    struct stat st{};
+    if (::stat((segment_path(number) + std::string(damaged_suffix)).c_str(), &st) != 0 ||
+        !S_ISREG(st.st_mode))
+      continue;
+    quarantine_.push_back({number, static_cast<std::uint64_t>(st.st_size)});
+    quarantined_bytes_ += static_cast<std::uint64_t>(st.st_size);
+    bytes_ += static_cast<std::uint64_t>(st.st_size);
+  }
   ::unlink((dir_ + "/" + std::string(cursor_tmp_file)).c_str());  // from a crash mid-save
 
   // The cursor; when missing or unreadable, replay everything (duplicates
@@ -198,6 +224,15 @@ bool spool::scan(std::string* error) {
     } else {
       warn("cursor file is unreadable; replaying every segment from the start");
     }
+  }
+
+  if (have_cursor && !cursor_is_plausible(saved, numbers)) {
+    warn("cursor names segment " + std::to_string(saved.segment) + " offset " +
+         std::to_string(saved.offset) + ", which does not fit the segments present (" +
+         segment_name(numbers.front()) + " to " + segment_name(numbers.back()) +
+         "); replaying every segment from the start (records may be sent again)");
+    have_cursor = false;
+    saved = {};
   }
 
   for (std::uint64_t number : numbers) {
@@ -220,8 +255,12 @@ bool spool::scan(std::string* error) {
     auto& front = segments_.front();
     cursor_ = {front.number, 0};
     if (have_cursor && saved.segment == front.number) {
-      if (saved.offset <= front.size) {
+      if (saved.offset == front.size || (saved.offset < front.size &&
+                                          intact_frame(front.number, front.size, saved.offset))) {
         cursor_.offset = saved.offset;
+      } else if (saved.offset < front.size) {
+        warn("cursor offset " + std::to_string(saved.offset) + " is not at a record of " +
+             segment_name(front.number) + "; replaying it from the start");
       } else {
         warn("cursor offset " + std::to_string(saved.offset) + " lies past the end of " +
              segment_name(front.number) + "; replaying it from the start");
@@ -232,8 +271,23 @@ bool spool::scan(std::string* error) {
     seg.records = count_records(seg.number, seg.number == cursor_.segment ? cursor_.offset : 0, seg.size);
     pending_ += seg.records;
   }
-  next_number_ = std::max(segments_.empty() ? 0 : segments_.back().number, saved.segment) + 1;
+  next_number_ = std::max({segments_.empty() ? 0 : segments_.back().number, saved.segment,
+                           quarantine_.empty() ? 0 : quarantine_.back().number}) + 1;
+  // A smaller bound than the last process had: old quarantine goes first.
+  if (bytes_ > options_.max_bytes) free_quarantine(bytes_ - options_.max_bytes);
   return true;
+}
+
+// A crash between saving the cursor and deleting the segment it passed
+// leaves exactly one segment older than the cursor, numbered one below it.
+// Anything else (a cursor past the newest segment with several segments
+// behind it, say) did not come from this spool's own bookkeeping: deleting
+// what it calls acknowledged could throw away everything.
+bool spool::cursor_is_plausible(const cursor& saved, const std::vector<std::uint64_t>& numbers) const {
+  std::size_t older = 0;
+  for (std::uint64_t n : numbers) older += n < saved.segment ? 1 : 0;
+  if (older == 0) return true;
+  return older == 1 && numbers.front() + 1 == saved.segment;
 }
 
 // Walks the frame headers (without reading payloads) to count records; it
@@ -245,13 +299,75 @@ std::uint64_t spool::count_records(std::uint64_t number, std::uint64_t from, std
   if (fd < 0) return 0;
   std::uint64_t count = 0;
   char header[frame_header_bytes];
-  while (size - from >= frame_header_bytes && pread_all(fd, header, sizeof header, from)) {
+  while (size - from >= frame_header_bytes) {
+    fd = read_fd_for(number, err);
+    if (fd < 0 || !pread_all(fd, header, sizeof header, from)) break;
     const std::uint64_t len = get_u32_le(header);
-    if (len > size - from - frame_header_bytes) break;
+    if (len > size - from - frame_header_bytes) {
+      from = next_intact_frame(number, size, from + 1);  // as peek() will
+      continue;
+    }
     from += frame_header_bytes + len;
     ++count;
   }
-  return count;
+  // Damage can hide records from a count by headers alone; peek() must
+  // still be asked while bytes are left.
+  return std::max<std::uint64_t>(count, from < size ? 1 : 0);
+}
+
+// Whether a whole, matching record starts at `offset`: its length fits the
+// segment, its payload looks like a batch and its crc matches.
+bool spool::intact_frame(std::uint64_t number, std::uint64_t size, std::uint64_t offset) {
+  std::string err;
+  int fd = read_fd_for(number, err);
+  if (fd < 0 || offset > size || size - offset < frame_header_bytes + min_payload_bytes) return false;
+  char header[frame_header_bytes + 1];
+  if (!pread_all(fd, header, sizeof header, offset)) return false;
+  const std::uint32_t len = get_u32_le(header);
+  if (len < min_payload_bytes || len > size - offset - frame_header_bytes ||
+      static_cast<unsigned char>(header[frame_header_bytes]) != batch_marker)
+    return false;
+  // The crc in pieces, so a scan over a damaged segment never holds a whole
+  // (possibly bogus) record in memory.
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  char buf[64 * 1024];
+  std::uint64_t at = offset + frame_header_bytes;
+  for (std::uint32_t left = len; left > 0;) {
+    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(left, sizeof buf));
+    if (!pread_all(fd, buf, n, at)) return false;
+    crc = ::crc32(crc, reinterpret_cast<const Bytef*>(buf), n);
+    at += n;
+    left -= n;
+  }
+  return static_cast<std::uint32_t>(crc) == get_u32_le(header + 4);
+}
+
+// The first intact frame at or after `from`, or `size` when none is left.
+// Candidates are filtered on the bytes at hand (length in bounds, batch
+// marker) before their crc is computed, so the scan reads a damaged
+// segment about once.
+std::uint64_t spool::next_intact_frame(std::uint64_t number, std::uint64_t size, std::uint64_t from) {
+  std::string window;
+  constexpr std::size_t need = frame_header_bytes + 1;  // header and the payload's first byte
+  while (from < size && size - from >= frame_header_bytes + min_payload_bytes) {
+    std::string err;
+    int fd = read_fd_for(number, err);
+    if (fd < 0) return size;
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(scan_window_bytes, size - from));
+    window.resize(n);
+    if (!pread_all(fd, window.data(), n, from)) return size;
+    if (n < need) return size;
+    for (std::size_t i = 0; i + need <= n; ++i) {
+      const std::uint64_t at = from + i;
+      const std::uint32_t len = get_u32_le(window.data() + i);
+      if (len < min_payload_bytes || len > size - at - frame_header_bytes ||
+          static_cast<unsigned char>(window[i + frame_header_bytes]) != batch_marker)
+        continue;
+      if (intact_frame(number, size, at)) return at;
+    }
+    from += n - need + 1;
+  }
+  return size;
 }
 
 int spool::read_fd_for(std::uint64_t number, std::string& error) {
@@ -305,8 +421,11 @@ spool_result spool::append(const std::vector<span_record>& batch, bool fsync_now
   frame_.assign(frame_header_bytes, '\0');
   encode_span_batch(frame_, batch);
   const std::size_t payload = frame_.size() - frame_header_bytes;
-  if (payload > std::numeric_limits<std::uint32_t>::max() || frame_.size() > options_.max_bytes ||
-      bytes_ + frame_.size() > options_.max_bytes)
+  if (payload > std::numeric_limits<std::uint32_t>::max() || frame_.size() > options_.max_bytes)
+    return spool_result::full;
+  // Live spans come before forensic copies of damaged ones.
+  if (bytes_ + frame_.size() > options_.max_bytes &&
+      !free_quarantine(bytes_ + frame_.size() - options_.max_bytes))
     return spool_result::full;
   put_u32_le(frame_.data(), static_cast<std::uint32_t>(payload));
   put_u32_le(frame_.data() + 4, crc_of(frame_.data() + frame_header_bytes, payload));
@@ -396,12 +515,36 @@ std::optional<spool_entry> spool::peek() {
     }
     read_result r = read_record(front, cursor_.offset);
     if (r.entry) return std::move(r.entry);
-    warn(segment_name(front.number) + ": " + std::to_string(front.size - cursor_.offset) +
-         " bytes of damaged data at offset " + std::to_string(cursor_.offset) + " skipped (" + r.damage +
-         ")");
-    retire_front_segment();
+    skip_damage(front, r.damage);
   }
   return std::nullopt;
+}
+
+// Steps over one damaged record: to the next intact frame after it, found
+// by scanning (which also lands right after the record when only its crc
+// or payload was hit and its length still holds).
+void spool::skip_damage(segment& front, const std::string& damage) {
+  const std::uint64_t at = cursor_.offset;
+  const std::uint64_t next = next_intact_frame(front.number, front.size, at + 1);
+  ++records_damaged_;
+  front.damaged = true;
+  warn(segment_name(front.number) + ": damaged record at offset " + std::to_string(at) + " (" +
+       damage + "); " + std::to_string(next - at) + " bytes skipped" +
+       (next < front.size ? ", replay goes on at offset " + std::to_string(next)
+                          : ", nothing readable after it") +
+       "; the segment will be kept as " + segment_name(front.number) + std::string(damaged_suffix));
+  cursor_.offset = next;
+  consume_record(front);
+  if (next < front.size) save_cursor();
+}
+
+// One record of the front segment is done (delivered or skipped). The
+// count keeps at least one while bytes are left (see records_pending()).
+void spool::consume_record(segment& front) {
+  if (front.records == 0) return;
+  if (front.records == 1 && cursor_.offset < front.size) return;
+  --front.records;
+  --pending_;
 }
 
 void spool::ack(const spool_entry& entry) {
@@ -412,17 +555,15 @@ void spool::ack(const spool_entry& entry) {
       pos.next_offset > front.size)
     return;  // stale or repeated
   cursor_.offset = pos.next_offset;
-  if (front.records > 0) {
-    --front.records;
-    --pending_;
-  }
+  consume_record(front);
   // Once everything is delivered the spool holds no files at all, even the
   // segment being written: the next append simply starts a new one.
   if (cursor_.offset >= front.size) retire_front_segment();
   else save_cursor();
 }
 
-// Deletes the oldest segment (fully acknowledged or damaged) and moves the
+// Retires the oldest segment (deleted when fully acknowledged, quarantined
+// when it held damage) and moves the
 // cursor to the next. The cursor is saved first: a crash in between leaves
 // a segment older than the cursor, which the next open deletes.
 void spool::retire_front_segment() {
@@ -432,11 +573,49 @@ void spool::retire_front_segment() {
   cursor_ = {front.number + 1, 0};
   save_cursor();
   const std::string path = segment_path(front.number);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) warn(system_error("cannot delete", path));
-  bytes_ -= front.size;
+  if (front.damaged) {
+    quarantine(front);
+  } else {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) warn(system_error("cannot delete", path));
+    bytes_ -= front.size;
+  }
   pending_ -= std::min(pending_, front.records);
   segments_.pop_front();
   if (!segments_.empty()) cursor_ = {segments_.front().number, 0};
+}
+
+// Keeps a replayed segment that held damage, renamed so that it is never
+// replayed again, for someone to look at; its bytes stay in the budget.
+void spool::quarantine(const segment& seg) {
+  const std::string path = segment_path(seg.number);
+  const std::string target = path + std::string(damaged_suffix);
+  if (::rename(path.c_str(), target.c_str()) != 0) {
+    warn(system_error("cannot quarantine", path) + "; deleting it");
+    ::unlink(path.c_str());
+    bytes_ -= seg.size;
+    return;
+  }
+  quarantine_.push_back({seg.number, seg.size});
+  quarantined_bytes_ += seg.size;
+  if (bytes_ > options_.max_bytes) free_quarantine(bytes_ - options_.max_bytes);
+}
+
+// Deletes quarantined files, oldest first, until `needed` bytes are free;
+// false when there was not that much quarantine to delete.
+bool spool::free_quarantine(std::uint64_t needed) {
+  std::uint64_t freed = 0;
+  while (freed < needed && !quarantine_.empty()) {
+    const quarantined q = quarantine_.front();
+    quarantine_.pop_front();
+    const std::string path = segment_path(q.number) + std::string(damaged_suffix);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) warn(system_error("cannot delete", path));
+    else warn("deleted quarantined " + segment_name(q.number) + std::string(damaged_suffix) +
+              " to make room in the spool");
+    freed += q.size;
+    quarantined_bytes_ -= std::min(quarantined_bytes_, q.size);
+    bytes_ -= std::min(bytes_, q.size);
+  }
+  return freed >= needed;
 }
 
 void spool::save_cursor() {

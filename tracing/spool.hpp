@@ -22,16 +22,29 @@
 // deleted. The cursor is not fsync'd: after a power failure the last few
 // acknowledged records may be sent again, which at-least-once allows.
 //
-// Damage. A record with an impossible length, a crc mismatch or a payload
-// that does not decode ends its segment: the records before it are replayed,
-// the rest of the segment is skipped and deleted, replay goes on with the
-// next segment, and take_warnings() reports what was lost and where. The
-// public API never throws and never crashes on bad files.
+// Damage. A record whose frame is intact but whose crc or payload is bad is
+// skipped alone. A record whose length is impossible (past the end of the
+// segment) is skipped by scanning forward for the next position where a
+// frame's length fits AND its crc matches: so random flips lose only the
+// records they hit, and everything after them is replayed. Each skipped
+// record, or run of unreadable bytes, counts in records_damaged() and is
+// reported through take_warnings(). A segment that held damage is not
+// deleted once replayed: it is renamed `segment-<n>.wspool.damaged` and kept
+// for inspection (its bytes count in bytes_quarantined()). The public API
+// never throws and never crashes on bad files.
+//
+// The cursor is checked against the segments present: one that names a
+// segment past them (or leaves more than the one segment a crash can leave
+// behind older than it) is not trusted, and every segment is replayed from
+// the start rather than deleted; an offset that is not at an intact frame
+// replays its segment from the start.
 //
 // Bounds. All segments together (acknowledged records still in a live
-// segment included) stay within max_bytes: an append that would go beyond
-// it returns `full` and writes nothing; the caller then counts the batch as
-// dropped with reason "spool_full".
+// segment included) and the quarantined `.damaged` files stay within
+// max_bytes. Quarantined files give way first: an append that needs their
+// room deletes the oldest of them. An append that would still go beyond the
+// bound returns `full` and writes nothing; the caller then counts the batch
+// as dropped with reason "spool_full".
 //
 // Threads. A spool has a single owner (the exporter's sink worker thread);
 // it does no locking, and two spools must not share a directory.
@@ -120,12 +133,17 @@ class spool {
   /// lines for the log. Never holds span content.
   std::vector<std::string> take_warnings();
 
-  /// Bytes of all segment files.
+  /// Bytes of all segment files, quarantined ones included.
   std::uint64_t bytes() const { return bytes_; }
+  /// Bytes of the quarantined `*.damaged` segment files in the directory.
+  std::uint64_t bytes_quarantined() const { return quarantined_bytes_; }
+  /// Damaged records (or runs of unreadable bytes) skipped since open.
+  std::uint64_t records_damaged() const { return records_damaged_; }
   /// Number of segment files.
   std::size_t segments() const { return segments_.size(); }
   /// Records appended or found on disk and not yet acknowledged. Exact unless
-  /// damaged data was found (its records are not counted).
+  /// damaged data was found; even then it is never 0 while anything is left
+  /// to read, so "records_pending() > 0" means "peek() has work".
   std::uint64_t records_pending() const { return pending_; }
   const std::string& dir() const { return dir_; }
   const spool_options& options() const { return options_; }
@@ -135,6 +153,11 @@ class spool {
     std::uint64_t number = 0;
     std::uint64_t size = 0;     // bytes in the file that belong to records
     std::uint64_t records = 0;  // records in it not yet acknowledged
+    bool damaged = false;       // skipped damage: quarantine, do not delete
+  };
+  struct quarantined {
+    std::uint64_t number = 0;
+    std::uint64_t size = 0;
   };
   struct cursor {
     std::uint64_t segment = 0;
@@ -149,8 +172,15 @@ class spool {
 
   spool(std::string dir, spool_options options);
   bool scan(std::string* error);
+  bool cursor_is_plausible(const cursor& saved, const std::vector<std::uint64_t>& numbers) const;
   std::uint64_t count_records(std::uint64_t number, std::uint64_t from, std::uint64_t size);
   read_result read_record(const segment& seg, std::uint64_t offset);
+  bool intact_frame(std::uint64_t number, std::uint64_t size, std::uint64_t offset);
+  std::uint64_t next_intact_frame(std::uint64_t number, std::uint64_t size, std::uint64_t from);
+  void skip_damage(segment& front, const std::string& damage);
+  void consume_record(segment& front);
+  void quarantine(const segment& seg);
+  bool free_quarantine(std::uint64_t needed);
   bool open_write_segment();
   void close_write_segment(bool fsync_first);
   bool is_write_segment(const segment& seg) const;
@@ -172,6 +202,9 @@ class spool {
   int read_fd_ = -1;
   std::uint64_t read_fd_number_ = 0;
   bool cursor_save_failed_ = false;  // to warn once per failure streak
+  std::deque<quarantined> quarantine_;  // oldest first
+  std::uint64_t quarantined_bytes_ = 0;
+  std::uint64_t records_damaged_ = 0;
   std::string frame_;                // reused across appends
   std::vector<std::string> warnings_;
 };
