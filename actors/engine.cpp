@@ -147,27 +147,37 @@ load_result engine::load_string(const std::string& text, const std::string& name
   return r;
 }
 
-std::string engine::prepare_inputs(const flows::plan& flow, flows::value_map& inputs) const {
-  std::string errors;
-  auto add = [&](const std::string& e) { errors += (errors.empty() ? "" : "; ") + e; };
+std::vector<input_problem> engine::check_inputs(const flows::plan& flow,
+                                                flows::value_map& inputs) const {
+  std::vector<input_problem> problems;
+  std::string known;  // built once, only when an unknown input needs it
   for (auto& [name, v] : inputs) {
-    if (!flow.spec.find_input(name)) {
-      std::string known;
+    if (flow.spec.find_input(name)) continue;
+    if (known.empty()) {
       for (auto& d : flow.spec.inputs) known += (known.empty() ? "" : ", ") + d.name;
-      add("unknown input '" + name + "'; flow '" + flow.name() + "' declares: " +
-          (known.empty() ? "(no inputs)" : known));
+      if (known.empty()) known = "(no inputs)";
     }
+    problems.push_back({name, "unknown input '" + name + "'; flow '" + flow.name() +
+                                  "' declares: " + known});
   }
   for (auto& d : flow.spec.inputs) {
     auto i = inputs.find(d.name);
     if (i == inputs.end()) {
       if (d.default_value) inputs.emplace(d.name, *d.default_value);
-      else add("missing required input '" + d.name + "' (" + flows::to_string(d.type) + ")");
+      else
+        problems.push_back(
+            {d.name, "missing required input '" + d.name + "' (" + flows::to_string(d.type) + ")"});
     } else if (!flows::matches(d.type, i->second)) {
-      add("input '" + d.name + "': expected " + flows::to_string(d.type) + ", got " +
-          json_type_name(i->second));
+      problems.push_back({d.name, "input '" + d.name + "': expected " + flows::to_string(d.type) +
+                                      ", got " + json_type_name(i->second)});
     }
   }
+  return problems;
+}
+
+std::string engine::prepare_inputs(const flows::plan& flow, flows::value_map& inputs) const {
+  std::string errors;
+  for (auto& p : check_inputs(flow, inputs)) errors += (errors.empty() ? "" : "; ") + p.message;
   return errors;
 }
 

@@ -59,6 +59,10 @@ struct serve_opts {
   std::int64_t idle_timeout_ms = 30000;
   std::int64_t request_timeout_ms = 10000;
   std::int64_t drain_timeout_ms = 10000;
+  std::int64_t max_output_buffer_bytes = 1 << 20;
+  std::int64_t max_buffered_bytes = std::int64_t{256} << 20;
+  std::int64_t max_id_bytes = 256;
+  std::int64_t offload_body_bytes = 16 * 1024;
 };
 
 int run_command(const run_opts& o);

@@ -93,6 +93,20 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--drain-timeout-ms", serve.drain_timeout_ms,
                         "On SIGTERM/SIGINT, wait this long for runs and the trace flush")->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  serve_cmd->add_option("--max-output-buffer-bytes", serve.max_output_buffer_bytes,
+                        "Unsent answer bytes per connection before it stops reading requests")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-buffered-bytes", serve.max_buffered_bytes,
+                        "Request bodies + unsent answers over all connections (503 above)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-id-bytes", serve.max_id_bytes,
+                        "Longest session_id / user_id (400 above)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--offload-body-bytes", serve.offload_body_bytes,
+                        "Parse run bodies this large off the I/O thread (0: all)")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 
   weft::cli::trace_show_opts show;
   auto* trace_cmd = app.add_subcommand("trace", "Read trace files");

@@ -3,6 +3,7 @@
 // the traces, exit 0.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -89,6 +90,8 @@ int serve_command(const serve_opts& o) {
 
   serve::service_config sc;
   sc.max_inflight = static_cast<std::size_t>(o.max_inflight);
+  sc.max_id_bytes = static_cast<std::size_t>(o.max_id_bytes);
+  sc.offload_body_bytes = static_cast<std::size_t>(o.offload_body_bytes);
   if (const char* key = std::getenv("WEFT_API_KEY")) sc.api_key = key;
   serve::service svc(*eng, std::move(catalog), sc);
 
@@ -101,6 +104,8 @@ int serve_command(const serve_opts& o) {
   hc.max_connections = static_cast<std::size_t>(o.max_connections);
   hc.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
   hc.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);
+  hc.max_output_buffer_bytes = static_cast<std::size_t>(o.max_output_buffer_bytes);
+  hc.max_buffered_bytes = static_cast<std::size_t>(o.max_buffered_bytes);
   hc.on_response = [&svc](int status) { svc.on_response(status); };
 
   install_signal_flag();
@@ -109,6 +114,7 @@ int serve_command(const serve_opts& o) {
       eng->system(), hc, [&svc](net::server_request req, net::responder reply) {
         svc.handle(std::move(req), std::move(reply));
       });
+  if (server) svc.attach_server(server->get());
   if (!server) {
     std::cerr << "weft: error: cannot listen on " << o.listen << ": "
               << eng->system().render(server.error())
@@ -126,9 +132,14 @@ int serve_command(const serve_opts& o) {
 
   std::cerr << "weft serve: draining (up to " << o.drain_timeout_ms << " ms)" << std::endl;
   svc.begin_drain();
+  // One deadline for the whole stop: the drain (which resets connections
+  // still open at its end) and the engine's wait for runs and the flush
+  // share it, so the process exits within --drain-timeout-ms and a second.
   auto deadline = std::chrono::milliseconds(o.drain_timeout_ms);
+  auto stop_by = std::chrono::steady_clock::now() + deadline;
   bool drained = (*server)->drain(deadline);
-  bool flushed = eng->shutdown(deadline);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(stop_by - std::chrono::steady_clock::now());
+  bool flushed = eng->shutdown(std::max(left, std::chrono::milliseconds(200)));
   server->reset();
   std::cerr << "weft serve: stopped" << (drained ? "" : " (some requests were cut off at the deadline)")
             << (flushed ? "" : " (the trace flush did not complete)") << std::endl;

@@ -235,6 +235,10 @@ int request_parser::on_headers_complete() {
     return fail(413, "body_too_large",
                 "Content-Length " + std::to_string(length) + " exceeds the limit of " +
                     std::to_string(limits_.max_body_bytes) + " bytes (--max-body-bytes)");
+  if (length > 0 && limits_.admit_body && !limits_.admit_body(static_cast<std::size_t>(length)))
+    return fail(503, "server_busy",
+                "the server holds its maximum of buffered request and response bytes "
+                "(--max-buffered-bytes); retry shortly");
 
   // The target: origin-form "/p?q", absolute-form "http://h/p?q", "*" for
   // OPTIONS, or CONNECT's "host:port", which has no path. A fragment is

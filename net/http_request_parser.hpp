@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,14 +63,18 @@ struct parse_limits {
   std::size_t max_header_bytes = 16 * 1024;  // request line + all headers; over it: 431
   std::size_t max_body_bytes = 1 << 20;      // over it: 413, decided from Content-Length
   std::size_t max_headers = 100;             // more header fields: 431
+  /// Asked once a request's headers are in, with its Content-Length, before
+  /// a body byte is stored; false refuses the request with 503 server_busy.
+  /// The server hangs its process-wide budget of buffered bytes here.
+  std::function<bool(std::size_t)> admit_body;
 };
 
 /// Why a request cannot be served. After an error the connection must be
 /// closed once the error is answered: the bytes that follow cannot be framed.
 struct parse_error {
-  int status = 400;  // 400, 411, 413, 431 or 505
+  int status = 400;  // 400, 411, 413, 431, 503 (admit_body said no) or 505
   /// Stable machine code: "bad_request", "length_required", "body_too_large",
-  /// "headers_too_large" or "version_not_supported".
+  /// "headers_too_large", "server_busy" or "version_not_supported".
   std::string code = "bad_request";
   /// Human text naming the fault. Never echoes more than a short, printable
   /// excerpt of the client's bytes.

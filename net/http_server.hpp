@@ -23,9 +23,18 @@
 //     close after the answer.
 //   - Pipelining: requests on one connection are answered in the order they
 //     came, whatever order their handlers finish in. At most max_pipelined
-//     are outstanding per connection; past that the broker stops parsing
-//     until answers go out (and closes a connection that sends more than a
-//     request's worth of bytes meanwhile).
+//     are outstanding per connection.
+//   - Backpressure: a connection stops reading (so TCP pushes back on the
+//     client) while max_pipelined answers are outstanding or more than
+//     max_output_buffer_bytes of its answers wait for the client to read
+//     them. Nothing a client sends is dropped for being early, so every
+//     answer that is produced is written before a close.
+//   - Memory across connections: request bodies admitted and answer bytes
+//     not yet sent count against max_buffered_bytes; a request whose body
+//     would not fit gets 503 server_busy (with Retry-After) and a close,
+//     decided from its Content-Length before a body byte is stored.
+//   - A client that shuts down its write side after its requests (a
+//     half-close) still gets every answer, then the connection closes.
 //   - Errors the parser finds (400, 411, 413, 431, 505) are answered here as
 //     JSON `{"error": {"code", "message", "details"}}` and close the
 //     connection.
@@ -33,8 +42,9 @@
 //
 // Limits (each one a config field): header bytes, body bytes, connections
 // (over the limit a connection gets 503 and is closed), the time a started
-// request may take to arrive in full (slowloris: 408 and close), and the idle
-// time of a keep-alive connection with nothing pending (closed quietly).
+// request may take to arrive in full (slowloris: 408 and close), the idle
+// time of a keep-alive connection with nothing pending (closed quietly), and
+// the same idle time for a client that stops reading its answers (reset).
 // A run's own time limit is the handler's business.
 #pragma once
 
@@ -69,8 +79,15 @@ struct http_server_config {
   std::size_t max_pipelined = 32;
   /// A request whose first byte arrived must be complete within this.
   std::chrono::milliseconds request_timeout{10000};
-  /// A connection with no request in progress and none pending closes after this.
+  /// A connection with no request in progress and none pending closes after
+  /// this; one whose client takes none of its answer bytes for this long is reset.
   std::chrono::milliseconds idle_timeout{30000};
+  /// Answer bytes a connection may hold for a slow reader before it stops
+  /// reading that client's requests.
+  std::size_t max_output_buffer_bytes = 1 << 20;
+  /// Request bodies admitted plus answer bytes unsent, over all connections;
+  /// a body that would not fit is refused with 503.
+  std::size_t max_buffered_bytes = std::size_t{256} << 20;
   /// Called on the I/O thread for every response written, parser errors included.
   std::function<void(int status)> on_response;
 };
@@ -99,11 +116,22 @@ class http_server {
   std::size_t connections() const;
   /// Requests handed to the handler and not yet answered on the wire.
   std::size_t requests_in_flight() const;
+  /// Bytes held now against max_buffered_bytes.
+  std::size_t buffered_bytes() const;
+  /// Answers produced (or owed) but never written because their connection
+  /// went away first: the peer reset it, or it was reset at a deadline.
+  std::uint64_t answers_dropped() const;
+  /// Connections reset by the server: a client that stopped reading, or
+  /// still open at the drain deadline.
+  std::uint64_t forced_closes() const;
+  /// Requests refused with 503 because of max_buffered_bytes.
+  std::uint64_t busy_refusals() const;
 
   /// Graceful stop: closes the listening socket, answers requests that
   /// arrive on open connections with 503 and "Connection: close", waits up
   /// to `deadline` for pending requests to be answered and written, then
-  /// closes every connection. Returns false when the deadline passed first.
+  /// resets every connection still open (within another 0.5 s). Returns
+  /// false when the deadline passed first.
   /// Idempotent; blocks the calling thread (never call it on a scheduler
   /// thread).
   bool drain(std::chrono::milliseconds deadline);

@@ -4,6 +4,9 @@
 
 #include <chrono>
 
+#include <caf/all.hpp>
+
+#include "net/json_text.hpp"
 #include "serve/auth.hpp"
 #include "tracing/ids.hpp"
 #include "tracing/traceparent.hpp"
@@ -41,30 +44,89 @@ bool is_json_media_type(std::string_view ct) {
   return type.size() > 5 && strncasecmp(type.data() + type.size() - 5, "+json", 5) == 0;
 }
 
-// "input 'n': expected integer, got string; missing required input 'x' (string)"
-// -> [{"field": "inputs.n", "message": ...}, {"field": "inputs.x", ...}]
-flows::value input_error_details(const std::string& errors) {
+// Text for JSON that nlohmann can always dump: bytes a client sent (a field
+// name, a header) may be any bytes, and a strict dump would throw on them.
+std::string dump(const flows::value& v) {
+  return v.dump(-1, ' ', false, flows::value::error_handler_t::replace);
+}
+
+// At most this many entries in an error's details, then one that says how
+// many more there were: 60,000 bad keys must not make a 4 MB answer.
+constexpr std::size_t max_details = 20;
+
+// The 400 for bad inputs: one detail per problem, "inputs.<name>" as the
+// field when the problem is about one input.
+server_response invalid_inputs(const std::vector<input_problem>& problems) {
   flows::value details = flows::value::array();
-  std::size_t pos = 0;
-  while (pos <= errors.size()) {
-    auto end = errors.find("; ", pos);
-    auto one = errors.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    flows::value d = {{"message", one}};
-    auto q1 = one.find('\'');
-    auto q2 = q1 == std::string::npos ? q1 : one.find('\'', q1 + 1);
-    if (q2 != std::string::npos) d["field"] = "inputs." + one.substr(q1 + 1, q2 - q1 - 1);
+  std::string message;
+  std::size_t shown = std::min(problems.size(), max_details);
+  for (std::size_t i = 0; i < shown; ++i) {
+    const auto& p = problems[i];
+    flows::value d = {{"message", p.message}};
+    if (!p.input.empty()) d["field"] = "inputs." + p.input;
     details.push_back(std::move(d));
-    if (end == std::string::npos) break;
-    pos = end + 2;
+    message += (message.empty() ? "" : "; ") + p.message;
   }
-  return details;
+  if (problems.size() > shown) {
+    auto more = "... and " + std::to_string(problems.size() - shown) + " more";
+    details.push_back({{"message", more}});
+    message += "; " + more;
+  }
+  return json_error(400, "invalid_inputs", message, dump(details));
 }
 
 // A body field of the wrong type -> 400 naming the field.
 server_response bad_field(const std::string& field, const std::string& want) {
   return json_error(400, "invalid_request",
                     "field '" + field + "' must be " + want,
-                    flows::value::array({{{"field", field}, {"message", "must be " + want}}}).dump());
+                    dump(flows::value::array({{{"field", field}, {"message", "must be " + want}}})));
+}
+
+// A session or user id over the cap: it would be copied onto every span.
+server_response too_long(const std::string& field, std::size_t max) {
+  auto msg = "at most " + std::to_string(max) + " bytes";
+  return json_error(400, "invalid_request", "'" + field + "' is longer than " + msg,
+                    dump(flows::value::array({{{"field", field}, {"message", msg}}})));
+}
+
+struct too_deep : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parses a request body, refusing nesting deeper than `max_depth` while it
+// parses: a 40 KB body of 20,000 nested arrays would otherwise become a
+// value that recursive code (dump, conversions) walks off the stack.
+flows::value parse_body(const std::string& text, std::size_t max_depth) {
+  auto guard = [max_depth](int depth, flows::value::parse_event_t event, flows::value&) {
+    if (static_cast<std::size_t>(depth) >= max_depth &&
+        (event == flows::value::parse_event_t::object_start ||
+         event == flows::value::parse_event_t::array_start))
+      throw too_deep("the body nests arrays and objects deeper than " + std::to_string(max_depth) +
+                     " levels; flatten it");
+    return true;
+  };
+  return flows::value::parse(text, guard);
+}
+
+// The HTTP server's own counters, in the same Prometheus text format.
+std::string server_series(const net::http_server& srv) {
+  std::string out;
+  auto series = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(v) + "\n";
+  };
+  series("weft_http_answers_dropped_total", "counter",
+         "Answers never written because their connection was reset or closed by the peer first.",
+         srv.answers_dropped());
+  series("weft_http_forced_closes_total", "counter",
+         "Connections reset by the server: a client that stopped reading, or open at the drain deadline.",
+         srv.forced_closes());
+  series("weft_http_busy_refusals_total", "counter",
+         "Requests refused with 503 because buffered bytes reached --max-buffered-bytes.",
+         srv.busy_refusals());
+  series("weft_http_buffered_bytes", "gauge",
+         "Request body and unsent answer bytes held now, over all connections.", srv.buffered_bytes());
+  return out;
 }
 
 std::string traceparent_of(const run_result& r) {
@@ -111,7 +173,7 @@ void service::handle(net::server_request req, net::responder reply) {
       return reply(json_error(503, "draining", "the server is shutting down"));
     auto flows = flows_.size();
     eng_.stats(
-        [reply, flows](std::optional<actors::exporter_stats> s) {
+        [reply, flows](std::optional<exporting::exporter_stats> s) {
           if (!s) return reply(json_error(503, "exporter_down", "the trace exporter did not answer"));
           reply(json_ok(200, {{"status", "ready"}, {"flows", flows}}));
         },
@@ -121,10 +183,11 @@ void service::handle(net::server_request req, net::responder reply) {
   if (path == "/metrics") {
     if (!get) return reply(method_not_allowed(req.method, path, "GET"));
     eng_.stats(
-        [this, reply](std::optional<actors::exporter_stats> s) {
+        [this, reply](std::optional<exporting::exporter_stats> s) {
           server_response r;
           r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-          r.body = metrics_.render(s ? *s : actors::exporter_stats{});
+          r.body = metrics_.render(s ? *s : exporting::exporter_stats{});
+          if (server_) r.body += server_series(*server_);
           reply(std::move(r));
         },
         std::chrono::seconds(2));
@@ -155,6 +218,16 @@ void service::handle(net::server_request req, net::responder reply) {
       return reply(json_error(404, "unknown_flow",
                               "no flow named '" + rest + "'; GET /v1/flows lists the served flows"));
     if (!runs) return reply(json_ok(200, flow_catalog::describe(*flow)));
+    // A large body is parsed and checked on a scheduler thread: the I/O
+    // thread serves every connection, and 0.8 MB of JSON with 60,000 keys
+    // kept it busy for seconds. A small one is parsed here, where it costs
+    // microseconds and no thread hand-off (bench/RESULTS.md has both).
+    if (req.body.size() >= cfg_.offload_body_bytes) {
+      eng_.system().spawn([this, flow, req = std::move(req), reply](caf::event_based_actor*) mutable {
+        start_run(flow, req, reply);
+      });
+      return;
+    }
     return start_run(flow, req, reply);
   }
   reply(json_error(404, "not_found",
@@ -173,11 +246,17 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
                               "the body must be JSON: send 'Content-Type: application/json'" +
                                   (ct ? " (got '" + *ct + "')" : std::string())));
     try {
-      body = flows::value::parse(req.body);
+      body = parse_body(req.body, cfg_.max_depth);
+    } catch (const too_deep& e) {
+      return reply(json_error(400, "too_deep", e.what()));
     } catch (const flows::value::parse_error& e) {
       return reply(json_error(400, "invalid_json",
                               "the body is not valid JSON at byte " + std::to_string(e.byte) +
                                   ": " + e.what()));
+    } catch (const flows::value::exception& e) {
+      // Not a syntax error but a value JSON cannot hold here, e.g. 1e400
+      // (nlohmann: "number overflow").
+      return reply(json_error(400, "invalid_json", std::string("the body is not usable JSON: ") + e.what()));
     }
     if (!body.is_object())
       return reply(json_error(400, "invalid_request",
@@ -192,33 +271,45 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
     } else if (key == "session_id") {
       if (!v.is_string()) return reply(bad_field("session_id", "a string"));
       ro.session_id = v.get<std::string>();
+      if (ro.session_id.size() > cfg_.max_id_bytes) return reply(too_long("session_id", cfg_.max_id_bytes));
     } else if (key == "user_id") {
       if (!v.is_string()) return reply(bad_field("user_id", "a string"));
       ro.user_id = v.get<std::string>();
+      if (ro.user_id.size() > cfg_.max_id_bytes) return reply(too_long("user_id", cfg_.max_id_bytes));
     } else if (key == "timeout_ms") {
-      if (!v.is_number_integer() || v.get<std::int64_t>() <= 0)
-        return reply(bad_field("timeout_ms", "a positive integer (milliseconds)"));
+      // Unsigned JSON integers past INT64_MAX read as negative here, so one
+      // range check covers them too.
+      if (!v.is_number_integer() || v.get<std::int64_t>() <= 0 ||
+          v.get<std::int64_t>() > cfg_.max_timeout_ms)
+        return reply(bad_field("timeout_ms", "an integer from 1 to " +
+                                                 std::to_string(cfg_.max_timeout_ms) + " (milliseconds)"));
       ro.timeout_ms = v.get<std::int64_t>();
     } else {
       return reply(json_error(
           400, "invalid_request",
           "unknown field '" + key + "' in the body; expected inputs, session_id, user_id, timeout_ms",
-          flows::value::array({{{"field", key}, {"message", "unknown field"}}}).dump()));
+          dump(flows::value::array({{{"field", key}, {"message", "unknown field"}}}))));
     }
   }
   if (ro.session_id.empty())
-    if (auto h = req.header("x-session-id")) ro.session_id = *h;
+    if (auto h = req.header("x-session-id")) {
+      if (h->size() > cfg_.max_id_bytes) return reply(too_long("X-Session-Id", cfg_.max_id_bytes));
+      ro.session_id = *h;
+    }
   if (ro.user_id.empty())
-    if (auto h = req.header("x-user-id")) ro.user_id = *h;
+    if (auto h = req.header("x-user-id")) {
+      if (h->size() > cfg_.max_id_bytes) return reply(too_long("X-User-Id", cfg_.max_id_bytes));
+      ro.user_id = *h;
+    }
   if (auto h = req.header("traceparent")) ro.traceparent = *h;
   // Several tracestate fields make one list, joined in order (W3C, RFC 9110).
   for (auto& [name, value] : req.headers)
     if (strcasecmp(name.c_str(), "tracestate") == 0)
       ro.tracestate += (ro.tracestate.empty() ? "" : ",") + value;
 
-  if (auto err = eng_.prepare_inputs(*flow, inputs); !err.empty()) {
+  if (auto problems = eng_.check_inputs(*flow, inputs); !problems.empty()) {
     metrics_.run_rejected(flow_name);
-    return reply(json_error(400, "invalid_inputs", err, input_error_details(err).dump()));
+    return reply(invalid_inputs(problems));
   }
   if (!admit()) {
     metrics_.run_rejected(flow_name);
@@ -247,10 +338,10 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
                if (!r.failed_node.empty()) detail["node"] = r.failed_node;
                if (r.timed_out) {
                  metrics_.run_finished(flow_name, run_status::timeout, r.duration_ms / 1000.0);
-                 resp = json_error(504, "run_timeout", r.error, flows::value::array({detail}).dump());
+                 resp = json_error(504, "run_timeout", r.error, dump(flows::value::array({detail})));
                } else {
                  metrics_.run_finished(flow_name, run_status::failed, r.duration_ms / 1000.0);
-                 resp = json_error(422, "run_failed", r.error, flows::value::array({detail}).dump());
+                 resp = json_error(422, "run_failed", r.error, dump(flows::value::array({detail})));
                }
              }
              if (!tp.empty()) resp.headers.emplace_back("traceparent", std::move(tp));

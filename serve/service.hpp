@@ -23,7 +23,9 @@
 //
 // Threading. handle() runs on the server's I/O thread and never waits: a
 // run's answer is sent from the engine thread that finishes the run, and
-// /metrics and /readyz ask the exporter asynchronously.
+// /metrics and /readyz ask the exporter asynchronously. A run request with a
+// large body is parsed and checked on a scheduler thread, so that no client
+// can hold the I/O thread that every connection shares.
 #pragma once
 
 #include <atomic>
@@ -45,6 +47,16 @@ struct service_config {
   std::string api_key;
   /// Seconds suggested in Retry-After on 503.
   int retry_after_s = 1;
+  /// session_id, user_id and their headers may be at most this long (they
+  /// are copied onto every span of the run); longer ones get 400.
+  std::size_t max_id_bytes = 256;
+  /// The largest timeout_ms a request may ask for (one day).
+  std::int64_t max_timeout_ms = 86'400'000;
+  /// Arrays and objects in a request body may nest this deep; deeper gets 400.
+  std::size_t max_depth = 64;
+  /// Bodies at least this large are parsed and checked on a scheduler
+  /// thread instead of the server's I/O thread (0: every body).
+  std::size_t offload_body_bytes = 16 * 1024;
 };
 
 class service {
@@ -56,6 +68,10 @@ class service {
   void handle(net::server_request req, net::responder reply);
   /// The server's on_response hook: counts answers by status code.
   void on_response(int status) { metrics_.http_request(status); }
+
+  /// The server whose own counters /metrics shows too (answers dropped,
+  /// forced closes, busy refusals, buffered bytes). Optional.
+  void attach_server(const net::http_server* server) { server_ = server; }
 
   /// From now on /readyz answers 503 (the server itself refuses new requests).
   void begin_drain() { draining_ = true; }
@@ -75,6 +91,7 @@ class service {
   metrics metrics_;
   std::atomic<std::int64_t> inflight_{0};
   std::atomic<bool> draining_{false};
+  const net::http_server* server_ = nullptr;
 };
 
 }  // namespace weft::serve

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "export/exporter.hpp"
 #include "config/settings.hpp"
@@ -81,6 +82,13 @@ struct run_result {
   flows::value outputs_json() const { return flows::to_object(outputs); }
 };
 
+/// One thing wrong with a run's inputs: the input at fault (empty when the
+/// problem is not about one input) and what is wrong, in words.
+struct input_problem {
+  std::string input;
+  std::string message;
+};
+
 /// A loaded flow, or the errors that stopped it from loading.
 struct load_result {
   std::shared_ptr<const flows::plan> plan;
@@ -104,6 +112,10 @@ class engine {
   /// Checks run inputs against the flow's declarations and applies defaults.
   /// Returns the error ("input 'n': expected integer, got string") or empty.
   std::string prepare_inputs(const flows::plan& flow, flows::value_map& inputs) const;
+  /// The same check, one problem per entry, for callers that report each
+  /// field on its own (weft serve's error details). Empty when all is well.
+  std::vector<input_problem> check_inputs(const flows::plan& flow,
+                                          flows::value_map& inputs) const;
 
   /// Starts a run. `done` is called exactly once, on an engine thread, with
   /// the result; it must not block. Bad inputs complete it at once.

@@ -35,8 +35,11 @@ struct raw_response {
 
 class raw_conn {
  public:
-  explicit raw_conn(std::uint16_t port) {
+  /// `rcvbuf` > 0 shrinks the receive buffer (before connect, so the window
+  /// is small from the start): a client that reads slowly or not at all.
+  explicit raw_conn(std::uint16_t port, int rcvbuf = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -53,6 +56,9 @@ class raw_conn {
   raw_conn& operator=(const raw_conn&) = delete;
 
   bool ok() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  /// Ends our side (FIN) while the server's side stays open: a half-close.
+  void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
   void close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;

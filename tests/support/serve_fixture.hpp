@@ -92,6 +92,7 @@ struct serve_fixture {
                                            });
     REQUIRE(started);
     server = std::move(*started);
+    svc->attach_server(server.get());
   }
 
   ~serve_fixture() {
