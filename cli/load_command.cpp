@@ -164,7 +164,9 @@ int load_command(const load_opts& o) {
                                       {"dead_lettered_batches", k.dead_lettered_batches},
                                       {"dropped", k.dropped},
                                       {"queued", k.queued},
-                                      {"spool_bytes", k.spool_bytes}});
+                                      {"spool_bytes", k.spool_bytes},
+                                      {"spool_records_damaged", k.spool_records_damaged},
+                                      {"spool_bytes_quarantined", k.spool_bytes_quarantined}});
     std::cout << j.dump() << std::endl;
   } else {
     print_summary_head(totals);

@@ -163,6 +163,9 @@ std::string exporter_stats::to_string() const {
     if (s.retried) o << ", retried " << s.retried;
     if (s.spooled || s.spool_bytes) o << ", spooled " << s.spooled << ", spool bytes " << s.spool_bytes;
     if (s.replayed) o << ", replayed " << s.replayed;
+    if (s.spool_records_damaged || s.spool_bytes_quarantined)
+      o << ", spool records damaged " << s.spool_records_damaged << ", spool bytes quarantined "
+        << s.spool_bytes_quarantined;
     if (s.dead_lettered_batches) o << ", dead-lettered batches " << s.dead_lettered_batches;
     for (auto& [why, n] : s.dropped) o << ", dropped(" << why << ") " << n;
   }

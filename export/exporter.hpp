@@ -42,6 +42,8 @@ struct sink_stats {
   std::map<std::string, std::uint64_t> dropped;  // spans given up on, by reason
   std::uint64_t queued = 0;         // spans in memory, not yet delivered
   std::uint64_t spool_bytes = 0;    // current size of the spool on disk
+  std::uint64_t spool_records_damaged = 0;    // damaged spool records skipped on replay
+  std::uint64_t spool_bytes_quarantined = 0;  // bytes of *.damaged segments kept on disk
 };
 
 struct exporter_stats {
@@ -57,7 +59,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sink_stats& x) {
   return f(caf::meta::type_name("sink_stats"), x.name, x.received, x.exported, x.retried,
            x.spooled, x.replayed, x.failed_batches, x.dead_lettered_batches, x.dropped, x.queued,
-           x.spool_bytes);
+           x.spool_bytes, x.spool_records_damaged, x.spool_bytes_quarantined);
 }
 
 template <class Inspector>

@@ -333,6 +333,8 @@ caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> prot
         auto s = st.stats;
         s.queued = st.queued_spans + st.in_flight_spans;
         s.spool_bytes = st.spool ? st.spool->bytes() : 0;
+        s.spool_records_damaged = st.spool ? st.spool->records_damaged() : 0;
+        s.spool_bytes_quarantined = st.spool ? st.spool->bytes_quarantined() : 0;
         return s;
       },
   };

@@ -126,6 +126,8 @@ std::map<std::string, exporting::sink_stats> sinks_by_name(const exporting::expo
     m.spooled += s.spooled;
     m.queued += s.queued;
     m.spool_bytes += s.spool_bytes;
+    m.spool_records_damaged += s.spool_records_damaged;
+    m.spool_bytes_quarantined += s.spool_bytes_quarantined;
     for (const auto& [why, n] : s.dropped) m.dropped[why] += n;
   }
   return out;
@@ -238,6 +240,16 @@ std::string metrics::render(const exporting::exporter_stats& exporter) const {
   for (const auto& [name, s] : sinks) w.sample("weft_export_queue_spans", {"sink", name}, s.queued);
   w.family("weft_spool_bytes", "gauge", "Current size of the sink's disk spool, in bytes.");
   for (const auto& [name, s] : sinks) w.sample("weft_spool_bytes", {"sink", name}, s.spool_bytes);
+  w.family("weft_spool_records_damaged_total", "counter",
+           "Damaged records the sink's spool skipped on replay (each a record, or a run of "
+           "unreadable bytes).");
+  for (const auto& [name, s] : sinks)
+    w.sample("weft_spool_records_damaged_total", {"sink", name}, s.spool_records_damaged);
+  w.family("weft_spool_bytes_quarantined", "gauge",
+           "Bytes of damaged spool segments kept as *.damaged for inspection (within the spool "
+           "bound).");
+  for (const auto& [name, s] : sinks)
+    w.sample("weft_spool_bytes_quarantined", {"sink", name}, s.spool_bytes_quarantined);
   return out;
 }
 

@@ -9,8 +9,10 @@
 //   weft_spans_exported_total{sink}        counter    from the exporter_stats snapshot
 //   weft_spans_dropped_total{sink,reason}  counter    that the caller takes at scrape
 //   weft_spans_spooled_total{sink}         counter    time and passes to render()
-//   weft_export_queue_spans{sink}          gauge      (these five)
+//   weft_export_queue_spans{sink}          gauge      (these seven)
 //   weft_spool_bytes{sink}                 gauge
+//   weft_spool_records_damaged_total{sink} counter    damaged spool records skipped
+//   weft_spool_bytes_quarantined{sink}     gauge      bytes of *.damaged segments kept
 //
 // "rejected" means the server refused a run before it started: backpressure
 // (503, too many runs in flight) or bad inputs (400). A rejected run never

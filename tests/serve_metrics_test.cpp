@@ -107,7 +107,8 @@ TEST_CASE("metrics: counters after a scripted sequence of events", "[metrics]") 
       {"weft_runs_inflight", "gauge"},         {"weft_http_requests_total", "counter"},
       {"weft_spans_exported_total", "counter"}, {"weft_spans_dropped_total", "counter"},
       {"weft_spans_spooled_total", "counter"}, {"weft_export_queue_spans", "gauge"},
-      {"weft_spool_bytes", "gauge"}};
+      {"weft_spool_bytes", "gauge"},           {"weft_spool_records_damaged_total", "counter"},
+      {"weft_spool_bytes_quarantined", "gauge"}};
   CHECK(doc.families.size() == std::size(families));
   for (auto [name, type] : families) {
     INFO(name);

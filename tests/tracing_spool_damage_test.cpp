@@ -54,7 +54,7 @@ std::vector<fs::path> files_with_suffix(const fs::path& dir, const std::string& 
 }  // namespace
 
 TEST_CASE("spool damage: one flipped crc bit loses that record only", "[spool][tracing][damage]") {
-  scratch_dir dir("crc-bit");
+  spool_scratch dir("crc-bit");
   auto layout = write_spool(dir.path, 550, 100, 3);
   REQUIRE(layout.segments.size() == 3);
   // The 300th record sits in the middle segment.
@@ -89,7 +89,7 @@ TEST_CASE("spool damage: one flipped crc bit loses that record only", "[spool][t
 
 TEST_CASE("spool damage: 30 random byte flips per segment lose only the records they hit",
           "[spool][tracing][damage]") {
-  scratch_dir dir("random-flips");
+  spool_scratch dir("random-flips");
   auto layout = write_spool(dir.path, 550, 100, 3);
   REQUIRE(layout.segments.size() == 3);
   std::mt19937_64 rng(14);  // fixed: the same damage every run
@@ -126,7 +126,7 @@ TEST_CASE("spool damage: 30 random byte flips per segment lose only the records 
 }
 
 TEST_CASE("spool damage: a cursor past the last segment deletes nothing", "[spool][tracing][damage]") {
-  scratch_dir dir("cursor");
+  spool_scratch dir("cursor");
   auto layout = write_spool(dir.path, 550, 100, 3);
   REQUIRE(layout.segments.size() == 3);
 
@@ -157,7 +157,7 @@ TEST_CASE("spool damage: a cursor past the last segment deletes nothing", "[spoo
 
 TEST_CASE("spool damage: the one segment a crash leaves behind the cursor is still deleted",
           "[spool][tracing][damage]") {
-  scratch_dir dir("cursor-crash");
+  spool_scratch dir("cursor-crash");
   auto layout = write_spool(dir.path, 550, 100, 3);
   REQUIRE(layout.segments.size() == 3);
   // As after "cursor saved, segment not yet deleted": the first segment
@@ -177,7 +177,7 @@ TEST_CASE("spool damage: the one segment a crash leaves behind the cursor is sti
 
 TEST_CASE("spool damage: quarantine gives way to live spans within the budget",
           "[spool][tracing][damage]") {
-  scratch_dir dir("budget");
+  spool_scratch dir("budget");
   auto layout = write_spool(dir.path, 30, 10, 3);
   REQUIRE(layout.segments.size() == 3);
   flip_bits(layout.segments[0], layout.records[0].offset + 12, 0x40);

@@ -19,15 +19,15 @@
 namespace weft::test {
 
 /// A fresh, empty directory under the system temp dir, removed at the end.
-struct scratch_dir {
+struct spool_scratch {
   std::filesystem::path path;
-  explicit scratch_dir(const std::string& name) {
+  explicit spool_scratch(const std::string& name) {
     path = std::filesystem::temp_directory_path() /
            ("weft-spool-damage-" + std::to_string(::getpid())) / name;
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }
-  ~scratch_dir() {
+  ~spool_scratch() {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
   }
