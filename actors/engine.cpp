@@ -142,8 +142,7 @@ load_result engine::load_file(const std::string& path) {
 
 load_result engine::load_string(const std::string& text, const std::string& name) {
   load_result r;
-  auto spec = flows::parse_flow(text, name, impl_->registry, r.errors);
-  if (spec) r.plan = flows::compile(std::move(*spec), impl_->registry, r.errors);
+  r.plan = flows::load_flow_text(text, name, impl_->registry, r.errors);
   return r;
 }
 

@@ -47,10 +47,14 @@ void finish(node_actor* self, bool ok, flows::value_map outputs, std::string err
   if (st.finished) return;
   st.finished = true;
   node_finished msg{st.index, ok, {}, {}, st.rs->sampled, {}};
+  // A component's message may quote a secret (a `fail` built from ${TOKEN},
+  // an exception echoing a header): masked before it reaches the span or
+  // the run, which hands it on to callers.
+  if (!ok) error = st.rs->mask(std::move(error));
   if (st.rs->sampled) {
     if (ok) {
       st.span.status = tracing::status_code::ok;
-      if (st.rs->content) st.span.set("weft.outputs", content_attribute(outputs));
+      if (st.rs->content) st.span.set("weft.outputs", st.rs->content_attribute(outputs));
     } else {
       st.span.status = tracing::status_code::error;
       st.span.status_message = error;
@@ -83,7 +87,8 @@ void actor_node_context::after(std::chrono::milliseconds delay, std::function<vo
 }
 
 void actor_node_context::set_attribute(std::string key, std::string value) {
-  if (self_->state.rs->sampled) self_->state.span.set(std::move(key), std::move(value));
+  auto& st = self_->state;
+  if (st.rs->sampled) st.span.set(std::move(key), st.rs->mask(std::move(value)));
 }
 
 // Runs component code, turning any exception into the node's error: an
@@ -112,7 +117,7 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_shared> 
     st.span = st.rs->open_span(ctx, node.id);
     st.span.set("weft.node.id", node.id);
     st.span.set("weft.node.type", node.type);
-    if (st.rs->content) st.span.set("weft.inputs", content_attribute(inputs));
+    if (st.rs->content) st.span.set("weft.inputs", st.rs->content_attribute(inputs));
   }
   if (node.timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds(node.timeout_ms), timeout_atom::value);

@@ -108,6 +108,10 @@ void complete(run_actor* self, bool ok, std::string error, std::string failed_no
   if (st.done) return;
   st.done = true;
   cancel_live(self, timed_out ? "cancelled: run timeout" : "cancelled: run failed");
+  // The error goes to the span, to the caller and from there to stderr or
+  // an HTTP body: masked here, once, it is clean everywhere. (Node errors
+  // come masked already; a cancel reason from outside may not.)
+  error = st.rs->mask(std::move(error));
   run_result r;
   r.ok = ok;
   r.run_id = st.job->run_id;
@@ -124,7 +128,7 @@ void complete(run_actor* self, bool ok, std::string error, std::string failed_no
   if (st.rs->sampled) {
     if (ok) {
       st.span.status = tracing::status_code::ok;
-      if (st.rs->content) st.span.set("weft.outputs", content_attribute(r.outputs));
+      if (st.rs->content) st.span.set("weft.outputs", st.rs->content_attribute(r.outputs));
     } else {
       st.span.status = tracing::status_code::error;
       st.span.status_message = error;
@@ -164,12 +168,14 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   rs->exporter = st.job->exporter;
   rs->session_id = st.job->ctx.session_id;
   rs->user_id = st.job->ctx.user_id;
+  rs->secrets = run_secrets(plan, st.job->inputs);
   st.rs = std::move(rs);
 
   // The run span is the root (or the child of the remote caller's span); the
   // context handed to nodes has it as their parent.
   st.span = st.rs->open_span(st.job->ctx, plan.name());
-  if (st.rs->content && st.rs->sampled) st.span.set("weft.inputs", content_attribute(st.job->inputs));
+  if (st.rs->content && st.rs->sampled)
+    st.span.set("weft.inputs", st.rs->content_attribute(st.job->inputs));
   st.child_ctx = st.job->ctx.child_of(st.span.id);
   if (st.rs->sampled) st.spans.reserve(std::min<std::size_t>(plan.nodes.size() + 1, ship_every));
 

@@ -24,8 +24,25 @@ tracing::span_record run_shared::open_span(const tracing::trace_context& ctx,
 
 void run_shared::close_span(tracing::span_record& s) { s.end_unix_ns = tracing::now_unix_ns(); }
 
-std::string content_attribute(const flows::value_map& values) {
-  return tracing::redacted_dump(flows::to_object(values));
+std::string run_shared::content_attribute(const flows::value_map& values) const {
+  if (!secrets) return tracing::redacted_dump(flows::to_object(values));
+  return tracing::redacted_dump(flows::to_object(values), *secrets);
+}
+
+std::shared_ptr<const tracing::secret_set> run_secrets(const flows::plan& plan,
+                                                       const flows::value_map& inputs) {
+  const std::size_t from_plan = plan.env_secrets ? plan.env_secrets->size() : 0;
+  std::shared_ptr<tracing::secret_set> own;
+  for (const auto& [key, value] : inputs) {
+    // Most inputs are scalars under plain keys, which hold no secret.
+    if (!value.is_structured() && !tracing::is_secret_key(key)) continue;
+    if (!own)
+      own = plan.env_secrets ? std::make_shared<tracing::secret_set>(*plan.env_secrets)
+                             : std::make_shared<tracing::secret_set>();
+    own->add_under_secret_keys(key, value);
+  }
+  if (own && (own->size() > from_plan || own->overflowed())) return own;
+  return plan.env_secrets;
 }
 
 }  // namespace weft::actors

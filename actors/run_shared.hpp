@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include "flows/plan.hpp"
+#include "tracing/redaction.hpp"
 #include "tracing/span.hpp"
 #include "tracing/trace_context.hpp"
 
@@ -22,6 +23,19 @@ struct run_shared {
   caf::actor exporter;
   std::string session_id;
   std::string user_id;
+  /// The values this run must never show: the flow's ${ENV} param values
+  /// and its inputs under secret keys (null when there are none). Every text
+  /// that leaves the run goes through mask() or content_attribute().
+  std::shared_ptr<const tracing::secret_set> secrets;
+
+  /// `text` with the run's secrets masked (as is when there are none).
+  std::string mask(std::string text) const {
+    if (secrets) secrets->mask_in_place(text);
+    return text;
+  }
+  /// The JSON text of `values` for a span attribute, with secrets masked by
+  /// key and by value.
+  std::string content_attribute(const flows::value_map& values) const;
 
   /// A new span from `ctx` (its trace and tracestate, `ctx.parent` as
   /// parent) with the attributes every span of a run carries.
@@ -30,7 +44,10 @@ struct run_shared {
   static void close_span(tracing::span_record& s);
 };
 
-/// The JSON text of `values` for a span attribute, with secrets masked.
-std::string content_attribute(const flows::value_map& values);
+/// The secrets of a run of `plan` with `inputs`: the plan's env_secrets,
+/// plus every input value under a secret key (shared with the plan when
+/// the inputs add none, so most runs allocate nothing).
+std::shared_ptr<const tracing::secret_set> run_secrets(const flows::plan& plan,
+                                                       const flows::value_map& inputs);
 
 }  // namespace weft::actors

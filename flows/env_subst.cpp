@@ -53,4 +53,12 @@ bool substitute_env(std::string& text, const env_lookup& env, std::vector<std::s
   return true;
 }
 
+env_lookup recording_env(const env_lookup& env, std::vector<std::string>& values) {
+  return [&env, &values](const std::string& name) -> std::optional<std::string> {
+    auto v = env ? env(name) : std::nullopt;
+    if (v) values.push_back(*v);
+    return v;
+  };
+}
+
 }  // namespace weft::flows

@@ -20,4 +20,11 @@ namespace weft::flows {
 /// variable, a bad name, a `${` that is never closed), when it cannot.
 bool substitute_env(std::string& text, const env_lookup& env, std::vector<std::string>& problems);
 
+/// `env`, noting in `values` every value it gives. The loader only asks the
+/// environment for `${NAME}` in params, so a flow loaded through it leaves
+/// in `values` what substitution put into its params: the values its runs
+/// must mask (tracing::secret_set). `env` and `values` must outlive the
+/// lookup returned.
+env_lookup recording_env(const env_lookup& env, std::vector<std::string>& values);
+
 }  // namespace weft::flows

@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <map>
 
+#include "flows/env_subst.hpp"
 #include "flows/parser.hpp"
 
 namespace weft::flows {
 
 std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
-                                    diagnostics& errs) {
+                                    diagnostics& errs, const std::vector<std::string>& env_values) {
   auto p = std::make_shared<plan>();
   std::map<std::string, int, std::less<>> index;
   for (std::size_t i = 0; i < spec.nodes.size(); ++i) index[spec.nodes[i].id] = static_cast<int>(i);
@@ -57,14 +58,29 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
     if (p->nodes[i].upstream_count == 0) p->entry_nodes.push_back(static_cast<int>(i));
   for (const output_decl& o : spec.outputs) p->outputs.push_back({o.name, resolve(o.source)});
   p->spec = std::move(spec);
+  if (!env_values.empty()) {
+    auto secrets = std::make_shared<tracing::secret_set>();
+    for (const auto& v : env_values) secrets->add(v);
+    if (!secrets->empty()) p->env_secrets = std::move(secrets);
+  }
   return p;
 }
 
 std::shared_ptr<const plan> load_flow_file(const std::string& path, const registry& components,
-                                           diagnostics& errs) {
-  auto spec = parse_flow_file(path, components, errs);
+                                           diagnostics& errs, const env_lookup& env) {
+  std::vector<std::string> env_values;
+  auto spec = parse_flow_file(path, components, errs, recording_env(env, env_values));
   if (!spec) return nullptr;
-  return compile(std::move(*spec), components, errs);
+  return compile(std::move(*spec), components, errs, env_values);
+}
+
+std::shared_ptr<const plan> load_flow_text(std::string_view text, const std::string& name,
+                                           const registry& components, diagnostics& errs,
+                                           const env_lookup& env) {
+  std::vector<std::string> env_values;
+  auto spec = parse_flow(text, name, components, errs, recording_env(env, env_values));
+  if (!spec) return nullptr;
+  return compile(std::move(*spec), components, errs, env_values);
 }
 
 }  // namespace weft::flows

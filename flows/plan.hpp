@@ -11,8 +11,10 @@
 
 #include "flows/component.hpp"
 #include "flows/diagnostic.hpp"
+#include "flows/parser.hpp"
 #include "flows/registry.hpp"
 #include "flows/spec.hpp"
+#include "tracing/redaction.hpp"
 
 namespace weft::flows {
 
@@ -49,17 +51,29 @@ struct plan {
   std::vector<plan_node> nodes;
   std::vector<int> entry_nodes;     // nodes with no upstream node
   std::vector<plan_output> outputs;
+  /// What `${NAME}` substitution put into the params (API keys, as often as
+  /// not). Built once per loaded flow; every run of it masks these values in
+  /// what leaves the run: span content and status, errors, logs.
+  std::shared_ptr<const tracing::secret_set> env_secrets;
 
   const std::string& name() const { return spec.name; }
 };
 
 /// Builds the plan for a validated spec, instantiating each node's component.
 /// Returns nullptr (with diagnostics) if a component rejects its params.
+/// `env_values` are the values substituted into its params, for env_secrets.
 std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
-                                    diagnostics& errs);
+                                    diagnostics& errs,
+                                    const std::vector<std::string>& env_values = {});
 
-/// parse_flow_file + compile.
+/// parse_flow_file + compile, with env_secrets from what `env` gave.
 std::shared_ptr<const plan> load_flow_file(const std::string& path, const registry& components,
-                                           diagnostics& errs);
+                                           diagnostics& errs,
+                                           const env_lookup& env = process_env());
+
+/// parse_flow + compile, with env_secrets from what `env` gave.
+std::shared_ptr<const plan> load_flow_text(std::string_view text, const std::string& name,
+                                           const registry& components, diagnostics& errs,
+                                           const env_lookup& env = process_env());
 
 }  // namespace weft::flows

@@ -94,3 +94,126 @@ TEST_CASE("redaction: span attributes", "[tracing]") {
   CHECK(std::get<std::string>(attrs[2].value) == "***");
   CHECK(std::get<std::int64_t>(attrs[3].value) == 256);
 }
+
+// --- by value: secret_set ------------------------------------------------------
+
+TEST_CASE("secret_set: whole values, and runs of 6 or more of their characters", "[tracing][redaction]") {
+  secret_set s;
+  CHECK(s.empty());
+  CHECK(s.mask("nothing registered") == "nothing registered");
+  REQUIRE(s.add("sk-live-0123456789abcdef"));
+  CHECK_FALSE(s.add("sk-live-0123456789abcdef"));  // once is enough
+  CHECK(s.size() == 1);
+
+  CHECK(s.mask("key sk-live-0123456789abcdef here") == "key *** here");
+  CHECK(s.mask("sk-live-0123456789abcdef") == "***");
+  CHECK(s.mask("twice: sk-live-0123456789abcdefsk-live-0123456789abcdef.") == "twice: ***.");
+  // Any 6 consecutive characters of it, anywhere: a template showing a part.
+  CHECK(s.mask("tail=89abcdef;") == "tail=***;");
+  CHECK(s.mask("mid 456789 end") == "mid *** end");
+  CHECK(s.mask("[345678]") == "[***]");
+  // Five in a row is not a run; ordinary text stays as it is.
+  CHECK(s.mask("45678 and sk-li and live") == "45678 and sk-li and live");
+  CHECK(s.mask("") == "");
+  std::string in_place = "no secret here at all";
+  s.mask_in_place(in_place);
+  CHECK(in_place == "no secret here at all");
+}
+
+TEST_CASE("secret_set: short values only whole, trivial ones never", "[tracing][redaction]") {
+  secret_set s;
+  CHECK_FALSE(s.add("abc"));    // shorter than min_length
+  CHECK_FALSE(s.add("true"));   // would garble every JSON text
+  CHECK_FALSE(s.add("null"));
+  REQUIRE(s.add("k9Zq"));
+  REQUIRE(s.add("pin42"));
+  CHECK(s.mask("k9Zq and pin42 and k9Z and pin4") == "*** and *** and k9Z and pin4");
+  CHECK(s.mask("xk9Zqx") == "x***x");
+  CHECK(s.mask("true abc") == "true abc");
+}
+
+TEST_CASE("secret_set: masks keep UTF-8 whole and merge overlaps", "[tracing][redaction]") {
+  secret_set s;
+  REQUIRE(s.add("\xc3\xa9t\xc3\xa9-secret-\xe2\x82\xac\xe2\x82\xac"));  // "été-secret-€€"
+  // The part "-secret-\xe2\x82" ends inside the euro sign: the whole sign goes.
+  const auto out = s.mask("x-secret-\xe2\x82\xac!");
+  CHECK(out == "x***!");
+  CHECK(nlohmann::json(out).dump().size() > 0);  // valid UTF-8, or dump would throw
+
+  secret_set two;
+  REQUIRE(two.add("alpha-bravo"));
+  REQUIRE(two.add("bravo-charlie"));
+  CHECK(two.mask("<alpha-bravo-charlie>") == "<***>");
+}
+
+TEST_CASE("secret_set: values under secret keys, at any depth", "[tracing][redaction]") {
+  const json inputs = {
+      {"question", "what is up"},
+      {"config", {{"model", "gpt-4o"}, {"api_key", "sk-nested-000111"}}},
+      {"credentials", {{"user", "ann-the-user"}, {"list", json::array({"pw-one-1111", 12345678})}}},
+      {"max_tokens", 2048},
+  };
+  secret_set s;
+  for (auto& [k, v] : inputs.items()) s.add_under_secret_keys(k, v);
+  CHECK(s.size() == 4);
+  CHECK(s.mask("sk-nested-000111 ann-the-user pw-one-1111 12345678") == "*** *** *** ***");
+  CHECK(s.mask("what is up gpt-4o 2048") == "what is up gpt-4o 2048");
+
+  secret_set top;
+  top.add_under_secret_keys("api_key", json("sk-top-level-1"));
+  CHECK(top.mask("sk-top-level-1") == "***");
+
+  // A deep value is walked without recursion.
+  json deep = "sk-deep-down-1";
+  for (int i = 0; i < 100000; ++i) deep = json::array({std::move(deep)});
+  secret_set d;
+  d.add_under_secret_keys("token", deep);
+  CHECK(d.mask("sk-deep-down-1") == "***");
+}
+
+TEST_CASE("secret_set: bounded", "[tracing][redaction]") {
+  secret_set s;
+  for (std::size_t i = 0; i < secret_set::max_values; ++i)
+    REQUIRE(s.add("secret-value-" + std::to_string(i)));
+  CHECK_FALSE(s.overflowed());
+  CHECK_FALSE(s.add("one-too-many"));
+  CHECK(s.overflowed());
+  CHECK(s.size() == secret_set::max_values);
+
+  secret_set big;
+  CHECK_FALSE(big.add(std::string(secret_set::max_bytes + 1, 'x')));
+  CHECK(big.overflowed());
+}
+
+TEST_CASE("secret_set: linear in the text", "[tracing][redaction]") {
+  secret_set s;
+  for (int i = 0; i < 8; ++i) REQUIRE(s.add("sk-proj-" + std::to_string(i) + "-abcdefghijklmnopqrstuvwxyz0123456789"));
+  // 8 MiB of text that is almost, but not quite, the secrets' alphabet.
+  std::string text;
+  text.reserve(8 << 20);
+  while (text.size() < (8u << 20)) text += "sk-proj abcdefghijklmnopqrstuvwxyz 0123456789 ";
+  text += "...sk-proj-3-abcdef...";
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto out = s.mask(text);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(out.size() < text.size());
+  CHECK(out.find("sk-proj-3") == std::string::npos);
+  // About 50 ms here; generous for sanitizer builds.
+  CHECK(ms < 3000);
+}
+
+TEST_CASE("redacted_dump with secrets: by key and by value, escaped strings too", "[tracing][redaction]") {
+  secret_set s;
+  REQUIRE(s.add("pa\"ss\\word-123"));
+  REQUIRE(s.add("99887766554433"));
+  const json v = {{"k", "pa\"ss\\word-123"}, {"n", 99887766554433LL}, {"token", "other"}, {"ok", "fine"}};
+  const auto text = redacted_dump(v, s);
+  CHECK(json::parse(text) == json{{"k", "***"}, {"n", "***"}, {"token", "***"}, {"ok", "fine"}});
+  // A secret used as a key is masked too, and the text stays JSON.
+  const auto keyed = redacted_dump(json{{"99887766554433", 1}, {"x", {{"id-99887766554433", 2}}}}, s);
+  CHECK(json::parse(keyed) == json{{"***", 1}, {"x", {{"id-***", 2}}}});
+  CHECK(text.find("word-123") == std::string::npos);
+  CHECK(text.find("99887766554433") == std::string::npos);
+  CHECK(text.find("other") == std::string::npos);
+  CHECK(text.find("\"ok\":\"fine\"") != std::string::npos);
+}
