@@ -298,3 +298,29 @@ TEST_CASE("weft run names the OTLP sink its trace went to", "[cli][run_sinks]") 
   CHECK_THAT(r.err, !Catch::Contains("no sink"));
   CHECK(collector.wait_for([&] { return collector.request_count() > 0; }, std::chrono::seconds(5)));
 }
+
+TEST_CASE("weft run: a fail message built from ${ENV} is masked on stderr and in the trace", "[cli][redaction]") {
+  const std::string secret = "tok-CliEnv-5h4G3f2D1s";
+  auto flow = scratch("env_fail.yaml", R"(
+flow: envfail
+inputs: {api_key: {type: string}}
+nodes:
+  hop: {type: passthrough, inputs: {value: $inputs.api_key}}
+  bad: {type: fail, params: {message: "refused ${WEFT_TEST_SECRET}"}, inputs: {value: hop.value}}
+outputs: {v: bad.value}
+)");
+  auto trace = scratch("env_fail.jsonl", "");
+  fs::remove(trace);
+  auto r = run_weft("run " + flow + " -i api_key=sk-cli-input-77aa88bb --trace-file " + trace,
+                    "WEFT_TEST_SECRET='" + secret + "' WEFT_TRACE_CONTENT=true");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Catch::Contains("weft: run failed: node 'bad' failed: refused ***\n"));
+  std::ifstream f(trace);
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  REQUIRE_FALSE(text.empty());
+  for (const std::string& s : {secret, std::string("sk-cli-input-77aa88bb")})
+    for (std::size_t i = 0; i + 6 <= s.size(); ++i) {
+      CHECK(r.err.find(s.substr(i, 6)) == std::string::npos);
+      CHECK(text.find(s.substr(i, 6)) == std::string::npos);
+    }
+}
