@@ -8,12 +8,19 @@
 
 #include "export/http_sink.hpp"
 #include "net/gzip.hpp"
+#include "net/printable.hpp"
 #include "tracing/langfuse_legacy.hpp"
 #include "tracing/langfuse_mapping.hpp"
 #include "tracing/otlp_json.hpp"
 
 namespace weft::exporting {
 namespace {
+
+// How much of an answer the sinks keep. OTLP answers carry at most a
+// partialSuccess object, so 64 KiB is plenty, and a 2xx with a huge body is
+// still a delivery; the legacy API's 207 lists one line per event.
+constexpr std::size_t otlp_answer_bytes = 64 * 1024;
+constexpr std::size_t legacy_answer_bytes = 4 << 20;
 
 std::string base64(std::string_view in) {
   static constexpr char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -57,6 +64,7 @@ class otlp_protocol : public http_sink_protocol {
     r.method = "POST";
     r.url = url_;
     r.timeout_ms = timeout_ms_;
+    r.keep_body_bytes = otlp_answer_bytes;
     r.headers = headers_;
     r.headers.emplace_back("Content-Type", "application/json");
     std::string body = encode(batch);
@@ -132,6 +140,7 @@ class langfuse_legacy_protocol final : public http_sink_protocol {
     net::http_request r;
     r.url = url_;
     r.timeout_ms = timeout_ms_;
+    r.keep_body_bytes = legacy_answer_bytes;
     r.headers = {{"Authorization", auth_}, {"Content-Type", "application/json"}};
     auto bodies = tracing::encode_legacy_batches(mapped(batch), opts_, max_bytes);
     // split() keeps every part to one body; a single event that cannot be
@@ -157,7 +166,8 @@ class langfuse_legacy_protocol final : public http_sink_protocol {
 
   delivery_verdict judge(const net::http_request& req, const net::http_response& r,
                          const std::vector<tracing::span_record>& batch) const override {
-    if (r.error != net::transport_error::none) return http_sink_protocol::judge(r);
+    if (r.error != net::transport_error::none || r.status == 413 || (r.status >= 300 && r.status < 400))
+      return http_sink_protocol::judge(r);
     auto res = tracing::parse_legacy_response(r.status, r.body, req.body);
     delivery_verdict v;
     if (res.retry_event_ids.empty() && res.rejected.empty()) return v;  // delivered
@@ -175,7 +185,7 @@ class langfuse_legacy_protocol final : public http_sink_protocol {
     for (auto& id : res.retry_event_ids) retry_objects.insert(event_object[id]);
     for (auto& [id, msg] : res.rejected) {
       rejected_objects.insert(event_object[id]);
-      if (v.detail.empty()) v.detail = "event rejected: " + msg.substr(0, 200);
+      if (v.detail.empty()) v.detail = "event rejected: " + net::printable(msg);
     }
     auto wanted = [&](const std::set<std::string>& objs, const tracing::span_record& s) {
       return objs.count(s.id.to_hex()) ||
@@ -197,7 +207,7 @@ class langfuse_legacy_protocol final : public http_sink_protocol {
     }
     if (rejected == batch.size()) {
       v.kind = delivery_verdict::reject;
-      if (v.detail.empty()) v.detail = "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 200);
+      if (v.detail.empty()) v.detail = "HTTP " + std::to_string(r.status) + ": " + net::printable(r.body);
       return v;
     }
     v.kind = delivery_verdict::delivered;
@@ -228,7 +238,7 @@ delivery_verdict http_sink_protocol::judge(const net::http_response& r) const {
   delivery_verdict v;
   if (r.error != net::transport_error::none) {
     v.kind = delivery_verdict::retry;
-    v.detail = net::to_string(r.error) + ": " + r.error_message;
+    v.detail = net::to_string(r.error) + ": " + net::printable(r.error_message, 400);
     return v;
   }
   if (r.status >= 200 && r.status < 300) {
@@ -244,11 +254,26 @@ delivery_verdict http_sink_protocol::judge(const net::http_response& r) const {
         else if (n.is_string()) v.rejected_spans = std::strtoull(n.get<std::string>().c_str(), nullptr, 10);
       }
       if (ps.contains("errorMessage") && ps["errorMessage"].is_string())
-        v.detail = ps["errorMessage"].get<std::string>();
+        v.detail = net::printable(ps["errorMessage"].get<std::string>());
     }
     return v;
   }
-  v.detail = "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 200);
+  if (r.status >= 300 && r.status < 400) {
+    // libcurl follows no redirect for us (a POST must not silently turn
+    // into a GET elsewhere): the endpoint is wrong, and the log says where
+    // the backend points.
+    auto where = r.header("Location");
+    v.detail = "HTTP " + std::to_string(r.status) + ": redirected to " +
+               (where ? net::printable(net::redact_userinfo(*where), 400) : "(no Location header)") +
+               "; weft does not follow redirects: set the endpoint to the final URL";
+    v.kind = delivery_verdict::reject;
+    return v;
+  }
+  v.detail = "HTTP " + std::to_string(r.status) + ": " + net::printable(r.body);
+  if (r.status == 413) {
+    v.kind = delivery_verdict::too_large;
+    return v;
+  }
   if (r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504) {
     v.kind = delivery_verdict::retry;
     if (auto ra = r.header("Retry-After"))

@@ -14,7 +14,10 @@
 //   - a disk spool (tracing/spool.hpp): whenever the sink is failing, or the
 //     queue is full, batches go to disk instead, and come back, oldest first,
 //     once the backend answers again, or at the next start of the engine;
-//   - a dead-letter file for batches the backend rejected (other 4xx/5xx);
+//   - a 413 answer splits the batch and sends the halves, down to single
+//     spans; only a span too large on its own is rejected;
+//   - a dead-letter file for batches the backend rejected (other 4xx/5xx,
+//     redirects), bounded (export/dead_letter.hpp);
 //   - counters for all of it, and every span it gives up on counted with a
 //     reason.
 //
@@ -41,7 +44,9 @@ namespace weft::exporting {
 
 /// What a response means for the batch that was sent.
 struct delivery_verdict {
-  enum kind_t { delivered, retry, reject } kind = delivered;
+  /// too_large: the backend refused the request for its size (413); the
+  /// worker sends the batch again in halves, down to single spans.
+  enum kind_t { delivered, retry, reject, too_large } kind = delivered;
   /// retry: the server's Retry-After, in ms, when it sent one.
   std::optional<std::int64_t> retry_after_ms;
   /// delivered: spans the backend accepted but reported as rejected
@@ -50,7 +55,8 @@ struct delivery_verdict {
   /// delivered, but only in part: these spans must go again (the Langfuse
   /// legacy API's 207 answers retry per event).
   std::vector<tracing::span_record> retry_spans;
-  /// For the log and the dead-letter file (never with secrets).
+  /// For the log and the dead-letter file: never with secrets, and remote
+  /// text in it passed through net::printable (no control characters).
   std::string detail;
 };
 
@@ -60,8 +66,9 @@ class http_sink_protocol {
   virtual std::string name() const = 0;
   virtual net::http_request make_request(const std::vector<tracing::span_record>& batch) const = 0;
   /// The default rules: 2xx delivered (counting OTLP partialSuccess
-  /// rejections), 429/502/503/504 and transport errors retried, the rest
-  /// rejected.
+  /// rejections), 429/502/503/504 and transport errors retried, 413 too
+  /// large, the rest (redirects included: weft follows none, and says
+  /// where it was sent) rejected.
   virtual delivery_verdict judge(const net::http_response& r) const;
   /// The verdict with the request and batch at hand, for backends that
   /// answer per event. Defaults to judge(r).

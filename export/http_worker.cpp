@@ -1,13 +1,14 @@
 // The delivery state machine of an HTTP sink: queue, retry, spool, replay.
 // See http_sink.hpp for the rules it follows.
 #include <deque>
-#include <fstream>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
+#include "export/dead_letter.hpp"
 #include "export/http_sink.hpp"
 #include "export/messages.hpp"
+#include "net/printable.hpp"
 #include "tracing/spool.hpp"
 
 namespace weft::exporting {
@@ -27,6 +28,7 @@ struct http_worker_state {
   caf::actor http;
   http_worker_config cfg;
   std::unique_ptr<tracing::spool> spool;
+  std::unique_ptr<dead_letter_file> dead_letters;
   std::deque<batch_ptr> queue;
   std::uint64_t queued_spans = 0;
   std::map<std::uint64_t, batch_ptr> in_flight;  // request id -> batch
@@ -40,6 +42,8 @@ struct http_worker_state {
   sink_stats stats;
   std::uint64_t last_drop_log_ns = 0;
   std::uint64_t last_fail_log_ns = 0;
+  std::uint64_t last_split_log_ns = 0;
+  std::uint64_t last_reject_log_ns = 0;
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "weft.sink.http";
 };
@@ -139,17 +143,61 @@ void dead_letter(worker* self, const net::http_request& req, std::size_t spans,
   auto& st = self->state;
   ++st.stats.dead_lettered_batches;
   drop(self, spans, "rejected");
-  if (st.cfg.spool_dir.empty()) return;
+  // Why, at most once every 10 s: a misconfigured endpoint rejects
+  // everything, and one line says what to fix.
+  auto now = tracing::now_unix_ns();
+  if (now - st.last_reject_log_ns > 10'000'000'000ULL) {
+    st.last_reject_log_ns = now;
+    std::fprintf(stderr, "weft: sink '%s': backend rejected a batch of %zu spans (%s)%s\n",
+                 st.stats.name.c_str(), spans, v.detail.c_str(),
+                 st.dead_letters ? "; kept in the sink's dead-letter.jsonl" : "");
+  }
+  if (!st.dead_letters) return;
   // One line per rejected batch: why, and the request body as it was sent
   // (when it is text), so that an operator can inspect it and resend it by
-  // hand. Headers are left out: they carry credentials.
-  std::ofstream f(st.cfg.spool_dir + "/dead-letter.jsonl", std::ios::app);
-  nlohmann::json line = {{"reason", v.detail}, {"spans", spans}, {"url", req.url}};
+  // hand. Headers are left out, and the URL's userinfo: they carry
+  // credentials.
+  nlohmann::json line = {{"reason", v.detail}, {"spans", spans}, {"url", net::redact_userinfo(req.url)}};
   bool compressed = std::any_of(req.headers.begin(), req.headers.end(),
                                 [](auto& h) { return h.first == "Content-Encoding"; });
   if (compressed) line["body_gzip_bytes"] = req.body.size();
   else line["body"] = req.body;
-  f << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  if (auto err = st.dead_letters->write(std::move(line)); !err.empty())
+    std::fprintf(stderr, "weft: sink '%s': dead letter not kept: %s\n", st.stats.name.c_str(), err.c_str());
+}
+
+// Puts batches back at the head of the line (they were sent before what
+// waits in the queue), or on disk when memory is at its bound.
+void requeue_front(worker* self, std::vector<batch_ptr> parts) {
+  auto& st = self->state;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    auto n = (*it)->size();
+    if (st.queued_spans + st.in_flight_spans + n <= static_cast<std::uint64_t>(st.cfg.max_queue_spans)) {
+      st.queue.push_front(*it);
+      st.queued_spans += n;
+    } else {
+      to_spool(self, *it);
+    }
+  }
+}
+
+// A 413: the batch goes again in two halves (and those in halves again if
+// need be), so that only a span too large on its own is rejected.
+void split_after_413(worker* self, const batch_ptr& b, const delivery_verdict& v) {
+  auto& st = self->state;
+  auto half = b->begin() + static_cast<long>(b->size() / 2);
+  std::vector<batch_ptr> parts{
+      std::make_shared<const std::vector<tracing::span_record>>(b->begin(), half),
+      std::make_shared<const std::vector<tracing::span_record>>(half, b->end())};
+  ++st.stats.failed_batches;
+  st.stats.retried += b->size();
+  auto now = tracing::now_unix_ns();
+  if (now - st.last_split_log_ns > 10'000'000'000ULL) {
+    st.last_split_log_ns = now;
+    std::fprintf(stderr, "weft: sink '%s': backend refused a batch of %zu spans as too large (%s); "
+                 "sending it in halves\n", st.stats.name.c_str(), b->size(), v.detail.c_str());
+  }
+  requeue_front(self, std::move(parts));
 }
 
 void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry = {}) {
@@ -169,6 +217,14 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
   auto on_response = [=](net::http_response& r) {
     auto& st = self->state;
     auto v = st.proto->judge(req_copy, r, *b);
+    // Transport messages may quote the URL; its userinfo never reaches a log.
+    if (auto info = net::url_userinfo(req_copy.url); !info.empty())
+      for (auto at = v.detail.find(info); at != std::string::npos; at = v.detail.find(info, at + 3))
+        v.detail.replace(at, info.size(), "***");
+    if (v.kind == delivery_verdict::too_large && b->size() < 2) {
+      v.kind = delivery_verdict::reject;  // one span too large on its own
+      v.detail += " (a single span)";
+    }
     auto n = b->size();
     if (from_spool) st.replay_in_flight = false;
     else {
@@ -211,6 +267,10 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
         ++st.stats.failed_batches;
         dead_letter(self, req_copy, n, v);
         if (from_spool) st.spool->ack(*entry_ptr);
+        break;
+      case delivery_verdict::too_large:
+        if (from_spool) st.spool->ack(*entry_ptr);  // its halves take its place
+        split_after_413(self, b, v);
         break;
     }
     pump(self);
@@ -273,10 +333,14 @@ caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> prot
   st.cfg = cfg;
   st.stats.name = st.proto->name();
   if (!cfg.spool_dir.empty()) {
+    // The dead letters take an eighth of the spool's budget, the segments
+    // the rest, so the directory as a whole stays within spool_max_bytes.
+    const std::uint64_t dead_letter_bytes = cfg.spool_max_bytes / 8;
+    st.dead_letters = std::make_unique<dead_letter_file>(cfg.spool_dir, dead_letter_bytes);
     std::string err;
     tracing::spool_options so;
-    so.max_bytes = cfg.spool_max_bytes;
-    so.segment_bytes = std::min<std::uint64_t>(so.segment_bytes, std::max<std::uint64_t>(cfg.spool_max_bytes / 4, 4096));
+    so.max_bytes = cfg.spool_max_bytes - dead_letter_bytes;
+    so.segment_bytes = std::min<std::uint64_t>(so.segment_bytes, std::max<std::uint64_t>(so.max_bytes / 4, 4096));
     st.spool = tracing::spool::open(cfg.spool_dir, so, &err);
     if (!st.spool)
       std::fprintf(stderr, "weft: sink '%s': no spool, spans will be dropped while the backend is down: %s\n",

@@ -1,5 +1,6 @@
 #include "net/curl_worker.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
@@ -32,6 +33,7 @@ struct transfer {
   http_response response;
   curl_slist* header_list = nullptr;
   std::size_t max_body = 0;
+  std::size_t keep_body = 0;  // > 0: keep this much, discard the rest
   bool body_too_large = false;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
@@ -44,6 +46,12 @@ struct transfer {
 std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
   auto& t = *static_cast<transfer*>(user);
   std::size_t len = size * n;
+  if (t.keep_body > 0) {
+    const std::size_t room = t.keep_body - std::min(t.keep_body, t.response.body.size());
+    if (len > room) t.response.body_truncated = true;
+    t.response.body.append(data, std::min(len, room));
+    return len;  // the rest is read and dropped: the transfer goes on
+  }
   if (t.response.body.size() + len > t.max_body) {
     t.body_too_large = true;
     return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
@@ -118,6 +126,7 @@ struct curl_worker::core {
     t->token = token;
     t->request = std::move(req);
     t->max_body = cfg.max_response_bytes;
+    t->keep_body = std::min(t->request.keep_body_bytes, cfg.max_response_bytes);
     CURL* e = take_easy();
     if (!e) {
       on_complete(token, failure(transport_error::other, "curl_easy_init failed"));

@@ -53,7 +53,8 @@ struct http_client_config {
   long max_total_connections = 64;
   std::string user_agent = "weft/0.1";
   /// A larger response body fails the request (error other), so that a
-  /// misbehaving server cannot exhaust memory.
+  /// misbehaving server cannot exhaust memory; a request with
+  /// keep_body_bytes keeps less and never fails for its size.
   std::size_t max_response_bytes = 64u << 20;
 };
 

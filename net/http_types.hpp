@@ -6,6 +6,7 @@
 // unreachable" from "backend too slow", and all three arrive the same way.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,6 +26,12 @@ struct http_request {
   header_list headers;
   std::string body;
   std::int64_t timeout_ms = 10000;  // whole transfer, connect included; <= 0: none
+  /// When > 0: keep at most this many bytes of the response body, read the
+  /// rest and throw it away (response.body_truncated tells), so that an
+  /// answer only glanced at cannot cost memory or fail the request. 0: keep
+  /// the whole body, up to the client's max_response_bytes (beyond which
+  /// the request fails).
+  std::size_t keep_body_bytes = 0;
 };
 
 /// Why a transfer produced no HTTP response. Anything the server answered,
@@ -47,6 +54,8 @@ struct http_response {
   /// Human-readable cause when error != none. Never contains request headers
   /// or the request URL, which may carry credentials.
   std::string error_message;
+  /// The server sent more body than the request's keep_body_bytes.
+  bool body_truncated = false;
 
   /// True for a 2xx answer.
   bool ok() const { return error == transport_error::none && status >= 200 && status < 300; }
@@ -58,13 +67,13 @@ struct http_response {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_request& x) {
   return f(caf::meta::type_name("http_request"), x.method, x.url, x.headers, x.body,
-           x.timeout_ms);
+           x.timeout_ms, x.keep_body_bytes);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_response& x) {
   return f(caf::meta::type_name("http_response"), x.status, x.headers, x.body, x.error,
-           x.error_message);
+           x.error_message, x.body_truncated);
 }
 
 }  // namespace weft::net

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -37,6 +38,10 @@ std::string_view trim(std::string_view s) {
 const char* reason(int status) {
   switch (status) {
     case 100: return "Continue";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 200: return "OK";
     case 202: return "Accepted";
     case 207: return "Multi-Status";
@@ -68,15 +73,22 @@ bool send_all(int fd, std::string_view data) {
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 bool send_response(int fd, int status, const header_list& headers, std::string_view body,
-                   bool close) {
+                   bool close, std::size_t pad_bytes = 0) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n";
   out += "Content-Type: application/json\r\n";
-  out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  out += "Content-Length: " + std::to_string(body.size() + pad_bytes) + "\r\n";
   if (close) out += "Connection: close\r\n";
   for (auto& [k, v] : headers) out += k + ": " + v + "\r\n";
   out += "\r\n";
   out += body;
-  return send_all(fd, out);
+  if (!send_all(fd, out)) return false;
+  const std::string spaces(64 * 1024, ' ');
+  while (pad_bytes > 0) {
+    const auto n = std::min(pad_bytes, spaces.size());
+    if (!send_all(fd, std::string_view(spaces).substr(0, n))) return false;
+    pad_bytes -= n;
+  }
+  return true;
 }
 
 bool known_route(std::string_view path) {
@@ -271,8 +283,9 @@ test_collector::outcome test_collector::serve_one(int fd, std::string& buf) {
     req.was_gzip = true;
   }
   req.headers = std::move(head.headers);
-  auto answer = [&](int status, const header_list& headers, std::string_view body) {
-    bool sent = send_response(fd, status, headers, body, close);
+  auto answer = [&](int status, const header_list& headers, std::string_view body,
+                    std::size_t pad_bytes = 0) {
+    bool sent = send_response(fd, status, headers, body, close, pad_bytes);
     return sent && !close ? outcome::keep_open : outcome::close;
   };
 
@@ -280,6 +293,16 @@ test_collector::outcome test_collector::serve_one(int fd, std::string& buf) {
     req.answered_status = 404;
     record(std::move(req));
     return answer(404, header_list{}, "");
+  }
+  std::size_t limit = 0;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    limit = body_limit_;
+  }
+  if (limit > 0 && req.body.size() > limit) {
+    req.answered_status = 413;
+    record(std::move(req));
+    return answer(413, header_list{}, R"({"error":"request too large"})");
   }
   int index = -1;
   fault step = next_step(index);
@@ -290,7 +313,7 @@ test_collector::outcome test_collector::serve_one(int fd, std::string& buf) {
   record(std::move(req));
   if (step.k == fault::reset) return outcome::reset;
   if (step.k == fault::delay && !sleep_unless_stopped(step.delay_ms)) return outcome::close;
-  return answer(step.status, step.headers, step.body);
+  return answer(step.status, step.headers, step.body, step.pad_bytes);
 }
 
 fault test_collector::next_step(int& index) {
@@ -318,6 +341,11 @@ bool test_collector::sleep_unless_stopped(int ms) {
 void test_collector::script(std::vector<fault> steps) {
   std::lock_guard<std::mutex> lk(mu_);
   for (auto& s : steps) script_.push_back(std::move(s));
+}
+
+void test_collector::reject_bodies_over(std::size_t bytes) {
+  std::lock_guard<std::mutex> lk(mu_);
+  body_limit_ = bytes;
 }
 
 void test_collector::set_default(fault f) {

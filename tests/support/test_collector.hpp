@@ -3,6 +3,9 @@
 // answers as a test script tells it to (statuses, delays, connection resets),
 // so that clients and exporters are tested over real sockets.
 //
+// Answers can be padded to any size without holding it (fault::padded), and
+// bodies over a set size refused with 413 (reject_bodies_over).
+//
 // Routes: POST /v1/traces, /api/public/otel/v1/traces and
 // /api/public/ingestion (a query string is ignored). Anything else gets 404
 // and consumes no script step.
@@ -44,12 +47,19 @@ struct fault {
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. Retry-After
   std::string body = "{}";
   int delay_ms = 0;  // for `delay`: wait this long, then answer `status`
+  /// Spaces sent after `body` (streamed, never held in memory): a huge
+  /// answer that is still valid JSON.
+  std::size_t pad_bytes = 0;
 
   static fault answer(int status, std::vector<std::pair<std::string, std::string>> headers = {},
                       std::string body = "{}") {
     return fault{respond, status, std::move(headers), std::move(body), 0};
   }
   static fault delay_by(int ms, int status = 200) { return fault{delay, status, {}, "{}", ms}; }
+  /// `status` with `body` and then `pad_bytes` spaces.
+  static fault padded(int status, std::size_t pad_bytes, std::string body = "{}") {
+    return fault{respond, status, {}, std::move(body), 0, pad_bytes};
+  }
   /// Close the connection with a TCP RST instead of answering.
   static fault reset_connection() { return fault{reset, 0, {}, "", 0}; }
 };
@@ -88,6 +98,10 @@ class test_collector {
   void script(std::vector<fault> steps);
   /// The answer once the script is used up (initially 200 with body "{}").
   void set_default(fault f);
+  /// Requests whose (decompressed) body is larger get 413, as a backend
+  /// with a request size limit answers; they consume no script step.
+  /// 0 (the default): no limit below the 64 MiB one.
+  void reject_bodies_over(std::size_t bytes);
 
   std::vector<received_request> requests() const;
   std::size_t request_count() const;
@@ -120,6 +134,7 @@ class test_collector {
   std::deque<fault> script_;
   int next_step_index_ = 0;
   fault default_;
+  std::size_t body_limit_ = 0;
   std::size_t connections_accepted_ = 0;
 };
 
