@@ -27,7 +27,7 @@ demo: build
 	./$(BUILD_DIR)/weft run examples/hello.yaml -i name=World
 
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 -LE long
 
 # The whole suite under AddressSanitizer + UBSan, in its own build tree.
 asan: deps

@@ -293,10 +293,14 @@ TEST_CASE("serve: a body nested 20,000 deep is refused and the server answers th
 
 TEST_CASE("serve: large bodies are parsed off the I/O thread, so /healthz stays quick",
           "[serve][hardening]") {
-  serve_fixture f;
-  // Bodies of 0.77 MB with 60,000 unknown keys, three connections at a time.
+  // Bodies of 4 MB with 300,000 unknown keys, three connections at a time:
+  // each takes a scheduler thread some 100 ms to parse and check, time the
+  // I/O thread, which serves every connection, must not spend.
+  net::http_server_config hc;
+  hc.limits.max_body_bytes = 8 << 20;
+  serve_fixture f({}, hc);
   std::string body = R"({"inputs": {"x": 1)";
-  for (int i = 0; body.size() < 770 * 1000; ++i) body += ",\"key" + std::to_string(i) + "\":0";
+  for (int i = 0; body.size() < 4 * 1000 * 1000; ++i) body += ",\"key" + std::to_string(i) + "\":0";
   body += "}}";
   std::atomic<bool> stop{false};
   std::atomic<int> answered{0};
@@ -323,9 +327,10 @@ TEST_CASE("serve: large bodies are parsed off the I/O thread, so /healthz stays 
   stop = true;
   for (auto& t : posters) t.join();
   std::sort(ms.begin(), ms.end());
-  INFO("/healthz median " << ms[ms.size() / 2] << " ms, max " << ms.back() << " ms; "
+  WARN("/healthz median " << ms[ms.size() / 2] << " ms, max " << ms.back() << " ms; "
                           << answered.load() << " large bodies answered meanwhile");
   CHECK(answered.load() > 0);
-  // On the I/O thread each such body held every connection for 0.3-1 s.
-  CHECK(ms[ms.size() / 2] < 150);
+  // Parsed on the I/O thread (offload_body_bytes = SIZE_MAX), the bodies
+  // kept it busy nearly all the time: median 1,353 ms, max 2,220 ms here.
+  CHECK(ms[ms.size() / 2] < 30);
 }
