@@ -7,6 +7,7 @@
 // reaches (parent cycles) are printed under a heading of their own instead
 // of being dropped.
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -25,17 +26,33 @@ using tracing::span_record;
 // a deep chain prints in linear space.
 constexpr std::size_t max_indent_depth = 32;
 
-std::string attr(const span_record& s, std::string_view key) {
-  auto v = s.find(key);
-  if (!v) return {};
+// A value as one line of text: string arrays as [a, b].
+std::string value_text(const tracing::attribute_value& v) {
   return std::visit(
       [](auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::string>) return x;
-        else if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
-        else return std::to_string(x);
+        if constexpr (std::is_same_v<T, std::string>) {
+          return x;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return x ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          std::string out = "[";
+          for (std::size_t i = 0; i < x.size(); ++i) out += (i ? ", " : "") + x[i];
+          return out + "]";
+        } else if constexpr (std::is_same_v<T, double>) {
+          char buf[32];
+          auto r = std::to_chars(buf, buf + sizeof buf, x);
+          return std::string(buf, r.ptr);
+        } else {
+          return std::to_string(x);
+        }
       },
-      *v);
+      v);
+}
+
+std::string attr(const span_record& s, std::string_view key) {
+  auto v = s.find(key);
+  return v ? value_text(*v) : std::string();
 }
 
 std::string duration(const span_record& s) {

@@ -27,9 +27,20 @@ using exporter_actor = caf::stateful_actor<exporter_state>;
 // requests under the byte budget.
 std::int64_t estimated_size(const tracing::span_record& s) {
   std::size_t n = 260 + s.name.size() + s.status_message.size();
-  for (auto& a : s.attributes) {
-    n += 40 + a.key.size();
-    if (auto p = std::get_if<std::string>(&a.value)) n += p->size();
+  auto add = [&n](const std::vector<tracing::attribute>& attributes) {
+    for (auto& a : attributes) {
+      n += 40 + a.key.size();
+      if (auto p = std::get_if<std::string>(&a.value)) {
+        n += p->size();
+      } else if (auto arr = std::get_if<std::vector<std::string>>(&a.value)) {
+        for (auto& item : *arr) n += 20 + item.size();
+      }
+    }
+  };
+  add(s.attributes);
+  for (auto& e : s.events) {
+    n += 60 + e.name.size();
+    add(e.attributes);
   }
   return static_cast<std::int64_t>(n);
 }

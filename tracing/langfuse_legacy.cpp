@@ -80,7 +80,11 @@ void append_double(std::string& out, double d) {
   out.append(buf, end);
 }
 
-void append_value(std::string& out, const attribute_value& v, field_writer& fields) {
+// A string array goes as a JSON array; its items are cut like any string,
+// and once the metadata object (which starts at `start`) has outgrown the
+// field limit the remaining items are left out and counted in a last item,
+// so that no array can make an event unbounded.
+void append_value(std::string& out, const attribute_value& v, field_writer& fields, std::size_t start) {
   if (auto* s = std::get_if<std::string>(&v)) {
     fields.string(out, *s);
   } else if (auto* i = std::get_if<std::int64_t>(&v)) {
@@ -88,21 +92,33 @@ void append_value(std::string& out, const attribute_value& v, field_writer& fiel
     else out += std::to_string(*i);
   } else if (auto* d = std::get_if<double>(&v)) {
     append_double(out, *d);
+  } else if (auto* b = std::get_if<bool>(&v)) {
+    out += *b ? "true" : "false";
   } else {
-    out += std::get<bool>(v) ? "true" : "false";
+    const auto& items = std::get<std::vector<std::string>>(v);
+    out += '[';
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      if (k) out += ',';
+      if (out.size() - start > fields.limit) {
+        fields.truncated = true;
+        append_json_string(out, "[weft: " + std::to_string(items.size() - k) + " more items left out]");
+        break;
+      }
+      fields.string(out, items[k]);
+    }
+    out += ']';
   }
 }
 
-// "metadata":{...}: the attributes that have no field of their own. The whole
-// object is bounded by the field limit too; keys beyond it are counted.
-void append_metadata(std::string& out, const span_record& span, field_writer& fields) {
-  append_key(out, "metadata");
-  out += '{';
-  const std::size_t start = out.size();
+// "key":value pairs of `attributes` (less those that have fields of their
+// own when `skip_excluded`), as long as the metadata object stays within the
+// field limit; returns how many were left out.
+std::size_t append_attribute_members(std::string& out, const std::vector<attribute>& attributes,
+                                     field_writer& fields, std::size_t start, bool skip_excluded,
+                                     bool& first) {
   std::size_t dropped = 0;
-  bool first = true;
-  for (const attribute& a : span.attributes) {
-    if (is_excluded_from_metadata(a.key)) continue;
+  for (const attribute& a : attributes) {
+    if (skip_excluded && is_excluded_from_metadata(a.key)) continue;
     if (out.size() - start > fields.limit) {
       ++dropped;
       continue;
@@ -111,12 +127,68 @@ void append_metadata(std::string& out, const span_record& span, field_writer& fi
     first = false;
     fields.string(out, a.key);
     out += ':';
-    append_value(out, a.value, fields);
+    append_value(out, a.value, fields, start);
+  }
+  return dropped;
+}
+
+// "weft.events":[{"name","time","attributes":{...}}, ...]: the legacy API
+// has no span events, so they ride in the metadata, bounded like the rest.
+std::size_t append_events(std::string& out, const span_record& span, field_writer& fields, std::size_t start) {
+  append_key(out, "weft.events");
+  out += '[';
+  std::size_t dropped = 0;
+  bool first_event = true;
+  for (const span_event& e : span.events) {
+    if (out.size() - start > fields.limit) {
+      ++dropped;
+      continue;
+    }
+    if (!first_event) out += ',';
+    first_event = false;
+    out += "{\"name\":";
+    fields.string(out, e.name);
+    out += ",\"time\":";
+    append_json_string(out, iso8601_utc(e.time_unix_ns));
+    out += ",\"attributes\":{";
+    bool first = true;
+    const std::size_t left_out = append_attribute_members(out, e.attributes, fields, start, false, first);
+    if (left_out > 0) {
+      fields.truncated = true;
+      out += first ? "" : ",";
+      out += "\"weft.dropped_attributes\":" + std::to_string(left_out);
+    }
+    out += "}}";
+  }
+  out += ']';
+  return dropped;
+}
+
+// "metadata":{...}: the attributes that have no field of their own, then the
+// span's events. The whole object is bounded by the field limit too; keys
+// and events beyond it are counted.
+void append_metadata(std::string& out, const span_record& span, field_writer& fields) {
+  append_key(out, "metadata");
+  out += '{';
+  const std::size_t start = out.size();
+  bool first = true;
+  const std::size_t dropped = append_attribute_members(out, span.attributes, fields, start, true, first);
+  std::size_t dropped_events = 0;
+  if (!span.events.empty()) {
+    out += first ? "" : ",";
+    first = false;
+    dropped_events = append_events(out, span, fields, start);
   }
   if (dropped > 0) {
     fields.truncated = true;
     out += first ? "" : ",";
     out += "\"weft.dropped_metadata_keys\":" + std::to_string(dropped);
+    first = false;
+  }
+  if (dropped_events > 0) {
+    fields.truncated = true;
+    out += first ? "" : ",";
+    out += "\"weft.dropped_events\":" + std::to_string(dropped_events);
     first = false;
   }
   if (fields.truncated) out += first ? "\"weft.truncated\":true" : ",\"weft.truncated\":true";

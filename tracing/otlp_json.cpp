@@ -128,6 +128,20 @@ void append_attribute(std::string& out, const attribute& a) {
         if constexpr (std::is_same_v<T, std::string>) {
           out += "\"stringValue\":";
           append_json_string(out, v);
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          // AnyValue.array_value: an ArrayValue message whose `values` are
+          // AnyValues; empty arrays keep the (empty) list so that they read
+          // back as arrays, not as an absent value.
+          out += "\"arrayValue\":{\"values\":[";
+          bool first = true;
+          for (const auto& item : v) {
+            if (!first) out += ',';
+            first = false;
+            out += "{\"stringValue\":";
+            append_json_string(out, item);
+            out += '}';
+          }
+          out += "]}";
         } else if constexpr (std::is_same_v<T, bool>) {
           out += v ? "\"boolValue\":true" : "\"boolValue\":false";
         } else if constexpr (std::is_same_v<T, std::int64_t>) {
@@ -135,12 +149,36 @@ void append_attribute(std::string& out, const attribute& a) {
           append_i64(out, v);
           out += '"';
         } else {
+          static_assert(std::is_same_v<T, double>);
           out += "\"doubleValue\":";
           append_double(out, v);
         }
       },
       a.value);
   out += "}}";
+}
+
+void append_attributes(std::string& out, const std::vector<attribute>& attributes) {
+  out += '[';
+  bool first = true;
+  for (const auto& a : attributes) {
+    if (!first) out += ',';
+    first = false;
+    append_attribute(out, a);
+  }
+  out += ']';
+}
+
+// Span.Event in the proto's field order (time_unix_nano 1, name 2,
+// attributes 3); fixed64 goes as a decimal string, as for the span's times.
+void append_event(std::string& out, const span_event& e) {
+  out += "{\"timeUnixNano\":\"";
+  append_u64(out, e.time_unix_ns);
+  out += "\",\"name\":";
+  append_json_string(out, e.name);
+  out += ",\"attributes\":";
+  append_attributes(out, e.attributes);
+  out += '}';
 }
 
 void append_span(std::string& out, const span_record& s) {
@@ -168,14 +206,22 @@ void append_span(std::string& out, const span_record& s) {
   append_u64(out, s.start_unix_ns);
   out += "\",\"endTimeUnixNano\":\"";
   append_u64(out, s.end_unix_ns);
-  out += "\",\"attributes\":[";
-  bool first = true;
-  for (const auto& a : s.attributes) {
-    if (!first) out += ',';
-    first = false;
-    append_attribute(out, a);
+  out += "\",\"attributes\":";
+  append_attributes(out, s.attributes);
+  // events is field 11, after attributes (9) and before status (15); left
+  // out when empty, as OTLP/JSON leaves out empty repeated fields, which
+  // keeps spans without events byte-identical to what earlier weft wrote.
+  if (!s.events.empty()) {
+    out += ",\"events\":[";
+    bool first = true;
+    for (const auto& e : s.events) {
+      if (!first) out += ',';
+      first = false;
+      append_event(out, e);
+    }
+    out += ']';
   }
-  out += "],\"status\":{";
+  out += ",\"status\":{";
   if (s.status != status_code::unset) {
     out += "\"code\":";
     append_i64(out, static_cast<int>(s.status));
@@ -188,17 +234,30 @@ void append_span(std::string& out, const span_record& s) {
   out += "}}";
 }
 
+std::size_t attributes_size(const std::vector<attribute>& attributes) {
+  std::size_t n = 0;
+  for (const auto& a : attributes) {
+    n += 40 + a.key.size();
+    if (auto str = std::get_if<std::string>(&a.value)) {
+      n += str->size() + 8;
+    } else if (auto arr = std::get_if<std::vector<std::string>>(&a.value)) {
+      n += 24;
+      for (const auto& item : *arr) n += item.size() + 20;
+    } else {
+      n += 24;
+    }
+  }
+  return n;
+}
+
 // A cheap guess of the output size, so that a batch is encoded with one or
 // two allocations instead of a doubling chain.
 std::size_t estimate_size(const std::vector<span_record>& spans) {
   std::size_t n = 512;
   for (const auto& s : spans) {
     n += 230 + s.name.size() + s.trace_state.size() + s.status_message.size();
-    for (const auto& a : s.attributes) {
-      n += 40 + a.key.size();
-      if (auto str = std::get_if<std::string>(&a.value)) n += str->size() + 8;
-      else n += 24;
-    }
+    n += attributes_size(s.attributes);
+    for (const auto& e : s.events) n += 64 + e.name.size() + attributes_size(e.attributes);
   }
   return n;
 }

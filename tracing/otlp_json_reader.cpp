@@ -191,6 +191,31 @@ span_id read_span_id(const json& span, const char* key, const std::string& where
   fail(where + "." + key, "expected 16 hex characters of a non-zero id, got " + snippet(text));
 }
 
+// span_record holds arrays of strings only. A stringValue item is read as
+// its string; any other item (a number, a bool, a nested array or kvlist)
+// as the JSON text of its AnyValue, e.g. {"intValue":"3"}: nothing is lost
+// and the attribute stays an array, at the price that such an item cannot
+// be told from a string holding the same text. The line's depth was
+// bounded before parsing, so dumping a nested item is safe.
+attribute_value read_array_value(const json& array_value, const std::string& where) {
+  as_object(array_value, where);
+  const auto& values = array_member(array_value, "values", where);
+  std::vector<std::string> items;
+  items.reserve(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto at = where + ".values[" + std::to_string(i) + "]";
+    const auto& item = as_object(values[i], at);
+    const json* str = member(item, "stringValue");
+    if (str && item.size() == 1) {
+      if (!str->is_string()) fail(at + ".stringValue", "expected a string");
+      items.push_back(str->get<std::string>());
+    } else {
+      items.push_back(item.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+  }
+  return items;
+}
+
 attribute_value read_any_value(const json& value, const std::string& where) {
   as_object(value, where);
   if (auto v = member(value, "stringValue")) {
@@ -203,8 +228,9 @@ attribute_value read_any_value(const json& value, const std::string& where) {
   }
   if (auto v = member(value, "intValue")) return read_i64(*v, where + ".intValue");
   if (auto v = member(value, "doubleValue")) return read_double(*v, where + ".doubleValue");
-  // arrayValue, kvlistValue, bytesValue or an empty value: span_record holds
-  // scalars only, so keep the JSON text rather than drop it.
+  if (auto v = member(value, "arrayValue")) return read_array_value(*v, where + ".arrayValue");
+  // kvlistValue, bytesValue or an empty value: span_record cannot hold
+  // them, so keep the JSON text rather than drop it.
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -257,6 +283,17 @@ span_record read_span(const json& span, const std::string& where) {
   if (auto v = member(span, "startTimeUnixNano")) s.start_unix_ns = read_u64(*v, where + ".startTimeUnixNano");
   if (auto v = member(span, "endTimeUnixNano")) s.end_unix_ns = read_u64(*v, where + ".endTimeUnixNano");
   s.attributes = read_attributes(span, where);
+  const auto& events = array_member(span, "events", where);
+  s.events.reserve(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto at = where + ".events[" + std::to_string(i) + "]";
+    const auto& e = as_object(events[i], at);
+    span_event ev;
+    if (auto t = member(e, "timeUnixNano")) ev.time_unix_ns = read_u64(*t, at + ".timeUnixNano");
+    ev.name = string_member(e, "name", at);
+    ev.attributes = read_attributes(e, at);
+    s.events.push_back(std::move(ev));
+  }
   if (auto status = member(span, "status")) {
     const auto at = where + ".status";
     as_object(*status, at);

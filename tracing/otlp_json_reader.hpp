@@ -8,9 +8,12 @@
 // It is lenient where OTLP/JSON producers differ and strict where data would
 // be lost: ids may be hex in either case (or base64, as older protobuf JSON
 // writers emit them), 64-bit integers may be strings or numbers, enums may
-// be integers or their names ("SPAN_KIND_SERVER"). Attribute values that
-// span_record cannot hold (arrays, key-value lists, bytes) are kept as
-// their JSON text in a string attribute. A line is accepted whole or not at
+// be integers or their names ("SPAN_KIND_SERVER"). Span events are read
+// with their times, names and attributes. An arrayValue becomes a string
+// array: stringValue items as their strings, any other item as the JSON
+// text of its AnyValue ({"intValue":"3"}). Attribute values that
+// span_record cannot hold (key-value lists, bytes) are kept as their JSON
+// text in a string attribute. A line is accepted whole or not at
 // all; errors name the field ("resourceSpans[0].scopeSpans[0].spans[3].traceId:
 // ..."). A line nesting objects and arrays more than 128 levels deep is
 // refused before it is parsed: nothing here recurses over unbounded input.

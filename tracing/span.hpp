@@ -2,8 +2,9 @@
 //
 // Spans are plain data: created by the actor that owns the work, filled in as
 // the work goes, and sent by value to the exporter when it ends. Attribute
-// values are the OTLP scalar kinds; structured content (inputs, outputs) is
-// carried as a JSON string.
+// values are the OTLP scalar kinds plus arrays of strings (OTLP's arrayValue,
+// as in `gen_ai.response.finish_reasons: ["stop"]`); structured content
+// (inputs, outputs) is carried as a JSON string.
 #pragma once
 
 #include <cstdint>
@@ -15,18 +16,27 @@
 
 namespace weft::tracing {
 
-using attribute_value = std::variant<std::string, std::int64_t, double, bool>;
+// The string array is the last alternative so that the indices of the
+// others stay what encoders and the CAF wire form already use.
+using attribute_value = std::variant<std::string, std::int64_t, double, bool, std::vector<std::string>>;
 
 struct attribute {
   std::string key;
   attribute_value value;
 };
 
+/// Something that happened at one instant inside a span (OTLP Span.Event).
+struct span_event {
+  std::string name;
+  std::uint64_t time_unix_ns = 0;
+  std::vector<attribute> attributes;
+};
+
 /// OTLP status codes (integer enum values of the protobuf).
 enum class status_code : int { unset = 0, ok = 1, error = 2 };
 
 /// OTLP span kinds (integer enum values of the protobuf).
-enum class span_kind : int { unspecified = 0, internal = 1, server = 2, client = 3 };
+enum class span_kind : int { unspecified = 0, internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
 
 struct span_record {
   trace_id trace;
@@ -41,6 +51,7 @@ struct span_record {
   status_code status = status_code::unset;
   std::string status_message;
   std::vector<attribute> attributes;
+  std::vector<span_event> events;  // in the order they were added
 
   void set(std::string key, attribute_value v) {
     attributes.push_back({std::move(key), std::move(v)});
