@@ -157,11 +157,28 @@ class flow_checker {
     }
     const component_descriptor* d = descriptors_[i->second];
     if (!d) return;  // unknown type: its outputs are unknown too
-    if (std::find(d->outputs.begin(), d->outputs.end(), ref.socket) != d->outputs.end()) return;
+    const std::vector<std::string> outputs = outputs_of(spec_.nodes[i->second], *d);
+    if (std::find(outputs.begin(), outputs.end(), ref.socket) != outputs.end()) return;
     add(ref.loc, what + "node " + quote(ref.node) + " (type " + d->type + ") has no output " +
-                     quote(ref.socket) + did_you_mean(ref.socket, d->outputs) +
-                     (d->outputs.empty() ? "; it has no outputs"
-                                         : "; its outputs are: " + join(d->outputs)));
+                     quote(ref.socket) + did_you_mean(ref.socket, outputs) +
+                     (outputs.empty() ? "; it has no outputs"
+                                      : "; its outputs are: " + join(outputs)));
+  }
+
+  // A type that declares an array param `outputs` (`lua`) has the output
+  // sockets each node lists there; the descriptor's are the default. The
+  // component itself checks the names when it is built.
+  static std::vector<std::string> outputs_of(const node_spec& node,
+                                             const component_descriptor& d) {
+    bool declared = std::any_of(d.params.begin(), d.params.end(), [](const param_spec& p) {
+      return p.name == "outputs" && p.type == value_type::array;
+    });
+    auto v = node.params.find("outputs");
+    if (!declared || v == node.params.end() || !v->is_array()) return d.outputs;
+    std::vector<std::string> out;
+    for (const value& x : *v)
+      if (x.is_string()) out.push_back(x.get<std::string>());
+    return out;
   }
 
   // --- cycles ---------------------------------------------------------------

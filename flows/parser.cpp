@@ -34,7 +34,7 @@ std::optional<flow_spec> parse_checked(std::string_view text, const std::string&
                                        const env_lookup& env) {
   auto root = load_yaml(text, file, errs);
   if (!root) return std::nullopt;
-  read_flow flow = read_flow_document(*root, file, env, errs);
+  read_flow flow = read_flow_document(*root, file, env, errs, text);
   check_flow(flow, components, errs);
   return std::move(flow.spec);
 }

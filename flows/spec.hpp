@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,10 +51,21 @@ struct socket_binding {
   source_loc loc;
 };
 
+/// Where one param's value is written. `text_line`/`text_col` are set (not 0)
+/// when the value is a literal block scalar (`|`): its text's line N is then
+/// the file's line text_line + N - 1, so a component can point into it (a
+/// script's syntax error, say).
+struct param_loc {
+  source_loc value;
+  int text_line = 0;
+  int text_col = 0;
+};
+
 struct node_spec {
   std::string id;
   std::string type;
   value params = value::object();
+  std::map<std::string, param_loc, std::less<>> param_locs;  // by param name
   std::vector<socket_binding> inputs;
   std::optional<std::int64_t> timeout_ms;
   source_loc loc;

@@ -37,8 +37,9 @@ std::string shown(const YAML::Node& n) {
 
 class flow_reader {
  public:
-  flow_reader(const std::string& file, const env_lookup& env, diagnostics& errs)
-      : file_(file), env_(env), errs_(errs) {}
+  flow_reader(const std::string& file, const env_lookup& env, diagnostics& errs,
+              std::string_view text)
+      : file_(file), env_(env), errs_(errs), text_(text) {}
 
   read_flow read(const YAML::Node& root) {
     out_.spec.file = file_;
@@ -257,9 +258,35 @@ class flow_reader {
     };
     for_each_entry(v, [&](const std::string& name, const YAML::Node& k, const YAML::Node& x) {
       places.param[name] = {loc_of(k, file_), loc_of(x, file_)};
+      node.param_locs[name] = place_of(x);
       if (auto converted = to_value(x, file_, errs_, name, substitute))
         node.params[name] = std::move(*converted);
     });
+  }
+
+  // Where a param's value is; for a literal block scalar (`|`, whose lines
+  // are the file's lines one to one), also where its text begins: the line
+  // after the header, at the indentation of its first non-blank line.
+  param_loc place_of(const YAML::Node& x) {
+    param_loc p{loc_of(x, file_)};
+    if (!x.IsScalar() || x.Mark().pos < 0) return p;
+    const auto at = static_cast<std::size_t>(x.Mark().pos);
+    if (at >= text_.size() || text_[at] != '|') return p;
+    std::size_t i = text_.find('\n', at);
+    if (i == std::string_view::npos) return p;
+    for (std::size_t start = i + 1; start < text_.size();) {
+      std::size_t end = text_.find('\n', start);
+      if (end == std::string_view::npos) end = text_.size();
+      std::string_view l = text_.substr(start, end - start);
+      std::size_t indent = l.find_first_not_of(' ');
+      if (indent != std::string_view::npos && l.substr(indent) != "\r") {
+        p.text_line = p.value.line + 1;
+        p.text_col = static_cast<int>(indent) + 1;
+        return p;
+      }
+      start = end + 1;
+    }
+    return p;
   }
 
   void read_bindings(const std::string& context, const YAML::Node& v, node_spec& node,
@@ -340,14 +367,15 @@ class flow_reader {
   const std::string& file_;
   const env_lookup& env_;
   diagnostics& errs_;
+  std::string_view text_;
   read_flow out_;
 };
 
 }  // namespace
 
 read_flow read_flow_document(const YAML::Node& root, const std::string& file,
-                             const env_lookup& env, diagnostics& errs) {
-  return flow_reader{file, env, errs}.read(root);
+                             const env_lookup& env, diagnostics& errs, std::string_view text) {
+  return flow_reader{file, env, errs, text}.read(root);
 }
 
 }  // namespace weft::flows

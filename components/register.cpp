@@ -1,0 +1,7 @@
+#include "components/register.hpp"
+
+namespace weft::components {
+
+void register_all(flows::registry& r) { register_lua(r); }
+
+}  // namespace weft::components
