@@ -14,6 +14,7 @@
 #include "net/http_client.hpp"
 #include "tracing/spool.hpp"
 #include "actors/run_actor.hpp"
+#include "components/register.hpp"
 #include "flows/parser.hpp"
 #include "tracing/file_sink.hpp"
 #include "tracing/sampler.hpp"
@@ -80,6 +81,7 @@ std::string json_type_name(const flows::value& v) {
 engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   auto& m = *impl_;
   m.settings = opts.settings;
+  components::register_all(m.registry);  // lua, and the other built-in families
   m.cfg = std::make_unique<caf::actor_system_config>();
   if (m.settings.threads > 0)
     m.cfg->set("scheduler.max-threads", static_cast<std::size_t>(m.settings.threads));
@@ -253,6 +255,7 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
   m.in_flight.fetch_add(1, std::memory_order_relaxed);
   impl* mp = impl_.get();
   job->done = std::move(done);
+  job->on_event = std::move(opts.on_event);
   job->released = [mp, id] {
     {
       std::lock_guard<std::mutex> lk(mp->runs_mu);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,39 @@ using cancel_atom = caf::atom_constant<caf::atom("wCancel")>;
 using exporting::flush_atom;
 using exporting::stats_atom;
 using start_atom = caf::atom_constant<caf::atom("wStart")>;
+// Node to run: a node started (its span id), a chunk it emitted. Sent only
+// when the run has an observer.
+using node_started_atom = caf::atom_constant<caf::atom("wNodeStart")>;
+using chunk_atom = caf::atom_constant<caf::atom("wChunk")>;
+// Any thread to a node: run this function there (node_context::post).
+using post_atom = caf::atom_constant<caf::atom("wPost")>;
+
+/// A function posted to a node's actor. Local only: it cannot cross a
+/// network, so its inspect() carries nothing but the type name.
+struct posted_fn {
+  std::function<void()> fn;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, posted_fn&) {
+  return f(caf::meta::type_name("posted_fn"));
+}
+
+/// What a node emitted (node_context::emit), on its way to the observer.
+struct chunk_data {
+  flows::value data;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chunk_data& x) {
+  std::string json;
+  if constexpr (Inspector::reads_state) json = x.data.dump();
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.data = flows::value::parse(json, nullptr, false);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("chunk_data"), json, load);
+}
 
 /// A node actor's report to its run actor. It carries the node's finished
 /// span (for sampled runs): the run actor ships a run's spans to the
@@ -42,6 +76,9 @@ struct node_finished {
   std::string error;
   bool has_span = false;
   tracing::span_record span;
+  /// The spans the component opened under the node's span (sampled runs).
+  std::vector<tracing::span_record> children;
+  double duration_ms = 0;
 };
 
 }  // namespace weft::actors
@@ -70,7 +107,7 @@ typename Inspector::result_type inspect(Inspector& f, node_finished& x) {
     return caf::none;
   });
   return f(caf::meta::type_name("node_finished"), x.node, x.ok, json, x.error, x.has_span, x.span,
-           load);
+           x.children, x.duration_ms, load);
 }
 
 }  // namespace weft::actors

@@ -1,94 +1,53 @@
 #include "actors/node_actor.hpp"
 
+#include <atomic>
 #include <unordered_map>
 
 #include "actors/messages.hpp"
+#include "actors/node_context_impl.hpp"
 
 namespace weft::actors {
 namespace {
 
-struct node_state;
 using node_actor = caf::stateful_actor<node_state>;
 
-// The component's window onto its actor. All calls happen on the actor's own
-// thread (inside one of its message handlers), so nothing here is locked.
-class actor_node_context final : public flows::node_context {
- public:
-  explicit actor_node_context(node_actor* self) : self_(self) {}
-  std::string_view node_id() const override;
-  void complete(flows::value_map outputs) override;
-  void fail(std::string message) override;
-  void after(std::chrono::milliseconds delay, std::function<void()> fn) override;
-  void set_attribute(std::string key, std::string value) override;
-
- private:
-  node_actor* self_;
-};
-
-struct node_state {
-  std::shared_ptr<const run_shared> rs;
-  int index = -1;
-  caf::actor run;
-  tracing::span_record span;
-  bool finished = false;
-  std::unordered_map<std::uint64_t, std::function<void()>> timers;
-  std::uint64_t next_timer = 0;
-  std::unique_ptr<actor_node_context> ctx;
-  static inline const char* name = "weft.node";
-
-  const flows::plan_node& node() const { return rs->plan->nodes[static_cast<std::size_t>(index)]; }
-};
-
-// Ends the node exactly once: closes its span and reports to the run with
-// the span attached (also when the run cancelled it, so no span is left
-// behind), then quits. Pending timers die with the actor.
-void finish(node_actor* self, bool ok, flows::value_map outputs, std::string error) {
+// Ends the node exactly once: closes its span and the child spans the
+// component left open, reports to the run with every span attached (also
+// when the run cancelled it, so no span is left behind), then quits.
+// Pending timers, cancel handlers and posts die with the context.
+void finish(node_actor* self, bool ok, flows::value_map outputs, std::string error,
+            std::string error_type = {}) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
-  node_finished msg{st.index, ok, {}, {}, st.rs->sampled, {}};
+  st.ctx->mark_ended();
+  node_finished msg;
+  msg.node = st.index;
+  msg.ok = ok;
+  msg.has_span = st.rs->sampled;
+  msg.duration_ms = static_cast<double>(tracing::now_unix_ns() - st.start_ns) / 1e6;
   // A component's message may quote a secret (a `fail` built from ${TOKEN},
   // an exception echoing a header): masked before it reaches the span or
   // the run, which hands it on to callers.
   if (!ok) error = st.rs->mask(std::move(error));
   if (st.rs->sampled) {
+    auto& span = st.ctx->node_span();
     if (ok) {
-      st.span.status = tracing::status_code::ok;
-      if (st.rs->content) st.span.set("weft.outputs", st.rs->content_attribute(outputs));
+      span.status = tracing::status_code::ok;
+      if (st.rs->content) span.set("weft.outputs", st.rs->content_attribute(outputs));
     } else {
-      st.span.status = tracing::status_code::error;
-      st.span.status_message = error;
+      span.status = tracing::status_code::error;
+      span.status_message = error;
+      if (!error_type.empty()) span.set("error.type", std::move(error_type));
     }
-    run_shared::close_span(st.span);
-    msg.span = std::move(st.span);
+    run_shared::close_span(span);
+    msg.span = std::move(span);
+    msg.children = st.ctx->take_children();
   }
   msg.outputs = std::move(outputs);
   msg.error = std::move(error);
   self->send(st.run, std::move(msg));
   self->quit();
-}
-
-std::string_view actor_node_context::node_id() const { return self_->state.node().id; }
-
-void actor_node_context::complete(flows::value_map outputs) {
-  finish(self_, true, std::move(outputs), {});
-}
-
-void actor_node_context::fail(std::string message) {
-  finish(self_, false, {}, message.empty() ? "failed" : std::move(message));
-}
-
-void actor_node_context::after(std::chrono::milliseconds delay, std::function<void()> fn) {
-  auto& st = self_->state;
-  if (st.finished) return;
-  auto id = st.next_timer++;
-  st.timers.emplace(id, std::move(fn));
-  self_->delayed_send(self_, delay, timer_atom::value, id);
-}
-
-void actor_node_context::set_attribute(std::string key, std::string value) {
-  auto& st = self_->state;
-  if (st.rs->sampled) st.span.set(std::move(key), st.rs->mask(std::move(value)));
 }
 
 // Runs component code, turning any exception into the node's error: an
@@ -98,10 +57,20 @@ void guarded(node_actor* self, F&& f) {
   try {
     f();
   } catch (const std::exception& e) {
-    finish(self, false, {}, std::string("exception: ") + e.what());
+    finish(self, false, {}, std::string("exception: ") + e.what(), "exception");
   } catch (...) {
-    finish(self, false, {}, "exception of unknown type");
+    finish(self, false, {}, "exception of unknown type", "exception");
   }
+}
+
+// The node is stopped from outside: its cancel handlers run first (they may
+// abort work or note why on their spans), then it ends with `why`.
+void cancel(node_actor* self, std::string why, std::string error_type) {
+  auto& st = self->state;
+  if (st.finished) return;
+  auto handlers = st.ctx->begin_cancel();
+  for (auto& fn : handlers) guarded(self, fn);
+  finish(self, false, {}, std::move(why), std::move(error_type));
 }
 
 caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_shared> rs, int index,
@@ -111,30 +80,37 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_shared> 
   st.rs = std::move(rs);
   st.index = index;
   st.run = std::move(run);
-  st.ctx = std::make_unique<actor_node_context>(self);
+  st.start_ns = tracing::now_unix_ns();
   const auto& node = st.node();
+  st.ctx = std::make_shared<actor_node_context>(self, ctx);
+  st.ctx->on_finish = [self](bool ok, flows::value_map out, std::string err, std::string type) {
+    finish(self, ok, std::move(out), std::move(err), std::move(type));
+  };
   if (st.rs->sampled) {
-    st.span = st.rs->open_span(ctx, node.id);
-    st.span.set("weft.node.id", node.id);
-    st.span.set("weft.node.type", node.type);
-    if (st.rs->content) st.span.set("weft.inputs", st.rs->content_attribute(inputs));
+    auto& span = st.ctx->node_span();
+    span.set("weft.node.id", node.id);
+    span.set("weft.node.type", node.type);
+    if (st.rs->content) span.set("weft.inputs", st.rs->content_attribute(inputs));
   }
+  if (st.rs->observed)
+    self->send(st.run, node_started_atom::value, index, st.ctx->trace().span_id);
   if (node.timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds(node.timeout_ms), timeout_atom::value);
   guarded(self, [&] { node.impl->start(*self->state.ctx, std::move(inputs)); });
   return {
       [=](timer_atom, std::uint64_t id) {
-        auto& timers = self->state.timers;
-        auto i = timers.find(id);
-        if (i == timers.end()) return;
-        // Take the callback out first: it may finish the node, which must not
-        // destroy the function while it runs.
-        auto fn = std::move(i->second);
-        timers.erase(i);
-        guarded(self, fn);
+        if (auto fn = self->state.ctx->take_timer(id)) guarded(self, fn);
       },
-      [=](timeout_atom) { finish(self, false, {}, "timeout"); },
-      [=](cancel_atom, const std::string& why) { finish(self, false, {}, why); },
+      [=](post_atom, posted_fn& p) {
+        if (!self->state.finished && p.fn) guarded(self, p.fn);
+      },
+      [=](timeout_atom) {
+        cancel(self,
+               "timeout: the node exceeded its timeout_ms of " +
+                   std::to_string(self->state.node().timeout_ms) + " ms",
+               "timeout");
+      },
+      [=](cancel_atom, const std::string& why) { cancel(self, why, "cancelled"); },
   };
 }
 

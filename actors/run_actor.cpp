@@ -92,8 +92,25 @@ void ship_spans(run_actor* self) {
 
 void keep_span(run_actor* self, node_finished& m) {
   if (!m.has_span) return;
-  self->state.spans.push_back(std::move(m.span));
-  if (self->state.spans.size() >= ship_every) ship_spans(self);
+  auto& spans = self->state.spans;
+  spans.push_back(std::move(m.span));
+  for (auto& c : m.children) spans.push_back(std::move(c));
+  if (spans.size() >= ship_every) ship_spans(self);
+}
+
+// Hands one event to the run's observer. Events stop with run_finished; an
+// observer that throws is the embedder's bug and must not end the run.
+void notify(run_actor* self, run_event e) {
+  auto& st = self->state;
+  if (!st.job->on_event || st.done) return;
+  try {
+    st.job->on_event(e);
+  } catch (...) {
+  }
+}
+
+const std::string& node_name(run_actor* self, int index) {
+  return self->state.job->plan->nodes[static_cast<std::size_t>(index)].id;
 }
 
 void release(run_actor* self) {
@@ -141,6 +158,18 @@ void complete(run_actor* self, bool ok, std::string error, std::string failed_no
   r.failed_node = std::move(failed_node);
   r.timed_out = timed_out;
   r.duration_ms = static_cast<double>(tracing::now_unix_ns() - st.start_ns) / 1e6;
+  if (st.job->on_event) {
+    run_event e;
+    e.type = run_event::kind::run_finished;
+    e.status = ok ? "ok" : "error";
+    e.duration_ms = r.duration_ms;
+    e.error = r.error;
+    if (ok) e.outputs = r.outputs;
+    try {
+      st.job->on_event(e);
+    } catch (...) {
+    }
+  }
   // Spans leave before the result does, so whoever sees the result and then
   // flushes the exporter finds them there.
   if (st.awaiting_acks == 0) ship_spans(self);
@@ -169,6 +198,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   rs->session_id = st.job->ctx.session_id;
   rs->user_id = st.job->ctx.user_id;
   rs->secrets = run_secrets(plan, st.job->inputs);
+  rs->observed = static_cast<bool>(st.job->on_event);
   st.rs = std::move(rs);
 
   // The run span is the root (or the child of the remote caller's span); the
@@ -198,12 +228,35 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
         // Nothing to do: with lazy_init the start message is what ran the
         // initialisation above.
       },
+      [=](node_started_atom, int index, const std::string& span_id) {
+        run_event e;
+        e.type = run_event::kind::node_started;
+        e.node = node_name(self, index);
+        e.span_id = span_id;
+        notify(self, std::move(e));
+      },
+      [=](chunk_atom, int index, chunk_data& c) {
+        run_event e;
+        e.type = run_event::kind::chunk;
+        e.node = node_name(self, index);
+        e.data = std::move(c.data);
+        notify(self, std::move(e));
+      },
       [=](node_finished& m) {
         auto& st = self->state;
         keep_span(self, m);
         if (st.done) {
           if (--st.awaiting_acks == 0) release(self);
           return;
+        }
+        if (st.job->on_event) {
+          run_event e;
+          e.type = run_event::kind::node_finished;
+          e.node = node_name(self, m.node);
+          e.status = m.ok ? "ok" : "error";
+          e.duration_ms = m.duration_ms;
+          e.error = m.error;
+          notify(self, std::move(e));
         }
         auto i = static_cast<std::size_t>(m.node);
         st.live[i] = nullptr;

@@ -28,6 +28,8 @@ struct run_job {
   caf::actor exporter;
   std::string warning;           // passed through to the result
   std::function<void(run_result)> done;
+  /// The caller's observer (run_options::on_event), or empty.
+  std::function<void(const run_event&)> on_event;
   /// Called after `done`, once every node actor of the run has ended and sent
   /// its span: from then on the run holds no actor and no span in flight.
   std::function<void()> released;

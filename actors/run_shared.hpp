@@ -20,6 +20,9 @@ struct run_shared {
   std::string run_id;
   bool content = false;  // record inputs and outputs on spans
   bool sampled = true;
+  /// The run has an observer (run_options::on_event): nodes report their
+  /// start and their chunks to the run actor. Without one nothing is sent.
+  bool observed = false;
   caf::actor exporter;
   std::string session_id;
   std::string user_id;

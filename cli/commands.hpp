@@ -25,6 +25,7 @@ struct run_common {
 struct run_opts : run_common {
   std::string traceparent;
   bool stats = false;
+  bool stream = false;  // print the run's events as JSON lines as they happen
 };
 
 struct load_opts : run_common {

@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
   add_run_common(run_cmd, run);
   run_cmd->add_option("--traceparent", run.traceparent, "W3C traceparent of the caller's span");
   run_cmd->add_flag("--stats", run.stats, "Print the exporter's counters on stderr");
+  run_cmd->add_flag("--stream", run.stream,
+                    "Print each event (node_started, chunk, node_finished, run_finished) as a JSON "
+                    "line on stdout as it happens; the last line carries the outputs");
 
   std::vector<std::string> validate_files;
   auto* validate_cmd = app.add_subcommand("validate", "Check flow files; print every error");

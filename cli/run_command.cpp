@@ -1,5 +1,8 @@
 // `weft run FLOW`: one run; outputs on stdout, the trace's whereabouts on stderr.
+#include <condition_variable>
+#include <deque>
 #include <iostream>
+#include <mutex>
 
 #include "cli/commands.hpp"
 #include "cli/setup.hpp"
@@ -34,6 +37,32 @@ std::string sink_list(const engine& eng, const config::export_settings& ex) {
   return out.empty() ? "no sink" : out;
 }
 
+// The events of a --stream run, handed from the engine thread that reports
+// them (which must not block on a slow stdout) to the thread that prints.
+struct event_queue {
+  std::mutex mu;
+  std::condition_variable ready;
+  std::deque<std::string> lines;
+
+  void push(const run_event& e) {
+    auto line = e.to_json().dump(-1, ' ', false, value::error_handler_t::replace);
+    std::lock_guard<std::mutex> lk(mu);
+    lines.push_back(std::move(line));
+    ready.notify_one();
+  }
+  // Prints what is queued, waiting up to `wait` for something to arrive.
+  void print(std::chrono::milliseconds wait) {
+    std::deque<std::string> out;
+    {
+      std::unique_lock<std::mutex> lk(mu);
+      ready.wait_for(lk, wait, [&] { return !lines.empty(); });
+      out.swap(lines);
+    }
+    for (auto& l : out) std::cout << l << '\n';
+    if (!out.empty()) std::cout.flush();
+  }
+};
+
 }  // namespace
 
 int run_command(const run_opts& o) {
@@ -61,19 +90,27 @@ int run_command(const run_opts& o) {
   ro.traceparent = o.traceparent;
   if (o.timeout_ms > 0) ro.timeout_ms = o.timeout_ms;
 
+  auto events = std::make_shared<event_queue>();
+  if (o.stream) ro.on_event = [events](const run_event& e) { events->push(e); };
+
   install_signal_flag();
   auto fut = eng->run(flow, std::move(*inputs), ro);
-  while (fut.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+  while (fut.wait_for(std::chrono::milliseconds(o.stream ? 0 : 50)) != std::future_status::ready) {
     // On SIGINT/SIGTERM the engine cancels the run; the span still ends
     // (as an error) and is flushed below.
     if (interrupted()) eng->shutdown(std::chrono::milliseconds(0));
+    if (o.stream) events->print(std::chrono::milliseconds(50));
   }
+  if (o.stream) events->print(std::chrono::milliseconds(0));  // run_finished came before the result
   auto r = fut.get();
   bool flushed = eng->shutdown();
   if (!r.warning.empty()) std::cerr << "weft: warning: " << r.warning << '\n';
   auto where = sink_list(*eng, exporter_settings);
-  if (r.ok) std::cout << r.outputs_json().dump() << std::endl;
-  else std::cerr << "weft: run failed: " << r.error << '\n';
+  if (r.ok) {
+    if (!o.stream) std::cout << r.outputs_json().dump() << std::endl;  // else run_finished has them
+  } else {
+    std::cerr << "weft: run failed: " << r.error << '\n';
+  }
   std::cerr << "weft: trace " << r.trace_id << " -> " << where
             << (flushed ? "" : " (flush incomplete)") << '\n';
   if (o.stats) std::cerr << eng->stats().to_string() << '\n';

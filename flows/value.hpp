@@ -8,14 +8,14 @@
 #include <map>
 #include <string>
 
-#include <nlohmann/json.hpp>
+#include "weft/value.hpp"
 
 namespace weft::flows {
 
-using value = nlohmann::json;
-
-/// Named values: a node's inputs or outputs, a run's inputs or outputs.
-using value_map = std::map<std::string, value, std::less<>>;
+// The public types (weft/value.hpp), under the names the engine uses.
+using weft::value;
+using weft::value_map;
+using weft::value_depth;
 
 /// Serialises a map as one JSON object.
 value to_object(const value_map& m);

@@ -85,13 +85,14 @@ outputs: {v: z.value}
   auto r = f.eng.run(flow, {}).get();
   CHECK_FALSE(r.ok);
   CHECK(r.failed_node == "z");
-  CHECK(r.error == "node 'z' failed: timeout");
+  CHECK(r.error == "node 'z' failed: timeout: the node exceeded its timeout_ms of 50 ms");
   CHECK(r.duration_ms < 1000);
   auto spans = f.spans_after(r);
   auto z = find_span(spans, "z");
   REQUIRE(z);
   CHECK(z->status == tracing::status_code::error);
-  CHECK(z->status_message == "timeout");
+  CHECK(z->status_message == "timeout: the node exceeded its timeout_ms of 50 ms");
+  CHECK(str_attr(*z, "error.type") == "timeout");
 }
 
 TEST_CASE("the run-level timeout cancels every actor of the run", "[engine][errors]") {

@@ -29,6 +29,7 @@
 #include "flows/plan.hpp"
 #include "flows/registry.hpp"
 #include "flows/value.hpp"
+#include "weft/events.hpp"
 
 namespace weft {
 
@@ -59,6 +60,10 @@ struct run_options {
   std::string tracestate;
   /// Overrides the flow's run-level timeout_ms (0 or unset: the flow's).
   std::optional<std::int64_t> timeout_ms;
+  /// Receives the run's events in order (weft/events.hpp): nodes starting,
+  /// chunks they emit, nodes finishing, the run finishing. Called on an
+  /// engine thread; must not block. Empty: no event is built.
+  std::function<void(const run_event&)> on_event;
 };
 
 struct run_result {

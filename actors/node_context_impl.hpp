@@ -1,0 +1,116 @@
+// The node actor's side of the component SDK (include/weft/component.hpp):
+// the node_context a component sees, and the state of the actor behind it.
+//
+// The context is shared (components keep it alive with shared_from_this()
+// for post()), while the actor may be gone: so it never touches the actor
+// after the node has ended, and everything a span handle needs lives in the
+// context itself. Only post() crosses threads, through a weak actor handle
+// and an atomic "ended" flag; everything else runs on the actor's thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/run_shared.hpp"
+#include "tracing/span.hpp"
+#include "tracing/trace_context.hpp"
+#include "weft/component.hpp"
+
+namespace weft::actors {
+
+class actor_node_context;
+
+struct node_state {
+  std::shared_ptr<const run_shared> rs;
+  int index = -1;
+  caf::actor run;
+  bool finished = false;
+  std::uint64_t start_ns = 0;
+  std::shared_ptr<actor_node_context> ctx;
+  static inline const char* name = "weft.node";
+
+  const flows::plan_node& node() const { return rs->plan->nodes[static_cast<std::size_t>(index)]; }
+};
+
+/// How many child spans a node may open, and events a span may hold; past
+/// these a handle is inert and the drop is counted on the node's span
+/// (`weft.spans_dropped`, `weft.events_dropped`).
+inline constexpr std::size_t max_child_spans = 1000;
+inline constexpr std::size_t max_span_events = 128;
+
+class actor_node_context final : public node_context {
+ public:
+  using finish_fn = std::function<void(bool ok, flows::value_map outputs, std::string error,
+                                       std::string error_type)>;
+
+  actor_node_context(caf::stateful_actor<node_state>* self, const tracing::trace_context& ctx);
+
+  // The SDK.
+  std::string_view node_id() const override { return node_id_; }
+  const trace_info& trace() const override { return info_; }
+  void set_attribute(std::string key, std::string value) override;
+  void emit(value data) override;
+  bool observed() const override { return rs_->observed; }
+  void post(std::function<void()> fn) override;
+  void on_cancel(std::function<void()> fn) override;
+  void after(std::chrono::milliseconds delay, std::function<void()> fn) override;
+  void complete(value_map outputs) override;
+  void fail(std::string message, std::string error_type) override;
+  bool ended() const override { return ended_.load(std::memory_order_acquire); }
+
+  // The actor's side.
+  finish_fn on_finish;  // set by the actor; called at most once, by complete/fail
+  tracing::span_record& node_span() { return node_span_; }
+  /// Marks the node ended: from now on every SDK call is a no-op.
+  void mark_ended();
+  /// The child spans, the unfinished ones ended now with status error.
+  std::vector<tracing::span_record> take_children();
+  /// The cancel handlers, taken out; complete/fail are ignored from now on.
+  std::vector<std::function<void()>> begin_cancel();
+  /// The timer's callback, taken out (empty when unknown or ended).
+  std::function<void()> take_timer(std::uint64_t id);
+
+ protected:
+  std::uint32_t span_open(std::uint32_t parent, std::string name, span_kind kind) override;
+  void span_set(std::uint32_t index, std::string key, attribute_value v) override;
+  void span_event(std::uint32_t index, std::string name,
+                  std::vector<std::pair<std::string, attribute_value>> attrs) override;
+  void span_set_status(std::uint32_t index, span_status s, std::string message) override;
+  void span_end(std::uint32_t index) override;
+  bool span_recording(std::uint32_t index) const override;
+  std::string span_traceparent(std::uint32_t index) const override;
+
+ private:
+  struct child {
+    tracing::span_record rec;
+    bool ended = false;
+  };
+  // The open child span at `index` (1-based), or nullptr.
+  child* open_child(std::uint32_t index);
+  tracing::attribute_value to_record(attribute_value v) const;
+
+  caf::stateful_actor<node_state>* self_;  // used on the actor's thread, before the end only
+  caf::actor_addr addr_;                   // post() from other threads: weak, may be gone
+  std::shared_ptr<const run_shared> rs_;
+  std::string node_id_;
+  tracing::trace_context tctx_;  // the run's context, parent: the run span
+  trace_info info_;
+  tracing::span_record node_span_;
+  std::vector<child> children_;
+  std::size_t spans_dropped_ = 0;
+  std::size_t events_dropped_ = 0;
+  std::unordered_map<std::uint64_t, std::function<void()>> timers_;
+  std::uint64_t next_timer_ = 0;
+  std::vector<std::function<void()>> cancel_handlers_;
+  std::atomic<bool> ended_{false};
+  bool cancelling_ = false;
+};
+
+}  // namespace weft::actors

@@ -1,0 +1,189 @@
+// The component SDK: how a node type does its work.
+//
+//   class shout final : public weft::component {
+//    public:
+//     void start(weft::node_context& ctx, weft::value_map in) const override {
+//       auto s = ctx.start_span("shout.upper");          // a child of the node's span
+//       s.set("text.length", static_cast<std::int64_t>(in["text"].get<std::string>().size()));
+//       std::string text = in["text"];
+//       for (auto& c : text) c = static_cast<char>(std::toupper(c));
+//       s.end();
+//       ctx.complete({{"text", text}});
+//     }
+//   };
+//
+// One instance per node of a loaded flow serves every run of that flow at
+// once, so `start` is const and keeps per-execution state in the context or
+// in what its callbacks capture.
+//
+// The rules of a node context (they are what makes tracing correct by
+// construction, and components lock-free):
+//   - It belongs to the node's actor. Every call, and every callback it
+//     makes (after, on_cancel, post, span handles), happens on that actor's
+//     thread, one at a time. The one exception is post(), which any thread
+//     may call on a context it keeps alive with shared_from_this().
+//   - A component ends its node by calling complete() or fail() exactly once,
+//     now or later. The engine ends it too on a timeout or a cancel.
+//   - Once the node has ended, every call is a harmless no-op: a late timer,
+//     a late post, a span handle kept somewhere. Nothing leaks into the next
+//     run, and nothing a late callback does reaches a trace.
+//   - Spans only come from the context: there is no "current span". A child
+//     span's parent is the node's span, a grandchild's is the span it came
+//     from, and all of them carry the run's trace, session and user. Spans
+//     travel back with the node's result; one the component never ended is
+//     ended with the node, with status error and the message "unfinished".
+//   - A component never blocks its thread. One that must (a library with no
+//     callback API) says so in its descriptor and gets a thread of its own.
+//   - An exception that escapes `start` or a callback fails the node with its
+//     message; it never escapes the run.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "weft/value.hpp"
+
+namespace weft {
+
+/// OpenTelemetry span kinds.
+enum class span_kind { internal, server, client, producer, consumer };
+
+/// OpenTelemetry span statuses.
+enum class span_status { unset, ok, error };
+
+/// A span attribute: the OpenTelemetry scalar kinds and string arrays.
+using attribute_value = std::variant<std::string, std::int64_t, double, bool, std::vector<std::string>>;
+
+/// Where a node's work belongs in its trace.
+struct trace_info {
+  std::string trace_id;  // 32 lower-case hex digits
+  std::string span_id;   // 16 hex digits: the node's own span
+  bool sampled = false;  // false: spans are not recorded (handles still work)
+  std::string session_id;
+  std::string user_id;
+  std::string tracestate;  // the W3C tracestate of the run, often empty
+};
+
+class node_context;
+
+/// A handle to a span a component opened. Cheap to copy; every copy refers
+/// to the same span. Inert when default-constructed, when the run is not
+/// sampled, and after the node has ended.
+class span {
+ public:
+  span() = default;
+
+  span& set(std::string key, attribute_value v);
+  // One overload per kind, so that an int or a string literal lands on the
+  // kind it looks like (and never on bool).
+  span& set(std::string key, std::string v) { return set(std::move(key), attribute_value(std::move(v))); }
+  span& set(std::string key, const char* v) { return set(std::move(key), attribute_value(std::string(v))); }
+  span& set(std::string key, std::int64_t v) { return set(std::move(key), attribute_value(v)); }
+  span& set(std::string key, int v) { return set(std::move(key), attribute_value(std::int64_t{v})); }
+  span& set(std::string key, double v) { return set(std::move(key), attribute_value(v)); }
+  span& set(std::string key, bool v) { return set(std::move(key), attribute_value(v)); }
+  span& set(std::string key, std::vector<std::string> v) {
+    return set(std::move(key), attribute_value(std::move(v)));
+  }
+  /// A timestamped event on the span, with optional attributes.
+  span& event(std::string name, std::vector<std::pair<std::string, attribute_value>> attrs = {});
+  /// The span's status; `message` is kept for error only (as OpenTelemetry does).
+  span& status(span_status s, std::string message = {});
+  /// Ends the span now. A second call does nothing.
+  void end();
+  /// A span whose parent is this one.
+  span child(std::string name, span_kind kind = span_kind::internal);
+  /// The W3C traceparent naming this span, for an outgoing request; empty
+  /// for an inert handle.
+  std::string traceparent() const;
+  /// True while the span records (sampled, not ended, node running).
+  bool recording() const;
+
+ private:
+  friend class node_context;
+  span(std::shared_ptr<node_context> owner, std::uint32_t index)
+      : owner_(std::move(owner)), index_(index) {}
+  std::shared_ptr<node_context> owner_;
+  std::uint32_t index_ = 0;
+};
+
+/// What a running node can do. Implemented by the engine's node actor.
+class node_context : public std::enable_shared_from_this<node_context> {
+ public:
+  virtual ~node_context() = default;
+
+  /// The node's id in its flow.
+  virtual std::string_view node_id() const = 0;
+  /// The node's trace context: its trace, its span, session and user.
+  virtual const trace_info& trace() const = 0;
+  /// The W3C traceparent of the node's span.
+  std::string traceparent() const;
+
+  /// Opens a child span of the node's span.
+  span start_span(std::string name, span_kind kind = span_kind::internal);
+  /// Adds an attribute to the node's own span.
+  virtual void set_attribute(std::string key, std::string value) = 0;
+
+  /// Sends a partial output (a text chunk, a progress note) to the run's
+  /// observer, in order. Nothing is sent when the run has no observer.
+  virtual void emit(value data) = 0;
+  /// Whether the run has an observer: a component can skip building chunks
+  /// nobody will read.
+  virtual bool observed() const = 0;
+  /// Runs `fn` on this node's actor. Safe from any thread (keep the context
+  /// alive with shared_from_this()); dropped if the node has ended by then.
+  virtual void post(std::function<void()> fn) = 0;
+  /// Calls `fn` when the node is cancelled (its timeout, the run failing or
+  /// timing out, a client gone), before the node ends with an error. A
+  /// complete() or fail() from inside it is ignored: the node is cancelled.
+  virtual void on_cancel(std::function<void()> fn) = 0;
+  /// Calls `fn` on this node's actor after `delay`, without blocking a
+  /// thread; nothing runs if the node has ended by then.
+  virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
+
+  /// Ends the node with these outputs (one entry per output socket).
+  virtual void complete(value_map outputs) = 0;
+  /// Ends the node with an error. `error_type` (a short class such as
+  /// "timeout" or "http.503") goes to the span as `error.type`.
+  virtual void fail(std::string message, std::string error_type = {}) = 0;
+  /// True once the node has ended (every other call is then a no-op).
+  virtual bool ended() const = 0;
+
+ protected:
+  // The span operations behind weft::span. Index 0 is the node's own span;
+  // child spans count from 1. Called on the node's thread only.
+  virtual std::uint32_t span_open(std::uint32_t parent, std::string name, span_kind kind) = 0;
+  virtual void span_set(std::uint32_t index, std::string key, attribute_value v) = 0;
+  virtual void span_event(std::uint32_t index, std::string name,
+                          std::vector<std::pair<std::string, attribute_value>> attrs) = 0;
+  virtual void span_set_status(std::uint32_t index, span_status s, std::string message) = 0;
+  virtual void span_end(std::uint32_t index) = 0;
+  virtual bool span_recording(std::uint32_t index) const = 0;
+  virtual std::string span_traceparent(std::uint32_t index) const = 0;
+
+  friend class span;
+};
+
+/// A node type's behaviour.
+class component {
+ public:
+  virtual ~component() = default;
+  virtual void start(node_context& ctx, value_map inputs) const = 0;
+};
+
+/// A base for components that compute their outputs at once. An exception
+/// thrown by `run` fails the node with its message.
+class sync_component : public component {
+ public:
+  virtual value_map run(const value_map& inputs) const = 0;
+  void start(node_context& ctx, value_map inputs) const final;
+};
+
+}  // namespace weft
