@@ -55,6 +55,41 @@ std::string attr(const span_record& s, std::string_view key) {
   return v ? value_text(*v) : std::string();
 }
 
+// A value for a one-line summary: cut short, so that one huge attribute
+// does not flood the tree.
+std::string short_value(const tracing::attribute_value& v) {
+  constexpr std::size_t max = 80;
+  std::string text = value_text(v);
+  if (text.size() > max) text = text.substr(0, max) + "...";
+  return text;
+}
+
+// Past this many events a span's event lines stop and are counted.
+constexpr std::size_t max_events_shown = 20;
+
+std::string offset_text(std::uint64_t at, std::uint64_t start) {
+  const bool before = at < start;
+  const double ms = static_cast<double>(before ? start - at : at - start) / 1e6;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, ms < 1 ? "%c%.3f ms" : "%c%.1f ms", before ? '-' : '+', ms);
+  return buf;
+}
+
+// The span's events, one line each under it: name, offset from the span's
+// start, attributes.
+void print_events(const span_record& s, const std::string& indent) {
+  std::size_t shown = 0;
+  for (const auto& e : s.events) {
+    if (shown++ == max_events_shown) {
+      std::cout << indent << "  (" << s.events.size() - max_events_shown << " more events)\n";
+      break;
+    }
+    std::cout << indent << "  event " << e.name << "  " << offset_text(e.time_unix_ns, s.start_unix_ns);
+    for (const auto& a : e.attributes) std::cout << "  " << a.key << '=' << short_value(a.value);
+    std::cout << '\n';
+  }
+}
+
 std::string duration(const span_record& s) {
   double ms = s.end_unix_ns >= s.start_unix_ns
                   ? static_cast<double>(s.end_unix_ns - s.start_unix_ns) / 1e6
@@ -84,6 +119,11 @@ std::string span_line(const span_record& s, bool top) {
   if (s.status == tracing::status_code::error && !s.status_message.empty())
     line += " (" + s.status_message + ")";
   if (auto type = attr(s, "weft.node.type"); !type.empty()) line += "  type=" + type;
+  // Arrays are rare and short (finish reasons, stop sequences) and are not
+  // shown anywhere else.
+  for (const auto& a : s.attributes)
+    if (std::holds_alternative<std::vector<std::string>>(a.value))
+      line += "  " + a.key + "=" + short_value(a.value);
   if (top) {
     for (auto key : {"weft.run.id", "session.id", "user.id"})
       if (auto v = attr(s, key); !v.empty()) line += std::string("  ") + key + "=" + v;
@@ -121,6 +161,7 @@ void print_subtree(tree& t, const span_record& top, const std::string& base) {
       continue;
     }
     std::cout << prefix << span_line(s, root) << '\n';
+    print_events(s, child_indent);
     auto it = t.children.find(s.id.value);
     if (it == t.children.end() || t.by_id[s.id.value] != &s) continue;
     auto kids = it->second;

@@ -129,6 +129,7 @@ TEST_CASE("otlp_json_reader: other producers' spellings", "[tracing]") {
                       {"key":"d","value":{"doubleValue":"Infinity"}},
                       {"key":"d2","value":{"doubleValue":3}},
                       {"key":"arr","value":{"arrayValue":{"values":[{"stringValue":"x"}]}}},
+                      {"key":"kv","value":{"kvlistValue":{"values":[]}}},
                       {"key":"none"}],
         "status":{"code":"STATUS_CODE_ERROR","message":"m"}}]}]},
     {"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"b"}}]},
@@ -153,7 +154,8 @@ TEST_CASE("otlp_json_reader: other producers' spellings", "[tracing]") {
   CHECK(std::get<std::int64_t>(*a.find("i")) == 42);
   CHECK(std::isinf(std::get<double>(*a.find("d"))));
   CHECK(std::get<double>(*a.find("d2")) == 3.0);
-  CHECK(std::get<std::string>(*a.find("arr")) == R"({"arrayValue":{"values":[{"stringValue":"x"}]}})");
+  CHECK(std::get<std::vector<std::string>>(*a.find("arr")) == std::vector<std::string>{"x"});
+  CHECK(std::get<std::string>(*a.find("kv")) == R"({"kvlistValue":{"values":[]}})");  // kept as JSON text
   CHECK(std::get<std::string>(*a.find("none")).empty());
   CHECK(a.status == status_code::error);
   CHECK(a.status_message == "m");
