@@ -49,6 +49,7 @@ bench: build
 	./$(BUILD_DIR)/weft_bench
 	./$(BUILD_DIR)/weft_exporter_bench
 	./$(BUILD_DIR)/weft_serve_bench
+	./$(BUILD_DIR)/weft_lua_bench
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan
