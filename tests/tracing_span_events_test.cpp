@@ -421,6 +421,20 @@ TEST_CASE("span events: Langfuse legacy metadata holds arrays and events", "[tra
   CHECK_FALSE(meta.contains("weft.truncated"));
 }
 
+TEST_CASE("span events: Langfuse's OTLP endpoint gets events and arrays as they are", "[tracing][langfuse][span_events]") {
+  std::vector<span_record> batch{rich_span()};
+  langfuse_options o;
+  add_langfuse_attributes(batch, o);
+  const auto doc = json::parse(encode_export_request(batch, {}));
+  const auto& span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+  CHECK(span["events"].size() == 3);
+  CHECK(span["attributes"][0]["value"]["arrayValue"]["values"][0]["stringValue"] == "stop");
+  std::string error;
+  auto back = read_otlp_json_line(encode_export_request(batch, {}), &error);
+  REQUIRE(back.size() == 1);
+  check_same(back[0], batch[0]);
+}
+
 TEST_CASE("span events: Langfuse legacy metadata stays bounded with huge arrays and many events",
           "[tracing][langfuse][span_events]") {
   span_record s = consumer_span();

@@ -6,7 +6,11 @@
 // 64-bit integers (timestamps, intValue) as decimal strings. Span fields come
 // in the proto's order (traceId, spanId, traceState, parentSpanId, name, ...).
 // An empty traceState and the root span's parentSpanId are omitted, and an
-// unset status is written as "status":{}.
+// unset status is written as "status":{}. String arrays are
+// {"arrayValue":{"values":[{"stringValue":...},...]}} (an empty one keeps
+// "values":[]). Span events follow the attributes as "events":[{
+// "timeUnixNano","name","attributes"}], and "events" is omitted when a span
+// has none, so such spans encode exactly as before events existed.
 //
 // The output is always valid JSON: control characters are escaped, and bytes
 // that are not valid UTF-8 become U+FFFD (each maximal invalid subsequence
