@@ -69,13 +69,8 @@ int run_command(const run_opts& o) {
   auto opts = make_engine_options(o);
   if (!opts) return exit_usage;
   const auto exporter_settings = opts->settings.exporter;
-  std::unique_ptr<engine> eng;
-  try {
-    eng = std::make_unique<engine>(std::move(*opts));
-  } catch (const std::exception& e) {
-    std::cerr << "weft: error: " << e.what() << '\n';
-    return exit_usage;
-  }
+  auto eng = start_engine(std::move(*opts));
+  if (!eng) return exit_usage;
   auto flow = load_flow(*eng, o.flow_path);
   if (!flow) return exit_usage;
   auto inputs = make_inputs(*flow, o);

@@ -72,13 +72,8 @@ int serve_command(const serve_opts& o) {
   auto opts = make_engine_options(rc);
   if (!opts) return exit_usage;
   opts->network = true;
-  std::unique_ptr<engine> eng;
-  try {
-    eng = std::make_unique<engine>(std::move(*opts));
-  } catch (const std::exception& e) {
-    std::cerr << "weft: error: " << e.what() << '\n';
-    return exit_usage;
-  }
+  auto eng = start_engine(std::move(*opts));
+  if (!eng) return exit_usage;
 
   serve::flow_catalog catalog;
   std::vector<std::string> errors;

@@ -19,15 +19,19 @@ std::optional<engine_options> make_engine_options(const run_common& o) {
   return opts;
 }
 
-std::unique_ptr<engine> make_engine(const run_common& o) {
-  auto opts = make_engine_options(o);
-  if (!opts) return nullptr;
+std::unique_ptr<engine> start_engine(engine_options opts) {
   try {
-    return std::make_unique<engine>(std::move(*opts));
+    return std::make_unique<engine>(std::move(opts));
   } catch (const std::exception& e) {
     std::cerr << "weft: error: " << e.what() << '\n';
     return nullptr;
   }
+}
+
+std::unique_ptr<engine> make_engine(const run_common& o) {
+  auto opts = make_engine_options(o);
+  if (!opts) return nullptr;
+  return start_engine(std::move(*opts));
 }
 
 std::shared_ptr<const flows::plan> load_flow(engine& eng, const std::string& path) {

@@ -17,6 +17,10 @@ namespace weft::cli {
 /// Prints the errors and returns nullopt when a setting is bad.
 std::optional<engine_options> make_engine_options(const run_common& o);
 
+/// The engine from options a command adjusted; prints why it could not
+/// start (a sink that did not open) and returns nullptr.
+std::unique_ptr<engine> start_engine(engine_options opts);
+
 /// The engine for a command: make_engine_options, then the engine itself
 /// (whose sinks may fail to open). Prints the error and returns nullptr.
 std::unique_ptr<engine> make_engine(const run_common& o);

@@ -92,7 +92,7 @@ outputs: {v: z.value}
   REQUIRE(z);
   CHECK(z->status == tracing::status_code::error);
   CHECK(z->status_message == "timeout: the node exceeded its timeout_ms of 50 ms");
-  CHECK(str_attr(*z, "error.type") == "timeout");
+  CHECK(test::str_attr(*z, "error.type") == "timeout");
 }
 
 TEST_CASE("the run-level timeout cancels every actor of the run", "[engine][errors]") {

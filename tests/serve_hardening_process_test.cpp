@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/proc_status.hpp"
 #include "support/raw_http.hpp"
 #include "support/serve_fixture.hpp"
 #include "support/serve_process.hpp"
@@ -28,14 +29,6 @@ fs::path flows_dir(const std::string& name) {
   int i = 0;
   for (auto* t : serve_flows) std::ofstream(dir / ("flow" + std::to_string(i++) + ".yaml")) << t;
   return dir;
-}
-
-long rss_kib(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/proc_status.hpp"
 #include "support/prometheus_text.hpp"
 #include "support/raw_http.hpp"
 #include "support/serve_fixture.hpp"
@@ -130,13 +131,7 @@ TEST_CASE("weft serve memory stays flat as connections come and go", "[serve][pr
   auto dir = flows_dir("churn", {serve_flows[0]});
   serve_process srv({"--flows", dir.string(), "--trace-file", (dir / "t.jsonl").string()});
   REQUIRE(srv.port());
-  auto rss_kib = [&] {
-    std::ifstream f("/proc/" + std::to_string(srv.pid()) + "/status");
-    std::string line;
-    while (std::getline(f, line))
-      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    return 0L;
-  };
+  auto rss = [&] { return rss_kib(srv.pid()); };
   auto churn = [&](int n) {
     for (int i = 0; i < n; ++i) {
       auto r = http_exchange(srv.port(), get_request("/healthz"));
@@ -144,9 +139,9 @@ TEST_CASE("weft serve memory stays flat as connections come and go", "[serve][pr
     }
   };
   churn(2000);  // warm-up: allocator caches, the first pages of every pool
-  auto before = rss_kib();
+  auto before = rss();
   churn(6000);
-  auto after = rss_kib();
+  auto after = rss();
   INFO("RSS " << before << " KiB -> " << after << " KiB over 6000 connections");
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   // A sanitizer's quarantine holds freed memory, so RSS says nothing here;

@@ -17,6 +17,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/prometheus_text.hpp"
+#include "support/proc_status.hpp"
 #include "support/raw_http.hpp"
 #include "support/serve_fixture.hpp"
 #include "support/serve_process.hpp"
@@ -27,14 +28,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-long rss_kib(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
 
 int soak_seconds() {
   const char* s = std::getenv("WEFT_SOAK_SECONDS");
