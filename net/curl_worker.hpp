@@ -16,8 +16,12 @@ namespace weft::net {
 
 class curl_worker {
  public:
-  /// Called on the worker thread, once per submitted request.
+  /// Called on the worker thread, once per submitted request (never for an
+  /// aborted one).
   using completion_fn = std::function<void(std::uint64_t token, http_response)>;
+  /// Called on the worker thread with each piece of a streamed body, in
+  /// order, before the completion; must not block.
+  using chunk_fn = std::function<void(http_chunk)>;
 
   /// Starts the thread.
   curl_worker(const http_client_config& cfg, completion_fn on_complete);
@@ -31,7 +35,16 @@ class curl_worker {
   curl_worker& operator=(const curl_worker&) = delete;
 
   /// Queues a request and wakes the thread; never waits for the network.
-  void submit(std::uint64_t token, http_request req);
+  /// With `on_chunk`, the body goes to it as it arrives, at most
+  /// cfg.stream_window_bytes of it unconsumed at a time (the transfer
+  /// pauses beyond), and the completion carries an empty body.
+  void submit(std::uint64_t token, http_request req, chunk_fn on_chunk = {});
+
+  /// Stops transfer `token` at once: its easy handle leaves the multi
+  /// handle (which closes the connection of an unfinished HTTP/1 transfer,
+  /// so the server sees it), and neither on_chunk nor on_complete is called
+  /// for it again. A token already finished or unknown is ignored.
+  void abort(std::uint64_t token);
 
  private:
   // The thread shares ownership of everything it touches, so that it can

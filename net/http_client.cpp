@@ -1,7 +1,9 @@
 #include "net/http_client.hpp"
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <utility>
 #include <unordered_map>
 
 #include "net/curl_worker.hpp"
@@ -12,9 +14,18 @@ namespace {
 // The worker thread's report that transfer `token` ended.
 using http_done_atom = caf::atom_constant<caf::atom("wHttpDone")>;
 
+// A request of the (http_start_atom, ...) form: who gets its messages.
+struct stream_target {
+  caf::actor to;
+  std::uint64_t tag = 0;
+};
+
 struct http_client_state {
   std::unique_ptr<curl_worker> worker;
   std::unordered_map<std::uint64_t, caf::response_promise> pending;
+  std::unordered_map<std::uint64_t, stream_target> streams;
+  // (receiver, its tag) -> token, to find what an abort names.
+  std::map<std::pair<caf::actor_addr, std::uint64_t>, std::uint64_t> by_tag;
   std::uint64_t next_token = 1;
   static inline const char* name = "weft.http_client";
 
@@ -27,6 +38,12 @@ struct http_client_state {
       r.error = transport_error::other;
       r.error_message = "http client shut down";
       rp.deliver(std::move(r));
+    }
+    for (auto& [token, s] : streams) {
+      http_response r;
+      r.error = transport_error::aborted;
+      r.error_message = "http client shut down";
+      caf::anon_send(s.to, http_result_atom::value, s.tag, std::move(r));
     }
   }
 };
@@ -49,12 +66,51 @@ caf::behavior http_client(caf::stateful_actor<http_client_state>* self, http_cli
         st.worker->submit(token, std::move(req));
         return rp;
       },
+      [=](http_start_atom, caf::actor& to, std::uint64_t tag, bool stream, http_request& req) {
+        auto& st = self->state;
+        if (!to) return;
+        auto token = st.next_token++;
+        auto key = std::make_pair(to.address(), tag);
+        if (auto old = st.by_tag.find(key); old != st.by_tag.end()) {
+          // A reused tag replaces its predecessor, which is aborted: the
+          // receiver could not tell their messages apart.
+          st.streams.erase(old->second);
+          st.worker->abort(old->second);
+          st.by_tag.erase(old);
+        }
+        st.by_tag.emplace(key, token);
+        curl_worker::chunk_fn on_chunk;
+        if (stream)
+          // Straight from the worker thread to the receiver: chunks skip
+          // this actor, and still precede the result, which the worker
+          // reports (through here) only after its last chunk was sent.
+          on_chunk = [to, tag](http_chunk c) {
+            caf::anon_send(to, http_chunk_atom::value, tag, std::move(c));
+          };
+        st.streams.emplace(token, stream_target{std::move(to), tag});
+        st.worker->submit(token, std::move(req), std::move(on_chunk));
+      },
+      [=](http_abort_atom, const caf::actor& to, std::uint64_t tag) {
+        auto& st = self->state;
+        if (!to) return;
+        auto it = st.by_tag.find(std::make_pair(to.address(), tag));
+        if (it == st.by_tag.end()) return;  // answered already, or never started
+        st.worker->abort(it->second);
+        st.streams.erase(it->second);
+        st.by_tag.erase(it);
+      },
       [=](http_done_atom, std::uint64_t token, http_response& r) {
         auto& st = self->state;
-        auto it = st.pending.find(token);
-        if (it == st.pending.end()) return;
-        it->second.deliver(std::move(r));
-        st.pending.erase(it);
+        if (auto it = st.pending.find(token); it != st.pending.end()) {
+          it->second.deliver(std::move(r));
+          st.pending.erase(it);
+          return;
+        }
+        auto s = st.streams.find(token);
+        if (s == st.streams.end()) return;  // aborted meanwhile
+        self->send(s->second.to, http_result_atom::value, s->second.tag, std::move(r));
+        st.by_tag.erase(std::make_pair(s->second.to.address(), s->second.tag));
+        st.streams.erase(s);
       },
   };
 }

@@ -2,6 +2,29 @@
 //
 // Protocol:
 //   http_request -> http_response
+//   (http_start_atom, caf::actor to, uint64_t tag, bool stream, http_request)
+//       -> nothing; later, to `to`:
+//          (http_chunk_atom, tag, http_chunk)      zero or more, when stream
+//          (http_result_atom, tag, http_response)  exactly once, last
+//   (http_abort_atom, caf::actor to, uint64_t tag) -> nothing
+//
+// The second form is for callers that must stream or abort (node actors,
+// for node_context::http): `tag` is the caller's own name for the request,
+// unique per `to`. With `stream`, the body arrives in chunks as libcurl
+// reads it and the result's body is empty. Backpressure: at most
+// stream_window_bytes of a request's chunks exist unconsumed at once (a
+// chunk counts until its last copy is destroyed, i.e. once the receiver
+// has handled or dropped the message); past that the transfer pauses
+// until the receiver catches up, so a slow receiver's mailbox stays
+// bounded. Each chunk is one libcurl read, at most CURL_MAX_WRITE_SIZE
+// (16 KiB) of plain bytes. The whole streamed body counts against
+// max_response_bytes like a kept one.
+// An abort removes the transfer from libcurl at once: an unfinished HTTP/1
+// exchange's connection is closed (the server sees it), and nothing more
+// is sent to `to` for that tag, ever (chunks sent before the abort may
+// still be in `to`'s mailbox: the receiver drops tags it no longer knows).
+// If the client exits first, streamed requests get a result with
+// transport_error::aborted.
 //
 // Every request gets exactly one http_response. An answer from the server,
 // whatever its status, has error == none; the client never retries, follows
@@ -56,7 +79,16 @@ struct http_client_config {
   /// misbehaving server cannot exhaust memory; a request with
   /// keep_body_bytes keeps less and never fails for its size.
   std::size_t max_response_bytes = 64u << 20;
+  /// Per streamed request: the most bytes of chunks handed out and not yet
+  /// consumed by the receiver before the transfer pauses.
+  std::size_t stream_window_bytes = 1u << 20;
 };
+
+// Atom names are limited to 10 characters in CAF 0.17.
+using http_start_atom = caf::atom_constant<caf::atom("wHttpStart")>;
+using http_abort_atom = caf::atom_constant<caf::atom("wHttpAbort")>;
+using http_chunk_atom = caf::atom_constant<caf::atom("wHttpChunk")>;
+using http_result_atom = caf::atom_constant<caf::atom("wHttpRes")>;
 
 /// Spawns a client. Each client owns one worker thread and one connection
 /// cache; share a client rather than spawning one per request.

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,9 @@ enum class transport_error : int {
   dns = 2,      // host name did not resolve
   timeout = 3,  // the request's timeout_ms elapsed
   other = 4,    // reset, TLS failure, bad request, client shut down, ...
+  /// The client shut down under a streamed request (see http_client.hpp);
+  /// an abort the caller asked for is never answered at all.
+  aborted = 5,
 };
 
 std::string to_string(transport_error e);
@@ -63,6 +67,22 @@ struct http_response {
   /// The first header with this name, compared case-insensitively.
   std::optional<std::string> header(std::string_view name) const;
 };
+
+/// A piece of a streamed response body (http_client.hpp, `http_chunk_atom`).
+/// `credit` counts the bytes as in flight towards the request's stream
+/// window until the last copy of the chunk is destroyed, which is what lets
+/// the client pause a transfer whose reader falls behind: the bytes a slow
+/// reader holds stay bounded without it ever acknowledging anything.
+struct http_chunk {
+  std::string bytes;
+  std::shared_ptr<void> credit;  // returns the bytes to the window when the last copy dies
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_chunk& x) {
+  // The credit is local bookkeeping; only the bytes could ever travel.
+  return f(caf::meta::type_name("http_chunk"), x.bytes);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_request& x) {

@@ -5,12 +5,18 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <optional>
+#include <random>
 #include <string>
+#include <vector>
+
+#include <curl/curl.h>
 
 #include <caf/all.hpp>
 
 #include "net/gzip.hpp"
 #include "net/http_client.hpp"
+#include "support/loopback_server.hpp"
 #include "support/test_collector.hpp"
 
 using namespace weft;
@@ -401,4 +407,224 @@ TEST_CASE("http_client: a client nobody references goes away with its thread", "
   }
   // The actor system's destructor waits for every actor: it would hang here
   // if the worker thread kept its actor alive.
+}
+
+// ---------------------------------------------------------------------------
+// Streaming and abort: the (http_start_atom, ...) protocol, against
+// support/loopback_server.hpp (which sees when the client hangs up).
+
+namespace {
+
+using test::loopback_server;
+
+http_request get(const loopback_server& srv, const std::string& target) {
+  http_request r;
+  r.method = "GET";
+  r.url = srv.url(target);
+  r.timeout_ms = 10000;
+  return r;
+}
+
+// What a streamed request delivered to a receiver, in arrival order.
+struct stream_log {
+  std::vector<std::string> chunks;
+  std::optional<http_response> result;
+  bool chunk_after_result = false;
+  std::string body() const {
+    std::string s;
+    for (auto& c : chunks) s += c;
+    return s;
+  }
+};
+
+// Receives messages for `tag` until its result arrives or `timeout` passes.
+void receive_stream(caf::scoped_actor& self, std::uint64_t tag, stream_log& log,
+                    std::chrono::milliseconds timeout) {
+  auto deadline = clock_type::now() + timeout;
+  while (!log.result && clock_type::now() < deadline) {
+    self->receive(
+        [&](net::http_chunk_atom, std::uint64_t t, net::http_chunk& c) {
+          if (t != tag) return;
+          if (log.result) log.chunk_after_result = true;
+          log.chunks.push_back(c.bytes);
+        },
+        [&](net::http_result_atom, std::uint64_t t, http_response& r) {
+          if (t == tag) log.result = std::move(r);
+        },
+        caf::after(std::chrono::milliseconds(20)) >> [] {});
+  }
+}
+
+}  // namespace
+
+TEST_CASE("http_client: a streamed body arrives in order, in pieces, before the result",
+          "[net][http]") {
+  loopback_server srv;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto client = net::spawn_http_client(sys);
+  caf::scoped_actor self{sys};
+
+  self->send(client, net::http_start_atom::value, caf::actor{self}, std::uint64_t{7}, true,
+             get(srv, "/s?chunks=20&chunk_bytes=100&interval_ms=5"));
+  stream_log log;
+  receive_stream(self, 7, log, 5000ms);
+  REQUIRE(log.result);
+  CHECK(log.result->error == transport_error::none);
+  CHECK(log.result->status == 200);
+  CHECK(log.result->body.empty());  // the chunks took it
+  CHECK(log.result->header("x-test-header") == "Value");
+  CHECK(log.body() == test::pattern(0, 2000));
+  CHECK(log.chunks.size() >= 2);  // 5 ms apart: libcurl cannot have read it in one go
+
+  SECTION("without stream, the same form answers with the whole body") {
+    self->send(client, net::http_start_atom::value, caf::actor{self}, std::uint64_t{8}, false,
+               get(srv, "/s?chunks=5&chunk_bytes=10"));
+    stream_log whole;
+    receive_stream(self, 8, whole, 5000ms);
+    REQUIRE(whole.result);
+    CHECK(whole.chunks.empty());
+    CHECK(whole.result->body == test::pattern(0, 50));
+  }
+  SECTION("a streamed body over max_response_bytes fails the request") {
+    net::http_client_config small;
+    small.max_response_bytes = 1000;
+    auto c2 = net::spawn_http_client(sys, small);
+    self->send(c2, net::http_start_atom::value, caf::actor{self}, std::uint64_t{9}, true,
+               get(srv, "/s?chunks=30&chunk_bytes=100"));
+    stream_log big;
+    receive_stream(self, 9, big, 5000ms);
+    REQUIRE(big.result);
+    CHECK(big.result->error == transport_error::other);
+    CHECK(big.body().size() <= 1000);
+    anon_send_exit(c2, caf::exit_reason::user_shutdown);
+  }
+  anon_send_exit(client, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("http_client: an abort closes the connection at once and nothing more arrives",
+          "[net][http]") {
+  loopback_server srv;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto client = net::spawn_http_client(sys);
+  caf::scoped_actor self{sys};
+
+  // A head, then one chunk every 50 ms for 10 s.
+  self->send(client, net::http_start_atom::value, caf::actor{self}, std::uint64_t{1}, true,
+             get(srv, "/slow?chunks=200&chunk_bytes=10&interval_ms=50"));
+  std::size_t before = 0;
+  self->receive([&](net::http_chunk_atom, std::uint64_t, net::http_chunk&) { ++before; },
+                caf::after(5s) >> [] {});
+  REQUIRE(before == 1);
+  auto t0 = clock_type::now();
+  self->send(client, net::http_abort_atom::value, caf::actor{self}, std::uint64_t{1});
+  REQUIRE(srv.wait_for([&] { return srv.requests().at(0).closed_early.has_value(); }, 2s));
+  auto close_ms =
+      std::chrono::duration<double, std::milli>(*srv.requests().at(0).closed_early - t0).count();
+  CHECK(close_ms < 100);
+  // Chunks sent before the abort was processed may still come (receivers
+  // drop tags they no longer know); a result never does, nor late chunks.
+  std::size_t after = 0;
+  bool result = false;
+  auto until = clock_type::now() + 400ms;
+  while (clock_type::now() < until)
+    self->receive([&](net::http_chunk_atom, std::uint64_t, net::http_chunk&) { ++after; },
+                  [&](net::http_result_atom, std::uint64_t, http_response&) { result = true; },
+                  caf::after(20ms) >> [] {});
+  CHECK_FALSE(result);
+  CHECK(after <= 1);
+  WARN("abort to server-side close: " << close_ms << " ms");
+
+  SECTION("the client goes on serving; aborting a finished or unknown tag is harmless") {
+    self->send(client, net::http_abort_atom::value, caf::actor{self}, std::uint64_t{1});
+    self->send(client, net::http_abort_atom::value, caf::actor{self}, std::uint64_t{999});
+    self->send(client, net::http_start_atom::value, caf::actor{self}, std::uint64_t{2}, true,
+               get(srv, "/ok?chunks=3&chunk_bytes=4"));
+    stream_log log;
+    receive_stream(self, 2, log, 5000ms);
+    REQUIRE(log.result);
+    CHECK(log.result->status == 200);
+    CHECK(log.body() == test::pattern(0, 12));
+  }
+  SECTION("an abort before the answer's head also closes the connection") {
+    self->send(client, net::http_start_atom::value, caf::actor{self}, std::uint64_t{3}, true,
+               get(srv, "/late?delay_ms=5000"));
+    REQUIRE(srv.wait_for([&] { return srv.request_count() == 2; }, 2s));
+    auto t1 = clock_type::now();
+    self->send(client, net::http_abort_atom::value, caf::actor{self}, std::uint64_t{3});
+    REQUIRE(srv.wait_for([&] { return srv.requests().at(1).closed_early.has_value(); }, 2s));
+    CHECK(std::chrono::duration<double, std::milli>(*srv.requests().at(1).closed_early - t1)
+              .count() < 100);
+  }
+  anon_send_exit(client, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("http_client: a receiver that holds chunks pauses the transfer at the stream window",
+          "[net][http]") {
+  loopback_server srv;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  net::http_client_config hc;
+  hc.stream_window_bytes = 8192;
+  auto client = net::spawn_http_client(sys, hc);
+  caf::scoped_actor self{sys};
+
+  // 400 KB as fast as the server can write it.
+  self->send(client, net::http_start_atom::value, caf::actor{self}, std::uint64_t{1}, true,
+             get(srv, "/fast?chunks=400&chunk_bytes=1000"));
+  std::vector<net::http_chunk> held;  // copies keep their credit: nothing is consumed
+  std::size_t held_bytes = 0;
+  auto until = clock_type::now() + 500ms;
+  while (clock_type::now() < until)
+    self->receive(
+        [&](net::http_chunk_atom, std::uint64_t, net::http_chunk& c) {
+          held_bytes += c.bytes.size();
+          held.push_back(c);
+        },
+        caf::after(20ms) >> [] {});
+  // The window, plus at most one libcurl read taken by an empty window.
+  CHECK(held_bytes > 0);
+  CHECK(held_bytes <= 8192 + CURL_MAX_WRITE_SIZE);
+  std::string got;
+  for (auto& c : held) got += c.bytes;
+  held.clear();  // the credits return: the transfer resumes
+  stream_log rest;
+  receive_stream(self, 1, rest, 10000ms);
+  REQUIRE(rest.result);
+  CHECK(rest.result->status == 200);
+  CHECK(got + rest.body() == test::pattern(0, 400000));
+  WARN("held " << held_bytes << " bytes while paused (window 8192)");
+  anon_send_exit(client, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("http_client: streamed bodies survive random chunk boundaries (fuzz)", "[net][http]") {
+  loopback_server srv;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto client = net::spawn_http_client(sys);
+  caf::scoped_actor self{sys};
+  std::mt19937 rng(20240611);
+  for (std::uint64_t i = 0; i < 60; ++i) {
+    int chunks = std::uniform_int_distribution<int>(0, 40)(rng);
+    int max_bytes = std::uniform_int_distribution<int>(1, 3000)(rng);
+    int interval = std::uniform_int_distribution<int>(0, 2)(rng);
+    auto target = "/f?chunks=" + std::to_string(chunks) + "&chunk_bytes=" +
+                  std::to_string(max_bytes) + "&seed=" + std::to_string(i) +
+                  "&interval_ms=" + std::to_string(interval);
+    // The server's sizes, replayed: same PRNG, same seed.
+    std::mt19937 replay(static_cast<unsigned>(i));
+    std::size_t total = 0;
+    for (int k = 0; k < chunks; ++k)
+      total += std::uniform_int_distribution<std::size_t>(1, static_cast<std::size_t>(max_bytes))(replay);
+    self->send(client, net::http_start_atom::value, caf::actor{self}, i, true, get(srv, target));
+    stream_log log;
+    receive_stream(self, i, log, 10000ms);
+    INFO(target);
+    REQUIRE(log.result);
+    CHECK(log.result->status == 200);
+    CHECK_FALSE(log.chunk_after_result);
+    CHECK(log.body() == test::pattern(0, total));
+  }
+  anon_send_exit(client, caf::exit_reason::user_shutdown);
 }
