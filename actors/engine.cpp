@@ -14,6 +14,7 @@
 #include "net/http_client.hpp"
 #include "tracing/spool.hpp"
 #include "actors/run_actor.hpp"
+#include "actors/run_shared.hpp"
 #include "components/register.hpp"
 #include "flows/parser.hpp"
 #include "tracing/file_sink.hpp"
@@ -30,11 +31,18 @@ engine_options engine_options::from_env(std::vector<std::string>& errors) {
 
 struct engine::impl {
   config::engine_settings settings;
+  std::size_t max_value_depth = 64;
   flows::registry registry = flows::registry::with_builtins();
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::actor exporter;
   caf::actor http;  // the http_client, when an HTTP sink exists
+  // The client for node_context::http, spawned on first use. A second
+  // client rather than `http`: component traffic (thousands of slow LLM
+  // streams) must not take the connections, the per-host slots or the
+  // worker thread that span uploads need, and its limits are its own
+  // (WEFT_HTTP_*). It also stops before the final flush, which `http` serves.
+  std::shared_ptr<actors::component_http> component_http;
   // Runs in flight, for cancelling them at shutdown. Runs are spawned
   // directly from the calling thread (no central actor in their path); this
   // map is touched twice per run, under a mutex held for an insert or erase.
@@ -81,12 +89,22 @@ std::string json_type_name(const flows::value& v) {
 engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   auto& m = *impl_;
   m.settings = opts.settings;
+  m.max_value_depth = opts.max_value_depth;
   components::register_all(m.registry);  // lua, and the other built-in families
   m.cfg = std::make_unique<caf::actor_system_config>();
   if (m.settings.threads > 0)
     m.cfg->set("scheduler.max-threads", static_cast<std::size_t>(m.settings.threads));
   if (opts.network) m.cfg->load<caf::io::middleman>();
   m.sys = std::make_unique<caf::actor_system>(*m.cfg);
+  {
+    net::http_client_config hc;
+    hc.max_total_connections = static_cast<long>(m.settings.http.max_connections);
+    hc.max_connections_per_host = static_cast<long>(m.settings.http.max_host_connections);
+    hc.max_response_bytes = static_cast<std::size_t>(m.settings.http.max_response_bytes);
+    hc.stream_window_bytes = static_cast<std::size_t>(m.settings.http.stream_window_bytes);
+    m.component_http = std::make_shared<actors::component_http>(
+        [sys = m.sys.get(), hc] { return net::spawn_http_client(*sys, hc); });
+  }
 
   // Only configured sinks exist (DESIGN invariant 3). The file sink is also
   // the default when nothing else is configured: a run's trace must always
@@ -152,7 +170,11 @@ std::vector<input_problem> engine::check_inputs(const flows::plan& flow,
                                                 flows::value_map& inputs) const {
   std::vector<input_problem> problems;
   std::string known;  // built once, only when an unknown input needs it
+  const auto max_depth = impl_->max_value_depth;
   for (auto& [name, v] : inputs) {
+    if (value_depth(v, max_depth + 1) > max_depth)
+      problems.push_back({name, "input '" + name + "' nests arrays and objects deeper than " +
+                                    std::to_string(max_depth) + " levels; flatten it"});
     if (flow.spec.find_input(name)) continue;
     if (known.empty()) {
       for (auto& d : flow.spec.inputs) known += (known.empty() ? "" : ", ") + d.name;
@@ -250,6 +272,7 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
   job->inputs = std::move(inputs);
   job->content = m.settings.tracing.content;
   job->exporter = m.exporter;
+  job->http = m.component_http;
 
   auto id = m.next_id.fetch_add(1, std::memory_order_relaxed);
   m.in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -341,6 +364,9 @@ bool engine::shutdown(std::chrono::milliseconds deadline) {
   bool flushed = false;
   {
     caf::scoped_actor self{*m.sys};
+    // No run is left to use it (or they were cancelled, which aborted their
+    // requests); a late node asking now gets no client and fails its call.
+    if (auto c = m.component_http->close()) self->send_exit(c, caf::exit_reason::user_shutdown);
     // The flush gets the exporter's own budget (WEFT_EXPORT_SHUTDOWN_TIMEOUT_MS)
     // past it, what sinks could not deliver is spooled.
     auto budget = std::chrono::milliseconds(m.settings.exporter.shutdown_timeout_ms);

@@ -5,6 +5,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/node_context_impl.hpp"
+#include "net/http_client.hpp"
 
 namespace weft::actors {
 namespace {
@@ -14,7 +15,8 @@ using node_actor = caf::stateful_actor<node_state>;
 // Ends the node exactly once: closes its span and the child spans the
 // component left open, reports to the run with every span attached (also
 // when the run cancelled it, so no span is left behind), then quits.
-// Pending timers, cancel handlers and posts die with the context.
+// Pending timers, cancel handlers and posts die with the context; pending
+// HTTP requests are aborted (mark_ended), so their servers see the close.
 void finish(node_actor* self, bool ok, flows::value_map outputs, std::string error,
             std::string error_type = {}) {
   auto& st = self->state;
@@ -111,6 +113,20 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_shared> 
                "timeout");
       },
       [=](cancel_atom, const std::string& why) { cancel(self, why, "cancelled"); },
+      // node_context::http: the engine's client streams chunks and sends the
+      // result here. A tag the context no longer knows (aborted, or the
+      // node ended) is dropped; the chunk's bytes return to the request's
+      // stream window when this message dies.
+      [=](net::http_chunk_atom, std::uint64_t tag, const net::http_chunk& c) {
+        if (self->state.finished) return;
+        if (auto fn = self->state.ctx->http_chunk_fn(tag))
+          guarded(self, [&] { (*fn)(std::string_view(c.bytes)); });
+      },
+      [=](net::http_result_atom, std::uint64_t tag, net::http_response& r) {
+        if (self->state.finished) return;
+        if (auto fn = self->state.ctx->take_http(tag))
+          guarded(self, [&] { fn(actor_node_context::to_public(std::move(r))); });
+      },
   };
 }
 

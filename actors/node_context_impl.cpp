@@ -1,6 +1,9 @@
 #include "actors/node_context_impl.hpp"
 
+#include <cctype>
+
 #include "actors/messages.hpp"
+#include "net/http_client.hpp"
 #include "tracing/traceparent.hpp"
 
 namespace weft::actors {
@@ -16,6 +19,31 @@ tracing::span_kind record_kind(span_kind k) {
     case span_kind::internal: break;
   }
   return tracing::span_kind::internal;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+const char* error_type_of(net::transport_error e) {
+  switch (e) {
+    case net::transport_error::none: return "";
+    case net::transport_error::connect: return "connect";
+    case net::transport_error::dns: return "dns";
+    case net::transport_error::timeout: return "timeout";
+    case net::transport_error::aborted: return "aborted";
+    case net::transport_error::other: break;
+  }
+  return "other";
 }
 
 }  // namespace
@@ -68,6 +96,113 @@ void actor_node_context::after(std::chrono::milliseconds delay, std::function<vo
   self_->delayed_send(self_, delay, timer_atom::value, id);
 }
 
+void actor_node_context::http(http_request req, std::function<void(http_response)> on_response,
+                              std::function<void(std::string_view)> on_chunk, const span& under) {
+  if (ended() || cancelling_) return;
+  auto tag = next_http_++;
+  pending_http p;
+  p.on_response = std::move(on_response);
+  if (on_chunk) p.on_chunk = std::make_shared<std::function<void(std::string_view)>>(std::move(on_chunk));
+  p.span = index_of(under);
+  const bool stream = static_cast<bool>(p.on_chunk);
+  if (http_.size() >= max_pending_http) {
+    http_.emplace(tag, std::move(p));
+    fail_http(tag, "too many HTTP requests in flight on node '" + node_id_ + "' (limit " +
+                       std::to_string(max_pending_http) + ")");
+    return;
+  }
+  if (!http_client_ && rs_->http) http_client_ = rs_->http->get();
+  if (!http_client_) {
+    http_.emplace(tag, std::move(p));
+    fail_http(tag, "no HTTP client: the engine is shutting down");
+    return;
+  }
+  net::http_request nr;
+  nr.method = std::move(req.method);
+  nr.url = std::move(req.url);
+  nr.body = std::move(req.body);
+  nr.timeout_ms = req.timeout.count();
+  nr.headers.reserve(req.headers.size() + 2);
+  // The trace headers are the engine's to set: a stale copy from the
+  // component would put the server's spans under the wrong parent.
+  for (auto& h : req.headers)
+    if (!iequals(h.first, "traceparent") && !iequals(h.first, "tracestate"))
+      nr.headers.push_back(std::move(h));
+  nr.headers.emplace_back("traceparent", span_traceparent(p.span));
+  if (!tctx_.trace_state.empty()) nr.headers.emplace_back("tracestate", tctx_.trace_state);
+  http_.emplace(tag, std::move(p));
+  self_->send(http_client_, net::http_start_atom::value, caf::actor_cast<caf::actor>(self_), tag,
+              stream, std::move(nr));
+}
+
+void actor_node_context::fail_http(std::uint64_t tag, std::string message) {
+  net::http_response r;
+  r.error = net::transport_error::other;
+  r.error_message = std::move(message);
+  self_->send(self_, net::http_result_atom::value, tag, std::move(r));
+}
+
+std::shared_ptr<std::function<void(std::string_view)>> actor_node_context::http_chunk_fn(
+    std::uint64_t tag) {
+  if (ended()) return nullptr;
+  auto i = http_.find(tag);
+  return i == http_.end() ? nullptr : i->second.on_chunk;
+}
+
+std::function<void(http_response)> actor_node_context::take_http(std::uint64_t tag) {
+  if (ended()) return {};
+  auto i = http_.find(tag);
+  if (i == http_.end()) return {};
+  auto fn = std::move(i->second.on_response);
+  http_.erase(i);
+  // A request without a response callback still ends here; callers run
+  // whatever comes back, so give them something callable.
+  if (!fn) fn = [](http_response) {};
+  return fn;
+}
+
+http_response actor_node_context::to_public(net::http_response r) {
+  http_response out;
+  out.status = r.status;
+  out.headers.reserve(r.headers.size());
+  for (auto& [k, v] : r.headers) out.headers.emplace_back(lower(std::move(k)), std::move(v));
+  out.body = std::move(r.body);
+  if (r.error != net::transport_error::none) {
+    out.status = 0;
+    out.error = r.error_message.empty() ? net::to_string(r.error) : std::move(r.error_message);
+    out.error_type = error_type_of(r.error);
+  }
+  return out;
+}
+
+void actor_node_context::abort_http() {
+  if (http_.empty()) return;
+  auto me = caf::actor_cast<caf::actor>(self_);
+  for (auto& [tag, p] : http_) {
+    if (http_client_) self_->send(http_client_, net::http_abort_atom::value, me, tag);
+    if (auto* c = open_child(p.span); c && rs_->sampled) {
+      c->rec.status = tracing::status_code::error;
+      c->rec.status_message = "aborted: the node ended before the HTTP response";
+      c->rec.set("error.type", std::string("aborted"));
+    }
+    if (auto* c = open_child(p.span)) {
+      c->ended = true;
+      c->rec.end_unix_ns = tracing::now_unix_ns();
+    }
+  }
+  http_.clear();
+}
+
+std::uint32_t actor_node_context::index_of(const span& s) const {
+  auto tp = s.traceparent();
+  if (tp.empty()) return 0;
+  auto parsed = tracing::parse_traceparent(tp);
+  if (!parsed || parsed->trace != tctx_.trace) return 0;
+  for (std::size_t i = 0; i < children_.size(); ++i)
+    if (children_[i].rec.id == parsed->parent) return static_cast<std::uint32_t>(i + 1);
+  return 0;
+}
+
 void actor_node_context::complete(value_map outputs) {
   if (ended() || cancelling_ || !on_finish) return;
   on_finish(true, std::move(outputs), {}, {});
@@ -79,6 +214,7 @@ void actor_node_context::fail(std::string message, std::string error_type) {
 }
 
 void actor_node_context::mark_ended() {
+  abort_http();  // first: it ends spans, which needs the node still running
   ended_.store(true, std::memory_order_release);
   // Callbacks may capture the context itself (a component keeping it alive
   // for post): dropping them here breaks that cycle.

@@ -19,6 +19,7 @@
 #include <caf/all.hpp>
 
 #include "actors/run_shared.hpp"
+#include "net/http_types.hpp"
 #include "tracing/span.hpp"
 #include "tracing/trace_context.hpp"
 #include "weft/component.hpp"
@@ -44,6 +45,9 @@ struct node_state {
 /// (`weft.spans_dropped`, `weft.events_dropped`).
 inline constexpr std::size_t max_child_spans = 1000;
 inline constexpr std::size_t max_span_events = 128;
+/// How many HTTP requests one node may have in flight; past this a request
+/// fails at once (error_type "other") without being sent.
+inline constexpr std::size_t max_pending_http = 512;
 
 class actor_node_context final : public node_context {
  public:
@@ -61,6 +65,8 @@ class actor_node_context final : public node_context {
   void post(std::function<void()> fn) override;
   void on_cancel(std::function<void()> fn) override;
   void after(std::chrono::milliseconds delay, std::function<void()> fn) override;
+  void http(http_request req, std::function<void(http_response)> on_response,
+            std::function<void(std::string_view)> on_chunk, const span& under) override;
   void complete(value_map outputs) override;
   void fail(std::string message, std::string error_type) override;
   bool ended() const override { return ended_.load(std::memory_order_acquire); }
@@ -76,6 +82,15 @@ class actor_node_context final : public node_context {
   std::vector<std::function<void()>> begin_cancel();
   /// The timer's callback, taken out (empty when unknown or ended).
   std::function<void()> take_timer(std::uint64_t id);
+  /// The chunk callback of HTTP request `tag` (null when unknown, ended, or
+  /// the request has none). Shared: the callback may end the node, which
+  /// forgets the request, while it runs.
+  std::shared_ptr<std::function<void(std::string_view)>> http_chunk_fn(std::uint64_t tag);
+  /// The response callback of HTTP request `tag`, taken out (empty when
+  /// unknown or ended).
+  std::function<void(http_response)> take_http(std::uint64_t tag);
+  /// The public response for what the client answered.
+  static http_response to_public(net::http_response r);
 
  protected:
   std::uint32_t span_open(std::uint32_t parent, std::string name, span_kind kind) override;
@@ -95,6 +110,20 @@ class actor_node_context final : public node_context {
   // The open child span at `index` (1-based), or nullptr.
   child* open_child(std::uint32_t index);
   tracing::attribute_value to_record(attribute_value v) const;
+  // The index of `s` when it is a span of this node (0: the node's span,
+  // also for an inert or foreign handle).
+  std::uint32_t index_of(const span& s) const;
+  // Aborts every request in flight: the node is ending. A request's open
+  // span ends with status error.
+  void abort_http();
+  // Answers request `tag` with a failure, through the mailbox like any answer.
+  void fail_http(std::uint64_t tag, std::string message);
+
+  struct pending_http {
+    std::function<void(http_response)> on_response;
+    std::shared_ptr<std::function<void(std::string_view)>> on_chunk;
+    std::uint32_t span = 0;  // the span it was made under
+  };
 
   caf::stateful_actor<node_state>* self_;  // used on the actor's thread, before the end only
   caf::actor_addr addr_;                   // post() from other threads: weak, may be gone
@@ -109,6 +138,9 @@ class actor_node_context final : public node_context {
   std::unordered_map<std::uint64_t, std::function<void()>> timers_;
   std::uint64_t next_timer_ = 0;
   std::vector<std::function<void()>> cancel_handlers_;
+  std::unordered_map<std::uint64_t, pending_http> http_;
+  std::uint64_t next_http_ = 1;
+  caf::actor http_client_;  // the engine's, once this node made a request
   std::atomic<bool> ended_{false};
   bool cancelling_ = false;
 };

@@ -195,6 +195,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   rs->content = st.job->content;
   rs->sampled = st.job->ctx.sampled;
   rs->exporter = st.job->exporter;
+  rs->http = st.job->http;
   rs->session_id = st.job->ctx.session_id;
   rs->user_id = st.job->ctx.user_id;
   rs->secrets = run_secrets(plan, st.job->inputs);

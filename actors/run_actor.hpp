@@ -18,6 +18,8 @@
 
 namespace weft::actors {
 
+class component_http;
+
 struct run_job {
   std::shared_ptr<const flows::plan> plan;
   flows::value_map inputs;       // validated, defaults applied
@@ -26,6 +28,7 @@ struct run_job {
   std::int64_t timeout_ms = 0;   // 0: none
   bool content = false;
   caf::actor exporter;
+  std::shared_ptr<component_http> http;  // the engine's, for node_context::http
   std::string warning;           // passed through to the result
   std::function<void(run_result)> done;
   /// The caller's observer (run_options::on_event), or empty.

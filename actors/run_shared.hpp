@@ -3,7 +3,9 @@
 // actor it spawns, and never mutated afterwards, so no locking is needed.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <caf/all.hpp>
@@ -15,6 +17,38 @@
 
 namespace weft::actors {
 
+/// The engine's HTTP client for components (node_context::http): one per
+/// engine, shared by all its runs, spawned on first use by whichever node
+/// asks first, on whatever scheduler thread that is. The engine owns it and
+/// hands it to runs through run_job and run_shared (no global).
+class component_http {
+ public:
+  explicit component_http(std::function<caf::actor()> spawn) : spawn_(std::move(spawn)) {}
+  /// The client, spawned now if this is the first call; null once closed.
+  caf::actor get() {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!client_ && !closed_ && spawn_) client_ = spawn_();
+    return client_;
+  }
+  /// Hands out nothing from now on; returns the client if it was started.
+  caf::actor close() {
+    std::lock_guard<std::mutex> lk(mu_);
+    closed_ = true;
+    spawn_ = nullptr;
+    return std::exchange(client_, caf::actor{});
+  }
+  bool started() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return static_cast<bool>(client_);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::function<caf::actor()> spawn_;
+  caf::actor client_;
+  bool closed_ = false;
+};
+
 struct run_shared {
   std::shared_ptr<const flows::plan> plan;
   std::string run_id;
@@ -24,6 +58,8 @@ struct run_shared {
   /// start and their chunks to the run actor. Without one nothing is sent.
   bool observed = false;
   caf::actor exporter;
+  /// The engine's client for node_context::http (null: requests fail).
+  std::shared_ptr<component_http> http;
   std::string session_id;
   std::string user_id;
   /// The values this run must never show: the flow's ${ENV} param values

@@ -89,6 +89,36 @@ const std::vector<setting_def>& definitions() {
          s.tracing.batch_delay_ms = *v;
          return true;
        }},
+      {"WEFT_HTTP_MAX_CONNECTIONS", "http_max_connections", "an integer from 1 to 100000",
+       [](engine_settings& s, const std::string& t) {
+         auto v = parse_int(t);
+         if (!v || *v < 1 || *v > 100000) return false;
+         s.http.max_connections = *v;
+         return true;
+       }},
+      {"WEFT_HTTP_MAX_HOST_CONNECTIONS", "http_max_host_connections", "an integer from 1 to 100000",
+       [](engine_settings& s, const std::string& t) {
+         auto v = parse_int(t);
+         if (!v || *v < 1 || *v > 100000) return false;
+         s.http.max_host_connections = *v;
+         return true;
+       }},
+      {"WEFT_HTTP_MAX_RESPONSE_BYTES", "http_max_response_bytes",
+       "an integer from 1024 to 4294967296",
+       [](engine_settings& s, const std::string& t) {
+         auto v = parse_int(t);
+         if (!v || *v < 1024 || *v > (1LL << 32)) return false;
+         s.http.max_response_bytes = *v;
+         return true;
+       }},
+      {"WEFT_HTTP_STREAM_WINDOW_BYTES", "http_stream_window_bytes",
+       "an integer from 1024 to 1073741824",
+       [](engine_settings& s, const std::string& t) {
+         auto v = parse_int(t);
+         if (!v || *v < 1024 || *v > (1LL << 30)) return false;
+         s.http.stream_window_bytes = *v;
+         return true;
+       }},
   };
   return defs;
 }

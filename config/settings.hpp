@@ -15,6 +15,13 @@
 // | tracing.batch_max_spans    | WEFT_EXPORT_BATCH_SPANS     | export_batch_spans| 512                |
 // | tracing.batch_delay_ms     | WEFT_EXPORT_BATCH_DELAY_MS  | export_batch_delay_ms | 1000           |
 // | tracing.batch_max_bytes    | WEFT_EXPORT_BATCH_BYTES     | export_batch_bytes| 3 MiB              |
+// | http.max_connections       | WEFT_HTTP_MAX_CONNECTIONS   | http_max_connections | 256             |
+// | http.max_host_connections  | WEFT_HTTP_MAX_HOST_CONNECTIONS | http_max_host_connections | 64       |
+// | http.max_response_bytes    | WEFT_HTTP_MAX_RESPONSE_BYTES | http_max_response_bytes | 64 MiB       |
+// | http.stream_window_bytes   | WEFT_HTTP_STREAM_WINDOW_BYTES | http_stream_window_bytes | 1 MiB       |
+//
+// The http settings are the limits of the engine's HTTP client for
+// components (node_context::http); the exporter's client has its own.
 //
 // When no sink at all is configured, the file sink writes to
 // default_trace_file() ("weft-traces.jsonl" in the working directory).
@@ -40,9 +47,18 @@ struct tracing_settings {
   std::int64_t batch_delay_ms = 1000;
 };
 
+/// Limits of the engine's HTTP client for components.
+struct http_settings {
+  std::int64_t max_connections = 256;       // open at once, every host together
+  std::int64_t max_host_connections = 64;   // to one host; more requests wait for one
+  std::int64_t max_response_bytes = 64 << 20;  // a larger body fails the request
+  std::int64_t stream_window_bytes = 1 << 20;  // a streamed body's unread bytes before pausing
+};
+
 struct engine_settings {
   int threads = 0;
   tracing_settings tracing;
+  http_settings http;
   export_settings exporter;
 };
 

@@ -73,6 +73,27 @@ struct trace_info {
 
 class node_context;
 
+/// An HTTP request a component makes through the engine (node_context::http).
+struct http_request {
+  std::string method = "GET";
+  std::string url;  // http:// or https:// only
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds timeout{30000};  // the whole exchange, connect included
+};
+
+/// What came back. `error` is empty when the server answered (any status,
+/// 4xx and 5xx included); otherwise it says why nothing came back, and
+/// `error_type` is "connect", "dns", "timeout", "aborted" or "other".
+struct http_response {
+  long status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;  // empty when an on_chunk callback took the body
+  std::string error;
+  std::string error_type;
+  bool ok() const { return error.empty() && status >= 200 && status < 300; }
+};
+
 /// A handle to a span a component opened. Cheap to copy; every copy refers
 /// to the same span. Inert when default-constructed, when the run is not
 /// sampled, and after the node has ended.
@@ -147,6 +168,17 @@ class node_context : public std::enable_shared_from_this<node_context> {
   /// Calls `fn` on this node's actor after `delay`, without blocking a
   /// thread; nothing runs if the node has ended by then.
   virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
+
+  /// Sends `req` through the engine's shared HTTP client without blocking.
+  /// The request carries the W3C traceparent (and tracestate) of `under`,
+  /// or of the node's span when `under` is inert: give it the span that
+  /// stands for the call. `on_response` runs on this node's actor once;
+  /// `on_chunk`, when given, receives the body as it arrives (in order,
+  /// on this node's actor, before on_response). When the node ends for any
+  /// reason first, the request is aborted (the server sees the connection
+  /// close) and neither callback runs.
+  virtual void http(http_request req, std::function<void(http_response)> on_response,
+                    std::function<void(std::string_view)> on_chunk = {}, const span& under = {}) = 0;
 
   /// Ends the node with these outputs (one entry per output socket).
   virtual void complete(value_map outputs) = 0;
