@@ -208,7 +208,7 @@ struct thread_state {
   int cached = 0;            // chunks in the cache table
   bool busy = false;
 
-  static constexpr int max_cached = 64;
+  static constexpr int max_cached = 256;
   static constexpr std::size_t garbage_slack = 1u << 20;
 
   bool open() {
@@ -266,6 +266,12 @@ int run_job(lua_State* L) {
     lua_rawseti(L, 1, id);
     ++j.ts->cached;
   }
+  // Loading the chunk is not the evaluation's doing, and happens only on a
+  // thread's first evaluation of it: the limit starts counting here, so
+  // that whether a script fits does not depend on which thread runs it.
+  accounting& a = j.ts->acct;
+  const std::size_t room = std::numeric_limits<std::size_t>::max() - a.used;
+  a.limit = a.used + std::min(j.limits->memory_bytes, room);
   // A fresh _ENV: globals the script sets die with it.
   lua_createtable(L, 0, static_cast<int>(j.globals.size()) + 1);  // 3
   lua_rawgetp(L, LUA_REGISTRYINDEX, &env_mt_key);
@@ -289,7 +295,6 @@ int run_job(lua_State* L) {
   lua_rawset(L, 3);
   lua_setupvalue(L, 2, 1);  // the chunk's only upvalue is _ENV; pops the env
 
-  accounting& a = j.ts->acct;
   a.grown = 0;  // inputs are not the script's doing
   lua_sethook(L, count_hook, LUA_MASKCOUNT, a.step);
   lua_call(L, 0, 1);
@@ -426,8 +431,7 @@ outcome run(const lua_script::impl* script, std::span<const lua_binding> globals
   a.over_budget = false;
   a.refused = false;
   a.grown = 0;
-  const std::size_t room = std::numeric_limits<std::size_t>::max() - a.used;
-  a.limit = a.used + std::min(limits.memory_bytes, room);
+  a.limit = std::numeric_limits<std::size_t>::max();  // set in run_job
 
   job j{&ts, script, globals, &limits,
         std::clamp(limits.max_depth, 1, bridge::max_depth_cap), {}};
