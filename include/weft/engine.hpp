@@ -44,6 +44,9 @@ struct engine_options {
   bool tracing = true;
   /// Loads CAF's io middleman, which net::http_server (`weft serve`) needs.
   bool network = false;
+  /// Run inputs may nest arrays and objects this deep; deeper is a bad
+  /// input (no code that walks a value can then run off the stack).
+  std::size_t max_value_depth = 64;
 
   /// Defaults overlaid with the environment; errors describe bad variables.
   static engine_options from_env(std::vector<std::string>& errors);

@@ -1,0 +1,73 @@
+// No input can crash the engine: values nested deeper than the limit are
+// refused at every entry point with an error naming the input, before any
+// code that walks values (content tracing, redaction, templates, encoders)
+// sees them. `weft serve`'s bodies are covered in serve_hardening_test.cpp.
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "support/engine_fixture.hpp"
+#include "support/weft_command.hpp"
+
+using namespace weft;
+using namespace weft::test;
+
+namespace {
+
+value nested(int depth) {
+  // Built inside out without recursion; destroyed by nlohmann without
+  // recursion too (3.10+).
+  value v = 1;
+  for (int i = 0; i < depth; ++i) {
+    value a = value::array();
+    a.push_back(std::move(v));
+    v = std::move(a);
+  }
+  return v;
+}
+
+const char* const echo_flow = R"(
+flow: deep
+inputs: {x: {type: any}}
+nodes:
+  t: {type: template, params: {template: "{{x}}"}, inputs: {x: $inputs.x}}
+outputs: {y: t.text}
+)";
+
+}  // namespace
+
+TEST_CASE("engine: inputs nested deeper than max_value_depth are refused, naming the input",
+          "[runtime][depth]") {
+  auto st = std::make_shared<span_store>();
+  auto opts = memory_options(st);
+  opts.settings.tracing.content = true;  // the walk that used to overflow
+  engine eng(std::move(opts));
+  auto flow = must_load(eng, echo_flow);
+  auto r = eng.run(flow, {{"x", nested(20000)}}).get();
+  CHECK_FALSE(r.ok);
+  CHECK(r.error.find("input 'x' nests arrays and objects deeper than 64 levels") != std::string::npos);
+  // At the limit it runs.
+  r = eng.run(flow, {{"x", nested(64)}}).get();
+  CHECK(r.ok);
+  value_map in{{"x", nested(65)}};
+  auto problems = eng.check_inputs(*flow, in);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].input == "x");
+  CHECK(value_depth(nested(65)) == 65);
+  CHECK(value_depth(nested(100000), 70) == 70);
+}
+
+TEST_CASE("weft run refuses deep --inputs and -i values and exits 2", "[runtime][depth][cli]") {
+  auto dir = scratch_dir();
+  auto flow = dir / "deep.yaml";
+  std::ofstream(flow) << echo_flow;
+  auto deep = std::string(8000, '[') + std::string(8000, ']');
+  std::ofstream(dir / "deep.json") << R"({"x": )" + deep + "}";
+  auto r = run_weft("run '" + flow.string() + "' --inputs deep.json --trace-file t.jsonl",
+                    "WEFT_TRACE_CONTENT=true");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("input 'x' nests arrays and objects deeper than 64 levels") != std::string::npos);
+  r = run_weft("run '" + flow.string() + "' -i 'x=" + deep + "' --trace-file t.jsonl", "WEFT_TRACE_CONTENT=true");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("deeper than 64") != std::string::npos);
+}
