@@ -2,12 +2,15 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "components/register.hpp"
 #include "flows/plan.hpp"
 
 namespace weft::cli {
 
 int validate_command(const std::vector<std::string>& files) {
+  // The same types as an engine has: `weft validate` must accept what `weft run` runs.
   auto reg = flows::registry::with_builtins();
+  components::register_all(reg);
   int bad = 0;
   for (auto& f : files) {
     flows::diagnostics errs;
