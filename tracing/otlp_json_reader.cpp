@@ -205,8 +205,9 @@ attribute_value read_array_value(const json& array_value, const std::string& whe
   for (std::size_t i = 0; i < values.size(); ++i) {
     const auto at = where + ".values[" + std::to_string(i) + "]";
     const auto& item = as_object(values[i], at);
-    const json* str = member(item, "stringValue");
-    if (str && item.size() == 1) {
+    // AnyValue is a oneof, so a stringValue is the item whatever else the
+    // object holds; unknown fields are ignored here as everywhere.
+    if (const json* str = member(item, "stringValue")) {
       if (!str->is_string()) fail(at + ".stringValue", "expected a string");
       items.push_back(str->get<std::string>());
     } else {
