@@ -215,6 +215,7 @@ void actor_node_context::fail(std::string message, std::string error_type) {
 
 void actor_node_context::mark_ended() {
   abort_http();  // first: it ends spans, which needs the node still running
+  http_client_ = nullptr;  // a context kept alive by a component must not pin the client
   ended_.store(true, std::memory_order_release);
   // Callbacks may capture the context itself (a component keeping it alive
   // for post): dropping them here breaks that cycle.

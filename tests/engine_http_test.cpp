@@ -445,3 +445,41 @@ TEST_CASE("http: 2,000 runs in flight, each with its own call: every span in its
   WARN(runs << " runs with one loopback HTTP call each (0-99 ms server delay): " << elapsed
             << " ms, " << srv.connections_accepted() << " connections");
 }
+
+TEST_CASE("http: the component client's limits come from WEFT_HTTP_* and name a bad one",
+          "[http]") {
+  config::engine_settings s;
+  std::vector<std::string> errors;
+  std::map<std::string, std::string> env = {{"WEFT_HTTP_MAX_CONNECTIONS", "300"},
+                                            {"WEFT_HTTP_MAX_HOST_CONNECTIONS", "20"},
+                                            {"WEFT_HTTP_MAX_RESPONSE_BYTES", "1048576"},
+                                            {"WEFT_HTTP_STREAM_WINDOW_BYTES", "lots"}};
+  config::apply_env(s, errors, [&](const char* name) -> std::optional<std::string> {
+    auto i = env.find(name);
+    if (i == env.end()) return std::nullopt;
+    return i->second;
+  });
+  CHECK(s.http.max_connections == 300);
+  CHECK(s.http.max_host_connections == 20);
+  CHECK(s.http.max_response_bytes == 1048576);
+  CHECK(s.http.stream_window_bytes == 1 << 20);  // kept: the value was bad
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("WEFT_HTTP_STREAM_WINDOW_BYTES") != std::string::npos);
+}
+
+TEST_CASE("http: a body over the engine's http_max_response_bytes fails the call", "[runtime][http]") {
+  loopback_server srv;
+  auto st = std::make_shared<span_store>();
+  auto opts = memory_options(st);
+  opts.settings.http.max_response_bytes = 4096;
+  engine eng(std::move(opts));
+  add_type(eng, "big", [&srv](node_context& ctx, value_map) {
+    ctx.http(get(srv, "/big?body_bytes=10000"), [&ctx](http_response r) {
+      ctx.complete({{"value", value{{"error_type", r.error_type}, {"status", r.status}}}});
+    });
+  });
+  auto r = eng.run(must_load(eng, one_node_flow("big")), {}, {}).get();
+  REQUIRE(r.ok);
+  CHECK(r.outputs["y"]["error_type"] == "other");
+  CHECK(r.outputs["y"]["status"] == 0);
+}
