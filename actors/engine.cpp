@@ -32,7 +32,7 @@ engine_options engine_options::from_env(std::vector<std::string>& errors) {
 struct engine::impl {
   config::engine_settings settings;
   std::size_t max_value_depth = 64;
-  flows::registry registry = flows::registry::with_builtins();
+  flows::registry registry;  // the built-in families: components::register_all
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::actor exporter;
@@ -90,7 +90,7 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   auto& m = *impl_;
   m.settings = opts.settings;
   m.max_value_depth = opts.max_value_depth;
-  components::register_all(m.registry);  // lua, and the other built-in families
+  components::register_all(m.registry);
   m.cfg = std::make_unique<caf::actor_system_config>();
   if (m.settings.threads > 0)
     m.cfg->set("scheduler.max-threads", static_cast<std::size_t>(m.settings.threads));

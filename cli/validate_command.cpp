@@ -9,7 +9,7 @@ namespace weft::cli {
 
 int validate_command(const std::vector<std::string>& files) {
   // The same types as an engine has: `weft validate` must accept what `weft run` runs.
-  auto reg = flows::registry::with_builtins();
+  flows::registry reg;
   components::register_all(reg);
   int bad = 0;
   for (auto& f : files) {

@@ -1,46 +1,18 @@
-// The built-in component types: template, passthrough, const, sleep, fail.
-#include <kainjow/mustache.hpp>
+// The core component family: template, passthrough, const, sleep, fail.
+#include "components/mustache_data.hpp"
+#include "components/register.hpp"
 
-#include "flows/registry.hpp"
-
-namespace weft::flows {
+namespace weft::components {
 namespace {
 
-namespace mst = kainjow::mustache;
-
-// Converts a JSON value to mustache data, so templates can use sections and
-// dotted names over objects and arrays, not only scalars.
-mst::data to_mustache(const value& v) {
-  switch (v.type()) {
-    case value::value_t::object: {
-      mst::data d{mst::data::type::object};
-      for (auto& [k, x] : v.items()) d.set(k, to_mustache(x));
-      return d;
-    }
-    case value::value_t::array: {
-      mst::data d{mst::data::type::list};
-      for (auto& x : v) d.push_back(to_mustache(x));
-      return d;
-    }
-    case value::value_t::string:
-      return mst::data{v.get_ref<const std::string&>()};
-    case value::value_t::boolean:
-      return v.get<bool>() ? mst::data{mst::data::type::bool_true}
-                           : mst::data{mst::data::type::bool_false};
-    case value::value_t::null:
-      return mst::data{std::string{}};
-    default:
-      return mst::data{v.dump()};
-  }
-}
+using namespace flows;
 
 class template_component final : public sync_component {
  public:
   explicit template_component(std::string text) : text_(std::move(text)) {}
 
   value_map run(const value_map& inputs) const override {
-    mst::data ctx{mst::data::type::object};
-    for (auto& [k, v] : inputs) ctx.set(k, to_mustache(v));
+    auto ctx = mustache_context(inputs);
     // kainjow's render is not const: each execution renders its own copy of
     // the (already validated) template, so concurrent runs share nothing.
     mst::mustache tmpl{text_};
@@ -101,7 +73,7 @@ void add_error(diagnostics& errs, const node_spec& n, std::string msg) {
 
 }  // namespace
 
-void register_builtins(registry& r) {
+void register_core(registry& r) {
   r.add({"template",
          "Renders a mustache template over its inputs (any socket names).",
          {},
@@ -165,4 +137,4 @@ void register_builtins(registry& r) {
          }});
 }
 
-}  // namespace weft::flows
+}  // namespace weft::components

@@ -2,6 +2,9 @@
 
 namespace weft::components {
 
-void register_all(flows::registry& r) { register_lua(r); }
+void register_all(flows::registry& r) {
+  register_core(r);
+  register_lua(r);
+}
 
 }  // namespace weft::components

@@ -5,8 +5,12 @@
 
 namespace weft::components {
 
-/// Adds every component family of this layer (today: `lua`).
+/// Adds every component family of this layer: core, http, lua. The engine
+/// calls it; nothing outside this layer knows a component type by name.
 void register_all(flows::registry& r);
+
+/// template, passthrough, const, sleep, fail (components/core.cpp).
+void register_core(flows::registry& r);
 
 /// The `lua` node type (components/lua_component.cpp).
 void register_lua(flows::registry& r);

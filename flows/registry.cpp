@@ -16,12 +16,6 @@ bool valid_type_name(std::string_view s) {
 
 }  // namespace
 
-registry registry::with_builtins() {
-  registry r;
-  register_builtins(r);
-  return r;
-}
-
 bool registry::add(component_descriptor d) {
   if (!valid_type_name(d.type) || !d.make) return false;
   auto key = d.type;

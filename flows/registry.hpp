@@ -1,6 +1,7 @@
 // The component registry: type name -> descriptor.
 //
-// An engine owns one registry, filled with the built-in types; embedders add
+// An engine owns one registry, filled with the built-in families of
+// components/ (components::register_all); embedders add
 // their own before loading flows that use them. Registration happens before
 // runs start; lookups afterwards are read-only and need no lock.
 #pragma once
@@ -15,10 +16,6 @@ namespace weft::flows {
 
 class registry {
  public:
-  /// A registry holding the built-in types (template, passthrough, const,
-  /// sleep, fail).
-  static registry with_builtins();
-
   /// Adds or replaces a type. Returns false if `d.type` is not a valid name
   /// ([A-Za-z_][A-Za-z0-9_.-]*) or `d.make` is empty.
   bool add(component_descriptor d);
@@ -28,8 +25,5 @@ class registry {
  private:
   std::map<std::string, component_descriptor, std::less<>> types_;
 };
-
-/// Registers the built-in components into `r`.
-void register_builtins(registry& r);
 
 }  // namespace weft::flows

@@ -1,8 +1,8 @@
 // Shared by the flows_*_test.cpp files: a small component registry and
 // helpers to parse flow text and look at the diagnostics.
 //
-// The registry is built here, not taken from registry::with_builtins(), so
-// that these tests pin the parser's behaviour and not the built-ins'.
+// The registry is built here, not from components::register_all, so that
+// these tests pin the parser's behaviour and not the components'.
 #pragma once
 
 #include <algorithm>

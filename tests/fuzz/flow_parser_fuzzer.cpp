@@ -3,16 +3,17 @@
 // open-ended and coverage-guided. Not part of the CMake build.
 //
 // Build and run from the repository root (new inputs go to the first dir):
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Iinclude tests/fuzz/flow_parser_fuzzer.cpp flows/*.cpp -lyaml-cpp -o /tmp/flow_fuzzer && mkdir -p /tmp/flow-corpus && /tmp/flow_fuzzer /tmp/flow-corpus tests/corpus -max_len=65536 -timeout=5
+//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Iinclude -Itests tests/fuzz/flow_parser_fuzzer.cpp flows/*.cpp -lyaml-cpp -o /tmp/flow_fuzzer && mkdir -p /tmp/flow-corpus && /tmp/flow_fuzzer /tmp/flow-corpus tests/corpus -max_len=65536 -timeout=5
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "flows/parser.hpp"
+#include "flows_test_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const weft::flows::registry components = weft::flows::registry::with_builtins();
+  static const weft::flows::registry components = weft::flows::test::test_registry();
   static const weft::flows::env_lookup env = [](const std::string& name) {
     return name == "SET" ? std::optional<std::string>{"value"} : std::nullopt;
   };
