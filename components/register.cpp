@@ -4,6 +4,7 @@ namespace weft::components {
 
 void register_all(flows::registry& r) {
   register_core(r);
+  register_http(r);
   register_lua(r);
 }
 

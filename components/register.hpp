@@ -12,6 +12,9 @@ void register_all(flows::registry& r);
 /// template, passthrough, const, sleep, fail (components/core.cpp).
 void register_core(flows::registry& r);
 
+/// The `http.request` node type (components/http_request.cpp).
+void register_http(flows::registry& r);
+
 /// The `lua` node type (components/lua_component.cpp).
 void register_lua(flows::registry& r);
 

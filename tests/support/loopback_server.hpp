@@ -11,6 +11,10 @@
 //                   long (default 16), or 1..B long drawn from seed=S, one
 //                   every interval_ms=I (default 0)
 //   hang=1          send a chunked head, then nothing until the client leaves
+//   fail_first=N    with key=K: the first N requests carrying key K get the
+//                   status asked for, later ones 200 (retry tests)
+//   retry_after=S   add "Retry-After: S" (seconds) to the answer
+//   json=1          the body is {"index": <i>, "ok": true}, as application/json
 // The body's bytes are pattern_byte(k) for k = 0, 1, ... across the whole
 // body, so a test can check what arrived. Every answer carries
 // "X-Test-Header: Value" and "X-Request-Index: <i>".
@@ -113,6 +117,8 @@ class loopback_server {
   loopback_server(const loopback_server&) = delete;
   loopback_server& operator=(const loopback_server&) = delete;
 
+  std::uint16_t port() const { return port_; }
+
   std::string url(std::string_view target) const {
     return "http://127.0.0.1:" + std::to_string(port_) + std::string(target);
   }
@@ -152,6 +158,8 @@ class loopback_server {
     std::unique_ptr<std::mt19937> rng;
     std::size_t sent_body = 0;  // pattern offset
     bool close_after = false;
+    long retry_after = -1;
+    bool json = false;
   };
 
   static long param(std::string_view target, std::string_view name, long dflt) {
@@ -286,6 +294,13 @@ class loopback_server {
     c.chunk_bytes = std::max(1L, param(r.target, "chunk_bytes", 16));
     c.interval_ms = param(r.target, "interval_ms", 0);
     c.hang = param(r.target, "hang", 0) != 0;
+    c.retry_after = param(r.target, "retry_after", -1);
+    c.json = param(r.target, "json", 0) != 0;
+    if (long first = param(r.target, "fail_first", 0); first > 0) {
+      long key = param(r.target, "key", 0);
+      std::lock_guard<std::mutex> lk(mu_);
+      if (++failures_seen_[key] > first) c.status = 200;
+    }
     long seed = param(r.target, "seed", -1);
     c.rng = seed >= 0 ? std::make_unique<std::mt19937>(static_cast<unsigned>(seed)) : nullptr;
     c.sent_body = 0;
@@ -302,6 +317,8 @@ class loopback_server {
   std::string head(const conn& c, bool chunked, std::size_t length) const {
     std::string h = "HTTP/1.1 " + std::to_string(c.status) + " Status\r\nX-Test-Header: Value\r\n";
     h += "X-Request-Index: " + std::to_string(c.req) + "\r\n";
+    if (c.retry_after >= 0) h += "Retry-After: " + std::to_string(c.retry_after) + "\r\n";
+    if (c.json) h += "Content-Type: application/json\r\n";
     if (chunked) h += "Transfer-Encoding: chunked\r\n";
     else h += "Content-Length: " + std::to_string(length) + "\r\n";
     if (c.close_after) h += "Connection: close\r\n";
@@ -321,6 +338,7 @@ class loopback_server {
       return;
     }
     std::string body = c.body_bytes >= 0 ? pattern(0, static_cast<std::size_t>(c.body_bytes)) : "ok";
+    if (c.json) body = "{\"index\": " + std::to_string(c.req) + ", \"ok\": true}";
     c.out += head(c, false, body.size()) + body;
     finish(c);
   }
@@ -357,6 +375,7 @@ class loopback_server {
   std::map<int, conn> conns_;  // the server thread's alone
   mutable std::mutex mu_;
   std::vector<loopback_request> requests_;
+  std::map<long, long> failures_seen_;  // fail_first: requests seen per key
 };
 
 }  // namespace weft::test
