@@ -186,9 +186,12 @@ void requeue_front(worker* self, std::vector<batch_ptr> parts) {
 void split_after_413(worker* self, const batch_ptr& b, const delivery_verdict& v) {
   auto& st = self->state;
   auto half = b->begin() + static_cast<long>(b->size() / 2);
-  std::vector<batch_ptr> parts{
-      std::make_shared<const std::vector<tracing::span_record>>(b->begin(), half),
-      std::make_shared<const std::vector<tracing::span_record>>(half, b->end())};
+  // Built by push_back: GCC 12 reports a bogus -Wfree-nonheap-object for an
+  // initializer list of shared_ptrs here.
+  std::vector<batch_ptr> parts;
+  parts.reserve(2);
+  parts.push_back(std::make_shared<const std::vector<tracing::span_record>>(b->begin(), half));
+  parts.push_back(std::make_shared<const std::vector<tracing::span_record>>(half, b->end()));
   ++st.stats.failed_batches;
   st.stats.retried += b->size();
   auto now = tracing::now_unix_ns();
