@@ -321,7 +321,7 @@ void push(lua_State* L, const flows::value& v, int max_depth, std::string_view d
 
 std::string to_value(lua_State* L, int idx, flows::value& out, const path_step& at,
                      const out_limits& limits) {
-  converter c{L, limits};
+  converter c{L, limits, 0, {}};
   int top = lua_gettop(L);
   idx = lua_absindex(L, idx);
   if (!c.convert(idx, out, 0, at)) {
