@@ -6,24 +6,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/setup.hpp"
+#include "net/printable.hpp"
 
 namespace weft::cli {
 namespace {
-
-// A URL fit to print: scheme, host and path, without user:password@ or a
-// query string, either of which may carry a credential.
-std::string printable_url(const std::string& url) {
-  auto scheme_end = url.find("://");
-  auto host_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-  auto path_start = url.find('/', host_start);
-  auto authority = url.substr(host_start, path_start == std::string::npos
-                                              ? std::string::npos
-                                              : path_start - host_start);
-  if (auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
-  std::string rest = path_start == std::string::npos ? "" : url.substr(path_start);
-  if (auto q = rest.find_first_of("?#"); q != std::string::npos) rest.erase(q);
-  return url.substr(0, host_start) + authority + rest;
-}
 
 // Where the run's trace went: every sink the engine built, in the order it
 // built them (engine.cpp), e.g. "otlp http://127.0.0.1:4318/v1/traces,
@@ -31,8 +17,8 @@ std::string printable_url(const std::string& url) {
 std::string sink_list(const engine& eng, const config::export_settings& ex) {
   std::string out;
   auto add = [&](const std::string& s) { out += (out.empty() ? "" : ", ") + s; };
-  if (ex.otlp) add("otlp " + printable_url(ex.otlp->endpoint));
-  if (ex.langfuse) add("langfuse " + printable_url(ex.langfuse->host));
+  if (ex.otlp) add("otlp " + net::display_url(ex.otlp->endpoint));
+  if (ex.langfuse) add("langfuse " + net::display_url(ex.langfuse->host));
   if (!eng.trace_file().empty()) add(eng.trace_file());
   return out.empty() ? "no sink" : out;
 }

@@ -25,6 +25,7 @@
 
 #include "components/mustache_data.hpp"
 #include "components/register.hpp"
+#include "net/printable.hpp"
 
 namespace weft::components {
 namespace {
@@ -81,21 +82,6 @@ bool any_match(const std::vector<status_rule>& rules, long s) {
   for (auto& r : rules)
     if (r.matches(s)) return true;
   return false;
-}
-
-// The URL as spans may show it: no userinfo, no query (either may carry a
-// credential), no fragment.
-std::string redacted_url(const std::string& url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return url.substr(0, url.find_first_of("?#"));
-  auto host_start = scheme_end + 3;
-  auto path_start = url.find_first_of("/?#", host_start);
-  auto authority = url.substr(host_start, path_start == std::string::npos ? std::string::npos
-                                                                           : path_start - host_start);
-  if (auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
-  std::string rest = path_start == std::string::npos ? "" : url.substr(path_start);
-  if (auto q = rest.find_first_of("?#"); q != std::string::npos) rest.erase(q);
-  return url.substr(0, host_start) + authority + rest;
 }
 
 // server.address and server.port of an http(s) URL.
@@ -270,7 +256,7 @@ class http_request_component final : public component {
     c->req.url = render(s_.url, data, "params.url");
     c->req.timeout = std::chrono::milliseconds(s_.timeout_ms);
     if (!http_scheme(c->req.url)) {
-      ctx.fail("http.request: params.url rendered to '" + redacted_url(c->req.url) +
+      ctx.fail("http.request: params.url rendered to '" + net::display_url(c->req.url) +
                    "', which is not an http:// or https:// URL",
                "http.url");
       return;
@@ -285,7 +271,7 @@ class http_request_component final : public component {
         if (strcasecmp(k.c_str(), "content-type") == 0) has_type = true;
       if (!has_type) c->req.headers.emplace_back("Content-Type", "application/json");
     }
-    c->shown_url = redacted_url(c->req.url);
+    c->shown_url = net::display_url(c->req.url);
     server_of(c->req.url, c->host, c->port);
     c->send();
   }
@@ -325,7 +311,7 @@ std::shared_ptr<const component> make(const node_spec& n, diagnostics& errs) {
   auto literal = s.url.substr(0, s.url.find("{{"));
   if (literal.find("://") != std::string::npos || literal.size() == s.url.size()) {
     if (!http_scheme(s.url)) {
-      add_error(errs, n, "url", "'" + redacted_url(s.url) + "' must start with http:// or https://");
+      add_error(errs, n, "url", "'" + net::display_url(s.url) + "' must start with http:// or https://");
       ok = false;
     }
   }

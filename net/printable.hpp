@@ -23,4 +23,8 @@ std::string_view url_userinfo(std::string_view url);
 /// `url` with its userinfo replaced by `***`; unchanged when it has none.
 std::string redact_userinfo(std::string_view url);
 
+/// `url` fit for a span or a message: scheme, host, port and path, without
+/// userinfo, query or fragment (either may carry a credential).
+std::string display_url(std::string_view url);
+
 }  // namespace weft::net
