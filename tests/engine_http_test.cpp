@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/engine_fixture.hpp"
+#include "support/lambda_component.hpp"
 #include "support/loopback_server.hpp"
 #include "tracing/traceparent.hpp"
 #include "weft/component.hpp"
@@ -25,25 +26,6 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-using start_fn = std::function<void(node_context&, value_map)>;
-
-void add_type(engine& eng, const std::string& type, start_fn fn) {
-  struct lambda_component final : component {
-    start_fn fn;
-    void start(node_context& ctx, value_map in) const override { fn(ctx, std::move(in)); }
-  };
-  auto c = std::make_shared<lambda_component>();
-  c->fn = std::move(fn);
-  eng.components().add({type, "test component", {{"value", false, false}}, false, {"value"}, {}, false,
-                        [c](const flows::node_spec&, flows::diagnostics&)
-                            -> std::shared_ptr<const flows::component> { return c; }});
-}
-
-std::string one_node_flow(const std::string& type, int timeout_ms = 0) {
-  return "flow: f\ninputs: {x: {type: any, default: 1}}\nnodes:\n  n: {type: " + type +
-         (timeout_ms ? ", timeout_ms: " + std::to_string(timeout_ms) : std::string()) +
-         ", inputs: {value: $inputs.x}}\noutputs: {y: n.value}\n";
-}
 
 http_request get(const loopback_server& srv, const std::string& target) {
   http_request r;

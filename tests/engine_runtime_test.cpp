@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/engine_fixture.hpp"
+#include "support/lambda_component.hpp"
 #include "support/weft_command.hpp"
 #include "tracing/traceparent.hpp"
 #include "weft/component.hpp"
@@ -21,27 +22,6 @@ using namespace std::chrono_literals;
 namespace {
 
 std::shared_ptr<span_store> store() { return std::make_shared<span_store>(); }
-
-// A component type whose start is the lambda given (one output: `value`).
-using start_fn = std::function<void(node_context&, value_map)>;
-
-void add_type(engine& eng, const std::string& type, start_fn fn) {
-  struct lambda_component final : component {
-    start_fn fn;
-    void start(node_context& ctx, value_map in) const override { fn(ctx, std::move(in)); }
-  };
-  auto c = std::make_shared<lambda_component>();
-  c->fn = std::move(fn);
-  eng.components().add({type, "test component", {{"value", false, false}}, false, {"value"}, {}, false,
-                        [c](const flows::node_spec&, flows::diagnostics&)
-                            -> std::shared_ptr<const flows::component> { return c; }});
-}
-
-std::string one_node_flow(const std::string& type, int timeout_ms = 0) {
-  return "flow: f\ninputs: {x: {type: any, default: 1}}\nnodes:\n  n: {type: " + type +
-         (timeout_ms ? ", timeout_ms: " + std::to_string(timeout_ms) : std::string()) +
-         ", inputs: {value: $inputs.x}}\noutputs: {y: n.value}\n";
-}
 
 std::vector<tracing::span_record> wait_spans(span_store& s, const std::string& trace, std::size_t n) {
   for (int i = 0; i < 300; ++i) {
