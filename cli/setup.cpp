@@ -62,7 +62,14 @@ std::optional<flows::value_map> make_inputs(const std::string& flow_name,
                 << ": expected one JSON object of input name -> value\n";
       return std::nullopt;
     }
-    for (auto& [k, x] : v.items()) in[k] = x;
+    // Checked before any copy: nlohmann copies recursively (it parses and
+    // destroys without recursion), so a deep value must not be copied.
+    if (value_depth(v, 65) > 64) {
+      std::cerr << "weft: error: --inputs " << (o.inputs_file == "-" ? "(stdin)" : o.inputs_file)
+                << ": nests arrays and objects deeper than 64 levels; flatten it\n";
+      return std::nullopt;
+    }
+    for (auto& [k, x] : v.items()) in[k] = std::move(x);
   }
   for (auto& kv : o.inputs) {
     auto eq = kv.find('=');

@@ -43,13 +43,17 @@ TEST_CASE("engine: inputs nested deeper than max_value_depth are refused, naming
   opts.settings.tracing.content = true;  // the walk that used to overflow
   engine eng(std::move(opts));
   auto flow = must_load(eng, echo_flow);
-  auto r = eng.run(flow, {{"x", nested(20000)}}).get();
+  // Moved in, never copied: nlohmann copies values recursively.
+  value_map deep;
+  deep.emplace("x", nested(20000));
+  auto r = eng.run(flow, std::move(deep)).get();
   CHECK_FALSE(r.ok);
   CHECK(r.error.find("input 'x' nests arrays and objects deeper than 64 levels") != std::string::npos);
   // At the limit it runs.
   r = eng.run(flow, {{"x", nested(64)}}).get();
   CHECK(r.ok);
-  value_map in{{"x", nested(65)}};
+  value_map in;
+  in.emplace("x", nested(65));
   auto problems = eng.check_inputs(*flow, in);
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].input == "x");
@@ -66,7 +70,7 @@ TEST_CASE("weft run refuses deep --inputs and -i values and exits 2", "[runtime]
   auto r = run_weft("run '" + flow.string() + "' --inputs deep.json --trace-file t.jsonl",
                     "WEFT_TRACE_CONTENT=true");
   CHECK(r.code == 2);
-  CHECK(r.err.find("input 'x' nests arrays and objects deeper than 64 levels") != std::string::npos);
+  CHECK(r.err.find("deep.json: nests arrays and objects deeper than 64 levels") != std::string::npos);
   r = run_weft("run '" + flow.string() + "' -i 'x=" + deep + "' --trace-file t.jsonl", "WEFT_TRACE_CONTENT=true");
   CHECK(r.code == 2);
   CHECK(r.err.find("deeper than 64") != std::string::npos);
