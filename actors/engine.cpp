@@ -56,6 +56,14 @@ struct engine::impl {
   // Read on every run() without the mutex; written once, under it.
   std::atomic<bool> shut_down{false};
   exporting::exporter_stats final_stats;  // taken at shutdown, after the flush
+
+  // What this engine hands component factories while a flow loads.
+  flows::component_services services() const {
+    flows::component_services svc;
+    svc.settings = settings;
+    svc.max_value_depth = max_value_depth;
+    return svc;
+  }
 };
 
 namespace {
@@ -156,13 +164,13 @@ flows::registry& engine::components() { return impl_->registry; }
 
 load_result engine::load_file(const std::string& path) {
   load_result r;
-  r.plan = flows::load_flow_file(path, impl_->registry, r.errors);
+  r.plan = flows::load_flow_file(path, impl_->registry, r.errors, impl_->services());
   return r;
 }
 
 load_result engine::load_string(const std::string& text, const std::string& name) {
   load_result r;
-  r.plan = flows::load_flow_text(text, name, impl_->registry, r.errors);
+  r.plan = flows::load_flow_text(text, name, impl_->registry, r.errors, impl_->services());
   return r;
 }
 
@@ -271,6 +279,7 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
   job->plan = std::move(flow);
   job->inputs = std::move(inputs);
   job->content = m.settings.tracing.content;
+  job->max_value_depth = m.max_value_depth;
   job->exporter = m.exporter;
   job->http = m.component_http;
 

@@ -41,6 +41,7 @@ const char* error_type_of(net::transport_error e) {
     case net::transport_error::dns: return "dns";
     case net::transport_error::timeout: return "timeout";
     case net::transport_error::aborted: return "aborted";
+    case net::transport_error::invalid: return "invalid";
     case net::transport_error::other: break;
   }
   return "other";
@@ -205,6 +206,18 @@ std::uint32_t actor_node_context::index_of(const span& s) const {
 
 void actor_node_context::complete(value_map outputs) {
   if (ended() || cancelling_ || !on_finish) return;
+  // Outputs travel on to other nodes, spans and callers, and some of what
+  // walks them (JSON dump, copies) recurses: a component that built a value
+  // deeper than any input may be fails here, before anything walks it.
+  const auto limit = rs_->max_value_depth;
+  for (const auto& [name, v] : outputs)
+    if (value_depth(v, limit + 1) > limit) {
+      on_finish(false, {},
+                "output '" + name + "' nests arrays and objects deeper than " +
+                    std::to_string(limit) + " levels (engine_options::max_value_depth)",
+                "output.depth");
+      return;
+    }
   on_finish(true, std::move(outputs), {}, {});
 }
 

@@ -193,6 +193,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   rs->plan = st.job->plan;
   rs->run_id = st.job->run_id;
   rs->content = st.job->content;
+  rs->max_value_depth = st.job->max_value_depth;
   rs->sampled = st.job->ctx.sampled;
   rs->exporter = st.job->exporter;
   rs->http = st.job->http;

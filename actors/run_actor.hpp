@@ -27,6 +27,7 @@ struct run_job {
   std::string run_id;
   std::int64_t timeout_ms = 0;   // 0: none
   bool content = false;
+  std::size_t max_value_depth = 64;  // engine_options::max_value_depth
   caf::actor exporter;
   std::shared_ptr<component_http> http;  // the engine's, for node_context::http
   std::string warning;           // passed through to the result

@@ -57,6 +57,9 @@ struct run_shared {
   /// The run has an observer (run_options::on_event): nodes report their
   /// start and their chunks to the run actor. Without one nothing is sent.
   bool observed = false;
+  /// Node outputs may nest this deep (engine_options::max_value_depth); a
+  /// component that builds a deeper value fails its node instead.
+  std::size_t max_value_depth = 64;
   caf::actor exporter;
   /// The engine's client for node_context::http (null: requests fail).
   std::shared_ptr<component_http> http;

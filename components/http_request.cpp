@@ -15,6 +15,8 @@
 //
 // Outputs: status, headers (lower-case names), body (parsed JSON when the
 // answer says it is JSON, else text) and ok (the status was expected).
+// `{{x}}` is escaped for where it goes: percent-encoded in the URL, JSON-
+// escaped in a JSON body, as is in headers (components/template_escape.hpp).
 // Header values never reach a span or a log: they carry credentials.
 #include <cctype>
 #include <ctime>
@@ -25,6 +27,7 @@
 
 #include "components/mustache_data.hpp"
 #include "components/register.hpp"
+#include "components/template_escape.hpp"
 #include "net/printable.hpp"
 
 namespace weft::components {
@@ -52,9 +55,11 @@ struct settings {
   std::string url;  // a mustache template
   std::vector<std::pair<std::string, std::string>> headers;  // value: a template
   std::optional<std::string> body;                            // a template
+  escaping body_escape = escaping::none;                      // of {{x}} in `body`
   std::int64_t timeout_ms = 30000;
   retry_policy retry;
   std::vector<status_rule> expect = {{0, 2}};
+  std::size_t max_depth = 64;  // of a JSON body (engine_options::max_value_depth)
 };
 
 // The longest a Retry-After may make the node wait.
@@ -137,8 +142,10 @@ bool is_json(const http_response& r) {
   return false;
 }
 
-std::string render(const std::string& text, const mst::data& ctx, const std::string& what) {
+std::string render(const std::string& text, const mst::data& ctx, const std::string& what,
+                   escaping e) {
   mst::mustache t{text};
+  t.set_custom_escape([e](const std::string& v) { return escape_for(e, v); });
   auto out = t.render(ctx);
   if (!t.is_valid()) throw std::runtime_error("http.request: " + what + ": " + t.error_message());
   return out;
@@ -188,7 +195,8 @@ struct call : std::enable_shared_from_this<call> {
       sp.set("error.type", r.error_type);
       sp.status(span_status::error, r.error);
       sp.end();
-      if (cfg->retry.on_transport && retry(next_backoff())) return;
+      // A malformed request fails the same way every time.
+      if (cfg->retry.on_transport && r.error_type != "invalid" && retry(next_backoff())) return;
       ctx->fail("http.request: " + req.method + " " + shown_url + " failed after " +
                     std::to_string(attempt + 1) + " attempt(s): " + r.error,
                 "http." + r.error_type);
@@ -220,9 +228,10 @@ struct call : std::enable_shared_from_this<call> {
         ctx->fail("http.request: " + shown_url + " said its body is JSON, but it does not parse", "http.body");
         return;
       }
-      if (value_depth(body, 65) > 64) {
+      if (value_depth(body, cfg->max_depth + 1) > cfg->max_depth) {
         ctx->fail("http.request: the JSON body of " + shown_url +
-                      " nests arrays and objects deeper than 64 levels",
+                      " nests arrays and objects deeper than " + std::to_string(cfg->max_depth) +
+                      " levels",
                   "http.body");
         return;
       }
@@ -253,7 +262,7 @@ class http_request_component final : public component {
     c->cfg = &s_;
     c->ctx = &ctx;
     c->req.method = s_.method;
-    c->req.url = render(s_.url, data, "params.url");
+    c->req.url = render(s_.url, data, "params.url", escaping::url);
     c->req.timeout = std::chrono::milliseconds(s_.timeout_ms);
     if (!http_scheme(c->req.url)) {
       ctx.fail("http.request: params.url rendered to '" + net::display_url(c->req.url) +
@@ -261,9 +270,20 @@ class http_request_component final : public component {
                "http.url");
       return;
     }
-    for (auto& [k, v] : s_.headers) c->req.headers.emplace_back(k, render(v, data, "params.headers." + k));
+    for (auto& [k, v] : s_.headers) {
+      auto text = render(v, data, "params.headers." + k, escaping::none);
+      // The value is not quoted here: it may hold a secret from ${ENV}.
+      if (header_breaker(text) != std::string::npos) {
+        ctx.fail("http.request: header '" + k +
+                     "' rendered to a value with a CR, LF or NUL byte (from an input?); a header "
+                     "value must be one line",
+                 "http.header");
+        return;
+      }
+      c->req.headers.emplace_back(k, std::move(text));
+    }
     if (s_.body) {
-      c->req.body = render(*s_.body, data, "params.body");
+      c->req.body = render(*s_.body, data, "params.body", s_.body_escape);
     } else if (auto b = inputs.find("body"); b != inputs.end()) {
       c->req.body = b->second.dump();
       bool has_type = false;
@@ -294,8 +314,10 @@ bool check_template(const node_spec& n, const std::string& param, const std::str
   return false;
 }
 
-std::shared_ptr<const component> make(const node_spec& n, diagnostics& errs) {
+std::shared_ptr<const component> make(const node_spec& n, const component_services& svc,
+                                      diagnostics& errs) {
   settings s;
+  s.max_depth = svc.max_value_depth;
   bool ok = true;
   const auto& p = n.params;
   s.method = p.value("method", std::string("GET"));
@@ -334,6 +356,10 @@ std::shared_ptr<const component> make(const node_spec& n, diagnostics& errs) {
   if (auto b = p.find("body"); b != p.end()) {
     s.body = b->get<std::string>();
     ok = check_template(n, "body", *s.body, errs) && ok;
+    const std::string* type = nullptr;
+    for (auto& [k, v] : s.headers)
+      if (strcasecmp(k.c_str(), "content-type") == 0) type = &v;
+    s.body_escape = body_escaping(type ? *type : std::string{}, type != nullptr, *s.body);
   }
   s.timeout_ms = p.value("timeout_ms", std::int64_t{30000});
   if (s.timeout_ms <= 0) {

@@ -74,9 +74,15 @@ struct param_reader {
   }
 };
 
-std::shared_ptr<const flows::component> make(const flows::node_spec& n, flows::diagnostics& errs) {
+std::shared_ptr<const flows::component> make(const flows::node_spec& n,
+                                             const flows::component_services& svc,
+                                             flows::diagnostics& errs) {
   param_reader p{n, errs};
   lua_limits limits;
+  // The engine's value depth is the default: a script may not build what
+  // the rest of the engine would refuse as input.
+  limits.max_depth = static_cast<int>(
+      std::min<std::size_t>(svc.max_value_depth, static_cast<std::size_t>(lua_bridge::max_depth_cap)));
   // Upper bounds keep one evaluation's cost bounded (DESIGN invariant 8):
   // 100M instructions is on the order of a second on one core.
   limits.instructions = p.integer<std::int64_t>("budget", limits.instructions, 1, 100'000'000);

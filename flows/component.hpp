@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "flows/diagnostic.hpp"
+#include "flows/services.hpp"
 #include "flows/spec.hpp"
 #include "flows/value.hpp"
 #include "weft/component.hpp"
@@ -50,8 +51,12 @@ struct component_descriptor {
   bool blocking = false;
   /// Builds the instance for one node. It may reject params beyond the
   /// declared types (a template that does not parse, say) by adding
-  /// diagnostics located at `node.loc` and returning nullptr.
-  std::function<std::shared_ptr<const component>(const node_spec& node, diagnostics& errs)> make;
+  /// diagnostics located at `node.loc` and returning nullptr. `svc` is the
+  /// loading engine's (flows/services.hpp); it lives only during the call.
+  std::function<std::shared_ptr<const component>(const node_spec& node,
+                                                 const component_services& svc,
+                                                 diagnostics& errs)>
+      make;
 };
 
 }  // namespace weft::flows

@@ -24,15 +24,10 @@
 
 #include "flows/diagnostic.hpp"
 #include "flows/registry.hpp"
+#include "flows/services.hpp"
 #include "flows/spec.hpp"
 
 namespace weft::flows {
-
-/// Looks up an environment variable for `${NAME}` in params; nullopt if unset.
-using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
-
-/// The process environment (getenv).
-env_lookup process_env();
 
 /// Parses and validates flow text. `file` names the source in diagnostics.
 std::optional<flow_spec> parse_flow(std::string_view text, const std::string& file,

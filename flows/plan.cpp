@@ -9,7 +9,8 @@
 namespace weft::flows {
 
 std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
-                                    diagnostics& errs, const std::vector<std::string>& env_values) {
+                                    diagnostics& errs, const component_services& svc,
+                                    const std::vector<std::string>& env_values) {
   auto p = std::make_shared<plan>();
   std::map<std::string, int, std::less<>> index;
   for (std::size_t i = 0; i < spec.nodes.size(); ++i) index[spec.nodes[i].id] = static_cast<int>(i);
@@ -32,7 +33,7 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
     pn.type = n.type;
     pn.blocking = d->blocking;
     pn.timeout_ms = n.timeout_ms.value_or(0);
-    pn.impl = d->make(n, errs);
+    pn.impl = d->make(n, svc, errs);
     if (!pn.impl) {
       if (errs.size() == errors_before)
         errs.push_back({n.loc, "node '" + n.id + "': component '" + n.type + "' rejected its params"});
@@ -67,20 +68,35 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
 }
 
 std::shared_ptr<const plan> load_flow_file(const std::string& path, const registry& components,
-                                           diagnostics& errs, const env_lookup& env) {
+                                           diagnostics& errs, const component_services& svc) {
   std::vector<std::string> env_values;
-  auto spec = parse_flow_file(path, components, errs, recording_env(env, env_values));
+  auto spec = parse_flow_file(path, components, errs, recording_env(svc.env, env_values));
   if (!spec) return nullptr;
-  return compile(std::move(*spec), components, errs, env_values);
+  return compile(std::move(*spec), components, errs, svc, env_values);
+}
+
+std::shared_ptr<const plan> load_flow_file(const std::string& path, const registry& components,
+                                           diagnostics& errs, const env_lookup& env) {
+  component_services svc;
+  svc.env = env;
+  return load_flow_file(path, components, errs, svc);
+}
+
+std::shared_ptr<const plan> load_flow_text(std::string_view text, const std::string& name,
+                                           const registry& components, diagnostics& errs,
+                                           const component_services& svc) {
+  std::vector<std::string> env_values;
+  auto spec = parse_flow(text, name, components, errs, recording_env(svc.env, env_values));
+  if (!spec) return nullptr;
+  return compile(std::move(*spec), components, errs, svc, env_values);
 }
 
 std::shared_ptr<const plan> load_flow_text(std::string_view text, const std::string& name,
                                            const registry& components, diagnostics& errs,
                                            const env_lookup& env) {
-  std::vector<std::string> env_values;
-  auto spec = parse_flow(text, name, components, errs, recording_env(env, env_values));
-  if (!spec) return nullptr;
-  return compile(std::move(*spec), components, errs, env_values);
+  component_services svc;
+  svc.env = env;
+  return load_flow_text(text, name, components, errs, svc);
 }
 
 }  // namespace weft::flows

@@ -59,19 +59,27 @@ struct plan {
   const std::string& name() const { return spec.name; }
 };
 
-/// Builds the plan for a validated spec, instantiating each node's component.
-/// Returns nullptr (with diagnostics) if a component rejects its params.
-/// `env_values` are the values substituted into its params, for env_secrets.
+/// Builds the plan for a validated spec, instantiating each node's component
+/// with `svc`. Returns nullptr (with diagnostics) if a component rejects its
+/// params. `env_values` are the values substituted into its params, for
+/// env_secrets.
 std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
-                                    diagnostics& errs,
+                                    diagnostics& errs, const component_services& svc,
                                     const std::vector<std::string>& env_values = {});
 
-/// parse_flow_file + compile, with env_secrets from what `env` gave.
+/// parse_flow_file + compile, with `svc.env` for `${NAME}` and env_secrets
+/// from what it gave.
+std::shared_ptr<const plan> load_flow_file(const std::string& path, const registry& components,
+                                           diagnostics& errs, const component_services& svc);
 std::shared_ptr<const plan> load_flow_file(const std::string& path, const registry& components,
                                            diagnostics& errs,
                                            const env_lookup& env = process_env());
 
-/// parse_flow + compile, with env_secrets from what `env` gave.
+/// parse_flow + compile, with `svc.env` for `${NAME}` and env_secrets from
+/// what it gave.
+std::shared_ptr<const plan> load_flow_text(std::string_view text, const std::string& name,
+                                           const registry& components, diagnostics& errs,
+                                           const component_services& svc);
 std::shared_ptr<const plan> load_flow_text(std::string_view text, const std::string& name,
                                            const registry& components, diagnostics& errs,
                                            const env_lookup& env = process_env());

@@ -65,7 +65,9 @@ struct node_spec {
   std::string id;
   std::string type;
   value params = value::object();
-  std::map<std::string, param_loc, std::less<>> param_locs;  // by param name
+  /// Where each param is, by name; for a mapping param also each of its
+  /// entries, as "param.key" (their file order is the order of these locs).
+  std::map<std::string, param_loc, std::less<>> param_locs;
   std::vector<socket_binding> inputs;
   std::optional<std::int64_t> timeout_ms;
   source_loc loc;

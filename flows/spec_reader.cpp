@@ -259,6 +259,13 @@ class flow_reader {
     for_each_entry(v, [&](const std::string& name, const YAML::Node& k, const YAML::Node& x) {
       places.param[name] = {loc_of(k, file_), loc_of(x, file_)};
       node.param_locs[name] = place_of(x);
+      // One level into a mapping param: where each entry is, which also
+      // gives the file order that the value (a sorted JSON object) loses,
+      // for params whose order matters (a router's routes, tried in order).
+      if (x.IsMap())
+        for_each_entry(x, [&](const std::string& key, const YAML::Node&, const YAML::Node& e) {
+          node.param_locs[name + "." + key] = place_of(e);
+        });
       if (auto converted = to_value(x, file_, errs_, name, substitute))
         node.params[name] = std::move(*converted);
     });

@@ -16,6 +16,8 @@ value to_object(const value_map& m) {
 namespace weft {
 
 std::size_t value_depth(const value& v, std::size_t stop_at) {
+  // Most values (node outputs, mostly) are scalars: no stack for them.
+  if (!v.is_structured()) return 0;
   // An explicit stack of (container, depth): no recursion, whatever the input.
   std::size_t deepest = 0;
   std::vector<std::pair<const value*, std::size_t>> todo{{&v, 0}};

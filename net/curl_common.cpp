@@ -51,6 +51,8 @@ transport_error classify(CURLcode code) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY: return transport_error::dns;
     case CURLE_OPERATION_TIMEDOUT: return transport_error::timeout;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL: return transport_error::invalid;
     default: return transport_error::other;
   }
 }

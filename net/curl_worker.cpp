@@ -202,7 +202,7 @@ struct curl_worker::core {
 
   void start(std::uint64_t token, http_request req, chunk_fn on_chunk) {
     if (auto why = detail::invalid(req)) {
-      on_complete(token, failure(transport_error::other, std::move(*why)));
+      on_complete(token, failure(transport_error::invalid, std::move(*why)));
       return;
     }
     auto t = std::make_unique<transfer>();

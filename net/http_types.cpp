@@ -12,6 +12,7 @@ std::string to_string(transport_error e) {
     case transport_error::timeout: return "timeout";
     case transport_error::other: return "other";
     case transport_error::aborted: return "aborted";
+    case transport_error::invalid: return "invalid";
   }
   return "unknown";
 }

@@ -46,6 +46,9 @@ enum class transport_error : int {
   /// The client shut down under a streamed request (see http_client.hpp);
   /// an abort the caller asked for is never answered at all.
   aborted = 5,
+  /// The request itself is malformed (a URL curl cannot parse, a scheme it
+  /// does not speak): sending it again cannot help.
+  invalid = 6,
 };
 
 std::string to_string(transport_error e);

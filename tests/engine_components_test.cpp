@@ -61,7 +61,7 @@ outputs: {text: t.text}
 TEST_CASE("const outputs its param, variadic sockets collect lists", "[engine][components]") {
   engine eng(test::memory_options(store()));
   eng.components().add({"join", "joins strings", {{"items", true, true}}, false, {"text"}, {}, false,
-                        [](const flows::node_spec&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
+                        [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
                           struct join final : flows::sync_component {
                             flows::value_map run(const flows::value_map& in) const override {
                               std::string out;
@@ -113,7 +113,7 @@ outputs: {v: z.value}
 TEST_CASE("a blocking component runs on its own thread", "[engine][components]") {
   engine eng(test::memory_options(store(), 1));
   eng.components().add({"block", "blocks its thread", {}, false, {"value"}, {}, true,
-                        [](const flows::node_spec&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
+                        [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
                           struct block final : flows::sync_component {
                             flows::value_map run(const flows::value_map&) const override {
                               std::this_thread::sleep_for(std::chrono::milliseconds(300));

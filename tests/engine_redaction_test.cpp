@@ -210,7 +210,7 @@ TEST_CASE("redaction by value: a component's attributes and exception text", "[r
   d.summary = "test";
   d.inputs = {{"value", true, false}};
   d.outputs = {"value"};
-  d.make = [](const flows::node_spec&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
+  d.make = [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
     return std::make_shared<echo_then_throw>();
   };
   eng.components().add(d);

@@ -19,7 +19,8 @@
 namespace weft::flows::test {
 
 inline registry test_registry() {
-  auto none = [](const node_spec&, diagnostics&) -> std::shared_ptr<const component> {
+  auto none = [](const node_spec&, const component_services&, diagnostics&)
+                  -> std::shared_ptr<const component> {
     return nullptr;  // never called: the parser does not instantiate
   };
   registry r;

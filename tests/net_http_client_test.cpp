@@ -274,7 +274,7 @@ TEST_CASE("http_client: transport failures are values", "[net]") {
     auto req = post(col);
     req.headers.emplace_back("X-Evil", "a\r\nX-Injected: sk-secret");
     auto r = call(sys, client, req);
-    CHECK(r.error == transport_error::other);
+    CHECK(r.error == transport_error::invalid);
     CHECK(r.error_message.find("sk-secret") == std::string::npos);
     CHECK(col.request_count() == 0);
   }
@@ -282,7 +282,7 @@ TEST_CASE("http_client: transport failures are values", "[net]") {
     http_request req;
     req.url = "file:///etc/passwd";
     auto r = call(sys, client, req);
-    CHECK(r.error == transport_error::other);
+    CHECK(r.error == transport_error::invalid);  // not worth a retry
     CHECK(r.body.empty());
   }
   SECTION("an oversized response body fails the request") {

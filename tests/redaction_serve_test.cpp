@@ -40,7 +40,7 @@ struct secret_server {
     d.summary = "fails quoting its input";
     d.inputs = {{"value", true, false}};
     d.outputs = {"value"};
-    d.make = [](const flows::node_spec&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
+    d.make = [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
       return std::make_shared<quote_and_fail>();
     };
     eng->components().add(d);

@@ -271,11 +271,15 @@ TEST_CASE("metrics: 8 threads x 10,000 events give exact totals", "[metrics]") {
   };
 
   std::atomic<bool> done{false};
+  std::atomic<bool> scraping{false};
   int scrapes = 0;
   std::string scrape_error;  // Catch's assertions are for the main thread only
   // Scrapes race the recording: each must parse and keep +Inf == _count.
   std::thread scraper([&] {
-    while (!done.load() && scrape_error.empty()) {
+    scraping = true;
+    // At least one scrape even when the workers finish first (a loaded
+    // machine may not schedule this thread before they do).
+    do {
       auto r = prom::parse(m.render({}));
       if (!r) scrape_error = r.error;
       for (const auto& f : flows) {
@@ -285,8 +289,9 @@ TEST_CASE("metrics: 8 threads x 10,000 events give exact totals", "[metrics]") {
         if (r && (!b || !c || b->value != c->value)) scrape_error = "+Inf != _count for " + f;
       }
       ++scrapes;
-    }
+    } while (!done.load() && scrape_error.empty());
   });
+  while (!scraping.load()) std::this_thread::yield();
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {

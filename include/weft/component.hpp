@@ -84,7 +84,8 @@ struct http_request {
 
 /// What came back. `error` is empty when the server answered (any status,
 /// 4xx and 5xx included); otherwise it says why nothing came back, and
-/// `error_type` is "connect", "dns", "timeout", "aborted" or "other".
+/// `error_type` is "connect", "dns", "timeout", "aborted", "invalid" (the
+/// request is malformed: a URL that does not parse) or "other".
 struct http_response {
   long status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case

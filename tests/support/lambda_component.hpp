@@ -22,7 +22,7 @@ inline void add_type(engine& eng, const std::string& type, start_fn fn) {
   auto c = std::make_shared<lambda_component>();
   c->fn = std::move(fn);
   eng.components().add({type, "test component", {{"value", false, false}}, false, {"value"}, {}, false,
-                        [c](const flows::node_spec&, flows::diagnostics&)
+                        [c](const flows::node_spec&, const flows::component_services&, flows::diagnostics&)
                             -> std::shared_ptr<const flows::component> { return c; }});
 }
 

@@ -1,0 +1,43 @@
+// What a component factory gets besides its node's spec: the services of the
+// engine that is loading the flow.
+//
+// A factory runs once per node, at load time. It may read the engine's
+// settings (its limits), ask the environment the loader used (the same one
+// `${NAME}` substitution saw), and, for composites that run other flows,
+// resolve those flows through the catalog. It must not keep a reference to
+// the services object itself: it lives only as long as the load.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "config/settings.hpp"
+
+namespace weft::flows {
+
+/// Looks up an environment variable for `${NAME}` in params; nullopt if unset.
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+/// The process environment (getenv).
+env_lookup process_env();
+
+class flow_catalog;  // flows/catalog.hpp: other flows, for composites
+
+struct component_services {
+  /// The loading engine's settings (defaults when loading without one, as
+  /// `weft validate` does).
+  config::engine_settings settings;
+  /// Values may nest this deep (engine_options::max_value_depth): what a
+  /// component parses or computes deeper is an error, never a deep value.
+  std::size_t max_value_depth = 64;
+  /// The environment the loader substitutes `${NAME}` from.
+  env_lookup env = process_env();
+  /// Resolves flow references (`flow: ./child.yaml`, a flow name, an inline
+  /// flow). Null when the loader has no catalog: composites then reject
+  /// their params with an error that says so.
+  flow_catalog* catalog = nullptr;
+};
+
+}  // namespace weft::flows
