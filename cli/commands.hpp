@@ -45,6 +45,7 @@ struct trace_show_opts {
   std::string path;
   std::string trace_id;
   std::int64_t last = 0;
+  bool expand = false;  // every map item, not the first few
 };
 
 struct serve_opts {

@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
   show_cmd->add_option("path", show.path, "OTLP/JSON lines file")->required();
   show_cmd->add_option("--trace-id", show.trace_id, "Only this trace (32 hex characters)");
   show_cmd->add_option("--last", show.last, "Only the last N traces")->check(CLI::PositiveNumber);
+  show_cmd->add_flag("--expand", show.expand, "Every map item (default: the first 5 of each map)");
 
   try {
     app.parse(argc, argv);

@@ -6,11 +6,17 @@
 // indentation stops growing past a fixed depth, and spans that no root
 // reaches (parent cycles) are printed under a heading of their own instead
 // of being dropped.
+//
+// Child runs nest in the same trace (sub-flows, map items, loop iterations,
+// 16 levels deep), so a map of 1,000 items would be 1,000 subtrees: past
+// the first few items, the rest of a map are one line that counts them,
+// unless --expand.
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -107,12 +113,73 @@ const char* status_text(tracing::status_code c) {
   }
 }
 
+// Map items shown under one node before the rest are counted instead.
+constexpr std::size_t max_items_shown = 5;
+
 struct tree {
+  bool expand = false;  // every map item, not just the first max_items_shown
   std::vector<const span_record*> spans;
   std::unordered_map<std::uint64_t, const span_record*> by_id;  // first span with the id
   std::unordered_map<std::uint64_t, std::vector<const span_record*>> children;
+  // Printed, or folded into a "more items" line: either way, accounted for
+  // (and so not printed again under the parent cycle heading).
   std::unordered_set<const span_record*> shown;
 };
+
+std::optional<std::int64_t> int_attr(const span_record& s, std::string_view key) {
+  auto v = s.find(key);
+  if (!v) return std::nullopt;
+  if (auto p = std::get_if<std::int64_t>(v)) return *p;
+  return std::nullopt;
+}
+
+// Which item or iteration a child run is, in front of its root's name.
+std::string run_label(const span_record& s) {
+  if (auto i = int_attr(s, "weft.map.index")) return "[item " + std::to_string(*i) + "] ";
+  if (auto i = int_attr(s, "weft.loop.iteration")) return "[iteration " + std::to_string(*i) + "] ";
+  return {};
+}
+
+// `s` and the spans below it that the walk would print, marked accounted
+// for; returns how many. Iterative, like the walk.
+std::size_t fold_subtree(tree& t, const span_record* s) {
+  std::size_t n = 0;
+  std::vector<const span_record*> stack{s};
+  while (!stack.empty()) {
+    auto* x = stack.back();
+    stack.pop_back();
+    if (!t.shown.insert(x).second) continue;
+    ++n;
+    auto it = t.children.find(x->id.value);
+    if (it == t.children.end() || t.by_id[x->id.value] != x) continue;
+    stack.insert(stack.end(), it->second.begin(), it->second.end());
+  }
+  return n;
+}
+
+// The children of a span in print order: the others by start time, then
+// map items by index. Past max_items_shown items (without --expand) the rest
+// are folded; `folded_items` and `folded_spans` say how many.
+std::vector<const span_record*> print_order(tree& t, std::vector<const span_record*> kids,
+                                            std::size_t& folded_items, std::size_t& folded_spans) {
+  std::sort(kids.begin(), kids.end(),
+            [](auto* a, auto* b) { return a->start_unix_ns < b->start_unix_ns; });
+  auto items = std::stable_partition(kids.begin(), kids.end(), [](auto* k) {
+    return !int_attr(*k, "weft.map.index");
+  });
+  std::stable_sort(items, kids.end(), [](auto* a, auto* b) {
+    return *int_attr(*a, "weft.map.index") < *int_attr(*b, "weft.map.index");
+  });
+  folded_items = folded_spans = 0;
+  const auto n_items = static_cast<std::size_t>(kids.end() - items);
+  if (t.expand || n_items <= max_items_shown) return kids;
+  for (auto k = items + max_items_shown; k != kids.end(); ++k) {
+    ++folded_items;
+    folded_spans += fold_subtree(t, *k);
+  }
+  kids.erase(items + max_items_shown, kids.end());
+  return kids;
+}
 
 std::string span_line(const span_record& s, bool top) {
   std::string line = s.name + "  " + duration(s) + "  " + status_text(s.status);
@@ -136,17 +203,17 @@ std::string span_line(const span_record& s, bool top) {
 // note instead of a second copy of its subtree.
 void print_subtree(tree& t, const span_record& top, const std::string& base) {
   struct frame {
-    const span_record* span;
+    const span_record* span;  // nullptr: the line for folded map items
     std::string indent;  // the prefix of this span's children
     std::size_t depth;
     bool last;
+    std::size_t folded_items, folded_spans;
   };
   std::vector<frame> stack;
-  stack.push_back({&top, base, 0, true});
+  stack.push_back({&top, base, 0, true, 0, 0});
   while (!stack.empty()) {
     frame f = std::move(stack.back());
     stack.pop_back();
-    const auto& s = *f.span;
     const bool root = f.depth == 0;
     std::string prefix = f.indent;
     std::string child_indent = f.indent;
@@ -155,21 +222,30 @@ void print_subtree(tree& t, const span_record& top, const std::string& base) {
       if (f.depth < max_indent_depth) child_indent += f.last ? "   " : "|  ";
     }
     if (f.depth >= max_indent_depth) prefix += "[depth " + std::to_string(f.depth) + "] ";
+    if (!f.span) {
+      std::cout << prefix << "\u2026 " << f.folded_items << " more items (" << f.folded_spans
+                << " spans; --expand shows them)\n";
+      continue;
+    }
+    const auto& s = *f.span;
     if (!t.shown.insert(&s).second) {
       std::cout << prefix << s.name << "  (span " << s.id.to_hex()
                 << " again: its parent chain is a cycle)\n";
       continue;
     }
-    std::cout << prefix << span_line(s, root) << '\n';
+    std::cout << prefix << run_label(s) << span_line(s, root) << '\n';
     print_events(s, child_indent);
     auto it = t.children.find(s.id.value);
     if (it == t.children.end() || t.by_id[s.id.value] != &s) continue;
-    auto kids = it->second;
-    std::sort(kids.begin(), kids.end(),
-              [](auto* a, auto* b) { return a->start_unix_ns < b->start_unix_ns; });
-    // Pushed last-first so that the earliest child is printed first.
+    std::size_t folded_items, folded_spans;
+    auto kids = print_order(t, it->second, folded_items, folded_spans);
+    // Pushed last-first so that the first child is printed first, and the
+    // folded items' line after the last.
+    if (folded_items)
+      stack.push_back({nullptr, child_indent, f.depth + 1, true, folded_items, folded_spans});
     for (std::size_t i = kids.size(); i-- > 0;)
-      stack.push_back({kids[i], child_indent, f.depth + 1, i + 1 == kids.size()});
+      stack.push_back(
+          {kids[i], child_indent, f.depth + 1, i + 1 == kids.size() && !folded_items, 0, 0});
   }
 }
 
@@ -264,6 +340,7 @@ int trace_show_command(const trace_show_opts& o) {
                           : 0;
   for (std::size_t i = first; i < order.size(); ++i) {
     auto& t = traces[order[i]];
+    t.expand = o.expand;
     std::cout << "trace " << order[i].to_hex() << "  (" << t.spans.size() << " spans)\n";
     print_trace(t);
     if (i + 1 < order.size()) std::cout << '\n';
