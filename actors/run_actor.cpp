@@ -1,5 +1,6 @@
 #include "actors/run_actor.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include "actors/messages.hpp"
@@ -9,6 +10,11 @@
 namespace weft::actors {
 namespace {
 
+// Where each node of the run is. A node is pending until its upstream
+// nodes are all done or skipped; then it runs, or is skipped without an
+// actor when a required input has nothing to carry (an untaken route).
+enum class exec : std::uint8_t { pending, running, done, failed, skipped };
+
 struct run_state {
   std::shared_ptr<run_job> job;
   std::shared_ptr<const run_shared> rs;
@@ -16,6 +22,8 @@ struct run_state {
   tracing::trace_context child_ctx;  // the run's context, with the run span as parent
   std::vector<int> waiting;          // per node: upstream nodes not yet finished
   std::vector<std::optional<flows::value_map>> results;
+  std::vector<exec> execs;           // per node
+  std::vector<int> skipped;          // nodes skipped, in the order they were
   std::vector<caf::actor> live;      // per node: its actor while it runs
   std::size_t unfinished = 0;
   std::size_t awaiting_acks = 0;     // cancelled nodes yet to report back
@@ -26,32 +34,45 @@ struct run_state {
 };
 using run_actor = caf::stateful_actor<run_state>;
 
-// The value a plan source refers to, or nullptr if that output is missing.
-const flows::value* lookup(const run_state& st, const flows::plan_source& s) {
+// What a plan source holds when its consumer is ready: a value, nothing
+// because its producer was skipped or left the socket untaken (a router),
+// or nothing by mistake (a component that did not produce a socket it
+// declares), which fails the run.
+struct source_value {
+  enum { value, skipped, missing } state;
+  const flows::value* v = nullptr;
+};
+
+source_value lookup(const run_state& st, const flows::plan_source& s) {
   if (s.node < 0) {
     auto i = st.job->inputs.find(s.socket);
-    return i == st.job->inputs.end() ? nullptr : &i->second;
+    if (i == st.job->inputs.end()) return {source_value::missing};
+    return {source_value::value, &i->second};
   }
-  auto& r = st.results[static_cast<std::size_t>(s.node)];
-  if (!r) return nullptr;
-  auto i = r->find(s.socket);
-  return i == r->end() ? nullptr : &i->second;
+  const auto n = static_cast<std::size_t>(s.node);
+  if (st.execs[n] == exec::skipped) return {source_value::skipped};
+  auto& r = st.results[n];
+  if (r)
+    if (auto i = r->find(s.socket); i != r->end()) return {source_value::value, &i->second};
+  return {st.job->plan->nodes[n].conditional_outputs ? source_value::skipped : source_value::missing};
 }
 
 void complete(run_actor* self, bool ok, std::string error, std::string failed_node,
               bool timed_out);
+void notify(run_actor* self, run_event e);
 
-// Gathers the inputs of node `n` and spawns its actor. A missing upstream
-// output (a component that did not produce a declared socket) fails the run.
-void launch(run_actor* self, int n) {
+// Gathers the inputs of node `n`. Returns false when the node is to be
+// skipped (a required input whose sources were all skipped); a source that
+// is missing by mistake fails the run (st.done is then set).
+bool gather(run_actor* self, int n, flows::value_map& in) {
   auto& st = self->state;
   const auto& node = st.job->plan->nodes[static_cast<std::size_t>(n)];
-  flows::value_map in;
   for (const auto& pi : node.inputs) {
     flows::value v = pi.list ? flows::value::array() : flows::value();
+    bool produced = false;
     for (const auto& src : pi.sources) {
-      const flows::value* x = lookup(st, src);
-      if (!x) {
+      auto x = lookup(st, src);
+      if (x.state == source_value::missing) {
         auto from = src.node < 0 ? "$inputs." + src.socket
                                  : st.job->plan->nodes[static_cast<std::size_t>(src.node)].id +
                                        "." + src.socket;
@@ -59,14 +80,55 @@ void launch(run_actor* self, int n) {
                  "node '" + node.id + "': input '" + pi.socket + "' has no value: " + from +
                      " was not produced",
                  node.id, false);
-        return;
+        return false;
       }
-      if (pi.list) v.push_back(*x);
-      else v = *x;
+      if (x.state == source_value::skipped) continue;
+      produced = true;
+      if (pi.list) v.push_back(*x.v);
+      else v = *x.v;
+    }
+    if (!produced) {
+      if (pi.required) return false;
+      continue;  // an optional input from skipped sources is absent
     }
     in.emplace(pi.socket, std::move(v));
   }
-  st.live[static_cast<std::size_t>(n)] = spawn_node(self, st.rs, n, std::move(in), st.child_ctx);
+  return true;
+}
+
+// Node `n` has every upstream node settled: spawn it, or skip it, and
+// cascade skips downstream. A worklist, not recursion: a long chain behind
+// an untaken route skips in one loop.
+void ready(run_actor* self, int first) {
+  auto& st = self->state;
+  std::vector<int> todo{first};
+  while (!todo.empty() && !st.done) {
+    int n = todo.back();
+    todo.pop_back();
+    const auto i = static_cast<std::size_t>(n);
+    const auto& node = st.job->plan->nodes[i];
+    flows::value_map in;
+    if (gather(self, n, in)) {
+      st.execs[i] = exec::running;
+      st.live[i] = spawn_node(self, st.rs, n, std::move(in), st.child_ctx);
+      continue;
+    }
+    if (st.done) return;  // gather failed the run
+    st.execs[i] = exec::skipped;
+    st.skipped.push_back(n);
+    --st.unfinished;
+    if (st.job->on_event) {
+      run_event e;
+      e.type = run_event::kind::node_finished;
+      e.node = node.id;
+      e.path = {node.id};
+      e.status = "skipped";
+      notify(self, std::move(e));
+    }
+    for (int d : node.downstream)
+      if (--st.waiting[static_cast<std::size_t>(d)] == 0) todo.push_back(d);
+  }
+  if (!st.done && st.unfinished == 0) complete(self, true, {}, {}, false);
 }
 
 void cancel_live(run_actor* self, const std::string& why) {
@@ -137,12 +199,21 @@ void complete(run_actor* self, bool ok, std::string error, std::string failed_no
   r.sampled = st.rs->sampled;
   r.warning = std::move(st.job->warning);
   if (ok) {
+    // An output whose source was skipped is null.
     for (const auto& o : st.job->plan->outputs) {
-      const flows::value* v = lookup(st, o.source);
-      r.outputs.emplace(o.name, v ? *v : flows::value());
+      auto x = lookup(st, o.source);
+      r.outputs.emplace(o.name, x.v ? *x.v : flows::value());
     }
   }
   if (st.rs->sampled) {
+    if (!st.skipped.empty()) {
+      // In file order, whatever order the branches settled in.
+      std::sort(st.skipped.begin(), st.skipped.end());
+      std::vector<std::string> ids;
+      ids.reserve(st.skipped.size());
+      for (int i : st.skipped) ids.push_back(node_name(self, i));
+      st.span.set("weft.run.skipped", std::move(ids));
+    }
     if (ok) {
       st.span.status = tracing::status_code::ok;
       if (st.rs->content) st.span.set("weft.outputs", st.rs->content_attribute(r.outputs));
@@ -215,6 +286,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   st.waiting.resize(n);
   st.results.resize(n);
   st.live.resize(n);
+  st.execs.assign(n, exec::pending);
   st.unfinished = n;
   for (std::size_t i = 0; i < n; ++i) st.waiting[i] = plan.nodes[i].upstream_count;
   if (st.job->timeout_ms > 0)
@@ -222,7 +294,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   if (n == 0) complete(self, true, {}, {}, false);
   for (int e : plan.entry_nodes) {
     if (st.done) break;
-    launch(self, e);
+    ready(self, e);
   }
 
   return {
@@ -234,6 +306,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
         run_event e;
         e.type = run_event::kind::node_started;
         e.node = node_name(self, index);
+        e.path = {e.node};
         e.span_id = span_id;
         notify(self, std::move(e));
       },
@@ -241,6 +314,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
         run_event e;
         e.type = run_event::kind::chunk;
         e.node = node_name(self, index);
+        e.path = {e.node};
         e.data = std::move(c.data);
         notify(self, std::move(e));
       },
@@ -255,6 +329,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
           run_event e;
           e.type = run_event::kind::node_finished;
           e.node = node_name(self, m.node);
+          e.path = {e.node};
           e.status = m.ok ? "ok" : "error";
           e.duration_ms = m.duration_ms;
           e.error = m.error;
@@ -264,14 +339,16 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
         st.live[i] = nullptr;
         const auto& node = st.job->plan->nodes[i];
         if (!m.ok) {
+          st.execs[i] = exec::failed;
           complete(self, false, "node '" + node.id + "' failed: " + m.error, node.id, false);
           return;
         }
+        st.execs[i] = exec::done;
         st.results[i] = std::move(m.outputs);
         --st.unfinished;
         for (int d : node.downstream)
-          if (--st.waiting[static_cast<std::size_t>(d)] == 0 && !st.done) launch(self, d);
-        if (st.unfinished == 0) complete(self, true, {}, {}, false);
+          if (--st.waiting[static_cast<std::size_t>(d)] == 0 && !st.done) ready(self, d);
+        if (!st.done && st.unfinished == 0) complete(self, true, {}, {}, false);
       },
       [=](timeout_atom) {
         complete(self, false,

@@ -10,16 +10,19 @@ value run_event::to_json() const {
     case kind::node_started:
       j["event"] = "node_started";
       j["node"] = node;
+      j["path"] = path.empty() ? std::vector<std::string>{node} : path;
       j["span_id"] = span_id;
       break;
     case kind::chunk:
       j["event"] = "chunk";
       j["node"] = node;
+      j["path"] = path.empty() ? std::vector<std::string>{node} : path;
       j["data"] = data;
       break;
     case kind::node_finished:
       j["event"] = "node_finished";
       j["node"] = node;
+      j["path"] = path.empty() ? std::vector<std::string>{node} : path;
       j["status"] = status;
       j["duration_ms"] = duration_ms;
       if (!error.empty()) j["error"] = error;

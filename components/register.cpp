@@ -6,6 +6,8 @@ void register_all(flows::registry& r) {
   register_core(r);
   register_http(r);
   register_lua(r);
+  register_router(r);
+  register_join(r);
 }
 
 }  // namespace weft::components

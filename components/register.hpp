@@ -5,7 +5,7 @@
 
 namespace weft::components {
 
-/// Adds every component family of this layer: core, http, lua. The engine
+/// Adds every component family of this layer: core, http, lua, control. The engine
 /// calls it; nothing outside this layer knows a component type by name.
 void register_all(flows::registry& r);
 
@@ -17,5 +17,10 @@ void register_http(flows::registry& r);
 
 /// The `lua` node type (components/lua_component.cpp).
 void register_lua(flows::registry& r);
+
+/// Control flow: `router` (components/router.cpp) and `join`
+/// (components/join.cpp).
+void register_router(flows::registry& r);
+void register_join(flows::registry& r);
 
 }  // namespace weft::components

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,14 @@ namespace weft::flows {
 using weft::component;
 using weft::node_context;
 using weft::sync_component;
+
+/// Implemented, beside weft::component, by components whose output sockets
+/// are known only once built (a sub-flow's declared outputs).
+class declares_outputs {
+ public:
+  virtual ~declares_outputs() = default;
+  virtual const std::vector<std::string>& output_names() const = 0;
+};
 
 struct socket_spec {
   std::string name;
@@ -57,6 +66,22 @@ struct component_descriptor {
                                                  const component_services& svc,
                                                  diagnostics& errs)>
       make;
+  // Set after construction (the fields above are what most types fill in
+  // one brace list):
+  /// A node of this type may leave some of its output sockets unproduced on
+  /// purpose (a router's untaken routes): those sockets are skipped, and the
+  /// skip propagates downstream. For other types a missing output is an
+  /// error of the run.
+  bool conditional_outputs = false;
+  /// A node of this type starts child runs (node_context::run_child): its
+  /// runs' span trees are not of a fixed shape.
+  bool runs_children = false;
+  /// The output sockets of one node when they depend on its params (a
+  /// router's routes): the parser checks edges against these instead of
+  /// `outputs`. Returning nullopt means "known only once built" (a sub-flow's
+  /// outputs): the component then implements flows::declares_outputs and
+  /// compile() checks the edges.
+  std::function<std::optional<std::vector<std::string>>(const node_spec& node)> outputs_of = nullptr;
 };
 
 }  // namespace weft::flows

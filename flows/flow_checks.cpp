@@ -157,7 +157,14 @@ class flow_checker {
     }
     const component_descriptor* d = descriptors_[i->second];
     if (!d) return;  // unknown type: its outputs are unknown too
-    const std::vector<std::string> outputs = outputs_of(spec_.nodes[i->second], *d);
+    std::vector<std::string> outputs;
+    if (d->outputs_of) {
+      auto known = d->outputs_of(spec_.nodes[i->second]);
+      if (!known) return;  // known once built: compile() checks this edge
+      outputs = std::move(*known);
+    } else {
+      outputs = outputs_of(spec_.nodes[i->second], *d);
+    }
     if (std::find(outputs.begin(), outputs.end(), ref.socket) != outputs.end()) return;
     add(ref.loc, what + "node " + quote(ref.node) + " (type " + d->type + ") has no output " +
                      quote(ref.socket) + did_you_mean(ref.socket, outputs) +

@@ -32,6 +32,8 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
     pn.id = n.id;
     pn.type = n.type;
     pn.blocking = d->blocking;
+    pn.conditional_outputs = d->conditional_outputs;
+    if (d->conditional_outputs || d->runs_children) p->fixed_shape = false;
     pn.timeout_ms = n.timeout_ms.value_or(0);
     pn.impl = d->make(n, svc, errs);
     if (!pn.impl) {
@@ -41,7 +43,9 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
     }
     std::vector<int> ups;
     for (const socket_binding& b : n.inputs) {
-      plan_input in{b.socket, b.list, {}};
+      plan_input in{b.socket, b.list, {}, true};
+      for (const socket_spec& s : d->inputs)
+        if (s.name == b.socket) in.required = s.required;
       for (const source_ref& s : b.sources) {
         in.sources.push_back(resolve(s));
         if (!s.from_flow_input) ups.push_back(index.at(s.node));

@@ -28,6 +28,9 @@ struct plan_input {
   std::string socket;
   bool list = false;    // variadic: the value is an array of the sources
   std::vector<plan_source> sources;
+  /// A required input from a skipped source skips the node; an optional one
+  /// is then absent. (Sockets of open-input types count as required.)
+  bool required = true;
 };
 
 struct plan_node {
@@ -35,6 +38,7 @@ struct plan_node {
   std::string type;
   std::shared_ptr<const component> impl;
   bool blocking = false;
+  bool conditional_outputs = false; // unproduced outputs are skipped, not errors
   std::int64_t timeout_ms = 0;      // 0: none
   std::vector<plan_input> inputs;
   int upstream_count = 0;           // distinct nodes this node waits for
@@ -55,6 +59,11 @@ struct plan {
   /// not). Built once per loaded flow; every run of it masks these values in
   /// what leaves the run: span content and status, errors, logs.
   std::shared_ptr<const tracing::secret_set> env_secrets;
+  /// Every run of it has the same span tree: one run span and one span per
+  /// node, nothing skipped and no child runs (no node type with
+  /// conditional outputs or child runs). `weft load` checks span counts
+  /// only for these.
+  bool fixed_shape = true;
 
   const std::string& name() const { return spec.name; }
 };

@@ -23,15 +23,6 @@ namespace {
 
 std::shared_ptr<span_store> store() { return std::make_shared<span_store>(); }
 
-std::vector<tracing::span_record> wait_spans(span_store& s, const std::string& trace, std::size_t n) {
-  for (int i = 0; i < 300; ++i) {
-    auto got = spans_of(s.snapshot(), trace);
-    if (got.size() >= n) return got;
-    std::this_thread::sleep_for(10ms);
-  }
-  return spans_of(s.snapshot(), trace);
-}
-
 }  // namespace
 
 TEST_CASE("runtime: child and grandchild spans nest under the node span, with every attribute kind",

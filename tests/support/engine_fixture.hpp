@@ -1,7 +1,9 @@
 // Helpers for tests that run flows on a real engine and look at its spans.
 #pragma once
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -52,6 +54,17 @@ inline std::vector<tracing::span_record> spans_of(const std::vector<tracing::spa
   for (auto& s : all)
     if (s.trace.to_hex() == trace_hex) out.push_back(s);
   return out;
+}
+
+/// The spans of `trace_hex`, once at least `n` have arrived (or after 3 s).
+inline std::vector<tracing::span_record> wait_spans(span_store& s, const std::string& trace_hex,
+                                                    std::size_t n) {
+  for (int i = 0; i < 300; ++i) {
+    auto got = spans_of(s.snapshot(), trace_hex);
+    if (got.size() >= n) return got;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return spans_of(s.snapshot(), trace_hex);
 }
 
 inline const tracing::span_record* find_span(const std::vector<tracing::span_record>& spans,
