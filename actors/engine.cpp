@@ -16,6 +16,8 @@
 #include "actors/run_actor.hpp"
 #include "actors/run_shared.hpp"
 #include "components/register.hpp"
+#include "flows/catalog.hpp"
+#include "flows/inputs.hpp"
 #include "flows/parser.hpp"
 #include "tracing/file_sink.hpp"
 #include "tracing/sampler.hpp"
@@ -65,34 +67,6 @@ struct engine::impl {
     return svc;
   }
 };
-
-namespace {
-
-std::string random_run_id() {
-  // A UUID v4 from two random 64-bit words.
-  auto a = tracing::span_id::random().value, b = tracing::span_id::random().value;
-  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx",
-                static_cast<unsigned long long>(a >> 32),
-                static_cast<unsigned long long>((a >> 16) & 0xffff),
-                static_cast<unsigned long long>(a & 0xffff),
-                static_cast<unsigned long long>(b >> 48),
-                static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
-}
-
-std::string json_type_name(const flows::value& v) {
-  switch (v.type()) {
-    case flows::value::value_t::number_integer:
-    case flows::value::value_t::number_unsigned: return "integer";
-    case flows::value::value_t::number_float: return "number";
-    default: return v.type_name();
-  }
-}
-
-}  // namespace
 
 engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   auto& m = *impl_;
@@ -164,46 +138,24 @@ flows::registry& engine::components() { return impl_->registry; }
 
 load_result engine::load_file(const std::string& path) {
   load_result r;
-  r.plan = flows::load_flow_file(path, impl_->registry, r.errors, impl_->services());
+  flows::flow_loader loader(impl_->registry, impl_->services());
+  r.plan = loader.load_file(path, r.errors);
   return r;
 }
 
 load_result engine::load_string(const std::string& text, const std::string& name) {
   load_result r;
-  r.plan = flows::load_flow_text(text, name, impl_->registry, r.errors, impl_->services());
+  flows::flow_loader loader(impl_->registry, impl_->services());
+  r.plan = loader.load_text(text, name, r.errors);
   return r;
 }
 
 std::vector<input_problem> engine::check_inputs(const flows::plan& flow,
                                                 flows::value_map& inputs) const {
-  std::vector<input_problem> problems;
-  std::string known;  // built once, only when an unknown input needs it
-  const auto max_depth = impl_->max_value_depth;
-  for (auto& [name, v] : inputs) {
-    if (value_depth(v, max_depth + 1) > max_depth)
-      problems.push_back({name, "input '" + name + "' nests arrays and objects deeper than " +
-                                    std::to_string(max_depth) + " levels; flatten it"});
-    if (flow.spec.find_input(name)) continue;
-    if (known.empty()) {
-      for (auto& d : flow.spec.inputs) known += (known.empty() ? "" : ", ") + d.name;
-      if (known.empty()) known = "(no inputs)";
-    }
-    problems.push_back({name, "unknown input '" + name + "'; flow '" + flow.name() +
-                                  "' declares: " + known});
-  }
-  for (auto& d : flow.spec.inputs) {
-    auto i = inputs.find(d.name);
-    if (i == inputs.end()) {
-      if (d.default_value) inputs.emplace(d.name, *d.default_value);
-      else
-        problems.push_back(
-            {d.name, "missing required input '" + d.name + "' (" + flows::to_string(d.type) + ")"});
-    } else if (!flows::matches(d.type, i->second)) {
-      problems.push_back({d.name, "input '" + d.name + "': expected " + flows::to_string(d.type) +
-                                      ", got " + json_type_name(i->second)});
-    }
-  }
-  return problems;
+  std::vector<input_problem> out;
+  for (auto& p : flows::check_inputs(flow, inputs, impl_->max_value_depth))
+    out.push_back({std::move(p.input), std::move(p.message)});
+  return out;
 }
 
 std::string engine::prepare_inputs(const flows::plan& flow, flows::value_map& inputs) const {
@@ -222,7 +174,7 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
     return;
   }
   auto job = std::make_shared<actors::run_job>();
-  job->run_id = random_run_id();
+  job->run_id = actors::new_run_id();
 
   // The trace context: the caller's trace when a valid traceparent came in
   // (parent-based sampling), otherwise a new trace sampled by ratio.

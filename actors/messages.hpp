@@ -21,6 +21,8 @@
 #include "flows/value.hpp"
 #include "tracing/span.hpp"
 #include "tracing/trace_context.hpp"
+#include "weft/component.hpp"
+#include "weft/events.hpp"
 
 namespace weft::actors {
 
@@ -38,6 +40,34 @@ using node_started_atom = caf::atom_constant<caf::atom("wNodeStart")>;
 using chunk_atom = caf::atom_constant<caf::atom("wChunk")>;
 // Any thread to a node: run this function there (node_context::post).
 using post_atom = caf::atom_constant<caf::atom("wPost")>;
+// A child run to the node that started it (node_context::run_child): it
+// finished (its result), an event of it for the observer, it let go of
+// every actor and span. The node forwards events to its run with
+// child_event_atom too.
+using child_done_atom = caf::atom_constant<caf::atom("wChildDone")>;
+using child_event_atom = caf::atom_constant<caf::atom("wChildEvt")>;
+using child_released_atom = caf::atom_constant<caf::atom("wChildRel")>;
+
+/// A child run's result on its way to its node. Local only for now, like
+/// posted_fn: its inspect() carries the type name.
+struct child_outcome {
+  child_result result;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, child_outcome&) {
+  return f(caf::meta::type_name("child_outcome"));
+}
+
+/// A run event on its way up the actor tree to the top-level observer.
+struct event_msg {
+  run_event event;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_msg&) {
+  return f(caf::meta::type_name("event_msg"));
+}
 
 /// A function posted to a node's actor. Local only: it cannot cross a
 /// network, so its inspect() carries nothing but the type name.

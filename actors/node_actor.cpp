@@ -48,7 +48,20 @@ void finish(node_actor* self, bool ok, flows::value_map outputs, std::string err
   }
   msg.outputs = std::move(outputs);
   msg.error = std::move(error);
+  if (st.ctx->children_holding() > 0) {
+    st.held_report = std::move(msg);  // sent once the last child releases
+    return;
+  }
   self->send(st.run, std::move(msg));
+  self->quit();
+}
+
+// A child run let go of everything: the held report goes out with the last.
+void child_gone(node_actor* self, std::size_t still_holding) {
+  auto& st = self->state;
+  if (still_holding > 0 || !st.held_report) return;
+  self->send(st.run, std::move(*st.held_report));
+  st.held_report.reset();
   self->quit();
 }
 
@@ -98,6 +111,11 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_shared> 
     self->send(st.run, node_started_atom::value, index, st.ctx->trace().span_id);
   if (node.timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds(node.timeout_ms), timeout_atom::value);
+  self->set_down_handler([self](caf::down_msg& d) {
+    std::size_t left = 0;
+    guarded(self, [&] { left = self->state.ctx->child_down(d.source); });
+    child_gone(self, left);
+  });
   guarded(self, [&] { node.impl->start(*self->state.ctx, std::move(inputs)); });
   return {
       [=](timer_atom, std::uint64_t id) {
@@ -121,6 +139,22 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_shared> 
         if (self->state.finished) return;
         if (auto fn = self->state.ctx->http_chunk_fn(tag))
           guarded(self, [&] { (*fn)(std::string_view(c.bytes)); });
+      },
+      [=](child_done_atom, std::uint64_t id, child_outcome& o) {
+        if (self->state.finished) return;
+        if (auto fn = self->state.ctx->take_child_done(id))
+          guarded(self, [&] { fn(std::move(o.result)); });
+      },
+      [=](child_event_atom, std::uint64_t id, event_msg& m) {
+        auto& st = self->state;
+        if (st.finished) return;
+        const std::string* label = st.ctx->child_label(id);
+        if (!label) return;
+        if (!label->empty()) m.event.path.insert(m.event.path.begin(), *label);
+        self->send(st.run, child_event_atom::value, st.index, std::move(m));
+      },
+      [=](child_released_atom, std::uint64_t id) {
+        child_gone(self, self->state.ctx->child_released(id));
       },
       [=](net::http_result_atom, std::uint64_t tag, net::http_response& r) {
         if (self->state.finished) return;

@@ -68,9 +68,9 @@ actor_node_context::actor_node_context(caf::stateful_actor<node_state>* self,
   info_.tracestate = tctx_.trace_state;
 }
 
-void actor_node_context::set_attribute(std::string key, std::string value) {
+void actor_node_context::set_attribute(std::string key, attribute_value value) {
   if (ended() || !rs_->sampled) return;
-  node_span_.set(std::move(key), rs_->mask(std::move(value)));
+  node_span_.set(std::move(key), to_record(std::move(value)));
 }
 
 void actor_node_context::emit(value data) {
@@ -228,6 +228,7 @@ void actor_node_context::fail(std::string message, std::string error_type) {
 
 void actor_node_context::mark_ended() {
   abort_http();  // first: it ends spans, which needs the node still running
+  cancel_children();
   http_client_ = nullptr;  // a context kept alive by a component must not pin the client
   ended_.store(true, std::memory_order_release);
   // Callbacks may capture the context itself (a component keeping it alive

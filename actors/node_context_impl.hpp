@@ -13,11 +13,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include <caf/all.hpp>
 
+#include "actors/messages.hpp"
 #include "actors/run_shared.hpp"
 #include "net/http_types.hpp"
 #include "tracing/span.hpp"
@@ -35,6 +37,9 @@ struct node_state {
   bool finished = false;
   std::uint64_t start_ns = 0;
   std::shared_ptr<actor_node_context> ctx;
+  /// The node's report, held back while child runs it started still hold
+  /// actors or spans (they were cancelled when it ended).
+  std::optional<node_finished> held_report;
   static inline const char* name = "weft.node";
 
   const flows::plan_node& node() const { return rs->plan->nodes[static_cast<std::size_t>(index)]; }
@@ -59,7 +64,8 @@ class actor_node_context final : public node_context {
   // The SDK.
   std::string_view node_id() const override { return node_id_; }
   const trace_info& trace() const override { return info_; }
-  void set_attribute(std::string key, std::string value) override;
+  using node_context::set_attribute;
+  void set_attribute(std::string key, attribute_value value) override;
   void emit(value data) override;
   bool observed() const override { return rs_->observed; }
   void post(std::function<void()> fn) override;
@@ -67,6 +73,8 @@ class actor_node_context final : public node_context {
   void after(std::chrono::milliseconds delay, std::function<void()> fn) override;
   void http(http_request req, std::function<void(http_response)> on_response,
             std::function<void(std::string_view)> on_chunk, const span& under) override;
+  std::uint64_t run_child(child_run run, std::function<void(child_result)> done) override;
+  void cancel_child(std::uint64_t id, std::string why) override;
   void complete(value_map outputs) override;
   void fail(std::string message, std::string error_type) override;
   bool ended() const override { return ended_.load(std::memory_order_acquire); }
@@ -91,6 +99,17 @@ class actor_node_context final : public node_context {
   std::function<void(http_response)> take_http(std::uint64_t tag);
   /// The public response for what the client answered.
   static http_response to_public(net::http_response r);
+  /// Child run `id` finished: its done callback, taken out (empty when
+  /// unknown or the node has ended).
+  std::function<void(child_result)> take_child_done(std::uint64_t id);
+  /// The event-path label of child run `id`, or nullptr when unknown.
+  const std::string* child_label(std::uint64_t id) const;
+  /// Child run `id` let go of every actor and span (or its actor is gone:
+  /// `down`). Returns how many child runs still hold on.
+  std::size_t child_released(std::uint64_t id);
+  std::size_t child_down(const caf::actor_addr& who);
+  /// Child runs started and not yet released.
+  std::size_t children_holding() const { return child_runs_.size(); }
 
  protected:
   std::uint32_t span_open(std::uint32_t parent, std::string name, span_kind kind) override;
@@ -116,6 +135,8 @@ class actor_node_context final : public node_context {
   // Aborts every request in flight: the node is ending. A request's open
   // span ends with status error.
   void abort_http();
+  // Cancels every child run still going: the node is ending.
+  void cancel_children();
   // Answers request `tag` with a failure, through the mailbox like any answer.
   void fail_http(std::uint64_t tag, std::string message);
 
@@ -141,6 +162,14 @@ class actor_node_context final : public node_context {
   std::unordered_map<std::uint64_t, pending_http> http_;
   std::uint64_t next_http_ = 1;
   caf::actor http_client_;  // the engine's, once this node made a request
+  struct child_entry {
+    caf::actor actor;
+    std::string label;
+    std::function<void(child_result)> done;
+    bool finished = false;  // its result came (or it was told to stop)
+  };
+  std::unordered_map<std::uint64_t, child_entry> child_runs_;  // until released
+  std::uint64_t next_child_ = 1;
   std::atomic<bool> ended_{false};
   bool cancelling_ = false;
 };

@@ -263,6 +263,8 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   auto rs = std::make_shared<run_shared>();
   rs->plan = st.job->plan;
   rs->run_id = st.job->run_id;
+  rs->root_run_id = st.job->root_run_id.empty() ? st.job->run_id : st.job->root_run_id;
+  rs->depth = st.job->depth;
   rs->content = st.job->content;
   rs->max_value_depth = st.job->max_value_depth;
   rs->sampled = st.job->ctx.sampled;
@@ -270,13 +272,15 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   rs->http = st.job->http;
   rs->session_id = st.job->ctx.session_id;
   rs->user_id = st.job->ctx.user_id;
-  rs->secrets = run_secrets(plan, st.job->inputs);
+  rs->secrets = child_secrets(st.job->parent_secrets, run_secrets(plan, st.job->inputs));
   rs->observed = static_cast<bool>(st.job->on_event);
   st.rs = std::move(rs);
 
   // The run span is the root (or the child of the remote caller's span); the
   // context handed to nodes has it as their parent.
   st.span = st.rs->open_span(st.job->ctx, plan.name());
+  if (!st.job->parent_run_id.empty()) st.span.set("weft.parent_run.id", st.job->parent_run_id);
+  for (auto& [k, v] : st.job->span_attributes) st.span.set(k, std::move(v));
   if (st.rs->content && st.rs->sampled)
     st.span.set("weft.inputs", st.rs->content_attribute(st.job->inputs));
   st.child_ctx = st.job->ctx.child_of(st.span.id);
@@ -317,6 +321,11 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
         e.path = {e.node};
         e.data = std::move(c.data);
         notify(self, std::move(e));
+      },
+      // An event of a child run of node `index`, its path relative to it.
+      [=](child_event_atom, int index, event_msg& m) {
+        m.event.path.insert(m.event.path.begin(), node_name(self, index));
+        notify(self, std::move(m.event));
       },
       [=](node_finished& m) {
         auto& st = self->state;

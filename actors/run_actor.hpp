@@ -9,10 +9,15 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/all.hpp>
 
 #include "flows/plan.hpp"
+#include "tracing/redaction.hpp"
+#include "tracing/span.hpp"
 #include "tracing/trace_context.hpp"
 #include "weft/engine.hpp"
 
@@ -37,6 +42,15 @@ struct run_job {
   /// Called after `done`, once every node actor of the run has ended and sent
   /// its span: from then on the run holds no actor and no span in flight.
   std::function<void()> released;
+
+  // A child run (node_context::run_child) also has:
+  std::string root_run_id;    // the top-level run's id (empty: this is it)
+  std::string parent_run_id;  // the run of the composite node that started it
+  int depth = 0;              // the parent run's depth + 1
+  /// Extra attributes of the run span (weft.map.index, weft.loop.iteration).
+  std::vector<std::pair<std::string, tracing::attribute_value>> span_attributes;
+  /// The parent run's secrets, masked in this run too.
+  std::shared_ptr<const tracing::secret_set> parent_secrets;
 };
 
 /// Spawns the run actor, idle until it receives start_atom: the caller can

@@ -1,9 +1,26 @@
 #include "actors/run_shared.hpp"
 
+#include <cstdio>
+
 #include "actors/messages.hpp"
 #include "tracing/redaction.hpp"
 
 namespace weft::actors {
+
+std::string new_run_id() {
+  // A UUID v4 from two random 64-bit words.
+  auto a = tracing::span_id::random().value, b = tracing::span_id::random().value;
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx",
+                static_cast<unsigned long long>(a >> 32),
+                static_cast<unsigned long long>((a >> 16) & 0xffff),
+                static_cast<unsigned long long>(a & 0xffff),
+                static_cast<unsigned long long>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
 
 tracing::span_record run_shared::open_span(const tracing::trace_context& ctx,
                                            std::string name) const {
@@ -16,6 +33,7 @@ tracing::span_record run_shared::open_span(const tracing::trace_context& ctx,
   s.start_unix_ns = tracing::now_unix_ns();
   s.attributes.reserve(8);
   s.set("weft.run.id", run_id);
+  s.set("weft.root_run.id", root_run_id.empty() ? run_id : root_run_id);
   s.set("weft.flow.name", plan->name());
   if (!session_id.empty()) s.set("session.id", session_id);
   if (!user_id.empty()) s.set("user.id", user_id);
@@ -43,6 +61,16 @@ std::shared_ptr<const tracing::secret_set> run_secrets(const flows::plan& plan,
   }
   if (own && (own->size() > from_plan || own->overflowed())) return own;
   return plan.env_secrets;
+}
+
+std::shared_ptr<const tracing::secret_set> child_secrets(
+    const std::shared_ptr<const tracing::secret_set>& parent,
+    const std::shared_ptr<const tracing::secret_set>& own) {
+  if (!parent || parent->empty()) return own;
+  if (!own || own->empty() || own == parent) return parent;
+  auto both = std::make_shared<tracing::secret_set>(*parent);
+  both->add_all(*own);
+  return both;
 }
 
 }  // namespace weft::actors

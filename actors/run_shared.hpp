@@ -52,6 +52,12 @@ class component_http {
 struct run_shared {
   std::shared_ptr<const flows::plan> plan;
   std::string run_id;
+  /// The top-level run's id: the same as run_id, except in child runs
+  /// (sub-flows, map items, loop iterations), which carry it on every span.
+  std::string root_run_id;
+  /// How deep this run nests: 0 for a top-level run, its parent's + 1 for a
+  /// child run (bounded by max_run_depth).
+  int depth = 0;
   bool content = false;  // record inputs and outputs on spans
   bool sampled = true;
   /// The run has an observer (run_options::on_event): nodes report their
@@ -85,6 +91,19 @@ struct run_shared {
   /// Ends `s` now (sets its end time).
   static void close_span(tracing::span_record& s);
 };
+
+/// A new run id: a random UUID v4 (top-level and child runs alike).
+std::string new_run_id();
+
+/// Child runs nest at most this deep below their top-level run (DESIGN:
+/// nesting depth 16); a composite that would go deeper fails its node.
+inline constexpr int max_run_depth = 16;
+
+/// The secrets of a child run: its parent's (what the parent masks, the
+/// child masks too) and its own (run_secrets). Shares when one side is empty.
+std::shared_ptr<const tracing::secret_set> child_secrets(
+    const std::shared_ptr<const tracing::secret_set>& parent,
+    const std::shared_ptr<const tracing::secret_set>& own);
 
 /// The secrets of a run of `plan` with `inputs`: the plan's env_secrets,
 /// plus every input value under a secret key (shared with the plan when

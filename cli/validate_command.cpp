@@ -3,7 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "components/register.hpp"
-#include "flows/plan.hpp"
+#include "flows/catalog.hpp"
 
 namespace weft::cli {
 
@@ -14,7 +14,10 @@ int validate_command(const std::vector<std::string>& files) {
   int bad = 0;
   for (auto& f : files) {
     flows::diagnostics errs;
-    auto plan = flows::load_flow_file(f, reg, errs);
+    // A loader per file: it follows the file's references to other flows
+    // (sub-flows, map and loop bodies) and validates them too.
+    flows::flow_loader loader(reg, flows::component_services{});
+    auto plan = loader.load_file(f, errs);
     for (auto& d : errs) std::cerr << d.to_string() << '\n';
     if (plan) std::cout << f << ": ok (flow '" << plan->name() << "', " << plan->nodes.size()
                         << " nodes)\n";

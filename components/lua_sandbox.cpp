@@ -278,6 +278,12 @@ int run_job(lua_State* L) {
   lua_setmetatable(L, 3);
   for (const lua_binding& b : j.globals) {
     lua_pushlstring(L, b.name.data(), b.name.size());
+    if (b.value) {
+      bridge::path_step root{nullptr, b.name, 0};
+      bridge::push(L, *b.value, j.max_depth, j.limits->depth_name, root, j.input_error);
+      lua_rawset(L, 3);
+      continue;
+    }
     lua_createtable(L, 0, b.fields ? static_cast<int>(b.fields->size()) : 0);
     if (b.fields) {
       bridge::path_step root{nullptr, b.name, 0};

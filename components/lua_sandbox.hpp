@@ -75,10 +75,12 @@ struct lua_compiled {
   bool ok() const { return error.empty(); }
 };
 
-/// One global table the script sees, built from named values.
+/// One global the script sees: a table built from named values, or (when
+/// `value` is set) that one value (`iteration` in a loop's condition).
 struct lua_binding {
   std::string_view name;  // "inputs"
   const flows::value_map* fields = nullptr;
+  const flows::value* value = nullptr;
 };
 
 struct lua_value_result {

@@ -8,6 +8,9 @@ void register_all(flows::registry& r) {
   register_lua(r);
   register_router(r);
   register_join(r);
+  register_subflow(r);
+  register_map(r);
+  register_loop(r);
 }
 
 }  // namespace weft::components

@@ -23,4 +23,11 @@ void register_lua(flows::registry& r);
 void register_router(flows::registry& r);
 void register_join(flows::registry& r);
 
+/// Composites that run other flows as child runs: `flow`
+/// (components/subflow.cpp), `map` (components/map.cpp) and `loop`
+/// (components/loop.cpp).
+void register_subflow(flows::registry& r);
+void register_map(flows::registry& r);
+void register_loop(flows::registry& r);
+
 }  // namespace weft::components

@@ -59,6 +59,28 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
   }
   if (errs.size() != errors_before) return nullptr;
 
+  // Edges from nodes whose outputs were known only once built (a sub-flow's
+  // declared outputs): the parser let them through, so check them here.
+  auto check_ref = [&](const source_ref& s, const std::string& what) {
+    if (s.from_flow_input) return;
+    const plan_node& from = p->nodes[static_cast<std::size_t>(index.at(s.node))];
+    auto* declared = dynamic_cast<const declares_outputs*>(from.impl.get());
+    if (!declared) return;
+    const auto& names = declared->output_names();
+    if (std::find(names.begin(), names.end(), s.socket) != names.end()) return;
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    errs.push_back({s.loc, what + "node '" + s.node + "' (type " + from.type + ") has no output '" +
+                               s.socket + "'" +
+                               (list.empty() ? "; it has no outputs" : "; its outputs are: " + list)});
+  };
+  for (const node_spec& n : spec.nodes)
+    for (const socket_binding& b : n.inputs)
+      for (const source_ref& s : b.sources)
+        check_ref(s, "node '" + n.id + "', input '" + b.socket + "': ");
+  for (const output_decl& o : spec.outputs) check_ref(o.source, "output '" + o.name + "': ");
+  if (errs.size() != errors_before) return nullptr;
+
   for (std::size_t i = 0; i < p->nodes.size(); ++i)
     if (p->nodes[i].upstream_count == 0) p->entry_nodes.push_back(static_cast<int>(i));
   for (const output_decl& o : spec.outputs) p->outputs.push_back({o.name, resolve(o.source)});

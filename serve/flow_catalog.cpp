@@ -76,7 +76,10 @@ flows::value flow_catalog::describe(const flows::plan& flow) {
           {"file", fs::path(s.file).filename().string()},
           {"inputs", std::move(inputs)},
           {"outputs", std::move(outputs)},
-          {"nodes", flow.nodes.size()}};
+          {"nodes", flow.nodes.size()},
+          // Whether every run has 1 + nodes spans (no router, no child
+          // runs): `weft load --url` checks span counts only then.
+          {"fixed_shape", flow.fixed_shape}};
 }
 
 }  // namespace weft::serve

@@ -31,7 +31,7 @@ class flow_catalog {
 
   /// The description served by GET /v1/flows/{flow}:
   /// {"name", "description", "file", "inputs": [{"name", "type", "required", "default"?}],
-  ///  "outputs": [{"name", "from"}], "nodes": N}
+  ///  "outputs": [{"name", "from"}], "nodes": N, "fixed_shape": bool}
   static flows::value describe(const flows::plan& flow);
 
  private:

@@ -140,6 +140,11 @@ void secret_set::rebuild_filter() {
   for (auto w : windows_) set_filter_bit(w);
 }
 
+void secret_set::add_all(const secret_set& other) {
+  for (const auto& v : other.values_) add(v);
+  if (other.overflowed_) overflowed_ = true;
+}
+
 bool secret_set::add(std::string_view value) {
   if (value.size() < min_length || value == "true" || value == "false" || value == "null")
     return false;

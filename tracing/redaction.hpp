@@ -85,6 +85,9 @@ class secret_set {
   /// ("" for none). Strings count as they are, numbers as their JSON text.
   /// Walks with an explicit stack, so any depth is safe.
   void add_under_secret_keys(std::string_view key, const nlohmann::json& value);
+  /// Registers every value of `other` (a child run masks its parent's
+  /// secrets as well as its own).
+  void add_all(const secret_set& other);
 
   bool empty() const { return values_.empty(); }
   std::size_t size() const { return values_.size(); }

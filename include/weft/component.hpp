@@ -73,6 +73,36 @@ struct trace_info {
 
 class node_context;
 
+namespace flows {
+struct plan;  // a loaded flow (weft::engine::load_file); opaque to components
+}
+
+/// A child run a composite node starts (node_context::run_child): a sub-flow,
+/// a map item, a loop iteration. Its root span is a child of `under` (or of
+/// the node's span), in the same trace, with the same session, user and
+/// tracestate; it has a run id of its own, and every span of it carries the
+/// top-level run's id as `weft.root_run.id`.
+struct child_run {
+  std::shared_ptr<const flows::plan> flow;
+  /// Checked against the flow's declared inputs, defaults applied, as for a
+  /// top-level run.
+  value_map inputs;
+  /// Attributes of the child's root span that tell it from its siblings
+  /// ({"weft.map.index", 3}).
+  std::vector<std::pair<std::string, attribute_value>> attributes;
+  /// Its segment in the path of its events ("3"): its nodes' events reach
+  /// the observer as [this node, label, child node]. Empty: no segment.
+  std::string label;
+};
+
+/// How a child run ended.
+struct child_result {
+  bool ok = false;
+  value_map outputs;   // the child flow's declared outputs, when ok
+  std::string error;   // when not ok: why (masked)
+  std::string failed_node;
+};
+
 /// An HTTP request a component makes through the engine (node_context::http).
 struct http_request {
   std::string method = "GET";
@@ -150,8 +180,15 @@ class node_context : public std::enable_shared_from_this<node_context> {
 
   /// Opens a child span of the node's span.
   span start_span(std::string name, span_kind kind = span_kind::internal);
-  /// Adds an attribute to the node's own span.
-  virtual void set_attribute(std::string key, std::string value) = 0;
+  /// Adds an attribute to the node's own span (strings are masked like every
+  /// text that leaves a run).
+  virtual void set_attribute(std::string key, attribute_value value) = 0;
+  // One overload per kind, as on span::set.
+  void set_attribute(std::string key, std::string v) { set_attribute(std::move(key), attribute_value(std::move(v))); }
+  void set_attribute(std::string key, const char* v) { set_attribute(std::move(key), attribute_value(std::string(v))); }
+  void set_attribute(std::string key, std::int64_t v) { set_attribute(std::move(key), attribute_value(v)); }
+  void set_attribute(std::string key, double v) { set_attribute(std::move(key), attribute_value(v)); }
+  void set_attribute(std::string key, bool v) { set_attribute(std::move(key), attribute_value(v)); }
 
   /// Sends a partial output (a text chunk, a progress note) to the run's
   /// observer, in order. Nothing is sent when the run has no observer.
@@ -180,6 +217,19 @@ class node_context : public std::enable_shared_from_this<node_context> {
   /// close) and neither callback runs.
   virtual void http(http_request req, std::function<void(http_response)> on_response,
                     std::function<void(std::string_view)> on_chunk = {}, const span& under = {}) = 0;
+
+  /// Starts a child run under this node's span, supervised by this node:
+  /// `done` runs on this node's actor once the child has finished. When the
+  /// node ends first (it completed, failed, timed out or was cancelled),
+  /// every child run still going is cancelled, its open spans closed with
+  /// status error, and `done` does not run; the node reports its own end
+  /// only once its child runs have let go of every actor and span. Returns
+  /// an id for cancel_child (0 when the child could not start: `done` then
+  /// runs at once, through the mailbox, with the reason).
+  virtual std::uint64_t run_child(child_run run, std::function<void(child_result)> done) = 0;
+  /// Cancels child run `id` (its `done` then runs with the error `why`).
+  /// Unknown or finished ids are ignored.
+  virtual void cancel_child(std::uint64_t id, std::string why) = 0;
 
   /// Ends the node with these outputs (one entry per output socket).
   virtual void complete(value_map outputs) = 0;
