@@ -10,10 +10,12 @@
 // it) and every other input of the node. Outputs: `results`, one per item
 // in item order (the child's outputs as an object, or with `output: name`
 // that one output's value), and `errors`, [{index, error}] (with
-// on_error: collect; a failed item's result is then null). Under
+// on_error: collect; a failed item's result is then null; in item order). Under
 // on_error: fail the first failure cancels the items still running and
 // fails the node. Child runs' root spans carry weft.map.index; their events
 // reach the observer as [each, "3", node].
+
+#include <algorithm>
 
 #include "components/child_flow.hpp"
 #include "flows/inputs.hpp"
@@ -40,7 +42,7 @@ struct map_run : std::enable_shared_from_this<map_run> {
   value items;
   value_map shared;  // the node's other inputs, for every item
   std::vector<value> results;
-  value errors = value::array();
+  std::vector<std::pair<std::size_t, std::string>> errors;  // (index, error)
   std::size_t next = 0, live = 0, finished = 0;
   std::vector<std::uint64_t> ids;  // child run per item (0: not started or done)
   bool failed = false;
@@ -77,7 +79,7 @@ struct map_run : std::enable_shared_from_this<map_run> {
         ctx->fail("map: item " + std::to_string(i) + " failed: " + r.error, "map.item");
         return;
       }
-      errors.push_back({{"index", static_cast<std::int64_t>(i)}, {"error", r.error}});
+      errors.emplace_back(i, std::move(r.error));
     } else if (cfg->output.empty()) {
       value o = value::object();
       for (auto& [k, v] : r.outputs) o[k] = std::move(v);
@@ -94,7 +96,11 @@ struct map_run : std::enable_shared_from_this<map_run> {
     ctx->set_attribute("weft.map.failed", static_cast<std::int64_t>(errors.size()));
     value out = value::array();
     for (auto& r : results) out.push_back(std::move(r));
-    ctx->complete({{"results", std::move(out)}, {"errors", std::move(errors)}});
+    // In item order, like the results, whatever order the items ended in.
+    std::sort(errors.begin(), errors.end());
+    value errs = value::array();
+    for (auto& [i, e] : errors) errs.push_back({{"index", static_cast<std::int64_t>(i)}, {"error", std::move(e)}});
+    ctx->complete({{"results", std::move(out)}, {"errors", std::move(errs)}});
   }
 };
 
