@@ -1,5 +1,6 @@
 #include "flows/catalog.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -109,16 +110,30 @@ std::shared_ptr<const plan> flow_loader::load_nested(const std::string& path, co
       errs.push_back({at, "flow reference cycle: " + chain_text(stack_, path)});
       return nullptr;
     }
-  if (auto i = loaded_.find(path); i != loaded_.end()) return i->second;
+  if (auto i = loaded_.find(path); i != loaded_.end()) {
+    const std::size_t height = heights_[path];
+    if (stack_.size() + height > max_flow_nesting) {
+      errs.push_back({at, "flows nest deeper than " + std::to_string(max_flow_nesting) +
+                              " levels: " + chain_text(stack_, path) + " (which nests " +
+                              std::to_string(height) + " levels itself)"});
+      return nullptr;
+    }
+    deepest_ = std::max(deepest_, stack_.size() + height);
+    return i->second;
+  }
   if (failed_.count(path)) {
     errs.push_back({at, "flow file " + path + " has errors (reported above)"});
     return nullptr;
   }
   if (too_deep(at, errs)) return nullptr;
   const auto before = errs.size();
+  const auto outer_deepest = deepest_;
   stack_.push_back(path);
+  deepest_ = stack_.size();
   auto p = load_flow_file(path, components_, errs, svc_);
+  const std::size_t height = deepest_ - stack_.size() + 1;
   stack_.pop_back();
+  deepest_ = std::max(outer_deepest, deepest_);
   if (!p) {
     failed_[path] = true;
     if (errs.size() == before) errs.push_back({{path, 0, 0}, "the flow did not load"});
@@ -126,6 +141,7 @@ std::shared_ptr<const plan> flow_loader::load_nested(const std::string& path, co
     return nullptr;
   }
   loaded_.emplace(path, p);
+  heights_[path] = height;
   return p;
 }
 
@@ -142,6 +158,7 @@ std::shared_ptr<const plan> flow_loader::resolve_inline(const value& spec, const
   // mean nothing to them, so every problem is reported at the param.
   diagnostics inner;
   stack_.push_back(at.file + ":" + std::to_string(at.line) + " (inline)");
+  deepest_ = std::max(deepest_, stack_.size());
   auto p = load_flow_text(doc.dump(), at.file, components_, inner, svc_);
   stack_.pop_back();
   for (auto& d : inner) errs.push_back({at, "inline flow: " + d.message});

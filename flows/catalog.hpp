@@ -71,6 +71,10 @@ class flow_loader final : public flow_catalog {
   component_services svc_;
   std::vector<std::string> stack_;  // files being loaded, outermost first
   std::map<std::string, std::shared_ptr<const plan>> loaded_;  // by canonical path
+  // How many levels each loaded file spans, itself included: a file loaded
+  // once is reused from loaded_, and must fit under every later reference.
+  std::map<std::string, std::size_t> heights_;
+  std::size_t deepest_ = 0;  // the deepest level (stack_ size) reached so far
   std::map<std::string, bool> failed_;  // canonical paths that did not load
 };
 
