@@ -26,7 +26,7 @@ std::uint64_t actor_node_context::run_child(child_run run,
     return 0;
   };
   if (!run.flow) return refuse("run_child: no flow given");
-  if (rs_->depth + 1 > max_run_depth)
+  if (rs_->depth + 1 >= max_run_depth)  // depth counts from 0
     return refuse("child runs nest deeper than " + std::to_string(max_run_depth) +
                   " levels (flow '" + run.flow->name() + "' under node '" + node_id_ + "')");
   auto problems = flows::check_inputs(*run.flow, run.inputs, rs_->max_value_depth);

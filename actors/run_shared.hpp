@@ -95,8 +95,9 @@ struct run_shared {
 /// A new run id: a random UUID v4 (top-level and child runs alike).
 std::string new_run_id();
 
-/// Child runs nest at most this deep below their top-level run (DESIGN:
-/// nesting depth 16); a composite that would go deeper fails its node.
+/// Runs nest at most this many levels, the top-level run included (DESIGN:
+/// nesting depth 16, as flows::max_flow_nesting checks at load); a
+/// composite that would go deeper fails its node.
 inline constexpr int max_run_depth = 16;
 
 /// The secrets of a child run: its parent's (what the parent masks, the

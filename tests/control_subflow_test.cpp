@@ -250,3 +250,29 @@ outputs: {r: each.results}
   for (auto& s : spans_of(st->snapshot(), rf.trace_id)) item_runs += s.name == "pick";
   CHECK(item_runs == 2);
 }
+
+TEST_CASE("child runs: a component recursing through run_child stops at 16 levels",
+          "[control][subflow]") {
+  auto st = std::make_shared<span_store>();
+  engine eng(memory_options(st));
+  // The flow runs itself from inside: loading cannot see that (no flow:
+  // param), so the runtime's bound is what stops it.
+  auto self_plan = std::make_shared<std::shared_ptr<const flows::plan>>();
+  add_type(eng, "recurse", [self_plan](node_context& ctx, value_map in) {
+    child_run run;
+    run.flow = *self_plan;
+    run.inputs = {{"x", in.at("value").get<std::int64_t>() + 1}};
+    ctx.run_child(std::move(run), [&ctx](child_result r) {
+      if (r.ok) ctx.complete({{"value", r.outputs.at("y")}});
+      else ctx.fail(r.error);
+    });
+  });
+  *self_plan = must_load(eng, one_node_flow("recurse"));
+  auto r = eng.run(*self_plan, {{"x", 1}}).get();
+  CHECK_FALSE(r.ok);
+  CHECK(r.error.find("child runs nest deeper than 16 levels") != std::string::npos);
+  eng.shutdown();
+  // 16 run spans (levels 1..16), each with its node span.
+  CHECK(spans_of(st->snapshot(), r.trace_id).size() == 32);
+  self_plan->reset();  // the component holds the plan that holds it
+}
