@@ -73,6 +73,7 @@ std::uint64_t actor_node_context::run_child(child_run run,
     };
   job->released = [me, id] { caf::anon_send(me, child_released_atom::value, id); };
   auto actor = spawn_run(self_->system(), std::move(job));
+  if (next_child_ == 2) watch_child_runs(self_);  // the first child run
   self_->monitor(actor);
   child_runs_.emplace(id, child_entry{actor, std::move(run.label), std::move(done), false});
   self_->send(actor, start_atom::value);

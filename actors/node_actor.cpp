@@ -111,11 +111,6 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_shared> 
     self->send(st.run, node_started_atom::value, index, st.ctx->trace().span_id);
   if (node.timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds(node.timeout_ms), timeout_atom::value);
-  self->set_down_handler([self](caf::down_msg& d) {
-    std::size_t left = 0;
-    guarded(self, [&] { left = self->state.ctx->child_down(d.source); });
-    child_gone(self, left);
-  });
   guarded(self, [&] { node.impl->start(*self->state.ctx, std::move(inputs)); });
   return {
       [=](timer_atom, std::uint64_t id) {
@@ -175,6 +170,17 @@ caf::actor spawn_node(caf::local_actor* run, std::shared_ptr<const run_shared> r
                                      std::move(ctx), std::move(parent));
   return run->spawn(node_behavior, std::move(rs), index, std::move(inputs), std::move(ctx),
                     std::move(parent));
+}
+
+// The node watches its child runs (node_context::run_child calls this on
+// the first one; most nodes never start any, and pay nothing): a child run
+// actor that stops without releasing counts as released, with an error.
+void watch_child_runs(caf::stateful_actor<node_state>* self) {
+  self->set_down_handler([self](caf::down_msg& d) {
+    std::size_t left = 0;
+    guarded(self, [&] { left = self->state.ctx->child_down(d.source); });
+    child_gone(self, left);
+  });
 }
 
 }  // namespace weft::actors

@@ -60,12 +60,21 @@ actor_node_context::actor_node_context(caf::stateful_actor<node_state>* self,
   // traceparent it hands on is well formed (with the sampled flag off).
   if (rs_->sampled) node_span_ = rs_->open_span(tctx_, node_id_);
   else node_span_.id = tracing::span_id::random();
-  info_.trace_id = tctx_.trace.to_hex();
-  info_.span_id = node_span_.id.to_hex();
-  info_.sampled = rs_->sampled;
-  info_.session_id = tctx_.session_id;
-  info_.user_id = tctx_.user_id;
-  info_.tracestate = tctx_.trace_state;
+}
+
+const trace_info& actor_node_context::trace() const {
+  // Built on first use: most components never ask, and five strings per
+  // node add up at tens of thousands of nodes a second.
+  if (!info_built_) {
+    info_.trace_id = tctx_.trace.to_hex();
+    info_.span_id = node_span_.id.to_hex();
+    info_.sampled = rs_->sampled;
+    info_.session_id = tctx_.session_id;
+    info_.user_id = tctx_.user_id;
+    info_.tracestate = tctx_.trace_state;
+    info_built_ = true;
+  }
+  return info_;
 }
 
 void actor_node_context::set_attribute(std::string key, attribute_value value) {

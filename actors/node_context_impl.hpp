@@ -45,6 +45,9 @@ struct node_state {
   const flows::plan_node& node() const { return rs->plan->nodes[static_cast<std::size_t>(index)]; }
 };
 
+/// Installs the node actor's handler for its child runs' down messages.
+void watch_child_runs(caf::stateful_actor<node_state>* self);
+
 /// How many child spans a node may open, and events a span may hold; past
 /// these a handle is inert and the drop is counted on the node's span
 /// (`weft.spans_dropped`, `weft.events_dropped`).
@@ -63,7 +66,7 @@ class actor_node_context final : public node_context {
 
   // The SDK.
   std::string_view node_id() const override { return node_id_; }
-  const trace_info& trace() const override { return info_; }
+  const trace_info& trace() const override;
   using node_context::set_attribute;
   void set_attribute(std::string key, attribute_value value) override;
   void emit(value data) override;
@@ -151,7 +154,8 @@ class actor_node_context final : public node_context {
   std::shared_ptr<const run_shared> rs_;
   std::string node_id_;
   tracing::trace_context tctx_;  // the run's context, parent: the run span
-  trace_info info_;
+  mutable trace_info info_;  // trace(), built on first use
+  mutable bool info_built_ = false;
   tracing::span_record node_span_;
   std::vector<child> children_;
   std::size_t spans_dropped_ = 0;

@@ -53,7 +53,9 @@ struct run_shared {
   std::shared_ptr<const flows::plan> plan;
   std::string run_id;
   /// The top-level run's id: the same as run_id, except in child runs
-  /// (sub-flows, map items, loop iterations), which carry it on every span.
+  /// (sub-flows, map items, loop iterations), which carry it on every span
+  /// as weft.root_run.id (a top-level run's spans leave it out: it is
+  /// their weft.run.id).
   std::string root_run_id;
   /// How deep this run nests: 0 for a top-level run, its parent's + 1 for a
   /// child run (bounded by max_run_depth).

@@ -111,7 +111,7 @@ outputs: {r: each.results}
     CHECK(p->second->name == "each");
     CHECK(p->second->trace == s.trace);
     CHECK(str_attr(*p->second, "weft.run.id") == str_attr(s, "weft.parent_run.id"));
-    CHECK(str_attr(*p->second, "weft.root_run.id") == str_attr(s, "weft.root_run.id"));
+    CHECK(root_run_of(*p->second) == str_attr(s, "weft.root_run.id"));
   }
   CHECK(items == runs * 20);
   for (auto& s : spans) {

@@ -253,7 +253,7 @@ TEST_CASE("loop: each iteration is its own child run under the loop node's span,
   std::set<std::string> run_ids;
   for (auto& s : spans) {
     INFO(s.name);
-    CHECK(str_attr(s, "weft.root_run.id") == r.run_id);
+    CHECK(root_run_of(s) == r.run_id);
     CHECK(str_attr(s, "session.id") == "sess-loop");
     CHECK(str_attr(s, "user.id") == "user-loop");
     if (s.name != "step") continue;

@@ -48,6 +48,13 @@ inline std::string str_attr(const tracing::span_record& s, std::string_view key)
   return "<non-string>";
 }
 
+/// The top-level run a span belongs to: weft.root_run.id, which only spans
+/// of child runs carry, else its own weft.run.id.
+inline std::string root_run_of(const tracing::span_record& s) {
+  auto root = str_attr(s, "weft.root_run.id");
+  return root == "<absent>" ? str_attr(s, "weft.run.id") : root;
+}
+
 inline std::vector<tracing::span_record> spans_of(const std::vector<tracing::span_record>& all,
                                                   const std::string& trace_hex) {
   std::vector<tracing::span_record> out;
