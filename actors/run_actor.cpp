@@ -101,16 +101,15 @@ bool gather(run_actor* self, int n, flows::value_map& in) {
 // an untaken route skips in one loop.
 void ready(run_actor* self, int first) {
   auto& st = self->state;
-  std::vector<int> todo{first};
-  while (!todo.empty() && !st.done) {
-    int n = todo.back();
-    todo.pop_back();
+  std::vector<int> todo;  // filled only by skips: no allocation otherwise
+  for (int n = first; !st.done; n = todo.back(), todo.pop_back()) {
     const auto i = static_cast<std::size_t>(n);
     const auto& node = st.job->plan->nodes[i];
     flows::value_map in;
     if (gather(self, n, in)) {
       st.execs[i] = exec::running;
       st.live[i] = spawn_node(self, st.rs, n, std::move(in), st.child_ctx);
+      if (todo.empty()) break;
       continue;
     }
     if (st.done) return;  // gather failed the run
@@ -127,6 +126,7 @@ void ready(run_actor* self, int first) {
     }
     for (int d : node.downstream)
       if (--st.waiting[static_cast<std::size_t>(d)] == 0) todo.push_back(d);
+    if (todo.empty()) break;
   }
   if (!st.done && st.unfinished == 0) complete(self, true, {}, {}, false);
 }
