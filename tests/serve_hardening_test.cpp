@@ -132,9 +132,19 @@ TEST_CASE("serve: a client that never reads its answers is reset after the idle 
   std::string big(900 * 1000, 'a'), blob;
   for (int i = 0; i < 10; ++i) blob += echo_post(R"({"inputs": {"x": ")" + big + R"("}})");
   std::thread sender([&] { c.send(blob); });
+  // The clock starts once the server holds the connection: on a loaded
+  // machine accepting it can take a while, and that is not what this tests.
+  auto t0 = std::chrono::steady_clock::now();
+  while (f.server->connections() == 0 && f.server->forced_closes() == 0 &&
+         std::chrono::steady_clock::now() < t0 + 20s)
+    std::this_thread::sleep_for(5ms);
+  auto accepted_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - t0).count();
   auto until = std::chrono::steady_clock::now() + 5s;
   while (f.server->forced_closes() == 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(20ms);
+  INFO("accepted after " << accepted_ms << " ms; still open: " << f.server->connections()
+       << "; buffered " << f.server->buffered_bytes());
   CHECK(f.server->forced_closes() == 1);
   until = std::chrono::steady_clock::now() + 2s;
   while (f.server->connections() > 0 && std::chrono::steady_clock::now() < until)
