@@ -39,7 +39,9 @@ std::uint64_t actor_node_context::run_child(child_run run,
   auto job = std::make_shared<run_job>();
   job->plan = std::move(run.flow);
   job->inputs = std::move(run.inputs);
-  job->ctx = tctx_.child_of(node_span_.id);
+  // Under the span the component named (a tool call's), else the node's.
+  const auto under = index_of(run.under);
+  job->ctx = tctx_.child_of(under == 0 ? node_span_.id : children_[under - 1].rec.id);
   job->run_id = new_run_id();
   job->root_run_id = rs_->root_run_id;
   job->parent_run_id = rs_->run_id;

@@ -204,13 +204,8 @@ void actor_node_context::abort_http() {
 }
 
 std::uint32_t actor_node_context::index_of(const span& s) const {
-  auto tp = s.traceparent();
-  if (tp.empty()) return 0;
-  auto parsed = tracing::parse_traceparent(tp);
-  if (!parsed || parsed->trace != tctx_.trace) return 0;
-  for (std::size_t i = 0; i < children_.size(); ++i)
-    if (children_[i].rec.id == parsed->parent) return static_cast<std::uint32_t>(i + 1);
-  return 0;
+  auto i = span_index_of(s);
+  return i <= children_.size() ? i : 0;
 }
 
 void actor_node_context::complete(value_map outputs) {

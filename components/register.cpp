@@ -11,6 +11,7 @@ void register_all(flows::registry& r) {
   register_subflow(r);
   register_map(r);
   register_loop(r);
+  register_llm_chat(r);
 }
 
 }  // namespace weft::components

@@ -5,7 +5,7 @@
 
 namespace weft::components {
 
-/// Adds every component family of this layer: core, http, lua, control. The engine
+/// Adds every component family of this layer: core, http, lua, control, llm. The engine
 /// calls it; nothing outside this layer knows a component type by name.
 void register_all(flows::registry& r);
 
@@ -29,5 +29,9 @@ void register_join(flows::registry& r);
 void register_subflow(flows::registry& r);
 void register_map(flows::registry& r);
 void register_loop(flows::registry& r);
+
+/// LLM calls: `llm.chat` (components/llm_chat.cpp) and `agent`
+/// (components/agent.cpp), on the call of components/llm_call.hpp.
+void register_llm_chat(flows::registry& r);
 
 }  // namespace weft::components

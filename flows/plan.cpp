@@ -19,6 +19,12 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
     return s.from_flow_input ? plan_source{-1, s.socket} : plan_source{index.at(s.node), s.socket};
   };
 
+  // What the factories register as secret (a key they read from the
+  // environment themselves) joins what `${NAME}` substitution put in.
+  std::vector<std::string> secret_values = env_values;
+  component_services node_svc = svc;
+  node_svc.add_secret = [&secret_values](const std::string& v) { secret_values.push_back(v); };
+
   const auto errors_before = errs.size();
   p->nodes.resize(spec.nodes.size());
   for (std::size_t i = 0; i < spec.nodes.size(); ++i) {
@@ -35,7 +41,7 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
     pn.conditional_outputs = d->conditional_outputs;
     if (d->conditional_outputs || d->runs_children) p->fixed_shape = false;
     pn.timeout_ms = n.timeout_ms.value_or(0);
-    pn.impl = d->make(n, svc, errs);
+    pn.impl = d->make(n, node_svc, errs);
     if (!pn.impl) {
       if (errs.size() == errors_before)
         errs.push_back({n.loc, "node '" + n.id + "': component '" + n.type + "' rejected its params"});
@@ -85,9 +91,9 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
     if (p->nodes[i].upstream_count == 0) p->entry_nodes.push_back(static_cast<int>(i));
   for (const output_decl& o : spec.outputs) p->outputs.push_back({o.name, resolve(o.source)});
   p->spec = std::move(spec);
-  if (!env_values.empty()) {
+  if (!secret_values.empty()) {
     auto secrets = std::make_shared<tracing::secret_set>();
-    for (const auto& v : env_values) secrets->add(v);
+    for (const auto& v : secret_values) secrets->add(v);
     if (!secrets->empty()) p->env_secrets = std::move(secrets);
   }
   return p;

@@ -38,6 +38,15 @@ struct component_services {
   /// flow). Null when the loader has no catalog: composites then reject
   /// their params with an error that says so.
   flow_catalog* catalog = nullptr;
+  /// Registers a value the node holds that must never be shown (an API key
+  /// the component read from the environment itself, or one written into
+  /// the flow): every run of the flow masks it wherever it turns up, as it
+  /// does what `${NAME}` substituted. Set by compile(); may be empty
+  /// elsewhere, so call it through add_secret_value().
+  std::function<void(const std::string&)> add_secret;
+  void add_secret_value(const std::string& v) const {
+    if (add_secret) add_secret(v);
+  }
 };
 
 }  // namespace weft::flows

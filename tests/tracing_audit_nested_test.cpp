@@ -125,7 +125,7 @@ TEST_CASE("audit: a child run's root under another run's node fails", "[tracing]
   INFO(all(rep));
   REQUIRE(rep.problem_count == 1);
   CHECK_THAT(rep.problems[0], Catch::Contains("but its parent span 'item_flow'"));
-  CHECK_THAT(rep.problems[0], Catch::Contains("is not a node span"));
+  CHECK_THAT(rep.problems[0], Catch::Contains("is neither a node span nor a span a node opened"));
 }
 
 TEST_CASE("audit: a child run's root without weft.parent_run.id fails", "[tracing][audit][nested]") {

@@ -134,14 +134,28 @@ class trace_audit {
     // in the run it names as its parent run.
     ++run_roots_[run];
     const auto named = attr_text(s, "weft.parent_run.id");
-    if (!p.find("weft.node.id"))
+    if (!in_node(parent_[i]))
       problem_(where(s) + " is a child run's root, but its parent " + span_name(p) +
-               " is not a node span");
+               " is neither a node span nor a span a node opened");
     else if (parent_run != named)
       problem_(where(s) + " is a child run of run '" + clip(named) + "', but its parent node " +
                span_name(p) + " is in run '" + clip(parent_run) + "'");
     if (run == named)
       problem_(where(s) + " is a child run's root with the id of its parent run");
+  }
+
+  // Whether span `i` is a node's span or one a node opened (an agent's tool
+  // call): walking up inside its own run reaches a node span. A run's own
+  // span reaches none.
+  bool in_node(std::size_t i) const {
+    const auto run = attr_text(*list_[i], "weft.run.id");
+    for (std::size_t hops = 0; i != none && hops < list_.size(); ++hops) {
+      const auto& x = *list_[i];
+      if (x.find("weft.node.id")) return true;
+      if (x.find("weft.parent_run.id") || attr_text(x, "weft.run.id") != run) return false;
+      i = parent_[i];
+    }
+    return false;
   }
 
   // Each run, top-level or child, has exactly one root span.

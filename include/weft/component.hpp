@@ -77,32 +77,6 @@ namespace flows {
 struct plan;  // a loaded flow (weft::engine::load_file); opaque to components
 }
 
-/// A child run a composite node starts (node_context::run_child): a sub-flow,
-/// a map item, a loop iteration. Its root span is a child of `under` (or of
-/// the node's span), in the same trace, with the same session, user and
-/// tracestate; it has a run id of its own, and every span of it carries the
-/// top-level run's id as `weft.root_run.id`.
-struct child_run {
-  std::shared_ptr<const flows::plan> flow;
-  /// Checked against the flow's declared inputs, defaults applied, as for a
-  /// top-level run.
-  value_map inputs;
-  /// Attributes of the child's root span that tell it from its siblings
-  /// ({"weft.map.index", 3}).
-  std::vector<std::pair<std::string, attribute_value>> attributes;
-  /// Its segment in the path of its events ("3"): its nodes' events reach
-  /// the observer as [this node, label, child node]. Empty: no segment.
-  std::string label;
-};
-
-/// How a child run ended.
-struct child_result {
-  bool ok = false;
-  value_map outputs;   // the child flow's declared outputs, when ok
-  std::string error;   // when not ok: why (masked)
-  std::string failed_node;
-};
-
 /// An HTTP request a component makes through the engine (node_context::http).
 struct http_request {
   std::string method = "GET";
@@ -164,6 +138,35 @@ class span {
       : owner_(std::move(owner)), index_(index) {}
   std::shared_ptr<node_context> owner_;
   std::uint32_t index_ = 0;
+};
+
+/// A child run a composite node starts (node_context::run_child): a sub-flow,
+/// a map item, a loop iteration. Its root span is a child of `under` (or of
+/// the node's span), in the same trace, with the same session, user and
+/// tracestate; it has a run id of its own, and every span of it carries the
+/// top-level run's id as `weft.root_run.id`.
+struct child_run {
+  std::shared_ptr<const flows::plan> flow;
+  /// Checked against the flow's declared inputs, defaults applied, as for a
+  /// top-level run.
+  value_map inputs;
+  /// Attributes of the child's root span that tell it from its siblings
+  /// ({"weft.map.index", 3}).
+  std::vector<std::pair<std::string, attribute_value>> attributes;
+  /// Its segment in the path of its events ("3"): its nodes' events reach
+  /// the observer as [this node, label, child node]. Empty: no segment.
+  std::string label;
+  /// The span the child's root span hangs under: a span this node opened
+  /// (an agent's `execute_tool` span), or inert for the node's own span.
+  span under;
+};
+
+/// How a child run ended.
+struct child_result {
+  bool ok = false;
+  value_map outputs;   // the child flow's declared outputs, when ok
+  std::string error;   // when not ok: why (masked)
+  std::string failed_node;
 };
 
 /// What a running node can do. Implemented by the engine's node actor.
@@ -250,6 +253,11 @@ class node_context : public std::enable_shared_from_this<node_context> {
   virtual void span_end(std::uint32_t index) = 0;
   virtual bool span_recording(std::uint32_t index) const = 0;
   virtual std::string span_traceparent(std::uint32_t index) const = 0;
+  /// The index of `s` when it is a span of this context, else 0 (the node's
+  /// own span): what an implementation reads a `span` argument as.
+  std::uint32_t span_index_of(const span& s) const {
+    return s.owner_.get() == this ? s.index_ : 0;
+  }
 
   friend class span;
 };
