@@ -19,7 +19,7 @@ namespace {
 
 constexpr std::uint64_t t0 = 1700000000123456789ULL;  // 2023-11-14T22:13:20.123456789Z
 
-// A run of flow "qa": the run span, a prompt node, an LLM node and a node
+// A run of flow "qa": the run span, a prompt node, an LLM call and a node
 // that failed, as the actors would record them.
 std::vector<span_record> make_run(bool with_content) {
   const auto trace = trace_id::random();
@@ -55,6 +55,7 @@ std::vector<span_record> make_run(bool with_content) {
   };
   span_record prompt = node("prompt", "prompt_template");
   span_record llm = node("answer", "OpenAI_LLM");
+  llm.set("gen_ai.operation.name", std::string("chat"));
   llm.set("gen_ai.request.model", std::string("gpt-4o"));
   llm.set("gen_ai.usage.input_tokens", std::int64_t{12});
   llm.set("gen_ai.usage.output_tokens", std::int64_t{34});
@@ -120,13 +121,14 @@ TEST_CASE("langfuse mapping: trace, session and user on every span, types by com
   }
   REQUIRE(*text(spans[0], "langfuse.observation.type") == "span");
   REQUIRE(*text(spans[1], "langfuse.observation.type") == "span");
-  REQUIRE(*text(spans[2], "langfuse.observation.type") == "generation");  // node type has "LLM"
+  REQUIRE(*text(spans[2], "langfuse.observation.type") == "generation");  // gen_ai.operation.name chat
   REQUIRE(*text(spans[3], "langfuse.observation.type") == "span");
 
-  SECTION("a gen_ai attribute alone makes a generation") {
+  SECTION("neither a gen_ai attribute nor an \"llm\" node type alone makes a generation") {
     span_record s;
     s.set("gen_ai.system", std::string("anthropic"));
-    REQUIRE(langfuse_observation_type(s) == "generation");
+    s.set("weft.node.type", std::string("OpenAI_LLM"));
+    REQUIRE(langfuse_observation_type(s) == "span");
   }
   SECTION("no session or user: no attributes for them") {
     span_record s;
@@ -256,7 +258,7 @@ TEST_CASE("langfuse legacy: event types, ids and parents", "[langfuse][tracing]"
   const json& gen = events[3];
   REQUIRE(gen.at("type") == "generation-create");
   REQUIRE(gen.at("body").at("model") == "gpt-4o");
-  REQUIRE(gen.at("body").at("usageDetails") == json{{"input", 12}, {"output", 34}});
+  REQUIRE(gen.at("body").at("usageDetails") == json{{"input", 12}, {"output", 34}, {"total", 46}});
 
   const json& failed = events[4].at("body");
   REQUIRE(failed.at("level") == "ERROR");

@@ -25,9 +25,16 @@ constexpr std::int64_t max_exact_json_int = std::int64_t{1} << 53;
 
 bool is_excluded_from_metadata(std::string_view key) {
   // These become fields of their own (or are Langfuse instructions already
-  // reflected in the fields).
+  // reflected in the fields). The GenAI content keys go only into
+  // input/output, and only with content: in the metadata they would leak
+  // user data when content is off.
   return key == "weft.inputs" || key == "weft.outputs" || key == "session.id" || key == "user.id" ||
-         key.starts_with("langfuse.");
+         key.starts_with("langfuse.") || is_genai_content_key(key);
+}
+
+std::string_view trim_left(std::string_view s) {
+  while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r')) s.remove_prefix(1);
+  return s;
 }
 
 // The longest prefix of s of at most `limit` bytes that does not end inside
@@ -218,16 +225,15 @@ void append_plain_field(std::string& out, std::string_view key, std::string_view
   append_json_string(out, value);
 }
 
-void append_content(std::string& out, const span_record& span, const langfuse_options& o,
+void append_content(std::string& out, const std::string* input, const std::string* output,
                     field_writer& fields) {
-  if (!o.content) return;
-  if (const std::string* in = string_attribute(span, "weft.inputs")) {
+  if (input) {
     out += ",\"input\":";
-    fields.content(out, *in);
+    fields.content(out, *input);
   }
-  if (const std::string* outputs = string_attribute(span, "weft.outputs")) {
+  if (output) {
     out += ",\"output\":";
-    fields.content(out, *outputs);
+    fields.content(out, *output);
   }
 }
 
@@ -248,7 +254,8 @@ std::string encode_trace_event(const span_record& span, const langfuse_options& 
   append_string_field(out, "name", trace_name(span), fields);
   if (const std::string* v = string_attribute(span, "session.id")) append_string_field(out, "sessionId", *v, fields);
   if (const std::string* v = string_attribute(span, "user.id")) append_string_field(out, "userId", *v, fields);
-  append_content(out, span, o, fields);
+  if (o.content)
+    append_content(out, string_attribute(span, "weft.inputs"), string_attribute(span, "weft.outputs"), fields);
   if (!o.environment.empty()) append_plain_field(out, "environment", o.environment);
   if (!o.release.empty()) append_plain_field(out, "release", o.release);
   out += ',';
@@ -257,24 +264,53 @@ std::string encode_trace_event(const span_record& span, const langfuse_options& 
   return out;
 }
 
+// A JSON object field: the span's own langfuse.* attribute when it holds a
+// JSON object (a component's explicit choice, as on the OTLP path), else
+// what weft derived. It goes in as JSON, so it cannot be cut like a string:
+// one over the field limit is left out (and the event marked truncated).
+void append_object_field(std::string& out, std::string_view key, const span_record& span,
+                         std::string_view own_key, const std::string& derived, field_writer& fields) {
+  const std::string* own = string_attribute(span, own_key);
+  const bool own_ok = own && !trim_left(*own).empty() && trim_left(*own)[0] == '{' && json::accept(*own);
+  const std::string& value = own_ok ? *own : derived;
+  if (value.empty()) return;
+  if (value.size() > fields.limit) {
+    fields.truncated = true;
+    return;
+  }
+  out += ',';
+  append_key(out, key);
+  out += value;
+}
+
 void append_generation_fields(std::string& out, const span_record& span, field_writer& fields) {
-  const std::string* model = string_attribute(span, "gen_ai.request.model");
-  if (!model) model = string_attribute(span, "gen_ai.response.model");
-  if (model) append_string_field(out, "model", *model, fields);
-  const auto* in = std::get_if<std::int64_t>(span.find("gen_ai.usage.input_tokens"));
-  const auto* outp = std::get_if<std::int64_t>(span.find("gen_ai.usage.output_tokens"));
-  if (!in && !outp) return;
-  out += ",\"usageDetails\":{";
-  if (in) out += "\"input\":" + std::to_string(*in);
-  if (in && outp) out += ',';
-  if (outp) out += "\"output\":" + std::to_string(*outp);
-  out += '}';
+  const langfuse_generation g = langfuse_generation_fields(span);
+  if (const std::string* own = string_attribute(span, "langfuse.observation.model.name"))
+    append_string_field(out, "model", *own, fields);
+  else if (!g.model.empty())
+    append_string_field(out, "model", g.model, fields);
+  append_object_field(out, "modelParameters", span, "langfuse.observation.model.parameters",
+                      g.model_parameters, fields);
+  append_object_field(out, "usageDetails", span, "langfuse.observation.usage_details", g.usage_details,
+                      fields);
+  append_object_field(out, "costDetails", span, "langfuse.observation.cost_details", g.cost_details,
+                      fields);
+  if (const std::string* own = string_attribute(span, "langfuse.observation.completion_start_time"))
+    append_string_field(out, "completionStartTime", *own, fields);
+  else if (g.completion_start_unix_ns != 0)
+    append_plain_field(out, "completionStartTime", iso8601_utc(g.completion_start_unix_ns));
 }
 
 std::string encode_observation_event(const span_record& span, const langfuse_options& o,
                                      const std::string& now, std::size_t field_limit) {
   field_writer fields{field_limit};
-  const bool generation = langfuse_observation_type(span) == "generation";
+  // Model calls (embeddings too) go as generations: older servers, the ones
+  // this encoder is for, know no embedding-create, and a generation keeps
+  // the model, usage and cost. Agents and tools go as spans for the same
+  // reason (agent-create and tool-create came with Langfuse's observation
+  // types, after its OTLP endpoint); their gen_ai.* attributes stay in the
+  // metadata, and without usage fields they count nothing twice.
+  const bool generation = is_langfuse_model_call(langfuse_observation_type(span));
   std::string out;
   append_envelope_start(out, generation ? "generation-create" : "span-create", now);
   append_key(out, "id");
@@ -291,7 +327,11 @@ std::string encode_observation_event(const span_record& span, const langfuse_opt
     append_plain_field(out, "level", "ERROR");
     if (!span.status_message.empty()) append_string_field(out, "statusMessage", span.status_message, fields);
   }
-  append_content(out, span, o, fields);
+  if (o.content) {
+    const langfuse_content content = langfuse_observation_content(span);
+    append_content(out, content.input ? &*content.input : nullptr, content.output ? &*content.output : nullptr,
+                   fields);
+  }
   if (generation) append_generation_fields(out, span, fields);
   if (!o.environment.empty()) append_plain_field(out, "environment", o.environment);
   out += ',';

@@ -16,13 +16,27 @@
 //     timestamp, sessionId, userId, input/output, environment, release,
 //     metadata) and an observation event for the span itself;
 //   - every span: `span-create`, or `generation-create` when its observation
-//     type is "generation" (langfuse_mapping.hpp), with id, traceId,
-//     parentObservationId (omitted on the root), name, startTime, endTime,
-//     level "ERROR" and statusMessage on failure, input/output, metadata
-//     (the span's other attributes) and environment. Generations also get
-//     model (gen_ai.request.model or gen_ai.response.model) and usageDetails
-//     (gen_ai.usage.input_tokens / output_tokens) when present.
-// Times are ISO-8601 UTC with microseconds ("2026-11-21T20:00:00.123456Z").
+//     type is a model call, "generation" or "embedding"
+//     (langfuse_mapping.hpp), with id, traceId, parentObservationId
+//     (omitted on the root), name, startTime, endTime, level "ERROR" and
+//     statusMessage on failure, input/output (langfuse_observation_content:
+//     GenAI messages or tool arguments and results, else weft.inputs /
+//     weft.outputs), metadata (the span's other attributes) and environment.
+//     Generations also get model, modelParameters, usageDetails,
+//     costDetails and completionStartTime (langfuse_generation_fields, or
+//     the span's own langfuse.observation.* values) when known.
+//   - Agents and tools go as `span-create`. The ingestion API has had
+//     `agent-create` and `tool-create` only since Langfuse's observation
+//     types, which came after its OTLP endpoint, so the servers this encoder
+//     exists for would refuse them; embeddings go as generations for the
+//     same reason. Their gen_ai.* attributes (gen_ai.operation.name says
+//     what they are) stay in the metadata.
+// The GenAI content attributes (messages, system instructions, tool
+// arguments and results) never go into the metadata: they are input and
+// output, and leave only with content.
+// Times are ISO-8601 UTC with microseconds ("2026-11-21T20:00:00.123456Z"),
+// except a completionStartTime taken from the span's langfuse.* attribute
+// (the sink maps spans first), which has add_langfuse_attributes' milliseconds.
 // Inputs and outputs are sent only with langfuse_options::content; valid
 // JSON text goes in as JSON, anything else as a string.
 //
