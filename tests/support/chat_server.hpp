@@ -30,6 +30,8 @@
 //   id              "chatcmpl-test-<index>" unless set.
 //   model           the request's "model" unless set ("gpt-test" without one).
 //   content         the assistant text; unset = null (a pure tool-call reply).
+//                   Text is sent as it is: bytes that are not UTF-8 go out
+//                   unchanged (for tests of clients that meet them).
 //   tool_calls      {id, name, arguments}: arguments is the JSON text, sent as
 //                   a string as OpenAI does.
 //   finish_reason   "stop", or "tool_calls" when tool_calls is not empty.
@@ -67,7 +69,9 @@
 //   write_split             write the whole answer (head, framing and all) in
 //                           pieces of this many bytes, `split_pause` (200 µs)
 //                           apart, so the client reads events cut anywhere.
-//                           0 = each event in one write. Works for JSON too.
+//                           Works for JSON too. 0: each event is written when
+//                           due, so without an interval the whole stream
+//                           (up to a fault) goes out in one write.
 //   truncate_after_events   end the body cleanly (the last chunk) there: no
 //                           [DONE], the connection stays usable.
 //   reset_after_events      flush what was sent, then close with SO_LINGER 0
@@ -326,17 +330,58 @@ inline std::vector<std::string> split_words(std::string_view s) {
   return out;
 }
 
-inline std::string dump(const nlohmann::ordered_json& j) {
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+/// `v` as a JSON string. Bytes >= 0x80 pass through as they are (so a test
+/// can send invalid UTF-8 on purpose).
+inline void append_quoted(std::string& out, std::string_view v) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;  // start of bytes that need no escape
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    auto ch = static_cast<unsigned char>(v[i]);
+    if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
+    out.append(v.data() + run, i - run);
+    run = i + 1;
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += hex[ch >> 4];
+        out += hex[ch & 15];
+    }
+  }
+  out.append(v.data() + run, v.size() - run);
+  out += '"';
 }
 
-inline nlohmann::ordered_json usage_json(const chat_token_usage& u) {
-  nlohmann::ordered_json j = {{"prompt_tokens", u.prompt_tokens},
-                              {"completion_tokens", u.completion_tokens},
-                              {"total_tokens", u.prompt_tokens + u.completion_tokens}};
-  if (u.cached_tokens) j["prompt_tokens_details"] = {{"cached_tokens", *u.cached_tokens}};
-  if (u.reasoning_tokens) j["completion_tokens_details"] = {{"reasoning_tokens", *u.reasoning_tokens}};
-  return j;
+inline void append_int(std::string& out, long n) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  (void)ec;
+  out.append(buf, p);
+}
+
+inline void append_usage(std::string& out, const chat_token_usage& u) {
+  out += "{\"prompt_tokens\":";
+  append_int(out, u.prompt_tokens);
+  out += ",\"completion_tokens\":";
+  append_int(out, u.completion_tokens);
+  out += ",\"total_tokens\":";
+  append_int(out, u.prompt_tokens + u.completion_tokens);
+  if (u.cached_tokens) {
+    out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
+    append_int(out, *u.cached_tokens);
+    out += '}';
+  }
+  if (u.reasoning_tokens) {
+    out += ",\"completion_tokens_details\":{\"reasoning_tokens\":";
+    append_int(out, *u.reasoning_tokens);
+    out += '}';
+  }
+  out += '}';
 }
 
 }  // namespace chat_detail
@@ -854,102 +899,126 @@ class chat_server {
 
   static long created() { return static_cast<long>(std::time(nullptr)); }
 
+  // The bodies are put together as text: nlohmann's trees cost more than
+  // everything else the server does per request.
   std::string completion_json(const conn& c) const {
+    using namespace chat_detail;
     const chat_reply& rp = c.reply;
-    nlohmann::ordered_json msg = {{"role", "assistant"},
-                                  {"content", rp.content ? nlohmann::ordered_json(*rp.content) : nlohmann::ordered_json()},
-                                  {"refusal", nullptr}};
+    std::string j;
+    j.reserve(384 + (rp.content ? rp.content->size() : 0));
+    j += "{\"id\":";
+    append_quoted(j, reply_id(c));
+    j += ",\"object\":\"chat.completion\",\"created\":";
+    append_int(j, created());
+    j += ",\"model\":";
+    append_quoted(j, c.model);
+    j += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
+    if (rp.content) append_quoted(j, *rp.content);
+    else j += "null";
+    j += ",\"refusal\":null";
     if (!rp.tool_calls.empty()) {
-      auto calls = nlohmann::ordered_json::array();
-      for (auto& t : rp.tool_calls)
-        calls.push_back({{"id", t.id}, {"type", "function"}, {"function", {{"name", t.name}, {"arguments", t.arguments}}}});
-      msg["tool_calls"] = std::move(calls);
+      j += ",\"tool_calls\":[";
+      for (std::size_t i = 0; i < rp.tool_calls.size(); ++i) {
+        auto& t = rp.tool_calls[i];
+        if (i) j += ',';
+        j += "{\"id\":";
+        append_quoted(j, t.id);
+        j += ",\"type\":\"function\",\"function\":{\"name\":";
+        append_quoted(j, t.name);
+        j += ",\"arguments\":";
+        append_quoted(j, t.arguments);
+        j += "}}";
+      }
+      j += ']';
     }
-    nlohmann::ordered_json j = {{"id", reply_id(c)},
-                                {"object", "chat.completion"},
-                                {"created", created()},
-                                {"model", c.model},
-                                {"choices",
-                                 nlohmann::ordered_json::array({{{"index", 0},
-                                                                 {"message", std::move(msg)},
-                                                                 {"logprobs", nullptr},
-                                                                 {"finish_reason", finish_reason(rp)}}})}};
-    if (rp.send_usage) j["usage"] = chat_detail::usage_json(rp.usage);
-    j["system_fingerprint"] = "fp_test";
-    return chat_detail::dump(j);
+    j += "},\"logprobs\":null,\"finish_reason\":";
+    append_quoted(j, finish_reason(rp));
+    j += "}]";
+    if (rp.send_usage) {
+      j += ",\"usage\":";
+      append_usage(j, rp.usage);
+    }
+    j += ",\"system_fingerprint\":\"fp_test\"}";
+    return j;
   }
 
-  static std::string finish_reason(const chat_reply& rp) {
+  static std::string_view finish_reason(const chat_reply& rp) {
     if (rp.finish_reason) return *rp.finish_reason;
     return rp.tool_calls.empty() ? "stop" : "tool_calls";
   }
 
-  static std::string frame(std::string_view data) {
-    std::string s;
-    s.reserve(data.size() + 8);
-    s += "data: ";
-    s += data;
-    s += "\n\n";
-    return s;
-  }
-
   std::vector<std::string> build_events(const conn& c) const {
+    using namespace chat_detail;
     const chat_reply& rp = c.reply;
     std::vector<std::string> ev;
-    const std::string id = reply_id(c);
-    const long t = created();
-    auto chunk = [&](nlohmann::ordered_json delta, nlohmann::ordered_json finish) {
-      nlohmann::ordered_json j = {{"id", id},
-                                  {"object", "chat.completion.chunk"},
-                                  {"created", t},
-                                  {"model", c.model},
-                                  {"system_fingerprint", "fp_test"},
-                                  {"choices",
-                                   nlohmann::ordered_json::array({{{"index", 0},
-                                                                   {"delta", std::move(delta)},
-                                                                   {"logprobs", nullptr},
-                                                                   {"finish_reason", std::move(finish)}}})}};
-      if (c.include_usage) j["usage"] = nullptr;
-      ev.push_back(frame(chat_detail::dump(j)));
+    // Every chunk: head + delta + middle + finish_reason + tail.
+    std::string head = "data: {\"id\":";
+    append_quoted(head, reply_id(c));
+    head += ",\"object\":\"chat.completion.chunk\",\"created\":";
+    append_int(head, created());
+    head += ",\"model\":";
+    append_quoted(head, c.model);
+    head += ",\"system_fingerprint\":\"fp_test\",\"choices\":";
+    const std::string_view middle = "},\"logprobs\":null,\"finish_reason\":";
+    const std::string_view tail = c.include_usage ? "}],\"usage\":null}\n\n" : "}]}\n\n";
+    std::string e;
+    auto start = [&] {
+      e.clear();
+      e += head;
+      e += "[{\"index\":0,\"delta\":{";
     };
-    chunk({{"role", "assistant"},
-           {"content", rp.content ? nlohmann::ordered_json("") : nlohmann::ordered_json()},
-           {"refusal", nullptr}},
-          nullptr);
-    std::vector<std::string> pieces;
-    if (!rp.deltas.empty()) pieces = rp.deltas;
-    else if (rp.content)
-      pieces = rp.content_chunks > 0 ? chat_detail::split_even(*rp.content, rp.content_chunks)
-                                     : chat_detail::split_words(*rp.content);
-    for (auto& p : pieces) chunk({{"content", p}}, nullptr);
+    auto end = [&](std::optional<std::string_view> finish) {
+      e += middle;
+      if (!finish) e += "null";
+      else append_quoted(e, *finish);
+      e += tail;
+      ev.push_back(e);
+    };
+    start();
+    e += rp.content ? "\"role\":\"assistant\",\"content\":\"\",\"refusal\":null"
+                    : "\"role\":\"assistant\",\"content\":null,\"refusal\":null";
+    end(std::nullopt);
+    std::vector<std::string> split;
+    if (rp.deltas.empty() && rp.content)
+      split = rp.content_chunks > 0 ? split_even(*rp.content, rp.content_chunks) : split_words(*rp.content);
+    for (auto& p : rp.deltas.empty() ? split : rp.deltas) {
+      start();
+      e += "\"content\":";
+      append_quoted(e, p);
+      end(std::nullopt);
+    }
     for (std::size_t i = 0; i < rp.tool_calls.size(); ++i) {
       auto& tc = rp.tool_calls[i];
-      auto frags = chat_detail::split_even(tc.arguments, rp.argument_fragments);
+      auto frags = split_even(tc.arguments, rp.argument_fragments);
       if (frags.empty()) frags.emplace_back();
       for (std::size_t k = 0; k < frags.size(); ++k) {
-        nlohmann::ordered_json call = {{"index", i}};
+        start();
+        e += "\"tool_calls\":[{\"index\":";
+        append_number(e, i);
         if (k == 0) {
-          call["id"] = tc.id;
-          call["type"] = "function";
-          call["function"] = {{"name", tc.name}, {"arguments", frags[k]}};
+          e += ",\"id\":";
+          append_quoted(e, tc.id);
+          e += ",\"type\":\"function\",\"function\":{\"name\":";
+          append_quoted(e, tc.name);
+          e += ",\"arguments\":";
         } else {
-          call["function"] = {{"arguments", frags[k]}};
+          e += ",\"function\":{\"arguments\":";
         }
-        chunk({{"tool_calls", nlohmann::ordered_json::array({std::move(call)})}}, nullptr);
+        append_quoted(e, frags[k]);
+        e += "}}]";
+        end(std::nullopt);
       }
     }
-    chunk(nlohmann::ordered_json::object(), finish_reason(rp));
+    start();
+    end(finish_reason(rp));
     if (c.include_usage && rp.send_usage) {
-      nlohmann::ordered_json j = {{"id", id},
-                                  {"object", "chat.completion.chunk"},
-                                  {"created", t},
-                                  {"model", c.model},
-                                  {"system_fingerprint", "fp_test"},
-                                  {"choices", nlohmann::ordered_json::array()},
-                                  {"usage", chat_detail::usage_json(rp.usage)}};
-      ev.push_back(frame(chat_detail::dump(j)));
+      e = head;
+      e += "[],\"usage\":";
+      append_usage(e, rp.usage);
+      e += "}\n\n";
+      ev.push_back(e);
     }
-    ev.push_back(frame("[DONE]"));
+    ev.push_back("data: [DONE]\n\n");
     return ev;
   }
 
@@ -981,35 +1050,43 @@ class chat_server {
   // Writes the next event, or the fault due at this point.
   void next_event(conn& c, clock::time_point now) {
     const chat_reply& rp = c.reply;
-    const std::size_t k = c.ev;
-    if (rp.malformed_after_events == k && !c.malformed_done) {
-      chat_detail::append_chunk(c.out, "data: {not json\n\n");
-      c.malformed_done = true;
+    // Without an interval or write_split, all events up to the next stop
+    // go out in one write.
+    const bool batch = rp.interval.count() == 0 && c.split == 0;
+    for (;;) {
+      const std::size_t k = c.ev;
+      if (rp.malformed_after_events == k && !c.malformed_done) {
+        chat_detail::append_chunk(c.out, "data: {not json\n\n");
+        c.malformed_done = true;
+      }
+      if (rp.error_event == k) {
+        std::string e = "data: {\"error\":{\"message\":";
+        chat_detail::append_quoted(e, rp.error_event_message);
+        e += ",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
+        chat_detail::append_chunk(c.out, e);
+        return end_stream(c);
+      }
+      if (rp.truncate_after_events == k) return end_stream(c);
+      if (rp.reset_after_events == k) {
+        c.reset_pending = true;
+        return;
+      }
+      if (rp.park_after_events == k) {
+        c.ph = phase::parked;
+        c.parked = true;
+        ++parked_;
+        std::lock_guard<std::mutex> lk(mu_);
+        if (c.slot < requests_.size()) requests_[c.slot].events_sent = c.ev;
+        return;
+      }
+      if (k >= c.events.size()) return end_stream(c);
+      chat_detail::append_chunk(c.out, c.events[k]);
+      ++c.ev;
+      if (!batch) {
+        c.due = c.ev == c.events.size() ? now : now + rp.interval;
+        return;
+      }
     }
-    if (rp.error_event == k) {
-      nlohmann::ordered_json j = {
-          {"error", {{"message", rp.error_event_message}, {"type", "server_error"}, {"param", nullptr}, {"code", nullptr}}}};
-      chat_detail::append_chunk(c.out, frame(chat_detail::dump(j)));
-      end_stream(c);
-      return;
-    }
-    if (rp.truncate_after_events == k) return end_stream(c);
-    if (rp.reset_after_events == k) {
-      c.reset_pending = true;
-      return;
-    }
-    if (rp.park_after_events == k) {
-      c.ph = phase::parked;
-      c.parked = true;
-      ++parked_;
-      std::lock_guard<std::mutex> lk(mu_);
-      if (c.slot < requests_.size()) requests_[c.slot].events_sent = c.ev;
-      return;
-    }
-    if (k >= c.events.size()) return end_stream(c);
-    chat_detail::append_chunk(c.out, c.events[k]);
-    ++c.ev;
-    c.due = c.ev == c.events.size() ? now : now + rp.interval;
   }
 
   int listen_fd_ = -1;
