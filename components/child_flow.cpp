@@ -11,24 +11,29 @@ source_loc param_at(const node_spec& n, const std::string& key) {
 
 std::shared_ptr<const plan> child_flow(const node_spec& n, const component_services& svc,
                                        diagnostics& errs) {
-  const source_loc at = param_at(n, "flow");
   auto p = n.params.find("flow");
   if (p == n.params.end()) {
     errs.push_back({n.loc, "node '" + n.id + "': param 'flow' is required: a path (./child.yaml), "
                            "a flow name, or an inline flow"});
     return nullptr;
   }
+  return flow_ref(n, *p, param_at(n, "flow"), "param 'flow'", svc, errs);
+}
+
+std::shared_ptr<const plan> flow_ref(const node_spec& n, const value& ref, const source_loc& at,
+                                     const std::string& what, const component_services& svc,
+                                     diagnostics& errs) {
   if (!svc.catalog) {
     errs.push_back({at, "node '" + n.id + "': this loader cannot load other flows (no catalog)"});
     return nullptr;
   }
   const auto before = errs.size();
   std::shared_ptr<const plan> child;
-  if (p->is_string()) child = svc.catalog->resolve(p->get<std::string>(), at, errs);
-  else if (p->is_object()) child = svc.catalog->resolve_inline(*p, n.id, at, errs);
+  if (ref.is_string()) child = svc.catalog->resolve(ref.get<std::string>(), at, errs);
+  else if (ref.is_object()) child = svc.catalog->resolve_inline(ref, n.id, at, errs);
   else
-    errs.push_back({at, "node '" + n.id + "': param 'flow' must be a path, a flow name or an "
-                        "inline flow (a mapping), got " + std::string(p->type_name())});
+    errs.push_back({at, "node '" + n.id + "': " + what + " must be a path, a flow name or an "
+                        "inline flow (a mapping), got " + std::string(ref.type_name())});
   if (!child && errs.size() == before)
     errs.push_back({at, "node '" + n.id + "': the flow did not load"});
   return child;

@@ -19,6 +19,13 @@ std::shared_ptr<const flows::plan> child_flow(const flows::node_spec& n,
                                               const flows::component_services& svc,
                                               flows::diagnostics& errs);
 
+/// The flow `ref` names (as child_flow, for a reference that is not the
+/// `flow` param: an agent's tool), written at `at`; `what` names it in errors.
+std::shared_ptr<const flows::plan> flow_ref(const flows::node_spec& n, const flows::value& ref,
+                                            const flows::source_loc& at, const std::string& what,
+                                            const flows::component_services& svc,
+                                            flows::diagnostics& errs);
+
 /// Checks that every input socket of `n` other than `own` (sockets the
 /// composite consumes itself: a map's `items`) is a declared input of
 /// `child`, and that every required input of `child` other than `provided`

@@ -204,24 +204,22 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
   }
 };
 
-// The transcript as the span shows it: leading system messages become
-// system instructions, the rest input messages.
-void set_content(span& chat, const value& messages) {
-  value system = value::array(), rest = value::array();
-  bool leading = true;
-  for (const value& m : messages) {
-    if (leading && m.is_object() && m.value("role", "") == "system") {
-      auto c = m.find("content");
-      if (c != m.end() && c->is_string()) {
-        for (auto& part : genai_system_instructions(c->get<std::string>())) system.push_back(part);
-        continue;
-      }
-    }
-    leading = false;
-    rest.push_back(m);
-  }
+// The transcript as the span shows it. A system prompt given on its own
+// (the node's `system` input, sent first) is the call's system
+// instructions; system messages inside the transcript stay input messages,
+// as the conventions ask for instructions that are part of the history.
+void set_content(span& chat, const value& messages, bool first_is_instructions) {
+  value rest = value::array();
   auto text = [](const value& v) { return v.dump(-1, ' ', false, value::error_handler_t::replace); };
-  if (!system.empty()) chat.set("gen_ai.system_instructions", text(system));
+  std::size_t from = 0;
+  if (first_is_instructions && !messages.empty() && messages[0].is_object()) {
+    auto c = messages[0].find("content");
+    if (c != messages[0].end() && c->is_string()) {
+      chat.set("gen_ai.system_instructions", text(genai_system_instructions(c->get<std::string>())));
+      from = 1;
+    }
+  }
+  for (std::size_t i = from; i < messages.size(); ++i) rest.push_back(messages[i]);
   chat.set("gen_ai.input.messages", text(genai_input_messages(rest)));
 }
 
@@ -402,7 +400,7 @@ std::optional<double> llm_cost(const llm_settings& s, const chat_usage& u) {
 }
 
 void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, value tools,
-                   span parent, std::function<void(llm_call_result)> done) {
+                   span parent, bool system_first, std::function<void(llm_call_result)> done) {
   auto c = std::make_shared<chat_call>();
   c->ctx = &ctx;
   c->s = &s;
@@ -421,7 +419,7 @@ void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, val
   if (!s.request.stop.empty()) chat.set("gen_ai.request.stop_sequences", s.request.stop);
   chat.set("server.address", s.host);
   chat.set("server.port", s.port);
-  if (s.content && chat.recording()) set_content(chat, messages);
+  if (s.content && chat.recording()) set_content(chat, messages, system_first);
   const value& use_tools = tools.is_array() && !tools.empty() ? tools : s.tools;
   c->req.method = "POST";
   c->req.url = s.url;

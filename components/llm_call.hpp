@@ -13,7 +13,8 @@
 //   gen_ai.usage.{cache_read.input_tokens, reasoning.output_tokens} when the reply has them,
 //   server.address, server.port, error.type (on failure),
 //   gen_ai.input.messages, gen_ai.output.messages, gen_ai.system_instructions
-//     (with content tracing only; parts format, masked like every string),
+//     (with content tracing only; parts format, masked like every string;
+//     the `system` input is the system instructions),
 //   weft.llm.cost.{input, output, total} (with price_per_mtok),
 //   weft.llm.time_to_first_chunk_ms (streams).
 //
@@ -78,9 +79,11 @@ struct llm_call_result {
 /// Makes one chat call with `messages` and `tools` (empty: the settings'),
 /// under span `parent` (inert: the node's span); `done` runs once, on the
 /// node's actor, unless the node ends first. Content deltas of a stream go
-/// to the run's observer as chunk events (the delta text).
+/// to the run's observer as chunk events (the delta text). `system_first`:
+/// messages[0] is a system prompt given on its own (the `system` input),
+/// which the span shows as gen_ai.system_instructions.
 void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, value tools,
-                   span parent, std::function<void(llm_call_result)> done);
+                   span parent, bool system_first, std::function<void(llm_call_result)> done);
 
 /// The cost of `u` at the settings' prices, when both are given.
 std::optional<double> llm_cost(const llm_settings& s, const chat_usage& u);

@@ -64,6 +64,7 @@ class llm_chat_component final : public component {
   void start(node_context& ctx, value_map inputs) const override {
     auto st = std::make_shared<state>();
     if (auto why = transcript(inputs, st->messages)) return ctx.fail("llm.chat: " + *why, "llm.input");
+    if (auto s = inputs.find("system"); s != inputs.end() && !s->second.is_null()) st->system_first = true;
     if (auto t = inputs.find("tools"); t != inputs.end() && !t->second.is_null()) {
       if (auto why = normalise_tools(t->second, st->tools))
         return ctx.fail("llm.chat: input 'tools': " + *why, "llm.input");
@@ -76,13 +77,14 @@ class llm_chat_component final : public component {
   struct state {
     value messages;
     value tools = value::array();
+    bool system_first = false;  // messages[0] is the `system` input
     chat_usage usage;
     int asks_left = 0;
   };
 
   void call(node_context& ctx, std::shared_ptr<state> st) const {
     // `ctx` outlives every callback that runs (they stop when the node ends).
-    llm_chat_call(ctx, s_, st->messages, st->tools, span{}, [this, &ctx, st](llm_call_result r) {
+    llm_chat_call(ctx, s_, st->messages, st->tools, span{}, st->system_first, [this, &ctx, st](llm_call_result r) {
       if (!r.ok) return ctx.fail("llm.chat: " + r.error, r.error_type);
       st->usage += r.reply.usage;
       value json;

@@ -12,6 +12,7 @@ void register_all(flows::registry& r) {
   register_map(r);
   register_loop(r);
   register_llm_chat(r);
+  register_agent(r);
 }
 
 }  // namespace weft::components

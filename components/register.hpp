@@ -33,5 +33,6 @@ void register_loop(flows::registry& r);
 /// LLM calls: `llm.chat` (components/llm_chat.cpp) and `agent`
 /// (components/agent.cpp), on the call of components/llm_call.hpp.
 void register_llm_chat(flows::registry& r);
+void register_agent(flows::registry& r);
 
 }  // namespace weft::components
