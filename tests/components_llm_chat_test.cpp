@@ -9,6 +9,8 @@
 
 #include "support/chat_server.hpp"
 #include "support/engine_fixture.hpp"
+#include "tracing/otlp_json.hpp"
+#include "tracing/otlp_json_reader.hpp"
 
 using namespace weft;
 using namespace weft::test;
@@ -453,6 +455,33 @@ TEST_CASE("llm.chat: the chat span carries the GenAI attributes", "[llm][llm_cha
   CHECK_FALSE(chat->find("gen_ai.system_instructions"));
   // The node span is no generation: no model attributes on it.
   for (auto& at : node->attributes) CHECK_FALSE(at.key.starts_with("gen_ai."));
+
+  // The OTLP/JSON encoding of the chat span is valid: it parses as JSON,
+  // each attribute is a typed AnyValue (doubles as doubleValue, ints as
+  // decimal strings in intValue, arrays as arrayValue), and it reads back
+  // the same.
+  auto line = tracing::encode_export_request({*chat}, {});
+  auto doc = value::parse(line, nullptr, false);
+  REQUIRE_FALSE(doc.is_discarded());
+  auto attrs = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+  std::map<std::string, value> by_key;
+  for (auto& a : attrs) by_key[a["key"].get<std::string>()] = a["value"];
+  CHECK(by_key["gen_ai.request.temperature"] == value{{"doubleValue", 0.5}});
+  CHECK(by_key["gen_ai.usage.input_tokens"] == value{{"intValue", "1000"}});
+  CHECK(by_key["gen_ai.response.finish_reasons"] ==
+        value::parse(R"({"arrayValue":{"values":[{"stringValue":"stop"}]}})"));
+  CHECK(by_key["gen_ai.operation.name"] == value{{"stringValue", "chat"}});
+  CHECK(doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["kind"] == 3);  // CLIENT
+  std::string error;
+  auto back = tracing::read_otlp_json_line(line, &error);
+  INFO(error);
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].attributes.size() == chat->attributes.size());
+  for (auto& a : chat->attributes) {
+    auto v = back[0].find(a.key);
+    REQUIRE(v);
+    CHECK(*v == a.value);
+  }
 }
 
 TEST_CASE("llm.chat: with content tracing the messages are on the span, secrets masked", "[llm][llm_chat][genai]") {
