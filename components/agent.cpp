@@ -157,8 +157,10 @@ class agent_component final : public component {
       return ctx.fail(why, "agent.max_steps");
     }
     ++st->steps;
-    llm_chat_call(ctx, s_.llm, st->messages, s_.tool_specs, st->agent, st->system_first,
-                  [this, &ctx, st](llm_call_result r) {
+    llm_call_options o;
+    o.parent = st->agent;
+    o.system_first = st->system_first;
+    llm_chat_call(ctx, s_.llm, st->messages, s_.tool_specs, std::move(o), [this, &ctx, st](llm_call_result r) {
       if (!r.ok) {
         st->agent.set("error.type", r.error_type);
         finish_span(*st, r.error);

@@ -400,18 +400,20 @@ std::optional<double> llm_cost(const llm_settings& s, const chat_usage& u) {
 }
 
 void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, value tools,
-                   span parent, bool system_first, std::function<void(llm_call_result)> done) {
+                   llm_call_options opts, std::function<void(llm_call_result)> done) {
   auto c = std::make_shared<chat_call>();
   c->ctx = &ctx;
   c->s = &s;
   c->done = std::move(done);
-  const std::string name = "chat " + s.request.model;
+  const std::string& model = opts.model.empty() ? s.request.model : opts.model;
+  const std::string name = "chat " + model;
+  span& parent = opts.parent;
   c->chat = parent.recording() ? parent.child(name, span_kind::client)
                                : ctx.start_span(name, span_kind::client);
   span& chat = c->chat;
   chat.set("gen_ai.operation.name", "chat");
   chat.set("gen_ai.provider.name", s.provider);
-  chat.set("gen_ai.request.model", s.request.model);
+  chat.set("gen_ai.request.model", model);
   if (s.request.temperature) chat.set("gen_ai.request.temperature", *s.request.temperature);
   if (s.request.top_p) chat.set("gen_ai.request.top_p", *s.request.top_p);
   if (s.request.max_tokens) chat.set("gen_ai.request.max_tokens", *s.request.max_tokens);
@@ -419,7 +421,7 @@ void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, val
   if (!s.request.stop.empty()) chat.set("gen_ai.request.stop_sequences", s.request.stop);
   chat.set("server.address", s.host);
   chat.set("server.port", s.port);
-  if (s.content && chat.recording()) set_content(chat, messages, system_first);
+  if (s.content && chat.recording()) set_content(chat, messages, opts.system_first);
   const value& use_tools = tools.is_array() && !tools.empty() ? tools : s.tools;
   c->req.method = "POST";
   c->req.url = s.url;
@@ -427,8 +429,9 @@ void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, val
   c->req.headers.emplace_back("Content-Type", "application/json");
   if (s.request.stream) c->req.headers.emplace_back("Accept", "text/event-stream");
   if (!s.api_key.empty()) c->req.headers.emplace_back("Authorization", "Bearer " + s.api_key);
-  c->req.body = chat_request_body(s.request, messages, use_tools)
-                    .dump(-1, ' ', false, value::error_handler_t::replace);
+  value body = chat_request_body(s.request, messages, use_tools);
+  if (!opts.model.empty()) body["model"] = opts.model;
+  c->req.body = body.dump(-1, ' ', false, value::error_handler_t::replace);
   c->attempt();
 }
 

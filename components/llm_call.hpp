@@ -76,14 +76,23 @@ struct llm_call_result {
   std::string error_type;  // "429", "timeout", "truncated_stream", ...
 };
 
-/// Makes one chat call with `messages` and `tools` (empty: the settings'),
-/// under span `parent` (inert: the node's span); `done` runs once, on the
-/// node's actor, unless the node ends first. Content deltas of a stream go
-/// to the run's observer as chunk events (the delta text). `system_first`:
-/// messages[0] is a system prompt given on its own (the `system` input),
-/// which the span shows as gen_ai.system_instructions.
+/// How one call differs from the node's params.
+struct llm_call_options {
+  /// The span the chat span goes under; inert: the node's span.
+  span parent;
+  /// messages[0] is a system prompt given on its own (the `system` input),
+  /// which the span shows as gen_ai.system_instructions.
+  bool system_first = false;
+  /// The model for this call (the node's `model` input); empty: the param.
+  std::string model;
+};
+
+/// Makes one chat call with `messages` and `tools` (empty: the settings');
+/// `done` runs once, on the node's actor, unless the node ends first.
+/// Content deltas of a stream go to the run's observer as chunk events (the
+/// delta text).
 void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, value tools,
-                   span parent, bool system_first, std::function<void(llm_call_result)> done);
+                   llm_call_options opts, std::function<void(llm_call_result)> done);
 
 /// The cost of `u` at the settings' prices, when both are given.
 std::optional<double> llm_cost(const llm_settings& s, const chat_usage& u);

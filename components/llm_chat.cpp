@@ -14,7 +14,8 @@
 //     inputs: {prompt: $inputs.text, system: $inputs.style}
 //
 // Inputs: `prompt` (a string) or `messages` (chat messages), optional
-// `system` (put first) and `tools` (function tools for this run).
+// `system` (put first), `tools` (function tools for this run) and `model`
+// (overrides the param for this run: one flow, several models).
 // Outputs: text, message (the assistant message), tool_calls, usage
 // {input_tokens, output_tokens, total_tokens}, finish_reason, and `json`
 // (the parsed reply) with response_format. The call and its spans:
@@ -57,6 +58,16 @@ std::optional<std::string> transcript(const value_map& in, value& messages) {
   return std::nullopt;
 }
 
+// The `model` input, when connected, picks the model for this run.
+std::optional<std::string> model_input(const value_map& in, std::string& model) {
+  auto m = in.find("model");
+  if (m == in.end() || m->second.is_null()) return std::nullopt;
+  if (!m->second.is_string() || m->second.get<std::string>().empty())
+    return std::string("input 'model' must be a model name (a non-empty string)");
+  model = m->second.get<std::string>();
+  return std::nullopt;
+}
+
 class llm_chat_component final : public component {
  public:
   explicit llm_chat_component(llm_settings s) : s_(std::move(s)) {}
@@ -65,6 +76,7 @@ class llm_chat_component final : public component {
     auto st = std::make_shared<state>();
     if (auto why = transcript(inputs, st->messages)) return ctx.fail("llm.chat: " + *why, "llm.input");
     if (auto s = inputs.find("system"); s != inputs.end() && !s->second.is_null()) st->system_first = true;
+    if (auto m = model_input(inputs, st->model)) return ctx.fail("llm.chat: " + *m, "llm.input");
     if (auto t = inputs.find("tools"); t != inputs.end() && !t->second.is_null()) {
       if (auto why = normalise_tools(t->second, st->tools))
         return ctx.fail("llm.chat: input 'tools': " + *why, "llm.input");
@@ -78,13 +90,17 @@ class llm_chat_component final : public component {
     value messages;
     value tools = value::array();
     bool system_first = false;  // messages[0] is the `system` input
+    std::string model;          // the `model` input; empty: the param
     chat_usage usage;
     int asks_left = 0;
   };
 
   void call(node_context& ctx, std::shared_ptr<state> st) const {
     // `ctx` outlives every callback that runs (they stop when the node ends).
-    llm_chat_call(ctx, s_, st->messages, st->tools, span{}, st->system_first, [this, &ctx, st](llm_call_result r) {
+    llm_call_options o;
+    o.system_first = st->system_first;
+    o.model = st->model;
+    llm_chat_call(ctx, s_, st->messages, st->tools, std::move(o), [this, &ctx, st](llm_call_result r) {
       if (!r.ok) return ctx.fail("llm.chat: " + r.error, r.error_type);
       st->usage += r.reply.usage;
       value json;
@@ -136,7 +152,7 @@ void register_llm_chat(flows::registry& r) {
   d.type = "llm.chat";
   d.summary = "One chat completion from an OpenAI-compatible server: streaming, tools, structured output; "
               "a GenAI `chat {model}` span.";
-  d.inputs = {{"prompt", false}, {"messages", false}, {"system", false}, {"tools", false}};
+  d.inputs = {{"prompt", false}, {"messages", false}, {"system", false}, {"tools", false}, {"model", false}};
   d.outputs = {"text", "message", "tool_calls", "usage", "finish_reason", "json"};
   d.params = llm_param_specs();
   d.make = make;

@@ -613,3 +613,23 @@ TEST_CASE("llm.chat: inputs that make no transcript fail the node", "[llm][llm_c
   CHECK_THAT(r.error, Catch::Contains("message 0 needs a string 'role'"));
   CHECK(srv.request_count() == 0);
 }
+
+TEST_CASE("llm.chat: the model input picks the model for one run", "[llm][llm_chat]") {
+  chat_server srv;
+  auto st = std::make_shared<span_store>();
+  engine eng(memory_options(st));
+  auto flow = must_load(eng, "flow: pick\ninputs: {p: {type: string}, model: {type: string, default: m1}}\nnodes:\n"
+                             "  ask: {type: llm.chat, params: {model: m1, base_url: '" + srv.base_url() +
+                                 "'}, inputs: {prompt: $inputs.p, model: $inputs.model}}\noutputs: {t: ask.text}\n");
+  auto r = eng.run(flow, {{"p", "x"}, {"model", "llama3.2:1b"}}).get();
+  INFO(r.error);
+  REQUIRE(r.ok);
+  CHECK(srv.request(0).json["model"] == "llama3.2:1b");
+  auto spans = wait_spans(*st, r.trace_id, 4);
+  auto chat = find_span(spans, "chat llama3.2:1b");
+  REQUIRE(chat);
+  CHECK(str_attr(*chat, "gen_ai.request.model") == "llama3.2:1b");
+  r = eng.run(flow, {{"p", "x"}}).get();
+  REQUIRE(r.ok);
+  CHECK(srv.request(1).json["model"] == "m1");
+}
