@@ -432,6 +432,21 @@ TEST_CASE("chat_server: truncated, reset, malformed and error streams", "[chat_s
     CHECK(e["error"]["message"] == "overloaded");
     CHECK(e["error"]["type"] == "server_error");
   }
+  SECTION("a JSON answer reset or never sent") {
+    r.reset_after_events = 0;
+    s.push(r);
+    auto t = post(completions(s), chat_body(false));
+    CHECK(t.code != CURLE_OK);
+    CHECK(t.status == 0);
+    chat_reply never = chat_reply::text("x");
+    never.park_after_events = 0;
+    s.push(never);
+    t = post(completions(s), chat_body(false), {}, 150);
+    CHECK(t.code == CURLE_OPERATION_TIMEDOUT);
+    REQUIRE(s.wait_for([&] { return s.closed_early_count() == 1; }, 2s));
+    CHECK(s.request(1).closed_early);
+    CHECK(s.parked_streams() == 0);
+  }
   SECTION("raw events, verbatim") {
     r.raw_events = {": keep-alive\n\n", "data: {\"choices\":[]}\r\n\r\n", "data: [DONE]\n\n"};
     s.push(r);

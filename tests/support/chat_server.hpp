@@ -12,7 +12,10 @@
 // POST /v1/chat/completions is answered by the next pushed reply while the
 // queue holds one, else by the handler (by default: the completion "ok",
 // or 400 when the body is not JSON). The handler runs on the server thread
-// when the whole request has arrived; an exception from it becomes a 500.
+// when the whole request has arrived (so what it shares with the test needs
+// a lock or an atomic); an exception from it becomes a 500.
+// chat_reply::text(s), ::tools(calls) and ::error(status[, message]) build
+// the usual replies; aggregate initialisation works too.
 // Any other path gets a 404 JSON error (405 for another method) and
 // consumes nothing. Each answer carries "x-request-id: req_test_<index>".
 //
@@ -78,14 +81,17 @@
 //                           (an RST): the client sees a transport error.
 //   malformed_after_events  insert "data: {not json\n\n" there; the stream
 //                           then goes on as scripted.
-//   error_event             insert data: {"error":{"message":
-//                           error_event_message,"type":"server_error",...}}
-//                           there, then end the body (as OpenAI does).
+//   error_event             (an N like the others) insert data: {"error":
+//                           {"message": error_event_message, "type":
+//                           "server_error", ...}} there, then end the body
+//                           (as OpenAI does).
 //   park_after_events       send no more: the connection stays open, costing
 //                           nothing but its fd, until the client closes it.
 //                           parked_streams() counts them.
 // When several faults fall on the same N: malformed, error, truncate,
-// reset, park, in that order.
+// reset, park, in that order. On a JSON (not streamed) answer, a set
+// reset_after_events or park_after_events (whatever its N) means: reset the
+// connection, or never answer, instead of sending the head.
 //
 // Recorded per request (requests(), request(i)): method, target, headers
 // (header(name) is case-insensitive), body, json (discarded when the body
@@ -93,9 +99,12 @@
 // the events sent, whether the whole answer was written, and, when the
 // client closed the connection before that, when the server saw it
 // (closed_early). set_recording(false) keeps only the counts, for
-// benchmarks. Requests may come pipelined, with "Expect: 100-continue"
-// (answered with 100 Continue) and with Content-Length bodies (chunked
-// request bodies get 411).
+// benchmarks. Counters: request_count(), connections_accepted(),
+// open_connections(), parked_streams(), closed_early_count(), queued();
+// wait_for(pred, timeout) polls a predicate. Requests may come pipelined,
+// with "Expect: 100-continue" (answered with 100 Continue) and with
+// Content-Length bodies (chunked request bodies get 411). A client that
+// half-closes its side is taken as gone.
 #pragma once
 
 #include <arpa/inet.h>
@@ -1026,6 +1035,16 @@ class chat_server {
     const chat_reply& rp = c.reply;
     c.split = rp.write_split;
     c.split_pause = rp.split_pause;
+    if (!c.stream && rp.reset_after_events) {
+      c.reset_pending = true;
+      return;
+    }
+    if (!c.stream && rp.park_after_events) {
+      c.ph = phase::parked;
+      c.parked = true;
+      ++parked_;
+      return;
+    }
     if (!c.stream) {
       std::string body;
       if (rp.status == 200) body = rp.raw_json ? *rp.raw_json : completion_json(c);
