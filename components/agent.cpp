@@ -29,6 +29,9 @@
 // (gen_ai.tool.name, gen_ai.tool.call.id, and with content tracing the
 // arguments and the result); under each execute_tool, the tool flow's run.
 //
+// Inputs: `prompt` or `messages`, optional `system` and `model` (as
+// llm.chat's).
+//
 // Outputs: text (the final answer), messages (the whole transcript), steps
 // (model calls made) and usage (summed over the steps).
 #include "components/child_flow.hpp"
@@ -116,11 +119,12 @@ class agent_component final : public component {
         st->messages.push_back(msg);
       }
     }
+    if (auto why = model_input(inputs, st->model)) return ctx.fail("agent: " + *why, "agent.input");
     st->agent = ctx.start_span("invoke_agent " + s_.name);
     st->agent.set("gen_ai.operation.name", "invoke_agent");
     st->agent.set("gen_ai.agent.name", s_.name);
     st->agent.set("gen_ai.provider.name", s_.llm.provider);
-    st->agent.set("gen_ai.request.model", s_.llm.request.model);
+    st->agent.set("gen_ai.request.model", st->model.empty() ? s_.llm.request.model : st->model);
     step(ctx, st);
   }
 
@@ -129,6 +133,7 @@ class agent_component final : public component {
     value messages;
     span agent;
     bool system_first = false;  // messages[0] is the `system` input
+    std::string model;          // the `model` input; empty: the param
     chat_usage usage;
     std::int64_t steps = 0;
     std::int64_t tool_errors = 0;    // bad arguments, unknown tools
@@ -160,6 +165,7 @@ class agent_component final : public component {
     llm_call_options o;
     o.parent = st->agent;
     o.system_first = st->system_first;
+    o.model = st->model;
     llm_chat_call(ctx, s_.llm, st->messages, s_.tool_specs, std::move(o), [this, &ctx, st](llm_call_result r) {
       if (!r.ok) {
         st->agent.set("error.type", r.error_type);
@@ -313,7 +319,7 @@ void register_agent(flows::registry& r) {
   d.type = "agent";
   d.summary = "A tool-calling loop over an OpenAI-compatible chat model whose tools are flows; "
               "an invoke_agent span with a chat span per step and an execute_tool span per call.";
-  d.inputs = {{"prompt", false}, {"messages", false}, {"system", false}};
+  d.inputs = {{"prompt", false}, {"messages", false}, {"system", false}, {"model", false}};
   d.outputs = {"text", "messages", "steps", "usage"};
   d.params = llm_param_specs();
   d.params.push_back({"name", value_type::string, false});

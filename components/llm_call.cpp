@@ -394,6 +394,15 @@ bool read_llm_settings(const node_spec& n, const component_services& svc, diagno
   return ok;
 }
 
+std::optional<std::string> model_input(const value_map& in, std::string& model) {
+  auto m = in.find("model");
+  if (m == in.end() || m->second.is_null()) return std::nullopt;
+  if (!m->second.is_string() || m->second.get<std::string>().empty())
+    return std::string("input 'model' must be a model name (a non-empty string)");
+  model = m->second.get<std::string>();
+  return std::nullopt;
+}
+
 std::optional<double> llm_cost(const llm_settings& s, const chat_usage& u) {
   if (!s.price_input || !s.price_output) return std::nullopt;
   return (static_cast<double>(u.input) * *s.price_input + static_cast<double>(u.output) * *s.price_output) / 1e6;

@@ -94,6 +94,10 @@ struct llm_call_options {
 void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, value tools,
                    llm_call_options opts, std::function<void(llm_call_result)> done);
 
+/// The node's `model` input, when connected: the model for this run. An
+/// error text when it is not a non-empty string.
+std::optional<std::string> model_input(const value_map& in, std::string& model);
+
 /// The cost of `u` at the settings' prices, when both are given.
 std::optional<double> llm_cost(const llm_settings& s, const chat_usage& u);
 

@@ -58,16 +58,6 @@ std::optional<std::string> transcript(const value_map& in, value& messages) {
   return std::nullopt;
 }
 
-// The `model` input, when connected, picks the model for this run.
-std::optional<std::string> model_input(const value_map& in, std::string& model) {
-  auto m = in.find("model");
-  if (m == in.end() || m->second.is_null()) return std::nullopt;
-  if (!m->second.is_string() || m->second.get<std::string>().empty())
-    return std::string("input 'model' must be a model name (a non-empty string)");
-  model = m->second.get<std::string>();
-  return std::nullopt;
-}
-
 class llm_chat_component final : public component {
  public:
   explicit llm_chat_component(llm_settings s) : s_(std::move(s)) {}
