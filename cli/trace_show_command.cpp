@@ -191,6 +191,16 @@ std::string span_line(const span_record& s, bool top) {
   for (const auto& a : s.attributes)
     if (std::holds_alternative<std::vector<std::string>>(a.value))
       line += "  " + a.key + "=" + short_value(a.value);
+  // An LLM call's figures, and an HTTP call's answer.
+  auto in = int_attr(s, "gen_ai.usage.input_tokens"), out = int_attr(s, "gen_ai.usage.output_tokens");
+  if (in || out)
+    line += "  tokens=" + std::to_string(in.value_or(0)) + "+" + std::to_string(out.value_or(0));
+  if (auto c = s.find("weft.llm.cost.total"); c && std::holds_alternative<double>(*c)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", std::get<double>(*c));
+    line += std::string("  cost=") + buf;
+  }
+  if (auto h = int_attr(s, "http.response.status_code")) line += "  http=" + std::to_string(*h);
   if (top) {
     for (auto key : {"weft.run.id", "session.id", "user.id"})
       if (auto v = attr(s, key); !v.empty()) line += std::string("  ") + key + "=" + v;
