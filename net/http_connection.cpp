@@ -37,6 +37,17 @@
 
 #include "net/http_server_shared.hpp"
 
+namespace weft::net {
+
+struct stream_writer::shared {
+  caf::actor_addr conn;  // the connection's broker (weak: the stream does not keep it)
+  std::uint64_t seq = 0;
+  stream_options opts;   // on_close is the broker's to call
+  std::atomic<bool> closed{false};
+};
+
+}  // namespace weft::net
+
 namespace weft::net::detail {
 
 namespace {
@@ -44,9 +55,34 @@ namespace {
 using clock = server_clock;
 using finish_atom = caf::atom_constant<caf::atom("hFinish")>;
 
+using chunk_atom = caf::atom_constant<caf::atom("hChunk")>;
+using stream_start_atom = caf::atom_constant<caf::atom("hStream")>;
+using stream_done_atom = caf::atom_constant<caf::atom("hStrEnd")>;
+
+// A stream's shared state, in the message that starts it.
+struct stream_ref {
+  std::shared_ptr<stream_writer::shared> sh;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_ref&) {
+  return f(caf::meta::type_name("stream_ref"));
+}
+
 struct answer {
   server_response response;
   bool keep_alive = true;
+  bool stream = false;  // response is the head of a streamed answer
+};
+
+// A streamed answer's state on its connection.
+struct stream_state {
+  std::shared_ptr<stream_writer::shared> sh;
+  std::string waiting;            // framed chunks not yet handed to the socket
+  std::size_t reserved = 0;       // `waiting` held against the process budget
+  bool ended = false;             // no more chunks: the producer ended it, or it overflowed
+  bool head_written = false;
+  bool keep_alive = true;         // what its head told the client
 };
 
 // What the connection must remember of a request until its answer is
@@ -64,6 +100,7 @@ struct conn_state {
   std::uint64_t next_seq = 0;             // number of the next request handed out
   std::uint64_t next_write = 0;           // number of the next answer to write
   std::map<std::uint64_t, answer> ready;  // answers waiting for earlier ones
+  std::map<std::uint64_t, stream_state> streams;  // streamed answers not finished
   std::deque<pending_request> pending;    // one per outstanding request, in order
   std::size_t outstanding = 0;            // handed out, answer not yet written
   std::size_t unsent = 0;                 // answer bytes the kernel has not taken yet
@@ -88,12 +125,53 @@ struct conn_state {
     if (outstanding > 0) sh->answers_dropped += outstanding;
     std::size_t held = unsent + body_reserved;
     for (auto& p : pending) held += p.reserved;
+    // Streams that did not finish: their producers hear that the client is
+    // gone (a stream already ended by its producer is left alone).
+    for (auto& [seq, ss] : streams) {
+      held += ss.reserved;
+      if (ss.sh && !ss.sh->closed.exchange(true) && ss.sh->opts.on_close)
+        ss.sh->opts.on_close(stream_end::disconnected);
+    }
     sh->release(held);
     sh->connections--;
   }
 };
 
 using conn_broker = caf::io::stateful_broker<conn_state>;
+
+}  // namespace
+}  // namespace weft::net::detail
+
+namespace weft::net {
+
+// The sending end, as messages to the connection's broker.
+bool stream_writer::write(std::string bytes) const {
+  if (!s_ || s_->closed.load(std::memory_order_acquire)) return false;
+  if (auto conn = caf::actor_cast<caf::actor>(s_->conn))
+    caf::anon_send(conn, detail::chunk_atom::value, s_->seq, std::move(bytes));
+  return true;
+}
+
+void stream_writer::end() const {
+  if (!s_ || s_->closed.exchange(true)) return;
+  if (auto conn = caf::actor_cast<caf::actor>(s_->conn))
+    caf::anon_send(conn, detail::stream_done_atom::value, s_->seq);
+}
+
+bool stream_writer::closed() const { return !s_ || s_->closed.load(std::memory_order_acquire); }
+
+stream_writer responder::stream(server_response head, stream_options opts) const {
+  if (stream_) return stream_(std::move(head), std::move(opts));
+  (*this)(std::move(head));
+  auto s = std::make_shared<stream_writer::shared>();
+  s->closed = true;
+  return stream_writer::make(std::move(s));
+}
+
+}  // namespace weft::net
+
+namespace weft::net::detail {
+namespace {
 
 void write_bytes(conn_broker* self, std::string_view bytes) {
   auto& st = self->state;
@@ -173,31 +251,108 @@ void pump(conn_broker* self, bool may_halt) {
   close_if_done(self);
 }
 
-void deliver(conn_broker* self, std::uint64_t seq, answer a) {
+// Hands a stream's waiting chunks to the socket.
+void flush_stream(conn_broker* self, stream_state& ss) {
   auto& st = self->state;
-  st.ready.emplace(seq, std::move(a));
+  if (ss.waiting.empty()) return;
+  write_bytes(self, ss.waiting);
+  st.sh->release(ss.reserved);
+  ss.reserved = 0;
+  ss.waiting.clear();
+}
+
+// Writes the answers that are next in request order. A streamed answer
+// holds its place until it ends: answers after it wait.
+void write_ready(conn_broker* self) {
+  auto& st = self->state;
   while (!st.ready.empty() && st.ready.begin()->first == st.next_write) {
-    auto node = st.ready.extract(st.ready.begin());
-    auto& ans = node.mapped();
+    auto it = st.ready.begin();
+    const auto seq = it->first;
+    auto& ans = it->second;
+    const auto req = st.pending.front();
+    // While draining, the connection stays open until the last answer owed
+    // is out; that one says "Connection: close".
+    bool keep = ans.keep_alive && !ans.response.close && !(st.draining && st.outstanding == 1);
+    // Requests after one we said was the last are not answered (only 503s
+    // of a drain or requests behind a framing error can be here).
+    if (ans.stream) {
+      auto sit = st.streams.find(seq);
+      if (!st.answered_last && sit != st.streams.end()) {
+        auto& ss = sit->second;
+        if (!ss.head_written) {
+          ss.head_written = true;
+          ss.keep_alive = keep;
+          write_bytes(self, encode_stream_head(ans.response, keep));
+          if (st.sh->cfg.on_response) st.sh->cfg.on_response(ans.response.status);
+          st.last_activity = clock::now();
+          if (req.head) {  // a HEAD answer has no body to stream
+            st.sh->release(ss.reserved);
+            ss.reserved = 0;
+            ss.waiting.clear();
+            ss.ended = true;
+            ss.sh->closed = true;
+          }
+        }
+        keep = ss.keep_alive;
+        if (!req.head) flush_stream(self, ss);
+        if (!ss.ended) return;  // more to come
+        if (!req.head) write_bytes(self, last_chunk);
+      } else if (sit != st.streams.end()) {
+        sit->second.sh->closed = true;
+      }
+      if (sit != st.streams.end()) {
+        st.sh->release(sit->second.reserved);
+        st.streams.erase(sit);
+      }
+    } else if (!st.answered_last) {
+      write_response(self, ans.response, keep, req.head);
+    }
+    const bool was_last = st.answered_last;
+    st.ready.erase(it);
     st.next_write++;
     st.outstanding--;
     st.sh->in_flight--;
-    auto req = st.pending.front();
     st.pending.pop_front();
     st.sh->release(req.reserved);
-    // Requests after one we said was the last are not answered (only 503s
-    // of a drain or requests behind a framing error can be here).
-    if (st.answered_last) continue;
-    // While draining, the connection stays open until the last answer owed
-    // is out; that one says "Connection: close".
-    bool keep = ans.keep_alive && !ans.response.close && !(st.draining && st.outstanding == 0);
-    write_response(self, ans.response, keep, req.head);
-    if (!keep) {
+    if (!was_last && !keep) {
       st.answered_last = true;
       st.closing = true;
       st.input_done = true;
     }
   }
+}
+
+void deliver(conn_broker* self, std::uint64_t seq, answer a) {
+  self->state.ready.emplace(seq, std::move(a));
+  write_ready(self);
+}
+
+// A chunk from a stream's producer: held until the stream's head is out,
+// and cut short when the client falls too far behind.
+void on_chunk(conn_broker* self, std::uint64_t seq, std::string& bytes) {
+  auto& st = self->state;
+  auto it = st.streams.find(seq);
+  if (it == st.streams.end() || it->second.ended) return;
+  auto& ss = it->second;
+  std::string framed;
+  append_chunk(framed, bytes);
+  if (framed.empty()) return;
+  const std::size_t behind = ss.reserved + (ss.head_written ? st.unsent : 0);
+  if (behind + framed.size() > ss.sh->opts.max_buffered_bytes || !st.sh->reserve(framed.size())) {
+    // Past the cap: the producer's last words, then the end of the body.
+    std::string tail;
+    append_chunk(tail, ss.sh->opts.overflow_tail);
+    st.sh->buffered.fetch_add(tail.size(), std::memory_order_relaxed);
+    ss.reserved += tail.size();
+    ss.waiting += tail;
+    ss.ended = true;
+    st.sh->stream_overflows++;
+    if (!ss.sh->closed.exchange(true) && ss.sh->opts.on_close) ss.sh->opts.on_close(stream_end::overflow);
+  } else {
+    ss.waiting += framed;
+    ss.reserved += framed.size();
+  }
+  if (ss.head_written) write_ready(self);
 }
 
 // Answers a request without the handler (parser errors, draining).
@@ -228,9 +383,16 @@ void dispatch(conn_broker* self, server_request req) {
   st.outstanding++;
   st.sh->in_flight++;
   auto conn = caf::actor_cast<caf::actor>(self);
-  responder reply = [conn, seq, keep](server_response r) {
-    caf::anon_send(conn, reply_atom::value, seq, keep, std::move(r));
-  };
+  responder reply(
+      [conn, seq, keep](server_response r) { caf::anon_send(conn, reply_atom::value, seq, keep, std::move(r)); },
+      [conn, seq, keep](server_response head, stream_options opts) {
+        auto sh = std::make_shared<stream_writer::shared>();
+        sh->conn = caf::actor_cast<caf::actor_addr>(conn);
+        sh->seq = seq;
+        sh->opts = std::move(opts);
+        caf::anon_send(conn, stream_start_atom::value, seq, keep, std::move(head), stream_ref{sh});
+        return stream_writer::make(std::move(sh));
+      });
   try {
     st.sh->handler(std::move(req), std::move(reply));
   } catch (const std::exception& e) {
@@ -325,6 +487,12 @@ void start_draining(conn_broker* self) {
 // which). Answers still owed go out on a duplicate of the socket.
 void on_peer_closed(conn_broker* self) {
   auto& st = self->state;
+  // A client that leaves in the middle of a stream is gone for good (event
+  // stream clients do not half-close): the stream ends, its producer hears.
+  if (!st.streams.empty()) {
+    self->quit();
+    return;
+  }
   bool owed = st.outstanding > 0 || (!st.input_done && !st.inbuf.empty());
   // With answer bytes still queued in the old scribe, new ones written on a
   // duplicate could interleave with them on the wire; those answers are
@@ -378,6 +546,36 @@ caf::behavior connection(conn_broker* self, caf::io::connection_handle hdl, serv
         auto& st = self->state;
         if (seq < st.next_write || st.ready.count(seq)) return;  // answered already
         deliver(self, seq, answer{std::move(r), keep});
+        pump(self, false);
+      },
+      [=](stream_start_atom, std::uint64_t seq, bool keep, server_response& head, stream_ref& ref) {
+        auto& st = self->state;
+        if (seq < st.next_write || st.ready.count(seq)) {  // answered already
+          ref.sh->closed = true;
+          return;
+        }
+        auto& ss = st.streams[seq];
+        ss.sh = ref.sh;
+        if (!head.body.empty()) {
+          std::string first = std::move(head.body);
+          head.body.clear();
+          deliver(self, seq, answer{std::move(head), keep, true});
+          on_chunk(self, seq, first);
+        } else {
+          deliver(self, seq, answer{std::move(head), keep, true});
+        }
+        pump(self, false);
+      },
+      [=](chunk_atom, std::uint64_t seq, std::string& bytes) {
+        on_chunk(self, seq, bytes);
+        pump(self, false);
+      },
+      [=](stream_done_atom, std::uint64_t seq) {
+        auto& st = self->state;
+        auto it = st.streams.find(seq);
+        if (it == st.streams.end()) return;
+        it->second.ended = true;
+        write_ready(self);
         pump(self, false);
       },
       [=](const caf::io::data_transferred_msg& msg) {

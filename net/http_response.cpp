@@ -102,19 +102,16 @@ std::string_view reason_phrase(int status) {
   return "Unknown";
 }
 
-std::string encode_response(const server_response& r, bool keep_alive) {
-  int status = r.status >= 100 && r.status <= 599 ? r.status : 500;
-  bool interim = status < 200;
-  bool bodyless = interim || status == 204 || status == 304;
+namespace {
 
-  std::string out;
-  out.reserve(128 + r.body.size() + 64 * r.headers.size());
+// The status line and the handler's headers (framing ones dropped).
+void append_head(std::string& out, int status, const header_list& headers) {
   out += "HTTP/1.1 ";
   out += std::to_string(status);
   out += ' ';
   out += reason_phrase(status);
   out += "\r\n";
-  for (const auto& [name, value] : r.headers) {
+  for (const auto& [name, value] : headers) {
     // A name that is no token would corrupt the header block; dropping the
     // header is safer than sending a response the client cannot parse.
     if (!is_token(name) || is_framing_header(name)) continue;
@@ -123,6 +120,39 @@ std::string encode_response(const server_response& r, bool keep_alive) {
     for (char c : value) out += c == '\r' || c == '\n' || c == '\0' ? ' ' : c;
     out += "\r\n";
   }
+}
+
+}  // namespace
+
+std::string encode_stream_head(const server_response& r, bool keep_alive) {
+  int status = r.status >= 200 && r.status <= 599 && r.status != 204 && r.status != 304 ? r.status : 500;
+  std::string out;
+  out.reserve(160 + 64 * r.headers.size());
+  append_head(out, status, r.headers);
+  append_date(out);
+  out += "Transfer-Encoding: chunked\r\n";
+  out += keep_alive && !r.close ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  out += "\r\n";
+  return out;
+}
+
+void append_chunk(std::string& out, std::string_view bytes) {
+  if (bytes.empty()) return;
+  char size[20];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+  out.append(size, static_cast<std::size_t>(n));
+  out.append(bytes);
+  out += "\r\n";
+}
+
+std::string encode_response(const server_response& r, bool keep_alive) {
+  int status = r.status >= 100 && r.status <= 599 ? r.status : 500;
+  bool interim = status < 200;
+  bool bodyless = interim || status == 204 || status == 304;
+
+  std::string out;
+  out.reserve(128 + r.body.size() + 64 * r.headers.size());
+  append_head(out, status, r.headers);
   if (!interim) {
     append_date(out);
     if (!bodyless) {

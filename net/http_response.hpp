@@ -43,6 +43,17 @@ std::string_view reason_phrase(int status);
 /// is an interim answer and gets neither Date nor Connection.
 std::string encode_response(const server_response& r, bool keep_alive);
 
+/// The head of a streamed answer: as encode_response, but with
+/// "Transfer-Encoding: chunked" instead of Content-Length, and no body.
+std::string encode_stream_head(const server_response& r, bool keep_alive);
+
+/// One chunk of a chunked body ("<hex size>\r\n<bytes>\r\n"); empty bytes
+/// give nothing (an empty chunk would end the body).
+void append_chunk(std::string& out, std::string_view bytes);
+
+/// The end of a chunked body.
+inline constexpr std::string_view last_chunk = "0\r\n\r\n";
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, server_response& x) {
   return f(caf::meta::type_name("server_response"), x.status, x.headers, x.body, x.close);

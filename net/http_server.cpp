@@ -157,5 +157,6 @@ std::size_t http_server::buffered_bytes() const { return shared_->buffered.load(
 std::uint64_t http_server::answers_dropped() const { return shared_->answers_dropped.load(); }
 std::uint64_t http_server::forced_closes() const { return shared_->forced_closes.load(); }
 std::uint64_t http_server::busy_refusals() const { return shared_->busy_refusals.load(); }
+std::uint64_t http_server::stream_overflows() const { return shared_->stream_overflows.load(); }
 
 }  // namespace weft::net

@@ -39,6 +39,11 @@
 //     JSON `{"error": {"code", "message", "details"}}` and close the
 //     connection.
 //   - "Expect: 100-continue" is answered with 100 when nothing is pending.
+//   - Streamed answers (responder::stream): chunked, written as the
+//     producer writes, in their place among the connection's answers. A
+//     client that falls max_buffered_bytes behind gets the stream cut (with
+//     the producer's last words); a client that goes away, or half-closes,
+//     ends it: the producer hears of both through on_close.
 //
 // Limits (each one a config field): header bytes, body bytes, connections
 // (over the limit a connection gets 503 and is closed), the time a started
@@ -63,9 +68,74 @@
 
 namespace weft::net {
 
-/// Sends the answer to one request. Call it exactly once, from any thread;
-/// it never blocks. Calls after the connection closed are ignored.
-using responder = std::function<void(server_response)>;
+/// Why a streamed answer ended before its producer ended it.
+enum class stream_end {
+  disconnected,  // the client went away (or the server reset the connection)
+  overflow,      // the client fell more than max_buffered_bytes behind
+};
+
+struct stream_options {
+  /// Bytes of this stream the server may hold for a client that reads
+  /// slower than the producer writes (not yet taken by the kernel, or
+  /// waiting behind earlier answers on the connection). Past it, the
+  /// stream is cut: `overflow_tail` is its last chunk.
+  std::size_t max_buffered_bytes = 1 << 20;
+  std::string overflow_tail;
+  /// Called once, on the server's I/O thread, when the stream ends before
+  /// the producer's end(): the producer should stop (cancel its run). Must
+  /// not block.
+  std::function<void(stream_end)> on_close;
+};
+
+/// The sending end of a streamed answer (responder::stream). Cheap to copy;
+/// every copy is the same stream. Thread-safe: call it from any thread.
+class stream_writer {
+ public:
+  stream_writer() = default;
+  /// Sends `bytes` as one chunk of the body. False once the stream is over
+  /// (ended, cut for overflow, or the client gone): stop producing then.
+  bool write(std::string bytes) const;
+  /// Ends the body. Idempotent; later writes are refused.
+  void end() const;
+  /// True once the stream is over, for whatever reason.
+  bool closed() const;
+
+  struct shared;  // the server's
+  static stream_writer make(std::shared_ptr<shared> s) { return stream_writer(std::move(s)); }
+
+ private:
+  explicit stream_writer(std::shared_ptr<shared> s) : s_(std::move(s)) {}
+  std::shared_ptr<shared> s_;
+};
+
+/// Sends the answer to one request: either one whole answer (call it
+/// once), or a streamed one (stream(), once). From any thread; never
+/// blocks. Calls after the connection closed are ignored.
+class responder {
+ public:
+  using send_fn = std::function<void(server_response)>;
+  using stream_fn = std::function<stream_writer(server_response, stream_options)>;
+  responder() = default;
+  /// A responder that can only answer whole (tests, adapters).
+  responder(send_fn send) : send_(std::move(send)) {}  // NOLINT: implicit on purpose
+  responder(send_fn send, stream_fn stream) : send_(std::move(send)), stream_(std::move(stream)) {}
+
+  void operator()(server_response r) const {
+    if (send_) send_(std::move(r));
+  }
+  /// Starts a streamed answer: `head` (its status and headers; its body,
+  /// if any, is the first chunk) goes out with chunked transfer encoding as
+  /// soon as the answers before it on the connection are out, then each
+  /// write is one chunk. Keep-alive survives a stream that ends normally.
+  /// A responder without streaming answers `head` whole and returns a
+  /// closed writer.
+  stream_writer stream(server_response head, stream_options opts = {}) const;
+  explicit operator bool() const { return static_cast<bool>(send_); }
+
+ private:
+  send_fn send_;
+  stream_fn stream_;
+};
 
 /// Called on the I/O thread for each complete request. Must return quickly:
 /// long work belongs on other actors, which answer through `reply`.
@@ -126,6 +196,8 @@ class http_server {
   std::uint64_t forced_closes() const;
   /// Requests refused with 503 because of max_buffered_bytes.
   std::uint64_t busy_refusals() const;
+  /// Streamed answers cut because their client fell too far behind.
+  std::uint64_t stream_overflows() const;
 
   /// Graceful stop: closes the listening socket, answers requests that
   /// arrive on open connections with 503 and "Connection: close", waits up

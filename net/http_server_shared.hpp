@@ -25,6 +25,7 @@ struct http_server::shared {
   std::atomic<std::uint64_t> answers_dropped{0};
   std::atomic<std::uint64_t> forced_closes{0};
   std::atomic<std::uint64_t> busy_refusals{0};
+  std::atomic<std::uint64_t> stream_overflows{0};
   std::atomic<bool> draining{false};
   caf::actor acceptor;
   std::mutex mu;

@@ -24,7 +24,8 @@ namespace weft::test {
 struct raw_response {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
+  std::string body;  // a chunked body decoded
+  std::vector<std::string> chunks;  // of a chunked body, as they were framed
 
   std::optional<std::string> header(const std::string& name) const {
     for (auto& [k, v] : headers)
@@ -87,6 +88,17 @@ class raw_conn {
     }
   }
 
+  /// Reads until what arrived so far (not yet taken by read_response)
+  /// contains `needle`; false on timeout or EOF first.
+  bool read_until(std::string_view needle, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (in_.find(needle) == std::string::npos)
+      if (!fill(until)) return false;
+    return true;
+  }
+  /// The bytes read and not yet taken by read_response.
+  const std::string& pending() const { return in_; }
+
   /// True when the server closed the connection (EOF) within `timeout`,
   /// after any bytes still buffered.
   bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
@@ -135,6 +147,23 @@ class raw_conn {
       if (strcasecmp(name.c_str(), "content-length") == 0 && !head) length = std::stoul(value);
       r.headers.emplace_back(name, value);
       pos = e + 2;
+    }
+    auto te = r.header("transfer-encoding");
+    if (te && strcasecmp(te->c_str(), "chunked") == 0 && !head) {
+      std::size_t at = end + 4;
+      for (;;) {
+        auto eol = in_.find("\r\n", at);
+        if (eol == std::string::npos) return std::nullopt;
+        auto size = std::stoul(in_.substr(at, eol - at), nullptr, 16);
+        if (in_.size() < eol + 2 + size + 2) return std::nullopt;
+        if (size == 0) {
+          in_.erase(0, eol + 4);
+          return r;
+        }
+        r.chunks.push_back(in_.substr(eol + 2, size));
+        r.body += r.chunks.back();
+        at = eol + 2 + size + 2;
+      }
     }
     if (in_.size() < end + 4 + length) return std::nullopt;
     r.body = in_.substr(end + 4, length);
