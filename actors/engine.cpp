@@ -256,6 +256,44 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
     m.runs.emplace(id, run);
   }
   caf::anon_send(run, actors::start_atom::value);
+  if (opts.canceller) {
+    // Weak: a canceller kept after the run must not keep its actor.
+    auto addr = caf::actor_cast<caf::actor_addr>(run);
+    opts.canceller->attach([addr](std::string why) {
+      if (auto a = caf::actor_cast<caf::actor>(addr)) caf::anon_send(a, actors::cancel_atom::value, std::move(why));
+    });
+  }
+}
+
+void run_canceller::cancel(std::string why) {
+  std::function<void(std::string)> fn;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (cancelled_) return;
+    cancelled_ = true;
+    if (!fn_) {
+      pending_ = std::move(why);
+      return;
+    }
+    fn = fn_;
+  }
+  fn(std::move(why));
+}
+
+bool run_canceller::cancelled() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return cancelled_;
+}
+
+void run_canceller::attach(std::function<void(std::string)> fn) {
+  std::optional<std::string> why;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    fn_ = fn;
+    why = std::move(pending_);
+    pending_.reset();
+  }
+  if (why) fn(std::move(*why));
 }
 
 std::future<run_result> engine::run(std::shared_ptr<const flows::plan> flow,

@@ -65,6 +65,8 @@ struct serve_opts {
   std::int64_t max_buffered_bytes = std::int64_t{256} << 20;
   std::int64_t max_id_bytes = 256;
   std::int64_t offload_body_bytes = 16 * 1024;
+  std::int64_t max_stream_buffer_bytes = 1 << 20;
+  std::int64_t heartbeat_ms = 15000;
 };
 
 int run_command(const run_opts& o);

@@ -85,6 +85,14 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-inflight", serve.max_inflight,
                         "Runs in flight at most (503 with Retry-After above)")->capture_default_str()
       ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-stream-buffer-bytes", serve.max_stream_buffer_bytes,
+                        "Event-stream bytes held for a slow reader before its stream ends with an error event")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--heartbeat-ms", serve.heartbeat_ms,
+                        "A comment line on every open event stream this often")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--max-connections", serve.max_connections, "Open connections at most")->capture_default_str()
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--idle-timeout-ms", serve.idle_timeout_ms,

@@ -87,6 +87,8 @@ int serve_command(const serve_opts& o) {
   sc.max_inflight = static_cast<std::size_t>(o.max_inflight);
   sc.max_id_bytes = static_cast<std::size_t>(o.max_id_bytes);
   sc.offload_body_bytes = static_cast<std::size_t>(o.offload_body_bytes);
+  sc.max_stream_buffer_bytes = static_cast<std::size_t>(o.max_stream_buffer_bytes);
+  sc.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);
   if (const char* key = std::getenv("WEFT_API_KEY")) sc.api_key = key;
   serve::service svc(*eng, std::move(catalog), sc);
 

@@ -129,6 +129,19 @@ std::string server_series(const net::http_server& srv) {
   return out;
 }
 
+std::string stream_series(const stream_counters& c) {
+  std::string out;
+  auto series = [&](const char* name, const char* type, const char* help, auto v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+           std::to_string(v) + "\n";
+  };
+  series("weft_sse_streams_active", "gauge", "Event streams of runs open now.", c.active.load());
+  series("weft_sse_overflows_total", "counter",
+         "Event streams ended because their client fell --max-stream-buffer-bytes behind.", c.overflows.load());
+  series("weft_run_events_total", "counter", "Run events sent on event streams.", c.events.load());
+  return out;
+}
+
 std::string traceparent_of(const run_result& r) {
   auto t = tracing::trace_id::from_hex(r.trace_id);
   auto s = tracing::span_id::from_hex(r.root_span_id);
@@ -139,7 +152,7 @@ std::string traceparent_of(const run_result& r) {
 }  // namespace
 
 service::service(engine& eng, flow_catalog flows, service_config cfg)
-    : eng_(eng), flows_(std::move(flows)), cfg_(std::move(cfg)) {
+    : eng_(eng), flows_(std::move(flows)), cfg_(std::move(cfg)), heartbeat_(cfg_.heartbeat) {
   for (auto& [name, _] : flows_.all()) metrics_.register_flow(name);
 }
 
@@ -188,6 +201,7 @@ void service::handle(net::server_request req, net::responder reply) {
           r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
           r.body = metrics_.render(s ? *s : exporting::exporter_stats{});
           if (server_) r.body += server_series(*server_);
+          r.body += stream_series(streams_);
           reply(std::move(r));
         },
         std::chrono::seconds(2));
@@ -264,6 +278,9 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
   }
   run_options ro;
   flows::value_map inputs;
+  // An event stream when the client asks for one, by header or in the body.
+  std::optional<bool> stream;
+  bool keep_on_disconnect = false;
   for (auto& [key, v] : body.items()) {
     if (key == "inputs") {
       if (!v.is_object()) return reply(bad_field("inputs", "an object"));
@@ -284,10 +301,18 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
         return reply(bad_field("timeout_ms", "an integer from 1 to " +
                                                  std::to_string(cfg_.max_timeout_ms) + " (milliseconds)"));
       ro.timeout_ms = v.get<std::int64_t>();
+    } else if (key == "stream") {
+      if (!v.is_boolean()) return reply(bad_field("stream", "true or false"));
+      stream = v.get<bool>();
+    } else if (key == "on_disconnect") {
+      if (!v.is_string() || (v != "cancel" && v != "continue"))
+        return reply(bad_field("on_disconnect", "\"cancel\" (the default) or \"continue\""));
+      keep_on_disconnect = v == "continue";
     } else {
       return reply(json_error(
           400, "invalid_request",
-          "unknown field '" + key + "' in the body; expected inputs, session_id, user_id, timeout_ms",
+          "unknown field '" + key +
+              "' in the body; expected inputs, session_id, user_id, timeout_ms, stream, on_disconnect",
           dump(flows::value::array({{{"field", key}, {"message", "unknown field"}}}))));
     }
   }
@@ -320,6 +345,22 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
     return reply(std::move(r));
   }
   metrics_.run_started();
+  if (!stream) {
+    auto accept = req.header("accept");
+    stream = accept && accept->find("text/event-stream") != std::string::npos;
+  }
+  if (*stream) {
+    run_stream_options so;
+    so.max_buffer_bytes = cfg_.max_stream_buffer_bytes;
+    so.continue_on_disconnect = keep_on_disconnect;
+    stream_run(eng_, flow, std::move(inputs), std::move(ro), reply, so, streams_, heartbeat_,
+               [this, flow_name](const run_result& r) {
+                 inflight_--;
+                 auto status = r.ok ? run_status::ok : r.timed_out ? run_status::timeout : run_status::failed;
+                 metrics_.run_finished(flow_name, status, r.duration_ms / 1000.0);
+               });
+    return;
+  }
   eng_.run(flow, std::move(inputs), std::move(ro),
            [this, reply, flow_name](run_result r) {
              inflight_--;

@@ -1,7 +1,11 @@
 // The HTTP face of the engine: what `weft serve` answers, route by route.
 //
-//   POST /v1/flows/{flow}/runs   {"inputs": {...}, "session_id", "user_id", "timeout_ms"}
+//   POST /v1/flows/{flow}/runs   {"inputs": {...}, "session_id", "user_id", "timeout_ms",
+//                                 "stream", "on_disconnect"}
 //                                -> 200 {"run_id", "trace_id", "outputs", "duration_ms"}
+//                                or, with "stream": true or "Accept: text/event-stream",
+//                                -> 200 text/event-stream of the run's events
+//                                   (serve/event_stream.hpp)
 //   GET  /v1/flows               -> {"flows": [description...]}
 //   GET  /v1/flows/{flow}        -> description (serve/flow_catalog.hpp)
 //   GET  /healthz                -> 200 while the process lives (never needs auth)
@@ -34,6 +38,7 @@
 #include <string>
 
 #include "net/http_server.hpp"
+#include "serve/event_stream.hpp"
 #include "serve/flow_catalog.hpp"
 #include "serve/metrics.hpp"
 #include "weft/engine.hpp"
@@ -57,6 +62,11 @@ struct service_config {
   /// Bodies at least this large are parsed and checked on a scheduler
   /// thread instead of the server's I/O thread (0: every body).
   std::size_t offload_body_bytes = 16 * 1024;
+  /// Event-stream bytes held for a client that reads slowly; past it the
+  /// stream ends with an error event (serve/event_stream.hpp).
+  std::size_t max_stream_buffer_bytes = 1 << 20;
+  /// A comment line goes to every open event stream this often.
+  std::chrono::milliseconds heartbeat{15000};
 };
 
 class service {
@@ -92,6 +102,8 @@ class service {
   std::atomic<std::int64_t> inflight_{0};
   std::atomic<bool> draining_{false};
   const net::http_server* server_ = nullptr;
+  stream_counters streams_;
+  heartbeat heartbeat_;
 };
 
 }  // namespace weft::serve

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <future>
 #include <memory>
 #include <optional>
@@ -52,6 +53,26 @@ struct engine_options {
   static engine_options from_env(std::vector<std::string>& errors);
 };
 
+/// Cancels a run from outside it: a client that went away, a user who
+/// pressed stop. Make one, put it in run_options::canceller, and call
+/// cancel() from any thread, before or during the run: the run ends with
+/// the error `why`, its open spans with status error and that message.
+/// After the run has finished, cancel() does nothing.
+class run_canceller {
+ public:
+  void cancel(std::string why);
+  bool cancelled() const;
+
+ private:
+  friend class engine;
+  // The engine's way to reach the run, set once it is started.
+  void attach(std::function<void(std::string)> fn);
+  mutable std::mutex mu_;
+  std::function<void(std::string)> fn_;
+  std::optional<std::string> pending_;  // cancel() came before attach()
+  bool cancelled_ = false;
+};
+
 struct run_options {
   std::string session_id;
   std::string user_id;
@@ -67,6 +88,9 @@ struct run_options {
   /// chunks they emit, nodes finishing, the run finishing. Called on an
   /// engine thread; must not block. Empty: no event is built.
   std::function<void(const run_event&)> on_event;
+  /// Lets the caller cancel this run (see run_canceller). Empty: only the
+  /// run's own timeouts and engine shutdown end it early.
+  std::shared_ptr<run_canceller> canceller;
 };
 
 struct run_result {

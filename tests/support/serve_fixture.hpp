@@ -3,6 +3,7 @@
 // loopback port. Spans go to a memory sink that tests read directly.
 #pragma once
 
+#include <functional>
 #include <sys/resource.h>
 
 #include <memory>
@@ -75,13 +76,19 @@ struct serve_fixture {
   std::unique_ptr<serve::service> svc;
   std::unique_ptr<net::http_server> server;
 
-  explicit serve_fixture(serve::service_config sc = {}, net::http_server_config hc = {}) {
+  /// `setup` runs before the flows load (to register test component
+  /// types); `extra_flows` are served beside serve_flows.
+  explicit serve_fixture(serve::service_config sc = {}, net::http_server_config hc = {},
+                         const std::function<void(engine&)>& setup = {},
+                         const std::vector<std::string>& extra_flows = {}) {
     raise_fd_limit();
     auto opts = memory_options(store);
     opts.network = true;
     eng = std::make_unique<engine>(std::move(opts));
+    if (setup) setup(*eng);
     serve::flow_catalog cat;
     for (auto* text : serve_flows) REQUIRE(cat.add(must_load(*eng, text)));
+    for (auto& text : extra_flows) REQUIRE(cat.add(must_load(*eng, text)));
     svc = std::make_unique<serve::service>(*eng, std::move(cat), sc);
     hc.host = "127.0.0.1";
     hc.port = 0;

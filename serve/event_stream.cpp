@@ -1,0 +1,123 @@
+#include "serve/event_stream.hpp"
+
+namespace weft::serve {
+
+std::string sse_event(std::string_view type, std::string_view data, std::uint64_t id) {
+  std::string out;
+  out.reserve(type.size() + data.size() + 40);
+  out += "event: ";
+  out += type;
+  out += "\ndata: ";
+  out += data;
+  if (id != 0) {
+    out += "\nid: ";
+    out += std::to_string(id);
+  }
+  out += "\n\n";
+  return out;
+}
+
+heartbeat::heartbeat(std::chrono::milliseconds every) : every_(every), thread_([this] { loop(); }) {}
+
+heartbeat::~heartbeat() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void heartbeat::add(net::stream_writer w) {
+  std::lock_guard<std::mutex> lk(mu_);
+  streams_.push_back(std::move(w));
+}
+
+void heartbeat::loop() {
+  std::unique_lock<std::mutex> lk(mu_);
+  while (!stop_) {
+    cv_.wait_for(lk, every_, [this] { return stop_; });
+    if (stop_) break;
+    // Closed streams leave the list; open ones get a comment line.
+    std::vector<net::stream_writer> open;
+    open.reserve(streams_.size());
+    for (auto& w : streams_)
+      if (w.write(": heartbeat\n\n")) open.push_back(std::move(w));
+    streams_.swap(open);
+  }
+}
+
+namespace {
+
+// What a run stream shares between the event observer, the close hook and
+// the end of the run.
+struct run_stream {
+  net::stream_writer out;
+  std::uint64_t next_id = 1;  // events are numbered per run
+  stream_counters* counters = nullptr;
+};
+
+std::string text(const flows::value& v) { return v.dump(-1, ' ', false, flows::value::error_handler_t::replace); }
+
+}  // namespace
+
+void stream_run(engine& eng, std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
+                run_options ro, const net::responder& reply, run_stream_options opts,
+                stream_counters& counters, heartbeat& beat, std::function<void(const run_result&)> finished) {
+  auto canceller = std::make_shared<run_canceller>();
+  auto rs = std::make_shared<run_stream>();
+  rs->counters = &counters;
+  net::stream_options so;
+  so.max_buffered_bytes = opts.max_buffer_bytes;
+  so.overflow_tail = sse_event(
+      "error",
+      text({{"event", "error"},
+            {"error", "the client read too slowly: more than " + std::to_string(opts.max_buffer_bytes) +
+                          " bytes of events waited for it (--max-stream-buffer-bytes); the stream ends here"}}),
+      0);
+  const bool keep_going = opts.continue_on_disconnect;
+  so.on_close = [canceller, &counters, keep_going](net::stream_end why) {
+    if (why == net::stream_end::overflow) {
+      counters.overflows++;
+      canceller->cancel("client too slow: the event stream overflowed its buffer");
+    } else if (!keep_going) {
+      canceller->cancel("client disconnected");
+    }
+  };
+  net::server_response head;
+  head.headers = {{"Content-Type", "text/event-stream"},
+                  {"Cache-Control", "no-cache"},
+                  {"X-Accel-Buffering", "no"}};  // nginx: do not hold the stream back
+  rs->out = reply.stream(std::move(head), std::move(so));
+  counters.active++;
+  beat.add(rs->out);
+  ro.canceller = canceller;
+  // Events arrive one at a time, in order, on the run's thread: the id
+  // counter needs no lock. run_finished is sent from the result, which has
+  // the ids and timings the event lacks.
+  ro.on_event = [rs](const run_event& e) {
+    if (e.type == run_event::kind::run_finished) return;
+    const auto j = e.to_json();
+    if (rs->out.write(sse_event(j.value("event", ""), text(j), rs->next_id++))) rs->counters->events++;
+  };
+  eng.run(std::move(flow), std::move(inputs), std::move(ro), [rs, finished](run_result r) {
+    flows::value done = {{"event", "run_finished"},
+                         {"status", r.ok ? "ok" : "error"},
+                         {"run_id", r.run_id},
+                         {"trace_id", r.trace_id},
+                         {"duration_ms", r.duration_ms}};
+    if (r.ok) {
+      done["outputs"] = r.outputs_json();
+    } else {
+      done["error"] = r.error;
+      if (!r.failed_node.empty()) done["node"] = r.failed_node;
+      if (r.timed_out) done["timed_out"] = true;
+    }
+    if (rs->out.write(sse_event("run_finished", text(done), rs->next_id++))) rs->counters->events++;
+    rs->out.end();
+    rs->counters->active--;
+    if (finished) finished(r);
+  });
+}
+
+}  // namespace weft::serve
