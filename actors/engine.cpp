@@ -45,6 +45,7 @@ struct engine::impl {
   // worker thread that span uploads need, and its limits are its own
   // (WEFT_HTTP_*). It also stops before the final flush, which `http` serves.
   std::shared_ptr<actors::component_http> component_http;
+  std::function<void(const llm_call_record&)> on_llm_call;  // engine_options::on_llm_call
   // Runs in flight, for cancelling them at shutdown. Runs are spawned
   // directly from the calling thread (no central actor in their path); this
   // map is touched twice per run, under a mutex held for an insert or erase.
@@ -72,6 +73,7 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   auto& m = *impl_;
   m.settings = opts.settings;
   m.max_value_depth = opts.max_value_depth;
+  m.on_llm_call = std::move(opts.on_llm_call);
   components::register_all(m.registry);
   m.cfg = std::make_unique<caf::actor_system_config>();
   if (m.settings.threads > 0)
@@ -234,6 +236,8 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
   job->max_value_depth = m.max_value_depth;
   job->exporter = m.exporter;
   job->http = m.component_http;
+  job->llm = std::make_shared<actors::llm_tally>();
+  if (m.on_llm_call) job->llm->on_call = &m.on_llm_call;
 
   auto id = m.next_id.fetch_add(1, std::memory_order_relaxed);
   m.in_flight.fetch_add(1, std::memory_order_relaxed);

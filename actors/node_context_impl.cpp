@@ -87,6 +87,13 @@ void actor_node_context::emit(value data) {
   self_->send(self_->state.run, chunk_atom::value, self_->state.index, chunk_data{std::move(data)});
 }
 
+void actor_node_context::record_llm_call(const llm_call_record& call) {
+  if (ended() || !rs_->llm) return;
+  rs_->llm->input.fetch_add(call.input_tokens, std::memory_order_relaxed);
+  rs_->llm->output.fetch_add(call.output_tokens, std::memory_order_relaxed);
+  if (rs_->llm->on_call && *rs_->llm->on_call) (*rs_->llm->on_call)(call);
+}
+
 void actor_node_context::post(std::function<void()> fn) {
   if (ended() || !fn) return;
   // Any thread: the actor may be gone, in which case the message is dropped.

@@ -78,6 +78,7 @@ class actor_node_context final : public node_context {
             std::function<void(std::string_view)> on_chunk, const span& under) override;
   std::uint64_t run_child(child_run run, std::function<void(child_result)> done) override;
   void cancel_child(std::uint64_t id, std::string why) override;
+  void record_llm_call(const llm_call_record& call) override;
   void complete(value_map outputs) override;
   void fail(std::string message, std::string error_type) override;
   bool ended() const override { return ended_.load(std::memory_order_acquire); }

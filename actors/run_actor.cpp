@@ -198,6 +198,10 @@ void complete(run_actor* self, bool ok, std::string error, std::string failed_no
   r.root_span_id = st.span.id.to_hex();  // before the span moves out below
   r.sampled = st.rs->sampled;
   r.warning = std::move(st.job->warning);
+  if (st.rs->llm) {
+    r.input_tokens = st.rs->llm->input.load(std::memory_order_relaxed);
+    r.output_tokens = st.rs->llm->output.load(std::memory_order_relaxed);
+  }
   if (ok) {
     // An output whose source was skipped is null.
     for (const auto& o : st.job->plan->outputs) {
@@ -270,6 +274,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   rs->sampled = st.job->ctx.sampled;
   rs->exporter = st.job->exporter;
   rs->http = st.job->http;
+  rs->llm = st.job->llm ? st.job->llm : std::make_shared<llm_tally>();
   rs->session_id = st.job->ctx.session_id;
   rs->user_id = st.job->ctx.user_id;
   rs->secrets = child_secrets(st.job->parent_secrets, run_secrets(plan, st.job->inputs));

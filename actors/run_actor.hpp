@@ -24,6 +24,7 @@
 namespace weft::actors {
 
 class component_http;
+struct llm_tally;  // actors/run_shared.hpp
 
 struct run_job {
   std::shared_ptr<const flows::plan> plan;
@@ -35,6 +36,7 @@ struct run_job {
   std::size_t max_value_depth = 64;  // engine_options::max_value_depth
   caf::actor exporter;
   std::shared_ptr<component_http> http;  // the engine's, for node_context::http
+  std::shared_ptr<llm_tally> llm;        // the top-level run's (child runs share it)
   std::string warning;           // passed through to the result
   std::function<void(run_result)> done;
   /// The caller's observer (run_options::on_event), or empty.

@@ -3,6 +3,7 @@
 // actor it spawns, and never mutated afterwards, so no locking is needed.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,14 @@ class component_http {
   bool closed_ = false;
 };
 
+/// The token usage of a top-level run and all its child runs, and the
+/// engine's hook for every model call (engine_options::on_llm_call).
+struct llm_tally {
+  std::atomic<std::int64_t> input{0};
+  std::atomic<std::int64_t> output{0};
+  const std::function<void(const llm_call_record&)>* on_call = nullptr;  // the engine's, or null
+};
+
 struct run_shared {
   std::shared_ptr<const flows::plan> plan;
   std::string run_id;
@@ -71,6 +80,8 @@ struct run_shared {
   caf::actor exporter;
   /// The engine's client for node_context::http (null: requests fail).
   std::shared_ptr<component_http> http;
+  /// Shared by a top-level run and every child run under it.
+  std::shared_ptr<llm_tally> llm;
   std::string session_id;
   std::string user_id;
   /// The values this run must never show: the flow's ${ENV} param values

@@ -49,6 +49,7 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
   http_request req;
   span chat;
   std::function<void(llm_call_result)> done;
+  std::string model;  // of this call
   int retries = 0;
   bool finished = false;
   std::mt19937_64 rng{std::random_device{}()};
@@ -163,8 +164,21 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
     succeed(std::move(reply));
   }
 
+  // The call for the run's usage and the engine's GenAI metrics.
+  void record(const chat_usage& u, const std::string& error_type) {
+    llm_call_record rec;
+    rec.provider = s->provider;
+    rec.model = model;
+    rec.input_tokens = u.input;
+    rec.output_tokens = u.output;
+    rec.duration_s = std::chrono::duration<double>(clock_type::now() - started).count();
+    rec.error_type = error_type;
+    ctx->record_llm_call(rec);
+  }
+
   void succeed(chat_reply reply) {
     finished = true;
+    record(reply.usage, {});
     if (!reply.id.empty()) chat.set("gen_ai.response.id", reply.id);
     if (!reply.model.empty()) chat.set("gen_ai.response.model", reply.model);
     if (!reply.finish_reason.empty())
@@ -193,6 +207,7 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
 
   void fail(std::string message, std::string type) {
     finished = true;
+    record({}, type);
     chat.set("error.type", type);
     chat.status(span_status::error, message);
     chat.end();
@@ -413,6 +428,7 @@ void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, val
   auto c = std::make_shared<chat_call>();
   c->ctx = &ctx;
   c->s = &s;
+  c->model = opts.model.empty() ? s.request.model : opts.model;
   c->done = std::move(done);
   const std::string& model = opts.model.empty() ? s.request.model : opts.model;
   const std::string name = "chat " + model;

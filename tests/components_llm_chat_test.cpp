@@ -633,3 +633,53 @@ TEST_CASE("llm.chat: the model input picks the model for one run", "[llm][llm_ch
   REQUIRE(r.ok);
   CHECK(srv.request(1).json["model"] == "m1");
 }
+
+TEST_CASE("llm.chat: each call is counted in the run's usage and reaches on_llm_call", "[llm][llm_chat]") {
+  chat_server srv;
+  auto st = std::make_shared<span_store>();
+  auto opts = memory_options(st);
+  std::mutex mu;
+  std::vector<llm_call_record> calls;
+  opts.on_llm_call = [&](const llm_call_record& c) {
+    std::lock_guard<std::mutex> lk(mu);
+    calls.push_back(c);
+  };
+  engine eng(std::move(opts));
+  // Two calls, one of them a sub-flow down: the top-level run sums both.
+  auto flow = must_load(eng, "flow: two\ninputs: {p: {type: string}}\nnodes:\n"
+                             "  a: {type: llm.chat, params: {model: m1, provider: vllm, base_url: '" + srv.base_url() +
+                                 "'}, inputs: {prompt: $inputs.p}}\n"
+                             "  b:\n    type: flow\n    params:\n      flow:\n        inputs: {p: {type: string}}\n"
+                             "        nodes: {c: {type: llm.chat, params: {model: m2, base_url: '" + srv.base_url() +
+                                 "'}, inputs: {prompt: $inputs.p}}}\n        outputs: {t: c.text}\n"
+                             "    inputs: {p: a.text}\noutputs: {t: b.t}\n");
+  chat_reply one = chat_reply::text("first");
+  one.usage = {100, 10, {}, {}};
+  chat_reply two = chat_reply::text("second");
+  two.usage = {200, 20, {}, {}};
+  srv.push(one);
+  srv.push(two);
+  auto r = eng.run(flow, {{"p", "x"}}).get();
+  INFO(r.error);
+  REQUIRE(r.ok);
+  CHECK(r.input_tokens == 300);
+  CHECK(r.output_tokens == 30);
+  std::unique_lock<std::mutex> lk(mu);
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0].operation == "chat");
+  CHECK(calls[0].provider == "vllm");
+  CHECK(calls[0].model == "m1");
+  CHECK(calls[0].input_tokens == 100);
+  CHECK(calls[0].output_tokens == 10);
+  CHECK(calls[0].duration_s > 0);
+  CHECK(calls[0].error_type.empty());
+  CHECK(calls[1].model == "m2");
+  CHECK(calls[1].provider == "openai");
+  lk.unlock();  // the hook takes it
+  srv.push(chat_reply::error(400));
+  r = eng.run(flow, {{"p", "x"}}).get();
+  CHECK_FALSE(r.ok);
+  lk.lock();
+  CHECK(calls.size() == 3);
+  CHECK(calls[2].error_type == "400");
+}

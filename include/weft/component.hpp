@@ -99,6 +99,19 @@ struct http_response {
   bool ok() const { return error.empty() && status >= 200 && status < 300; }
 };
 
+/// One model call a component made, for the run's token usage
+/// (run_result::input_tokens, weft serve's OpenAI answers) and the
+/// engine's GenAI metrics (engine_options::on_llm_call).
+struct llm_call_record {
+  std::string operation = "chat";  // gen_ai.operation.name
+  std::string provider;            // gen_ai.provider.name
+  std::string model;               // gen_ai.request.model
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  double duration_s = 0;           // the whole call, retries included
+  std::string error_type;          // empty when it succeeded
+};
+
 /// A handle to a span a component opened. Cheap to copy; every copy refers
 /// to the same span. Inert when default-constructed, when the run is not
 /// sampled, and after the node has ended.
@@ -233,6 +246,9 @@ class node_context : public std::enable_shared_from_this<node_context> {
   /// Cancels child run `id` (its `done` then runs with the error `why`).
   /// Unknown or finished ids are ignored.
   virtual void cancel_child(std::uint64_t id, std::string why) = 0;
+
+  /// Counts a model call (see llm_call_record). Any time while the node runs.
+  virtual void record_llm_call(const llm_call_record& call) = 0;
 
   /// Ends the node with these outputs (one entry per output socket).
   virtual void complete(value_map outputs) = 0;

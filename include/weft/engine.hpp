@@ -30,6 +30,7 @@
 #include "flows/plan.hpp"
 #include "flows/registry.hpp"
 #include "flows/value.hpp"
+#include "weft/component.hpp"
 #include "weft/events.hpp"
 
 namespace weft {
@@ -48,6 +49,10 @@ struct engine_options {
   /// Run inputs may nest arrays and objects this deep; deeper is a bad
   /// input (no code that walks a value can then run off the stack).
   std::size_t max_value_depth = 64;
+  /// Called for every model call a component makes (llm.chat, agent steps),
+  /// on an engine thread: weft serve turns these into its GenAI metrics.
+  /// Must not block. Empty: nothing is called.
+  std::function<void(const llm_call_record&)> on_llm_call;
 
   /// Defaults overlaid with the environment; errors describe bad variables.
   static engine_options from_env(std::vector<std::string>& errors);
@@ -109,6 +114,9 @@ struct run_result {
   /// traceparent), for the caller to show as a warning.
   std::string warning;
   double duration_ms = 0;
+  /// Tokens the run's model calls used, child runs included.
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
 
   /// The outputs as one JSON object.
   flows::value outputs_json() const { return flows::to_object(outputs); }
