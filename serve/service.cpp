@@ -1,5 +1,10 @@
 #include "serve/service.hpp"
 
+#include "serve/json_body.hpp"
+#include "serve/openai.hpp"
+
+#include <ctime>
+
 #include <strings.h>
 
 #include <chrono>
@@ -18,36 +23,12 @@ namespace {
 using net::json_error;
 using net::server_response;
 
-server_response json_ok(int status, const flows::value& body) {
-  server_response r;
-  r.status = status;
-  r.headers.emplace_back("Content-Type", "application/json");
-  r.body = body.dump(-1, ' ', false, flows::value::error_handler_t::replace);
-  return r;
-}
-
 server_response method_not_allowed(const std::string& method, const std::string& path,
                                    const char* allow) {
   auto r = json_error(405, "method_not_allowed",
                       method + " is not allowed on " + path + "; use " + allow);
   r.headers.emplace_back("Allow", allow);
   return r;
-}
-
-bool is_json_media_type(std::string_view ct) {
-  auto semi = ct.find(';');
-  auto type = ct.substr(0, semi);
-  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
-  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-  if (type.size() == 16 && strncasecmp(type.data(), "application/json", 16) == 0) return true;
-  // Structured syntax suffix (RFC 6839), e.g. application/vnd.x+json.
-  return type.size() > 5 && strncasecmp(type.data() + type.size() - 5, "+json", 5) == 0;
-}
-
-// Text for JSON that nlohmann can always dump: bytes a client sent (a field
-// name, a header) may be any bytes, and a strict dump would throw on them.
-std::string dump(const flows::value& v) {
-  return v.dump(-1, ' ', false, flows::value::error_handler_t::replace);
 }
 
 // At most this many entries in an error's details, then one that says how
@@ -87,25 +68,6 @@ server_response too_long(const std::string& field, std::size_t max) {
   auto msg = "at most " + std::to_string(max) + " bytes";
   return json_error(400, "invalid_request", "'" + field + "' is longer than " + msg,
                     dump(flows::value::array({{{"field", field}, {"message", msg}}})));
-}
-
-struct too_deep : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// Parses a request body, refusing nesting deeper than `max_depth` while it
-// parses: a 40 KB body of 20,000 nested arrays would otherwise become a
-// value that recursive code (dump, conversions) walks off the stack.
-flows::value parse_body(const std::string& text, std::size_t max_depth) {
-  auto guard = [max_depth](int depth, flows::value::parse_event_t event, flows::value&) {
-    if (static_cast<std::size_t>(depth) >= max_depth &&
-        (event == flows::value::parse_event_t::object_start ||
-         event == flows::value::parse_event_t::array_start))
-      throw too_deep("the body nests arrays and objects deeper than " + std::to_string(max_depth) +
-                     " levels; flatten it");
-    return true;
-  };
-  return flows::value::parse(text, guard);
 }
 
 // The HTTP server's own counters, in the same Prometheus text format.
@@ -152,7 +114,8 @@ std::string traceparent_of(const run_result& r) {
 }  // namespace
 
 service::service(engine& eng, flow_catalog flows, service_config cfg)
-    : eng_(eng), flows_(std::move(flows)), cfg_(std::move(cfg)), heartbeat_(cfg_.heartbeat) {
+    : eng_(eng), flows_(std::move(flows)), cfg_(std::move(cfg)), heartbeat_(cfg_.heartbeat),
+      started_unix_(static_cast<std::int64_t>(std::time(nullptr))) {
   for (auto& [name, _] : flows_.all()) metrics_.register_flow(name);
 }
 
@@ -171,6 +134,25 @@ void service::handle(net::server_request req, net::responder reply) {
   if (path == "/healthz") {
     if (!get) return reply(method_not_allowed(req.method, path, "GET"));
     return reply(json_ok(200, {{"status", "ok"}}));
+  }
+  const bool openai = path == "/v1/models" || path == "/v1/chat/completions";
+  if (openai && !cfg_.api_key.empty() && !bearer_matches(req.header("authorization"), cfg_.api_key))
+    return reply(openai_error(401, "invalid_request_error",
+                              req.header("authorization") ? "Incorrect API key provided."
+                                                          : "You didn't provide an API key: send 'Authorization: Bearer <key>'.",
+                              {}, "invalid_api_key"));
+  if (path == "/v1/models") {
+    if (!get) return reply(openai_error(405, "invalid_request_error", req.method + " is not allowed on " + path + "; use GET"));
+    return openai_models(reply);
+  }
+  if (path == "/v1/chat/completions") {
+    if (req.method != "POST")
+      return reply(openai_error(405, "invalid_request_error", req.method + " is not allowed on " + path + "; use POST"));
+    if (req.body.size() >= cfg_.offload_body_bytes) {
+      eng_.system().spawn([this, req = std::move(req), reply](caf::event_based_actor*) mutable { openai_chat(req, reply); });
+      return;
+    }
+    return openai_chat(req, reply);
   }
   if (!cfg_.api_key.empty() && !bearer_matches(req.header("authorization"), cfg_.api_key)) {
     auto r = json_error(401, "unauthorized",
@@ -246,6 +228,14 @@ void service::handle(net::server_request req, net::responder reply) {
   }
   reply(json_error(404, "not_found",
                    "no route for " + path + "; see /v1/flows, /healthz, /readyz, /metrics"));
+}
+
+void service::trace_headers(const net::server_request& req, run_options& ro) {
+  if (auto h = req.header("traceparent")) ro.traceparent = *h;
+  // Several tracestate fields make one list, joined in order (W3C, RFC 9110).
+  for (auto& [name, value] : req.headers)
+    if (strcasecmp(name.c_str(), "tracestate") == 0)
+      ro.tracestate += (ro.tracestate.empty() ? "" : ",") + value;
 }
 
 void service::start_run(const std::shared_ptr<const flows::plan>& flow,
@@ -326,11 +316,7 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
       if (h->size() > cfg_.max_id_bytes) return reply(too_long("X-User-Id", cfg_.max_id_bytes));
       ro.user_id = *h;
     }
-  if (auto h = req.header("traceparent")) ro.traceparent = *h;
-  // Several tracestate fields make one list, joined in order (W3C, RFC 9110).
-  for (auto& [name, value] : req.headers)
-    if (strcasecmp(name.c_str(), "tracestate") == 0)
-      ro.tracestate += (ro.tracestate.empty() ? "" : ",") + value;
+  trace_headers(req, ro);
 
   if (auto problems = eng_.check_inputs(*flow, inputs); !problems.empty()) {
     metrics_.run_rejected(flow_name);

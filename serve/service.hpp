@@ -12,6 +12,8 @@
 //   GET  /readyz                 -> 200 once flows are loaded and the exporter answers;
 //                                   503 while draining
 //   GET  /metrics                -> Prometheus text 0.0.4 (serve/metrics.hpp)
+//   GET  /v1/models, POST /v1/chat/completions
+//                                -> flows as OpenAI chat models (serve/openai.hpp)
 //
 // Every error is JSON {"error": {"code", "message", "details"}}: 400 bad JSON
 // or inputs (naming the field), 401 bad or missing bearer token (with
@@ -94,6 +96,11 @@ class service {
   void start_run(const std::shared_ptr<const flows::plan>& flow, net::server_request& req,
                  net::responder& reply);
   bool admit();  // reserves an in-flight slot, or false at the limit
+  // traceparent and tracestate headers into `ro` (every run route).
+  static void trace_headers(const net::server_request& req, run_options& ro);
+  // The OpenAI-compatible routes (serve/openai.cpp).
+  void openai_models(const net::responder& reply);
+  void openai_chat(net::server_request& req, const net::responder& reply);
 
   engine& eng_;
   flow_catalog flows_;
@@ -104,6 +111,7 @@ class service {
   const net::http_server* server_ = nullptr;
   stream_counters streams_;
   heartbeat heartbeat_;
+  std::int64_t started_unix_ = 0;  // the models' "created"
 };
 
 }  // namespace weft::serve
