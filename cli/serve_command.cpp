@@ -72,6 +72,9 @@ int serve_command(const serve_opts& o) {
   auto opts = make_engine_options(rc);
   if (!opts) return exit_usage;
   opts->network = true;
+  // Every model call of every run feeds /metrics' GenAI histograms.
+  auto genai = std::make_shared<serve::genai_metrics>();
+  opts->on_llm_call = [genai](const llm_call_record& c) { genai->record(c); };
   auto eng = start_engine(std::move(*opts));
   if (!eng) return exit_usage;
 
@@ -91,6 +94,7 @@ int serve_command(const serve_opts& o) {
   sc.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);
   if (const char* key = std::getenv("WEFT_API_KEY")) sc.api_key = key;
   serve::service svc(*eng, std::move(catalog), sc);
+  svc.attach_genai(genai);
 
   net::http_server_config hc;
   hc.host = host;

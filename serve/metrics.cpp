@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "export/exporter.hpp"
+#include "serve/prometheus_writer.hpp"
 
 namespace weft::serve {
 
@@ -36,83 +37,6 @@ std::uint64_t to_micros(double seconds) {
   return static_cast<std::uint64_t>(std::llround(std::min(seconds, 3.2e9) * 1e6));
 }
 
-// Appends text in the exposition format's own spellings.
-class writer {
- public:
-  explicit writer(std::string& out) : out_(out) {}
-
-  void family(std::string_view name, std::string_view type, std::string_view help) {
-    out_ += "# HELP ";
-    out_ += name;
-    out_ += ' ';
-    out_ += help;  // our help texts hold no '\\' or newline to escape
-    out_ += "\n# TYPE ";
-    out_ += name;
-    out_ += ' ';
-    out_ += type;
-    out_ += '\n';
-  }
-
-  // `labels` alternates names and values; values are escaped here.
-  template <class Value>
-  void sample(std::string_view name, std::initializer_list<std::string_view> labels, Value v) {
-    out_ += name;
-    if (labels.size() > 0) {
-      out_ += '{';
-      for (auto it = labels.begin(); it != labels.end(); it += 2) {
-        if (it != labels.begin()) out_ += ',';
-        out_ += *it;
-        out_ += "=\"";
-        escaped(*(it + 1));
-        out_ += '"';
-      }
-      out_ += '}';
-    }
-    out_ += ' ';
-    number(v);
-    out_ += '\n';
-  }
-
-  static std::string format(double v) {
-    std::string s;
-    writer(s).number(v);
-    return s;
-  }
-
- private:
-  void escaped(std::string_view value) {
-    for (char c : value) {
-      switch (c) {
-        case '\\': out_ += "\\\\"; break;
-        case '"': out_ += "\\\""; break;
-        case '\n': out_ += "\\n"; break;
-        default: out_ += c;
-      }
-    }
-  }
-
-  template <class Int>
-  void number(Int v) {
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, r.ptr);
-  }
-
-  void number(double v) {
-    if (std::isnan(v)) {
-      out_ += "NaN";
-    } else if (std::isinf(v)) {
-      out_ += v > 0 ? "+Inf" : "-Inf";
-    } else {
-      // Shortest text that reads back as the same double.
-      char buf[32];
-      auto r = std::to_chars(buf, buf + sizeof buf, v);
-      out_.append(buf, r.ptr);
-    }
-  }
-
-  std::string& out_;
-};
 
 // Sinks keyed by name, so that two sinks sharing one (an embedder's custom
 // sinks, say) become one set of series instead of duplicate series.

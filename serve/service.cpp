@@ -184,6 +184,7 @@ void service::handle(net::server_request req, net::responder reply) {
           r.body = metrics_.render(s ? *s : exporting::exporter_stats{});
           if (server_) r.body += server_series(*server_);
           r.body += stream_series(streams_);
+          if (genai_) r.body += genai_->render();
           reply(std::move(r));
         },
         std::chrono::seconds(2));

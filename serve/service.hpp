@@ -42,6 +42,7 @@
 #include "net/http_server.hpp"
 #include "serve/event_stream.hpp"
 #include "serve/flow_catalog.hpp"
+#include "serve/genai_metrics.hpp"
 #include "serve/metrics.hpp"
 #include "weft/engine.hpp"
 
@@ -84,6 +85,9 @@ class service {
   /// The server whose own counters /metrics shows too (answers dropped,
   /// forced closes, busy refusals, buffered bytes). Optional.
   void attach_server(const net::http_server* server) { server_ = server; }
+  /// The GenAI metrics /metrics shows (fed by engine_options::on_llm_call,
+  /// which must be set before the engine is built). Optional.
+  void attach_genai(std::shared_ptr<const genai_metrics> g) { genai_ = std::move(g); }
 
   /// From now on /readyz answers 503 (the server itself refuses new requests).
   void begin_drain() { draining_ = true; }
@@ -112,6 +116,7 @@ class service {
   stream_counters streams_;
   heartbeat heartbeat_;
   std::int64_t started_unix_ = 0;  // the models' "created"
+  std::shared_ptr<const genai_metrics> genai_;
 };
 
 }  // namespace weft::serve

@@ -6,6 +6,7 @@
 
 #include "components/llm_sse.hpp"
 #include "support/chat_server.hpp"
+#include "support/prometheus_text.hpp"
 #include "support/raw_http.hpp"
 #include "support/serve_fixture.hpp"
 
@@ -240,4 +241,56 @@ TEST_CASE("openai: 401 under WEFT_API_KEY, in OpenAI's shape", "[serve][openai]"
   r = http_exchange(f.port(), get_request("/v1/models", "Authorization: Bearer weft-secret-key-123\r\n"));
   REQUIRE(r);
   CHECK(r->status == 200);
+}
+
+TEST_CASE("openai: /metrics has the GenAI histograms of the model calls", "[serve][openai][metrics]") {
+  chat_server llm;
+  serve_fixture f({}, {}, {}, chat_flows(llm));
+  chat_reply a = chat_reply::text("x");
+  a.usage = {300, 20, {}, {}};
+  llm.push(a);
+  auto r = http_exchange(f.port(), post_chat(R"({"model":"summary","messages":[{"role":"user","content":"x"}]})"));
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  llm.push(chat_reply::error(400));
+  r = http_exchange(f.port(), post_chat(R"({"model":"summary","messages":[{"role":"user","content":"x"}]})"));
+  REQUIRE(r);
+  CHECK(r->status == 500);
+  auto m = http_exchange(f.port(), get_request("/metrics"));
+  REQUIRE(m);
+  auto scrape = prometheus::parse(m->body);
+  INFO(scrape.error);
+  REQUIRE(scrape);
+  auto family = prometheus::find_family(scrape.doc, "gen_ai_client_token_usage");
+  REQUIRE(family);
+  CHECK(family->type == "histogram");
+  const prometheus::label_map in = {{"gen_ai_operation_name", "chat"},
+                                    {"gen_ai_provider_name", "openai"},
+                                    {"gen_ai_request_model", "m2"},
+                                    {"gen_ai_token_type", "input"}};
+  auto count = prometheus::find_sample(scrape.doc, "gen_ai_client_token_usage_count", in);
+  REQUIRE(count);
+  CHECK(count->value == 1);  // the failed call has no tokens
+  auto sum = prometheus::find_sample(scrape.doc, "gen_ai_client_token_usage_sum", in);
+  REQUIRE(sum);
+  CHECK(sum->value == 300);
+  auto le256 = in;
+  le256["le"] = "256";
+  auto le1024 = in;
+  le1024["le"] = "1024";
+  CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_token_usage_bucket", le256)->value == 0);
+  CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_token_usage_bucket", le1024)->value == 1);
+  auto out = in;
+  out["gen_ai_token_type"] = "output";
+  CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_token_usage_sum", out)->value == 20);
+  prometheus::label_map ok = {{"gen_ai_operation_name", "chat"},
+                              {"gen_ai_provider_name", "openai"},
+                              {"gen_ai_request_model", "m2"},
+                              {"error_type", ""}};
+  auto failed = ok;
+  failed["error_type"] = "400";
+  REQUIRE(prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", ok));
+  CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", ok)->value == 1);
+  REQUIRE(prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", failed));
+  CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", failed)->value == 1);
 }

@@ -72,6 +72,7 @@ inline void raise_fd_limit() {
 
 struct serve_fixture {
   std::shared_ptr<span_store> store = std::make_shared<span_store>();
+  std::shared_ptr<serve::genai_metrics> genai = std::make_shared<serve::genai_metrics>();
   std::unique_ptr<engine> eng;
   std::unique_ptr<serve::service> svc;
   std::unique_ptr<net::http_server> server;
@@ -84,6 +85,7 @@ struct serve_fixture {
     raise_fd_limit();
     auto opts = memory_options(store);
     opts.network = true;
+    opts.on_llm_call = [g = genai](const llm_call_record& c) { g->record(c); };
     eng = std::make_unique<engine>(std::move(opts));
     if (setup) setup(*eng);
     serve::flow_catalog cat;
@@ -100,6 +102,7 @@ struct serve_fixture {
     REQUIRE(started);
     server = std::move(*started);
     svc->attach_server(server.get());
+    svc->attach_genai(genai);
   }
 
   ~serve_fixture() {
