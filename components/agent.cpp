@@ -49,26 +49,14 @@ struct tool_def {
   std::shared_ptr<const json_schema> arguments;  // from the flow's declared inputs
 };
 
-const char* json_type(value_type t) {
-  switch (t) {
-    case value_type::string: return "string";
-    case value_type::number: return "number";
-    case value_type::integer: return "integer";
-    case value_type::boolean: return "boolean";
-    case value_type::object: return "object";
-    case value_type::array: return "array";
-    case value_type::any: return nullptr;
-  }
-  return nullptr;
-}
-
 // The JSON Schema of a flow's declared inputs, as the model sees it.
 value inputs_schema(const plan& p) {
   value props = value::object();
   value required = value::array();
   for (const input_decl& d : p.spec.inputs) {
     value prop = value::object();
-    if (const char* t = json_type(d.type)) prop["type"] = t;
+    // The flow's types are JSON Schema's names; `any` constrains nothing.
+    if (d.type != value_type::any) prop["type"] = to_string(d.type);
     if (d.default_value) prop["default"] = *d.default_value;
     else required.push_back(d.name);
     props[d.name] = std::move(prop);
