@@ -67,6 +67,8 @@ struct serve_opts {
   std::int64_t offload_body_bytes = 16 * 1024;
   std::int64_t max_stream_buffer_bytes = 1 << 20;
   std::int64_t heartbeat_ms = 15000;
+  std::int64_t run_history = 10000;
+  std::int64_t run_ttl_s = 3600;
 };
 
 int run_command(const run_opts& o);

@@ -93,6 +93,12 @@ int main(int argc, char** argv) {
                         "A comment line on every open event stream this often")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--run-history", serve.run_history, "Background runs kept at most")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--run-ttl-s", serve.run_ttl_s, "Seconds a finished background run is kept")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--max-connections", serve.max_connections, "Open connections at most")->capture_default_str()
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--idle-timeout-ms", serve.idle_timeout_ms,

@@ -92,6 +92,8 @@ int serve_command(const serve_opts& o) {
   sc.offload_body_bytes = static_cast<std::size_t>(o.offload_body_bytes);
   sc.max_stream_buffer_bytes = static_cast<std::size_t>(o.max_stream_buffer_bytes);
   sc.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);
+  sc.background.history = static_cast<std::size_t>(o.run_history);
+  sc.background.ttl = std::chrono::seconds(o.run_ttl_s);
   if (const char* key = std::getenv("WEFT_API_KEY")) sc.api_key = key;
   serve::service svc(*eng, std::move(catalog), sc);
   svc.attach_genai(genai);

@@ -115,7 +115,7 @@ std::string traceparent_of(const run_result& r) {
 
 service::service(engine& eng, flow_catalog flows, service_config cfg)
     : eng_(eng), flows_(std::move(flows)), cfg_(std::move(cfg)), heartbeat_(cfg_.heartbeat),
-      started_unix_(static_cast<std::int64_t>(std::time(nullptr))) {
+      started_unix_(static_cast<std::int64_t>(std::time(nullptr))), background_(cfg_.background) {
   for (auto& [name, _] : flows_.all()) metrics_.register_flow(name);
 }
 
@@ -185,11 +185,16 @@ void service::handle(net::server_request req, net::responder reply) {
           if (server_) r.body += server_series(*server_);
           r.body += stream_series(streams_);
           if (genai_) r.body += genai_->render();
+          r.body += "# HELP weft_background_runs Background runs kept, by status.\n# TYPE weft_background_runs gauge\n";
+          for (auto& [status, n] : background_.counts())
+            r.body += "weft_background_runs{status=\"" + status + "\"} " + std::to_string(n) + "\n";
           reply(std::move(r));
         },
         std::chrono::seconds(2));
     return;
   }
+
+  if (path.rfind("/v1/runs/", 0) == 0) return run_route(req, reply);
 
   constexpr std::string_view prefix = "/v1/flows";
   if (path == prefix) {
@@ -229,6 +234,68 @@ void service::handle(net::server_request req, net::responder reply) {
   }
   reply(json_error(404, "not_found",
                    "no route for " + path + "; see /v1/flows, /healthz, /readyz, /metrics"));
+}
+
+void service::start_background(const std::shared_ptr<const flows::plan>& flow, flows::value_map inputs,
+                               run_options ro, const net::responder& reply) {
+  const std::string flow_name = flow->name();
+  auto canceller = std::make_shared<run_canceller>();
+  auto id = background_.add(flow_name, canceller);
+  if (!id) {
+    inflight_--;  // admitted, never started
+    metrics_.run_rejected(flow_name);
+    auto r = json_error(503, "history_full",
+                        "every background run kept is still going (--run-history); retry later");
+    r.headers.emplace_back("Retry-After", std::to_string(cfg_.retry_after_s));
+    return reply(std::move(r));
+  }
+  metrics_.run_started();
+  ro.canceller = canceller;
+  auto* bg = &background_;
+  ro.on_event = [bg, id = *id](const run_event& e) {
+    if (e.type == run_event::kind::run_finished) return;
+    auto j = e.to_json();
+    bg->event(id, j.value("event", ""), dump(j));
+  };
+  reply(json_ok(202, {{"run_id", *id}, {"status_url", "/v1/runs/" + *id}, {"events_url", "/v1/runs/" + *id + "/events"}}));
+  background_.started(*id);
+  eng_.run(flow, std::move(inputs), std::move(ro), [this, bg, id = *id, flow_name](run_result r) {
+    bg->finished(id, r);
+    inflight_--;
+    auto status = r.ok ? run_status::ok : r.timed_out ? run_status::timeout : run_status::failed;
+    metrics_.run_finished(flow_name, status, r.duration_ms / 1000.0);
+  });
+}
+
+void service::run_route(net::server_request& req, const net::responder& reply) {
+  auto rest = req.path.substr(std::string_view("/v1/runs/").size());
+  bool events = false;
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    if (rest.substr(slash) != "/events") return reply(json_error(404, "not_found", "no route for " + req.path));
+    rest.resize(slash);
+    events = true;
+  }
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  auto unknown = [&] {
+    reply(json_error(404, "unknown_run",
+                     "no background run '" + rest + "' (it never existed, or --run-history / --run-ttl-s let it go)"));
+  };
+  if (events) {
+    if (!get) return reply(method_not_allowed(req.method, req.path, "GET"));
+    std::uint64_t after = 0;
+    if (auto h = req.header("last-event-id")) after = std::strtoull(h->c_str(), nullptr, 10);
+    if (!background_.follow(rest, after, reply, cfg_.max_stream_buffer_bytes)) unknown();
+    return;
+  }
+  if (req.method == "DELETE") {
+    auto status = background_.cancel(rest);
+    if (!status) return unknown();
+    return reply(json_ok(202, {{"run_id", rest}, {"status", *status}}));
+  }
+  if (!get) return reply(method_not_allowed(req.method, req.path, "GET, DELETE"));
+  auto s = background_.status(rest);
+  if (!s) return unknown();
+  reply(json_ok(200, *s));
 }
 
 void service::trace_headers(const net::server_request& req, run_options& ro) {
@@ -272,6 +339,7 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
   // An event stream when the client asks for one, by header or in the body.
   std::optional<bool> stream;
   bool keep_on_disconnect = false;
+  bool background = false;
   for (auto& [key, v] : body.items()) {
     if (key == "inputs") {
       if (!v.is_object()) return reply(bad_field("inputs", "an object"));
@@ -295,6 +363,9 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
     } else if (key == "stream") {
       if (!v.is_boolean()) return reply(bad_field("stream", "true or false"));
       stream = v.get<bool>();
+    } else if (key == "background") {
+      if (!v.is_boolean()) return reply(bad_field("background", "true or false"));
+      background = v.get<bool>();
     } else if (key == "on_disconnect") {
       if (!v.is_string() || (v != "cancel" && v != "continue"))
         return reply(bad_field("on_disconnect", "\"cancel\" (the default) or \"continue\""));
@@ -303,7 +374,7 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
       return reply(json_error(
           400, "invalid_request",
           "unknown field '" + key +
-              "' in the body; expected inputs, session_id, user_id, timeout_ms, stream, on_disconnect",
+              "' in the body; expected inputs, session_id, user_id, timeout_ms, stream, on_disconnect, background",
           dump(flows::value::array({{{"field", key}, {"message", "unknown field"}}}))));
     }
   }
@@ -331,6 +402,7 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
     r.headers.emplace_back("Retry-After", std::to_string(cfg_.retry_after_s));
     return reply(std::move(r));
   }
+  if (background) return start_background(flow, std::move(inputs), std::move(ro), reply);
   metrics_.run_started();
   if (!stream) {
     auto accept = req.header("accept");

@@ -12,6 +12,8 @@
 //   GET  /readyz                 -> 200 once flows are loaded and the exporter answers;
 //                                   503 while draining
 //   GET  /metrics                -> Prometheus text 0.0.4 (serve/metrics.hpp)
+//   GET|DELETE /v1/runs/{id}, GET /v1/runs/{id}/events
+//                                -> background runs ("background": true; serve/background_runs.hpp)
 //   GET  /v1/models, POST /v1/chat/completions
 //                                -> flows as OpenAI chat models (serve/openai.hpp)
 //
@@ -40,6 +42,7 @@
 #include <string>
 
 #include "net/http_server.hpp"
+#include "serve/background_runs.hpp"
 #include "serve/event_stream.hpp"
 #include "serve/flow_catalog.hpp"
 #include "serve/genai_metrics.hpp"
@@ -70,6 +73,8 @@ struct service_config {
   std::size_t max_stream_buffer_bytes = 1 << 20;
   /// A comment line goes to every open event stream this often.
   std::chrono::milliseconds heartbeat{15000};
+  /// What background runs keep (serve/background_runs.hpp).
+  background_limits background;
 };
 
 class service {
@@ -105,6 +110,10 @@ class service {
   // The OpenAI-compatible routes (serve/openai.cpp).
   void openai_models(const net::responder& reply);
   void openai_chat(net::server_request& req, const net::responder& reply);
+  // /v1/runs/{id}[/events]: background runs.
+  void run_route(net::server_request& req, const net::responder& reply);
+  void start_background(const std::shared_ptr<const flows::plan>& flow, flows::value_map inputs,
+                        run_options ro, const net::responder& reply);
 
   engine& eng_;
   flow_catalog flows_;
@@ -117,6 +126,7 @@ class service {
   heartbeat heartbeat_;
   std::int64_t started_unix_ = 0;  // the models' "created"
   std::shared_ptr<const genai_metrics> genai_;
+  background_runs background_;
 };
 
 }  // namespace weft::serve
