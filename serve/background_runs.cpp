@@ -139,9 +139,7 @@ bool background_runs::follow(const std::string& id, std::uint64_t after, const n
   net::stream_options so;
   so.max_buffered_bytes = max_buffer_bytes;
   so.overflow_tail = sse_event("error", R"({"event":"error","error":"the client read too slowly; the stream ends here"})", 0);
-  net::server_response head;
-  head.headers = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  auto w = reply.stream(std::move(head), std::move(so));
+  auto w = reply.stream(sse_head(), std::move(so));
   std::string replay;
   for (std::size_t i = static_cast<std::size_t>(std::min<std::uint64_t>(after, r.events.size()));
        i < r.events.size(); ++i)

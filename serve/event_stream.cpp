@@ -47,6 +47,26 @@ void heartbeat::loop() {
   }
 }
 
+net::server_response sse_head() {
+  net::server_response head;
+  head.headers = {{"Content-Type", "text/event-stream"},
+                  {"Cache-Control", "no-cache"},
+                  {"X-Accel-Buffering", "no"}};  // nginx: do not hold the stream back
+  return head;
+}
+
+std::function<void(net::stream_end)> cancel_on_close(std::shared_ptr<run_canceller> canceller,
+                                                     stream_counters& counters, bool continue_on_disconnect) {
+  return [canceller = std::move(canceller), &counters, continue_on_disconnect](net::stream_end why) {
+    if (why == net::stream_end::overflow) {
+      counters.overflows++;
+      canceller->cancel("client too slow: the event stream overflowed its buffer");
+    } else if (!continue_on_disconnect) {
+      canceller->cancel("client disconnected");
+    }
+  };
+}
+
 namespace {
 
 // What a run stream shares between the event observer, the close hook and
@@ -75,20 +95,8 @@ void stream_run(engine& eng, std::shared_ptr<const flows::plan> flow, flows::val
             {"error", "the client read too slowly: more than " + std::to_string(opts.max_buffer_bytes) +
                           " bytes of events waited for it (--max-stream-buffer-bytes); the stream ends here"}}),
       0);
-  const bool keep_going = opts.continue_on_disconnect;
-  so.on_close = [canceller, &counters, keep_going](net::stream_end why) {
-    if (why == net::stream_end::overflow) {
-      counters.overflows++;
-      canceller->cancel("client too slow: the event stream overflowed its buffer");
-    } else if (!keep_going) {
-      canceller->cancel("client disconnected");
-    }
-  };
-  net::server_response head;
-  head.headers = {{"Content-Type", "text/event-stream"},
-                  {"Cache-Control", "no-cache"},
-                  {"X-Accel-Buffering", "no"}};  // nginx: do not hold the stream back
-  rs->out = reply.stream(std::move(head), std::move(so));
+  so.on_close = cancel_on_close(canceller, counters, opts.continue_on_disconnect);
+  rs->out = reply.stream(sse_head(), std::move(so));
   counters.active++;
   beat.add(rs->out);
   ro.canceller = canceller;

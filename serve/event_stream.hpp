@@ -49,12 +49,22 @@ namespace weft::serve {
 /// (no id line for id 0). `data` must be one line (JSON text is).
 std::string sse_event(std::string_view type, std::string_view data, std::uint64_t id);
 
+/// The head of every event stream weft serve sends: 200, text/event-stream,
+/// no caching, and no buffering by a proxy in front (nginx's header).
+net::server_response sse_head();
+
 /// What /metrics shows of event streams.
 struct stream_counters {
   std::atomic<std::int64_t> active{0};      // weft_sse_streams_active
   std::atomic<std::uint64_t> overflows{0};  // weft_sse_overflows_total
   std::atomic<std::uint64_t> events{0};     // weft_run_events_total (sent on streams)
 };
+
+/// What to do when a run's event stream ends before the run: cancel the
+/// run (a client too slow to read is counted in `counters.overflows`),
+/// unless the client went away and asked for the run to go on.
+std::function<void(net::stream_end)> cancel_on_close(std::shared_ptr<run_canceller> canceller,
+                                                     stream_counters& counters, bool continue_on_disconnect);
 
 /// Sends a comment line on every open stream at a fixed interval, from one
 /// thread of its own, so that idle streams (a model thinking for a minute)

@@ -234,17 +234,8 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
   so.max_buffered_bytes = cfg_.max_stream_buffer_bytes;
   so.overflow_tail = data_line({{"error", {{"message", "the client read too slowly; the stream ends here"},
                                            {"type", "server_error"}, {"param", nullptr}, {"code", "stream_overflow"}}}});
-  so.on_close = [canceller, this](net::stream_end why) {
-    if (why == net::stream_end::overflow) {
-      streams_.overflows++;
-      canceller->cancel("client too slow: the event stream overflowed its buffer");
-    } else {
-      canceller->cancel("client disconnected");
-    }
-  };
-  net::server_response head;
-  head.headers = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  st->out = reply.stream(std::move(head), std::move(so));
+  so.on_close = cancel_on_close(canceller, streams_, false);
+  st->out = reply.stream(sse_head(), std::move(so));
   streams_.active++;
   heartbeat_.add(st->out);
   st->out.write(data_line(chunk(st->id, created, name, {{"role", "assistant"}, {"content", ""}}, nullptr, include_usage)));
