@@ -39,6 +39,8 @@ struct load_opts : run_common {
   std::int64_t audit_wait_ms = 5000;    // how long the server's trace file may lag
   std::int64_t http_timeout_ms = 0;     // 0: --timeout-ms + 10 s, or 60 s
   std::string api_key_env = "WEFT_API_KEY";  // env var with the bearer key
+  bool stream = false;  // --stream: SSE runs, or streamed chat completions with --openai
+  bool openai = false;  // --openai: POST /v1/chat/completions with model = --flow
 };
 
 struct trace_show_opts {

@@ -24,6 +24,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/load_summary.hpp"
+#include "cli/load_url_answer.hpp"
+#include "cli/load_url_server.hpp"
 #include "cli/setup.hpp"
 #include "flows/spec.hpp"
 #include "net/http_load.hpp"
@@ -36,15 +38,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using flows::value;
-
-// What GET /v1/flows/NAME said.
-struct flow_info {
-  std::vector<flows::input_decl> inputs;
-  std::size_t nodes = 0;  // 0: unknown
-  // Whether every run has 1 + nodes spans. A server that does not say is
-  // taken to mean yes: servers from before branches and child runs.
-  bool fixed_shape = true;
-};
 
 // What one run sent and got back; what the audit needs.
 struct run_record {
@@ -60,157 +53,6 @@ struct run_record {
 volatile std::sig_atomic_t g_signals = 0;
 extern "C" void on_load_signal(int) {
   if (g_signals < 2) g_signals = g_signals + 1;
-}
-
-std::string percent_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::optional<flows::value_type> parse_type(const std::string& name) {
-  using flows::value_type;
-  for (auto t : {value_type::string, value_type::number, value_type::integer, value_type::boolean,
-                 value_type::object, value_type::array, value_type::any})
-    if (name == flows::to_string(t)) return t;
-  return std::nullopt;
-}
-
-// "HTTP 503 server_busy: too many runs in flight (details...)", from the
-// server's error JSON when it sent one, else from the status alone.
-std::string describe_failure(const net::http_response& r) {
-  if (r.error != net::transport_error::none)
-    return net::to_string(r.error) + ": " + r.error_message;
-  std::string out = "HTTP " + std::to_string(r.status);
-  auto j = value::parse(r.body, nullptr, false);
-  if (!j.is_object() || !j.contains("error") || !j["error"].is_object()) return out;
-  auto& e = j["error"];
-  if (e.contains("code") && e["code"].is_string()) out += " " + e["code"].get<std::string>();
-  if (e.contains("message") && e["message"].is_string())
-    out += ": " + e["message"].get<std::string>();
-  if (e.contains("details") && e["details"].is_array())
-    for (auto& d : e["details"]) out += "\n  " + (d.is_string() ? d.get<std::string>() : d.dump());
-  return out;
-}
-
-// One request, sent through the same driver as the load itself.
-net::http_response fetch(net::http_request req, std::int64_t timeout_ms) {
-  net::http_load one({.concurrency = 1, .total = 1, .timeout_ms = timeout_ms});
-  net::http_response got;
-  one.run([&](std::int64_t) { return req; },
-          [&](net::http_load_sample&& s) { got = std::move(s.response); });
-  return got;
-}
-
-// "a, b, c" from GET /v1/flows; empty when that fails (it is only a hint).
-std::string served_flows(const std::string& base, const net::header_list& auth) {
-  net::http_request req;
-  req.method = "GET";
-  req.url = base + "/v1/flows";
-  req.headers = auth;
-  auto r = fetch(std::move(req), 10000);
-  if (!r.ok()) return {};
-  auto j = value::parse(r.body, nullptr, false);
-  if (!j.is_object() || !j.contains("flows") || !j["flows"].is_array()) return {};
-  std::string names;
-  for (auto& f : j["flows"])
-    if (f.is_object() && f.contains("name") && f["name"].is_string())
-      names += (names.empty() ? "" : ", ") + f["name"].get<std::string>();
-  return names;
-}
-
-// GET /v1/flows/NAME. Prints the error and returns the exit code on failure.
-std::variant<flow_info, int> describe_flow(const std::string& base, const load_opts& o,
-                                           const net::header_list& auth) {
-  net::http_request req;
-  req.method = "GET";
-  req.url = base + "/v1/flows/" + percent_encode(o.flow_name);
-  req.headers = auth;
-  req.headers.emplace_back("Accept", "application/json");
-  auto r = fetch(std::move(req), 10000);
-  if (r.error != net::transport_error::none) {
-    // A refused or unresolvable server is "not there"; one that accepted
-    // the connection and then said nothing is there but stuck.
-    const bool unreachable =
-        r.error == net::transport_error::connect || r.error == net::transport_error::dns;
-    std::cerr << "weft: error: " << (unreachable ? "cannot reach " : "no answer from ") << base
-              << ": " << r.error_message << '\n';
-    return exit_run_failed;
-  }
-  if (r.status == 401 || r.status == 403) {
-    std::cerr << "weft: error: " << base << " refused the request (" << describe_failure(r) << ")\n"
-              << (auth.empty() ? "weft: hint: set " + o.api_key_env + " to the server's API key\n"
-                               : "weft: hint: check the API key in " + o.api_key_env + "\n");
-    return exit_usage;
-  }
-  if (r.status == 404) {
-    std::cerr << "weft: error: " << base << " has no flow '" << o.flow_name
-              << "' (the server said: " << describe_failure(r) << ")\n";
-    if (auto names = served_flows(base, auth); !names.empty())
-      std::cerr << "weft: hint: the flows it serves: " << names << '\n';
-    return exit_usage;
-  }
-  if (r.status != 200) {
-    std::cerr << "weft: error: GET /v1/flows/" << o.flow_name << ": " << describe_failure(r)
-              << '\n';
-    return exit_run_failed;
-  }
-  auto j = value::parse(r.body, nullptr, false);
-  if (!j.is_object()) {
-    std::cerr << "weft: error: GET /v1/flows/" << o.flow_name
-              << ": the answer is not a JSON object; is " << base << " a weft server?\n";
-    return exit_run_failed;
-  }
-  flow_info info;
-  if (j.contains("nodes") && j["nodes"].is_number_unsigned())
-    info.nodes = j["nodes"].get<std::size_t>();
-  if (j.contains("fixed_shape") && j["fixed_shape"].is_boolean())
-    info.fixed_shape = j["fixed_shape"].get<bool>();
-  if (j.contains("inputs") && j["inputs"].is_array()) {
-    for (auto& d : j["inputs"]) {
-      if (!d.is_object() || !d.contains("name") || !d["name"].is_string()) continue;
-      flows::input_decl in;
-      in.name = d["name"].get<std::string>();
-      // The server applies the default; here only whether there is one
-      // matters (none: the input is required).
-      if (!d.value("required", false)) in.default_value = d.value("default", value());
-      if (d.contains("type") && d["type"].is_string()) {
-        auto t = parse_type(d["type"].get<std::string>());
-        if (!t)
-          std::cerr << "weft: warning: input '" << in.name << "' has type '"
-                    << d["type"].get<std::string>()
-                    << "', unknown here; sending -i values as 'any'\n";
-        in.type = t.value_or(flows::value_type::any);
-      }
-      info.inputs.push_back(std::move(in));
-    }
-  }
-  return info;
-}
-
-// setup.hpp's make_inputs against the inputs the server declared, then a
-// check that each required one is given: one error here, not one per run.
-// Prints the error and returns nullopt.
-std::optional<value> make_remote_inputs(const flow_info& flow, const load_opts& o) {
-  auto in = make_inputs(o.flow_name, flow.inputs, o);
-  if (!in) return std::nullopt;
-  for (auto& d : flow.inputs) {
-    if (!d.default_value && !in->contains(d.name)) {
-      std::cerr << "weft: error: flow '" << o.flow_name << "' needs input '" << d.name << "' ("
-                << flows::to_string(d.type) << "); give -i " << d.name << "=VALUE\n";
-      return std::nullopt;
-    }
-  }
-  return flows::to_object(*in);
 }
 
 // Re-reads the server's trace file until the audit passes or `wait` runs
@@ -242,6 +84,60 @@ void add_problem(tracing::audit_report& rep, std::string p) {
   ++rep.problem_count;
 }
 
+// The request body and route for --openai: one user message, the prompt
+// from -i prompt=TEXT. Prints the error and returns nullopt.
+std::optional<std::string> chat_body(const load_opts& o) {
+  std::string prompt = "Say hello.";
+  for (auto& kv : o.inputs) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || kv.substr(0, eq) != "prompt") {
+      std::cerr << "weft: error: -i " << kv
+                << ": with --openai the only input is prompt=TEXT, sent as the user message\n";
+      return std::nullopt;
+    }
+    prompt = kv.substr(eq + 1);
+  }
+  if (!o.inputs_file.empty()) {
+    std::cerr << "weft: error: --inputs-file has no effect with --openai; give -i prompt=TEXT\n";
+    return std::nullopt;
+  }
+  value body = {{"model", o.flow_name},
+                {"messages", value::array({{{"role", "user"}, {"content", prompt}}})}};
+  if (o.stream) {
+    body["stream"] = true;
+    body["stream_options"] = {{"include_usage", true}};
+  }
+  if (!o.user_id.empty()) body["user"] = o.user_id;
+  return body.dump();
+}
+
+// The OpenAI API root of a base URL: weft's is BASE/v1; a URL given with
+// its /v1 already (as OpenAI clients take it) is kept.
+std::string api_root(const std::string& base) {
+  return base.ends_with("/v1") ? base : base + "/v1";
+}
+
+// The stream figures --stream adds to the summary.
+struct stream_totals {
+  std::vector<double> first_event_ms;  // sorted; one per stream that sent a byte
+  std::vector<double> first_byte_ms;   // sorted; the head's first byte
+  std::int64_t events = 0;
+  std::int64_t complete = 0;
+  std::int64_t streams = 0;
+};
+
+value stream_json(const stream_totals& s, double duration_s) {
+  auto pct = [](const std::vector<double>& v) {
+    return value{{"p50", percentile(v, 0.50)}, {"p99", percentile(v, 0.99)}};
+  };
+  return {{"streams", s.streams},
+          {"complete", s.complete},
+          {"events", s.events},
+          {"events_per_s", duration_s > 0 ? static_cast<double>(s.events) / duration_s : 0.0},
+          {"first_event_ms", pct(s.first_event_ms)},
+          {"first_byte_ms", pct(s.first_byte_ms)}};
+}
+
 }  // namespace
 
 int load_url_command(const load_opts& o) {
@@ -265,21 +161,38 @@ int load_url_command(const load_opts& o) {
     }
     auth.emplace_back("Authorization", std::string("Bearer ") + key);
   }
-
-  auto described = describe_flow(base, o, auth);
-  if (auto* code = std::get_if<int>(&described)) return *code;
-  auto& flow = std::get<flow_info>(described);
-  auto inputs = make_remote_inputs(flow, o);
-  if (!inputs) return exit_usage;
-
-  // Every request has the same body; only the traceparent differs.
-  value body = {{"inputs", std::move(*inputs)}};
-  if (!o.session_id.empty()) body["session_id"] = o.session_id;
-  if (!o.user_id.empty()) body["user_id"] = o.user_id;
-  if (o.timeout_ms > 0) body["timeout_ms"] = o.timeout_ms;
-  const std::string body_text = body.dump();
-  const std::string runs_url = base + "/v1/flows/" + percent_encode(o.flow_name) + "/runs";
   const bool audit = !o.trace_file.empty();
+  const auto route = o.openai ? (o.stream ? load_route::chat_stream : load_route::chat)
+                              : (o.stream ? load_route::runs_stream : load_route::runs);
+
+  // What to send. A flow's description is needed for its inputs, and for
+  // the audit's span count; --openai needs it only for the audit, so that
+  // it can load any OpenAI-compatible server.
+  flow_info flow;
+  std::string body_text, target;
+  if (!o.openai || audit) {
+    auto described = describe_flow(base, o, auth);
+    if (auto* code = std::get_if<int>(&described)) return *code;
+    flow = std::get<flow_info>(described);
+  }
+  if (o.openai) {
+    auto body = chat_body(o);
+    if (!body) return exit_usage;
+    body_text = std::move(*body);
+    target = api_root(base) + "/chat/completions";
+    if (int code = check_model(api_root(base), o, auth); code != exit_ok) return code;
+  } else {
+    auto inputs = make_remote_inputs(flow, o);
+    if (!inputs) return exit_usage;
+    // Every request has the same body; only the traceparent differs.
+    value body = {{"inputs", std::move(*inputs)}};
+    if (!o.session_id.empty()) body["session_id"] = o.session_id;
+    if (!o.user_id.empty()) body["user_id"] = o.user_id;
+    if (o.timeout_ms > 0) body["timeout_ms"] = o.timeout_ms;
+    body_text = body.dump();
+    target = base + "/v1/flows/" + percent_encode(o.flow_name) + "/runs";
+  }
+  const char* accept = o.stream ? "text/event-stream" : "application/json";
 
   const auto total = static_cast<std::size_t>(o.runs);
   std::vector<run_record> records(total);
@@ -289,6 +202,7 @@ int load_url_command(const load_opts& o) {
   std::int64_t ok = 0, failed = 0, finished = 0;
   std::string first_error;
   tracing::audit_report report;
+  stream_totals streamed;
 
   net::http_load_config cfg;
   cfg.concurrency = static_cast<int>(std::min<std::int64_t>(o.concurrency, 1 << 20));
@@ -297,6 +211,8 @@ int load_url_command(const load_opts& o) {
   cfg.timeout_ms = o.http_timeout_ms > 0 ? o.http_timeout_ms
                    : o.timeout_ms > 0    ? o.timeout_ms + 10000
                                          : 60000;
+  // A stream is read whole before it is checked; its events add up.
+  if (o.stream) cfg.max_body_bytes = std::size_t{16} << 20;
   net::http_load load(cfg);
 
   auto make = [&](std::int64_t i) {
@@ -305,11 +221,12 @@ int load_url_command(const load_opts& o) {
     rec.parent = tracing::span_id::random();
     net::http_request req;
     req.method = "POST";
-    req.url = runs_url;
+    req.url = target;
     req.body = body_text;
     req.headers = auth;
     req.headers.emplace_back("Content-Type", "application/json");
-    req.headers.emplace_back("Accept", "application/json");
+    req.headers.emplace_back("Accept", accept);
+    if (o.openai && !o.session_id.empty()) req.headers.emplace_back("x-session-id", o.session_id);
     req.headers.emplace_back("traceparent",
                              tracing::format_traceparent(rec.trace, rec.parent, true));
     return req;
@@ -324,29 +241,29 @@ int load_url_command(const load_opts& o) {
       ++transport_errors[net::to_string(r.error)];
     else
       ++statuses[r.status];
+    if (o.stream) {
+      ++streamed.streams;
+      if (s.first_body_ms > 0) streamed.first_event_ms.push_back(s.first_body_ms);
+      if (s.first_byte_ms > 0) streamed.first_byte_ms.push_back(s.first_byte_ms);
+    }
     std::string why;
     if (r.ok()) {
-      auto j = value::parse(r.body, nullptr, false);
-      if (j.is_object() && j.contains("trace_id") && j["trace_id"].is_string()) {
-        rec.ok = true;
-        if (audit && j.contains("run_id") && j["run_id"].is_string())
-          rec.run_id = j["run_id"].get<std::string>();
-        auto sent = rec.trace.to_hex();
-        auto got = j["trace_id"].get<std::string>();
-        if (got != sent)
+      auto a = read_answer(route, r, s.body_truncated);
+      streamed.events += a.events;
+      if (a.complete) ++streamed.complete;
+      rec.ok = a.ok;
+      why = a.error;
+      if (audit) rec.run_id = a.run_id;
+      // The server must have run it in the trace this request named.
+      const auto sent = rec.trace.to_hex();
+      if (!a.trace_id.empty() && a.trace_id != sent)
+        add_problem(report, "run " + std::to_string(s.index) + ": the server answered trace_id '" +
+                                a.trace_id + "', but the request's traceparent had " + sent);
+      if (auto tp = r.header("traceparent")) {
+        auto parsed = tracing::parse_traceparent(*tp);
+        if (!parsed || parsed->trace != rec.trace)
           add_problem(report, "run " + std::to_string(s.index) +
-                                  ": the server answered trace_id '" + got +
-                                  "', but the request's traceparent had " + sent);
-        if (auto tp = r.header("traceparent")) {
-          auto parsed = tracing::parse_traceparent(*tp);
-          if (!parsed || parsed->trace != rec.trace)
-            add_problem(report, "run " + std::to_string(s.index) +
-                                    ": the response's traceparent is not in trace " + sent);
-        }
-      } else {
-        why =
-            "HTTP " + std::to_string(r.status) + " with a body that is not a run result" +
-            (s.body_truncated ? " (cut at " + std::to_string(cfg.max_body_bytes) + " bytes)" : "");
+                                  ": the response's traceparent is not in trace " + sent);
       }
     } else {
       why = describe_failure(r);
@@ -389,6 +306,8 @@ int load_url_command(const load_opts& o) {
   load_totals totals{stats.sent, ok, failed, stats.duration_s,
                      {latency.begin(), latency.begin() + static_cast<long>(sent)}};
   std::sort(totals.latency_ms.begin(), totals.latency_ms.end());
+  std::sort(streamed.first_event_ms.begin(), streamed.first_event_ms.end());
+  std::sort(streamed.first_byte_ms.begin(), streamed.first_byte_ms.end());
 
   // The audit: every run the server said it ran must be one complete trace,
   // rooted at the span this process put in its traceparent.
@@ -427,7 +346,9 @@ int load_url_command(const load_opts& o) {
                   {"problem_samples", report.problems},
                   {"checked", audit}};
     j["export"] = {{"remote", true}};
+    if (o.stream) j["stream"] = stream_json(streamed, totals.duration_s);
     j["http"] = {{"url", base},
+                 {"route", o.openai ? "openai" : "runs"},
                  {"flow", o.flow_name},
                  {"statuses", by_status},
                  {"transport_errors", by_error},
@@ -440,8 +361,17 @@ int load_url_command(const load_opts& o) {
     for (auto& [code, n] : statuses)
       counts += "  " + std::to_string(code) + " x" + std::to_string(n);
     for (auto& [kind, n] : transport_errors) counts += "  " + kind + " x" + std::to_string(n);
-    std::printf("http  %s  connections %lld%s\n", base.c_str(),
+    std::printf("http  %s%s  connections %lld%s\n", base.c_str(),
+                o.openai ? "  (OpenAI chat completions)" : "",
                 static_cast<long long>(stats.connections_opened), counts.c_str());
+    if (o.stream) {
+      const double per_s = totals.duration_s > 0 ? static_cast<double>(streamed.events) / totals.duration_s : 0;
+      std::printf("stream  complete %lld/%lld  events %lld (%.0f/s)  first event p50 %.2f ms  p99 %.2f ms"
+                  "  (head p99 %.2f ms)\n",
+                  static_cast<long long>(streamed.complete), static_cast<long long>(streamed.streams),
+                  static_cast<long long>(streamed.events), per_s, percentile(streamed.first_event_ms, 0.5),
+                  percentile(streamed.first_event_ms, 0.99), percentile(streamed.first_byte_ms, 0.99));
+    }
     if (audit)
       std::printf("audit  traces %zu  spans %zu  problems %zu\n", report.traces, report.spans,
                   report.problem_count);
@@ -460,6 +390,11 @@ int load_url_command(const load_opts& o) {
 
 int load_dispatch(const load_opts& o) {
   const bool remote = !o.url.empty() || !o.flow_name.empty();
+  if (!remote && (o.stream || o.openai)) {
+    std::cerr << "weft: error: --" << (o.stream ? "stream" : "openai")
+              << " drives a server: give --url URL --flow NAME\n";
+    return exit_usage;
+  }
   if (!remote && o.flow_path.empty()) {
     std::cerr
         << "weft: error: load needs a FLOW file, or --url URL --flow NAME for a weft server\n";

@@ -65,6 +65,12 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--api-key-env", load.api_key_env,
                        "With --url: env variable whose value is sent as 'Authorization: Bearer'")
       ->capture_default_str();
+  load_cmd->add_flag("--stream", load.stream,
+                     "With --url: stream each run as Server-Sent Events and report the time to the first"
+                     " event, events/s and whether every stream ended in run_finished ([DONE] with --openai)");
+  load_cmd->add_flag("--openai", load.openai,
+                     "With --url: send OpenAI chat completions (POST /v1/chat/completions, model = --flow,"
+                     " the user message from -i prompt=TEXT) to weft or any OpenAI-compatible server");
 
   weft::cli::serve_opts serve;
   auto* serve_cmd = app.add_subcommand("serve", "Serve the flows of a folder over HTTP");

@@ -388,7 +388,7 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
 }  // namespace
 
 void register_http(flows::registry& r) {
-  r.add({"http.request",
+  flows::component_descriptor d{"http.request",
          "One HTTP request (templated URL, headers and body), retried by policy; each attempt a CLIENT span.",
          {},
          true,
@@ -401,7 +401,9 @@ void register_http(flows::registry& r) {
           {"retry", value_type::object, false},
           {"expect_status", value_type::any, false}},
          false,
-         make});
+         make};
+  d.opens_spans = true;  // a CLIENT span per attempt
+  r.add(std::move(d));
 }
 
 }  // namespace weft::components

@@ -146,6 +146,7 @@ void register_llm_chat(flows::registry& r) {
   d.outputs = {"text", "message", "tool_calls", "usage", "finish_reason", "json"};
   d.params = llm_param_specs();
   d.make = make;
+  d.opens_spans = true;  // chat {model}, and an HTTP POST per attempt under it
   d.outputs_of = [](const node_spec& n) -> std::optional<std::vector<std::string>> {
     std::vector<std::string> out = {"text", "message", "tool_calls", "usage", "finish_reason"};
     if (n.params.contains("response_format")) out.push_back("json");

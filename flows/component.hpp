@@ -76,6 +76,10 @@ struct component_descriptor {
   /// A node of this type starts child runs (node_context::run_child): its
   /// runs' span trees are not of a fixed shape.
   bool runs_children = false;
+  /// A node of this type opens spans of its own, under its node span (one
+  /// CLIENT span per HTTP attempt, say): retries vary their number, so its
+  /// runs' span trees are not of a fixed shape either.
+  bool opens_spans = false;
   /// The output sockets of one node when they depend on its params (a
   /// router's routes): the parser checks edges against these instead of
   /// `outputs`. Returning nullopt means "known only once built" (a sub-flow's

@@ -39,7 +39,7 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
     pn.type = n.type;
     pn.blocking = d->blocking;
     pn.conditional_outputs = d->conditional_outputs;
-    if (d->conditional_outputs || d->runs_children) p->fixed_shape = false;
+    if (d->conditional_outputs || d->runs_children || d->opens_spans) p->fixed_shape = false;
     pn.timeout_ms = n.timeout_ms.value_or(0);
     pn.impl = d->make(n, node_svc, errs);
     if (!pn.impl) {

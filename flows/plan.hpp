@@ -60,8 +60,8 @@ struct plan {
   /// what leaves the run: span content and status, errors, logs.
   std::shared_ptr<const tracing::secret_set> env_secrets;
   /// Every run of it has the same span tree: one run span and one span per
-  /// node, nothing skipped and no child runs (no node type with
-  /// conditional outputs or child runs). `weft load` checks span counts
+  /// node, nothing skipped, no child runs and no spans opened by nodes (no
+  /// node type with conditional outputs, child runs or spans of its own). `weft load` checks span counts
   /// only for these.
   bool fixed_shape = true;
 

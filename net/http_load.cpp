@@ -30,6 +30,8 @@ struct slot {
   bool in_multi = false;
   std::int64_t index = 0;
   clock::time_point started;
+  clock::time_point first_body;  // valid when got_body
+  bool got_body = false;
   http_request request;  // owns the URL and body, which libcurl does not copy
   http_response response;
   curl_slist* headers = nullptr;
@@ -50,6 +52,10 @@ struct slot {
 std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
   auto& s = *static_cast<slot*>(user);
   std::size_t len = size * n;
+  if (!s.got_body && len > 0) {
+    s.got_body = true;
+    s.first_body = clock::now();
+  }
   std::size_t room = s.max_body - std::min(s.max_body, s.response.body.size());
   // Past the cap the body is read and dropped rather than failing the
   // transfer, so that the connection survives for the next request.
@@ -129,9 +135,10 @@ http_load_stats http_load::run(const make_fn& make, const done_fn& done, const t
   const auto t0 = clock::now();
   auto t_end = t0;
 
-  auto report = [&](std::int64_t i, http_response r, double latency_ms, bool truncated) {
+  auto report = [&](std::int64_t i, http_response r, double latency_ms, bool truncated,
+                    double first_byte_ms = 0, double first_body_ms = 0) {
     if (r.error == transport_error::none) ++st.answered;
-    done(http_load_sample{i, std::move(r), latency_ms, truncated});
+    done(http_load_sample{i, std::move(r), latency_ms, first_byte_ms, first_body_ms, truncated});
     t_end = clock::now();
   };
 
@@ -153,6 +160,7 @@ http_load_stats http_load::run(const make_fn& make, const done_fn& done, const t
       }
       s.response = http_response{};
       s.truncated = false;
+      s.got_body = false;
       s.error_buffer[0] = '\0';
       s.max_body = cfg_.max_body_bytes;
       configure(s, cfg_);
@@ -182,7 +190,12 @@ http_load_stats http_load::run(const make_fn& make, const done_fn& done, const t
     } else {
       r = failure(code, s.error_buffer);
     }
-    report(s.index, std::move(r), ms_between(s.started, now), s.truncated);
+    // libcurl's start-transfer time counts from its own start, a few
+    // microseconds after `started`; close enough for a figure in ms.
+    curl_off_t head_us = 0;
+    curl_easy_getinfo(s.easy, CURLINFO_STARTTRANSFER_TIME_T, &head_us);
+    report(s.index, std::move(r), ms_between(s.started, now), s.truncated,
+           static_cast<double>(head_us) / 1000.0, s.got_body ? ms_between(s.started, s.first_body) : 0);
   };
 
   std::vector<std::unique_ptr<slot>> slots;

@@ -73,6 +73,12 @@ struct http_load_sample {
   std::int64_t index = 0;  // the `i` make() was called with
   http_response response;
   double latency_ms = 0;
+  /// From the same start: the response head's first byte (libcurl's
+  /// "start transfer" time), and the body's first byte. For a stream of
+  /// events that the server writes whole, the latter is the time to the
+  /// first event. 0 when the transfer never got that far.
+  double first_byte_ms = 0;
+  double first_body_ms = 0;
   bool body_truncated = false;
 };
 

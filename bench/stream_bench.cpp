@@ -1,0 +1,184 @@
+// weft_stream_bench: `weft serve`'s streams, driven by `weft load --url`
+// as an operator would, against a flow whose llm.chat node streams from the
+// loopback Chat Completions server in this process.
+//
+//   ./build/weft_stream_bench [--rounds 3] [--chunks 100] [--streams 1000] [--runs 5000]
+//
+// Each round measures, one after the other so they share the machine:
+//   sse       `--stream`, --streams in flight (1,000): events/s delivered to
+//             the clients, and whether every stream completed;
+//   ttfb      `--stream` at concurrency 64: the head's first byte and the
+//             first event, p50 and p99;
+//   openai    `--openai --stream` at concurrency 64 through weft, then
+//   direct    the same load sent to the chat server itself: what weft's
+//             flow, engine and second SSE hop add to a streamed completion.
+// The table gives the medians over rounds, and weft/direct ratios.
+//
+// Every model answer is `--chunks` content deltas, written at once; a run
+// stream then carries chunks + 3 events (node_started, the chunks,
+// node_finished, run_finished) and an OpenAI stream chunks + 3 chunks (role,
+// the deltas, finish, usage). The server gets
+// WEFT_HTTP_MAX_HOST_CONNECTIONS above --streams, so that its model calls do
+// not queue behind the engine client's default of 64 per host.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench_util.hpp"
+#include "support/chat_server.hpp"
+#include "support/proc_status.hpp"
+#include "support/serve_process.hpp"
+#include "support/weft_command.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+// `weft load ARGS --json`, parsed; null when it printed something else.
+json load(const std::string& args) {
+  auto out = capture(std::string(WEFT_BINARY) + " load " + args + " --json --no-progress 2>/dev/null");
+  auto j = json::parse(out, nullptr, false);
+  if (j.is_discarded() || !j.contains("runs")) {
+    std::cerr << "weft load " << args << ": output not understood:\n" << out << '\n';
+    return json();
+  }
+  return j;
+}
+
+double at(const json& j, std::initializer_list<const char*> path) {
+  const json* p = &j;
+  for (auto* k : path) {
+    if (!p->is_object() || !p->contains(k)) return 0;
+    p = &(*p)[k];
+  }
+  return p->is_number() ? p->get<double>() : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = 3, chunks = 100, streams = 1000;
+  long runs = 5000;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
+    else if (a == "--chunks" && i + 1 < argc) chunks = std::atoi(argv[++i]);
+    else if (a == "--streams" && i + 1 < argc) streams = std::atoi(argv[++i]);
+    else if (a == "--runs" && i + 1 < argc) runs = std::atol(argv[++i]);
+    else {
+      std::cerr << "usage: weft_stream_bench [--rounds N] [--chunks N] [--streams N] [--runs N]\n";
+      return 2;
+    }
+  }
+
+  weft::test::chat_server chat;
+  chat.set_recording(false);
+  chat.on_request([chunks](const weft::test::chat_request&) {
+    weft::test::chat_reply a;
+    std::string all;
+    for (int i = 0; i < chunks; ++i) {
+      a.deltas.push_back("tok" + std::to_string(i) + " ");
+      all += a.deltas.back();
+    }
+    a.content = all;
+    return a;
+  });
+
+  auto dir = weft::test::scratch_dir("weft-stream-bench");
+  fs::create_directories(dir / "flows");
+  std::ofstream(dir / "flows" / "story.yaml")
+      << "flow: story\ninputs: {prompt: {type: string}}\nnodes:\n"
+         "  ask:\n    type: llm.chat\n    params: {model: m1, base_url: '"
+      << chat.base_url() << "', stream: true}\n    inputs: {prompt: $inputs.prompt}\n"
+      << "outputs: {text: ask.text}\n";
+  // Spans go to a file, as with `weft serve`'s embedded defaults.
+  weft::test::serve_process srv(
+      {"--flows", (dir / "flows").string(), "--trace-file", (dir / "traces.jsonl").string(),
+       "--max-inflight", std::to_string(streams * 2), "--max-connections", std::to_string(streams * 2)},
+      {"WEFT_HTTP_MAX_HOST_CONNECTIONS=" + std::to_string(streams + 64)});
+  if (!srv.port()) {
+    std::cerr << "weft serve did not start:\n" << srv.err() << '\n';
+    return 1;
+  }
+  const std::string weft_url = "http://127.0.0.1:" + std::to_string(srv.port());
+  const std::string runs_s = std::to_string(runs);
+  std::printf("weft serve pid %d on %s; chat server %s; %d chunks per answer; %d rounds\n", srv.pid(),
+              weft_url.c_str(), chat.base_url().c_str(), chunks, rounds);
+
+  std::map<std::string, std::vector<double>> m;  // figure -> one value per round
+  long incomplete = 0, failed = 0;
+  auto tally = [&](const json& j) {
+    failed += static_cast<long>(at(j, {"failed"}));
+    incomplete += static_cast<long>(at(j, {"stream", "streams"}) - at(j, {"stream", "complete"}));
+  };
+  for (int r = 0; r < rounds; ++r) {
+    auto sse = load("--url " + weft_url + " --flow story --stream -i prompt=hi --runs " + runs_s +
+                    " --concurrency " + std::to_string(streams));
+    tally(sse);
+    m["sse events/s"].push_back(at(sse, {"stream", "events_per_s"}));
+    m["sse first event p99 ms"].push_back(at(sse, {"stream", "first_event_ms", "p99"}));
+
+    auto ttfb = load("--url " + weft_url + " --flow story --stream -i prompt=hi --runs " + runs_s +
+                     " --concurrency 64");
+    tally(ttfb);
+    m["c64 first byte p50 ms"].push_back(at(ttfb, {"stream", "first_byte_ms", "p50"}));
+    m["c64 first byte p99 ms"].push_back(at(ttfb, {"stream", "first_byte_ms", "p99"}));
+    m["c64 first event p50 ms"].push_back(at(ttfb, {"stream", "first_event_ms", "p50"}));
+    m["c64 first event p99 ms"].push_back(at(ttfb, {"stream", "first_event_ms", "p99"}));
+    m["c64 events/s"].push_back(at(ttfb, {"stream", "events_per_s"}));
+
+    for (auto [tag, url, model] : {std::tuple{"openai", weft_url, "story"},
+                                   std::tuple{"direct", chat.base_url(), "m1"}}) {
+      auto j = load("--url " + url + " --flow " + model + " --openai --stream --runs " + runs_s +
+                    " --concurrency 64");
+      tally(j);
+      const std::string t = tag;
+      m[t + " completions/s"].push_back(at(j, {"runs_per_s"}));
+      m[t + " latency p50 ms"].push_back(at(j, {"latency_ms", "p50"}));
+      m[t + " latency p99 ms"].push_back(at(j, {"latency_ms", "p99"}));
+      m[t + " first chunk p50 ms"].push_back(at(j, {"stream", "first_event_ms", "p50"}));
+      m[t + " first chunk p99 ms"].push_back(at(j, {"stream", "first_event_ms", "p99"}));
+    }
+    std::printf("round %d: sse %.0f events/s; c64 first byte p99 %.2f ms; openai %.0f/s vs direct %.0f/s;"
+                " server RSS %ld MiB\n",
+                r + 1, m["sse events/s"].back(), m["c64 first byte p99 ms"].back(),
+                m["openai completions/s"].back(), m["direct completions/s"].back(),
+                weft::test::rss_kib(srv.pid()) / 1024);
+    std::fflush(stdout);
+  }
+
+  std::printf("\nmedians over %d rounds (%ld runs per load)\n", rounds, runs);
+  for (auto& [name, v] : m) std::printf("  %-26s %12.2f\n", name.c_str(), weft::bench::median(v));
+  auto ratio = [&](const std::string& a, const std::string& b) {
+    double d = weft::bench::median(m[b]);
+    return d > 0 ? weft::bench::median(m[a]) / d : 0;
+  };
+  std::printf("  openai/direct completions/s  %.2f\n", ratio("openai completions/s", "direct completions/s"));
+  std::printf("  openai/direct latency p50    %.2f\n", ratio("openai latency p50 ms", "direct latency p50 ms"));
+  std::printf("  openai/direct first chunk p50 %.2f\n",
+              ratio("openai first chunk p50 ms", "direct first chunk p50 ms"));
+  std::printf("failed runs %ld, incomplete streams %ld\n", failed, incomplete);
+  srv.stop(SIGTERM);
+  return failed || incomplete ? 1 : 0;
+}
