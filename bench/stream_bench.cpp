@@ -20,6 +20,7 @@
 // the deltas, finish, usage). The server gets
 // WEFT_HTTP_MAX_HOST_CONNECTIONS above --streams, so that its model calls do
 // not queue behind the engine client's default of 64 per host.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -27,7 +28,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -65,6 +68,46 @@ json load(const std::string& args) {
   }
   return j;
 }
+
+// CPU seconds (user + system) of process `pid`, from /proc.
+double cpu_s(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  auto close = text.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) stime = std::stoll(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double rusage_s(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// Where the CPU went during one load: the server, the load tool (a child
+// of this process) and the chat server (this process; its main thread only
+// waits).
+struct cpu_split {
+  double server = 0, client = 0, chat = 0;
+};
+
+struct cpu_meter {
+  pid_t server_pid;
+  double s0, c0, m0;
+  explicit cpu_meter(pid_t pid)
+      : server_pid(pid), s0(cpu_s(pid)), c0(rusage_s(RUSAGE_CHILDREN)), m0(rusage_s(RUSAGE_SELF)) {}
+  cpu_split read() const {
+    return {cpu_s(server_pid) - s0, rusage_s(RUSAGE_CHILDREN) - c0, rusage_s(RUSAGE_SELF) - m0};
+  }
+};
 
 double at(const json& j, std::initializer_list<const char*> path) {
   const json* p = &j;
@@ -133,10 +176,20 @@ int main(int argc, char** argv) {
     incomplete += static_cast<long>(at(j, {"stream", "streams"}) - at(j, {"stream", "complete"}));
   };
   for (int r = 0; r < rounds; ++r) {
+    cpu_meter meter(srv.pid());
     auto sse = load("--url " + weft_url + " --flow story --stream -i prompt=hi --runs " + runs_s +
                     " --concurrency " + std::to_string(streams));
+    auto cpu = meter.read();
     tally(sse);
+    const double events = at(sse, {"stream", "events"}), secs = at(sse, {"duration_s"});
     m["sse events/s"].push_back(at(sse, {"stream", "events_per_s"}));
+    // CPU per event delivered, and the share of the 2 cores each party took.
+    if (events > 0) m["sse server us/event"].push_back(cpu.server * 1e6 / events);
+    if (secs > 0) {
+      m["sse cpu% server"].push_back(100 * cpu.server / secs);
+      m["sse cpu% load tool"].push_back(100 * cpu.client / secs);
+      m["sse cpu% chat server"].push_back(100 * cpu.chat / secs);
+    }
     m["sse first event p99 ms"].push_back(at(sse, {"stream", "first_event_ms", "p99"}));
 
     auto ttfb = load("--url " + weft_url + " --flow story --stream -i prompt=hi --runs " + runs_s +

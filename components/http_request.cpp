@@ -28,6 +28,7 @@
 #include "components/mustache_data.hpp"
 #include "components/register.hpp"
 #include "components/template_escape.hpp"
+#include "components/thread_rng.hpp"
 #include "components/url_parts.hpp"
 #include "net/printable.hpp"
 
@@ -137,7 +138,6 @@ struct call : std::enable_shared_from_this<call> {
   std::int64_t port = 0;
   int attempt = 0;
   std::int64_t backoff_ms = 0;
-  std::mt19937_64 rng{std::random_device{}()};
 
   void send() {
     auto sp = ctx->start_span("HTTP " + req.method, span_kind::client);
@@ -163,7 +163,7 @@ struct call : std::enable_shared_from_this<call> {
     backoff_ms = backoff_ms == 0 ? cfg->retry.initial_ms : std::min(backoff_ms * 2, cfg->retry.max_ms);
     // Full jitter over the upper half, so that many runs do not retry in step.
     std::uniform_int_distribution<std::int64_t> d(backoff_ms / 2, backoff_ms);
-    return d(rng);
+    return d(thread_rng());
   }
 
   void done(http_response r, span sp) {

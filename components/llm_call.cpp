@@ -6,6 +6,7 @@
 #include "components/child_flow.hpp"
 #include "components/genai_messages.hpp"
 #include "components/llm_sse.hpp"
+#include "components/thread_rng.hpp"
 #include "components/url_parts.hpp"
 
 namespace weft::components {
@@ -52,7 +53,6 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
   std::string model;  // of this call
   int retries = 0;
   bool finished = false;
-  std::mt19937_64 rng{std::random_device{}()};
   clock_type::time_point started = clock_type::now();
   // The stream of the current attempt.
   std::unique_ptr<sse_parser> sse;
@@ -113,7 +113,7 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
     // A stream that has delivered content cannot be asked again: the
     // observer has seen the first attempt's chunks.
     if (chunks > 0 || retries >= s->retry.max_retries || !llm_should_retry(r)) return false;
-    auto wait = llm_retry_wait_ms(r, s->retry, retries, rng);
+    auto wait = llm_retry_wait_ms(r, s->retry, retries, thread_rng());
     ++retries;
     auto self = shared_from_this();
     ctx->after(std::chrono::milliseconds(wait), [self] {

@@ -1,5 +1,7 @@
 #include "serve/event_stream.hpp"
 
+#include "net/json_text.hpp"
+
 namespace weft::serve {
 
 std::string sse_event(std::string_view type, std::string_view data, std::uint64_t id) {
@@ -79,7 +81,46 @@ struct run_stream {
 
 std::string text(const flows::value& v) { return v.dump(-1, ' ', false, flows::value::error_handler_t::replace); }
 
+void append_quoted(std::string& out, std::string_view s) {
+  out += '"';
+  net::append_json_escaped(out, s);
+  out += '"';
+}
+
+// A chunk event's SSE text, printed field by field: chunks are nearly all
+// of a streamed run's events, and building a JSON object per chunk only to
+// print it cost about as much as the rest of the serve path
+// (weft_stream_bench, bench/RESULTS.md). The same fields, in the same
+// order, as run_event::to_json dumps them.
+std::string chunk_event(const run_event& e, std::uint64_t id) {
+  std::string out;
+  out.reserve(96 + 2 * e.node.size() + (e.data.is_string() ? e.data.get_ref<const std::string&>().size() : 64));
+  out += "event: chunk\ndata: {\"data\":";
+  if (e.data.is_string())
+    append_quoted(out, e.data.get_ref<const std::string&>());
+  else
+    out += text(e.data);
+  out += ",\"event\":\"chunk\",\"node\":";
+  append_quoted(out, e.node);
+  out += ",\"path\":[";
+  if (e.path.empty()) append_quoted(out, e.node);
+  for (std::size_t i = 0; i < e.path.size(); ++i) {
+    if (i) out += ',';
+    append_quoted(out, e.path[i]);
+  }
+  out += "]}\nid: ";
+  out += std::to_string(id);
+  out += "\n\n";
+  return out;
+}
+
 }  // namespace
+
+std::string run_event_sse(const run_event& e, std::uint64_t id) {
+  if (e.type == run_event::kind::chunk) return chunk_event(e, id);
+  const auto j = e.to_json();
+  return sse_event(j.value("event", ""), text(j), id);
+}
 
 void stream_run(engine& eng, std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
                 run_options ro, const net::responder& reply, run_stream_options opts,
@@ -105,8 +146,7 @@ void stream_run(engine& eng, std::shared_ptr<const flows::plan> flow, flows::val
   // the ids and timings the event lacks.
   ro.on_event = [rs](const run_event& e) {
     if (e.type == run_event::kind::run_finished) return;
-    const auto j = e.to_json();
-    if (rs->out.write(sse_event(j.value("event", ""), text(j), rs->next_id++))) rs->counters->events++;
+    if (rs->out.write(run_event_sse(e, rs->next_id++))) rs->counters->events++;
   };
   eng.run(std::move(flow), std::move(inputs), std::move(ro), [rs, finished](run_result r) {
     flows::value done = {{"event", "run_finished"},

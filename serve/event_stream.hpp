@@ -49,6 +49,11 @@ namespace weft::serve {
 /// (no id line for id 0). `data` must be one line (JSON text is).
 std::string sse_event(std::string_view type, std::string_view data, std::uint64_t id);
 
+/// A run event as one SSE event: sse_event(type, to_json() as text, id),
+/// with chunk events printed field by field rather than through a JSON
+/// object, since they are nearly all of a streamed run's events.
+std::string run_event_sse(const run_event& e, std::uint64_t id);
+
 /// The head of every event stream weft serve sends: 200, text/event-stream,
 /// no caching, and no buffering by a proxy in front (nginx's header).
 net::server_response sse_head();

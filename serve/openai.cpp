@@ -2,7 +2,10 @@
 #include "serve/openai.hpp"
 
 #include <ctime>
+#include <optional>
+#include <string_view>
 
+#include "net/json_text.hpp"
 #include "serve/json_body.hpp"
 #include "serve/service.hpp"
 #include "tracing/ids.hpp"
@@ -85,6 +88,33 @@ value chunk(const std::string& id, std::int64_t created, const std::string& mode
 }
 
 std::string data_line(const value& v) { return "data: " + dump(v) + "\n\n"; }
+
+// A content chunk's event is the same for the whole stream but for the
+// text: printed once with a marker where the text goes and split there,
+// each delta then costs one escape and two appends instead of a JSON
+// object built and printed (weft_stream_bench, bench/RESULTS.md). The
+// marker is the first string in the dump because "choices" sorts before
+// the keys that hold caller-chosen strings (id, model).
+struct content_frame {
+  std::string head, tail;
+
+  content_frame(const std::string& id, std::int64_t created, const std::string& model, bool with_usage) {
+    const auto line = data_line(chunk(id, created, model, {{"content", "\x01"}}, nullptr, with_usage));
+    const std::string marker = "\"\\u0001\"";
+    const auto at = line.find(marker);
+    head = line.substr(0, at) + '"';
+    tail = '"' + line.substr(at + marker.size());
+  }
+
+  std::string with(std::string_view text) const {
+    std::string out;
+    out.reserve(head.size() + text.size() + tail.size() + 8);
+    out += head;
+    net::append_json_escaped(out, text);
+    out += tail;
+    return out;
+  }
+};
 
 }  // namespace
 
@@ -225,10 +255,12 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
     net::stream_writer out;
     std::string id;
     std::string text_node;
+    std::optional<content_frame> frame;
   };
   auto st = std::make_shared<state>();
   st->id = "chatcmpl-" + tracing::span_id::random().to_hex();
   st->text_node = text_node(*flow);
+  st->frame.emplace(st->id, created, name, include_usage);
   auto canceller = std::make_shared<run_canceller>();
   net::stream_options so;
   so.max_buffered_bytes = cfg_.max_stream_buffer_bytes;
@@ -244,7 +276,7 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
     if (e.type != run_event::kind::chunk || st->text_node.empty() || e.path.empty() || e.path[0] != st->text_node)
       return;
     if (!e.data.is_string() || e.data.get<std::string>().empty()) return;
-    if (st->out.write(data_line(chunk(st->id, created, name, {{"content", e.data}}, nullptr, include_usage))))
+    if (st->out.write(st->frame->with(e.data.get_ref<const std::string&>())))
       counters->events++;
   };
   eng_.run(flow, std::move(inputs), std::move(ro),

@@ -229,3 +229,27 @@ TEST_CASE("serve sse: a client too slow to read gets an error event, and the ove
   CHECK(value_of("weft_sse_streams_active") == 0);
   CHECK(value_of("weft_run_events_total") > 0);
 }
+
+TEST_CASE("serve sse: a chunk event printed field by field is the event to_json() prints", "[serve][sse]") {
+  // The fast path must match the generic one byte for byte, for the bytes
+  // that need escaping or replacing too.
+  std::vector<run_event> cases;
+  run_event e;
+  e.type = run_event::kind::chunk;
+  e.node = "ask";
+  e.data = "plain";
+  cases.push_back(e);
+  e.path = {"sub", "in\"ner", "ask"};
+  e.data = std::string("quote \" slash \\ newline \n tab \t ctl \x01 bad utf8 \xff\xfe end");
+  cases.push_back(e);
+  e.node = "n\xc3\xa9\n";
+  e.path.clear();
+  e.data = flows::value{{"tokens", 3}, {"text", "x\ny"}};
+  cases.push_back(e);
+  e.data = nullptr;
+  cases.push_back(e);
+  for (auto& c : cases) {
+    auto generic = serve::sse_event("chunk", c.to_json().dump(-1, ' ', false, flows::value::error_handler_t::replace), 42);
+    CHECK(serve::run_event_sse(c, 42) == generic);
+  }
+}
