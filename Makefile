@@ -4,7 +4,7 @@
 DEBIAN_PACKAGES := g++ cmake make pkg-config libcaf-dev libmsgpack-cxx-dev \
   libcurl4-openssl-dev catch2 libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
   libkainjow-mustache-dev zlib1g-dev libgoogle-perftools-dev \
-  libhttp-parser-dev liblua5.4-dev libvalijson-dev
+  libhttp-parser-dev liblua5.4-dev libvalijson-dev rapidjson-dev
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)

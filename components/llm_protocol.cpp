@@ -1,5 +1,10 @@
 #include "components/llm_protocol.hpp"
 
+#include <utility>
+#include <vector>
+
+#include <rapidjson/document.h>
+
 #include "flows/value.hpp"
 
 namespace weft::components {
@@ -28,6 +33,34 @@ void read_usage(const value& u, chat_usage& out) {
     out.cache_read = int_at(*d, "cached_tokens");
   if (auto d = u.find("completion_tokens_details"); d != u.end() && d->is_object())
     out.reasoning = int_at(*d, "reasoning_tokens");
+}
+
+// The same as string_or_empty, on a RapidJSON value (the stream's chunks).
+std::string_view string_or_empty(const rapidjson::Value& v, const char* key) {
+  auto i = v.FindMember(key);
+  if (i == v.MemberEnd() || !i->value.IsString()) return {};
+  return {i->value.GetString(), i->value.GetStringLength()};
+}
+
+// flows::value_depth's rule on a RapidJSON value: containers count, scalars
+// do not; stops counting at `stop_at`. An explicit stack, no recursion.
+std::size_t json_depth(const rapidjson::Value& v, std::size_t stop_at) {
+  std::size_t deepest = 0;
+  std::vector<std::pair<const rapidjson::Value*, std::size_t>> todo{{&v, 0}};
+  while (!todo.empty()) {
+    auto [x, d] = todo.back();
+    todo.pop_back();
+    if (d + 1 > deepest) deepest = d + 1;
+    if (deepest >= stop_at) return stop_at;
+    if (x->IsObject()) {
+      for (const auto& m : x->GetObject())
+        if (m.value.IsObject() || m.value.IsArray()) todo.emplace_back(&m.value, d + 1);
+    } else {
+      for (const auto& e : x->GetArray())
+        if (e.IsObject() || e.IsArray()) todo.emplace_back(&e, d + 1);
+    }
+  }
+  return deepest;
 }
 
 void finish_message(chat_reply& r, bool has_content) {
@@ -106,38 +139,51 @@ chat_stream::step chat_stream::add(std::string_view data, std::string& delta) {
     done_ = true;
     return step::done;
   }
-  value v = value::parse(data, nullptr, false);
-  if (v.is_discarded() || !v.is_object()) {
+  // RapidJSON, not nlohmann, for the chunks: a streamed reply is one JSON
+  // document per token, and parsing them was a fifth of `weft serve`'s CPU
+  // under streaming load (weft_stream_bench, bench/RESULTS.md). Iterative,
+  // so that nesting cannot exhaust the stack; UTF-8 checked, as nlohmann
+  // checks it. The first bytes of the tree live on this stack frame.
+  char first_chunk[4096];
+  rapidjson::MemoryPoolAllocator<> pool(first_chunk, sizeof first_chunk);
+  rapidjson::Document v(&pool);
+  v.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(data.data(), data.size());
+  if (v.HasParseError() || !v.IsObject()) {
     error_ = "malformed stream: an event's data is not a JSON object: " + error_message_of(data, 120);
     return step::failed;
   }
-  if (flows::value_depth(v, max_depth_ + 1) > max_depth_) {
+  if (json_depth(v, max_depth_ + 1) > max_depth_) {
     error_ = "malformed stream: a chunk nests deeper than " + std::to_string(max_depth_) + " levels";
     return step::failed;
   }
-  if (auto e = v.find("error"); e != v.end() && !e->is_null()) {
+  if (auto e = v.FindMember("error"); e != v.MemberEnd() && !e->value.IsNull()) {
     error_ = "the server sent an error in the stream: " + error_message_of(data);
     return step::failed;
   }
-  if (auto s = string_or_empty(v, "id"); !s.empty()) reply_.id = s;
-  if (auto s = string_or_empty(v, "model"); !s.empty()) reply_.model = s;
-  if (auto u = v.find("usage"); u != v.end() && u->is_object()) read_usage(*u, reply_.usage);
-  auto choices = v.find("choices");
-  if (choices == v.end() || !choices->is_array() || choices->empty()) return step::more;
-  const value& c = (*choices)[0];
-  if (!c.is_object()) return step::more;
-  if (auto f = string_or_empty(c, "finish_reason"); !f.empty()) reply_.finish_reason = f;
-  auto d = c.find("delta");
-  if (d == c.end() || !d->is_object()) return step::more;
-  if (auto t = d->find("content"); t != d->end() && t->is_string()) {
-    delta = t->get<std::string>();
+  if (auto s = string_or_empty(v, "id"); !s.empty()) reply_.id = std::string(s);
+  if (auto s = string_or_empty(v, "model"); !s.empty()) reply_.model = std::string(s);
+  // Usage comes once, in the last chunk: read through the shared code.
+  if (auto u = v.FindMember("usage"); u != v.MemberEnd() && u->value.IsObject()) {
+    const value whole = value::parse(data, nullptr, false);
+    if (whole.is_object() && whole.contains("usage")) read_usage(whole["usage"], reply_.usage);
+  }
+  auto choices = v.FindMember("choices");
+  if (choices == v.MemberEnd() || !choices->value.IsArray() || choices->value.Empty()) return step::more;
+  const auto& c = choices->value[0];
+  if (!c.IsObject()) return step::more;
+  if (auto f = string_or_empty(c, "finish_reason"); !f.empty()) reply_.finish_reason = std::string(f);
+  auto d = c.FindMember("delta");
+  if (d == c.MemberEnd() || !d->value.IsObject()) return step::more;
+  if (auto t = d->value.FindMember("content"); t != d->value.MemberEnd() && t->value.IsString()) {
+    delta.assign(t->value.GetString(), t->value.GetStringLength());
     content_ += delta;
     has_content_ = true;
   }
-  if (auto calls = d->find("tool_calls"); calls != d->end() && calls->is_array()) {
-    for (const value& frag : *calls) {
-      if (!frag.is_object()) continue;
-      auto index = int_at(frag, "index").value_or(0);
+  if (auto calls = d->value.FindMember("tool_calls"); calls != d->value.MemberEnd() && calls->value.IsArray()) {
+    for (const auto& frag : calls->value.GetArray()) {
+      if (!frag.IsObject()) continue;
+      std::int64_t index = 0;
+      if (auto i = frag.FindMember("index"); i != frag.MemberEnd() && i->value.IsInt64()) index = i->value.GetInt64();
       if (index < 0 || index >= max_tool_calls) {
         error_ = "malformed stream: tool call index " + std::to_string(index) + " is out of range";
         return step::failed;
@@ -146,12 +192,12 @@ chat_stream::step chat_stream::add(std::string_view data, std::string& delta) {
       while (static_cast<std::int64_t>(list.size()) <= index)
         list.push_back({{"id", ""}, {"type", "function"}, {"function", {{"name", ""}, {"arguments", ""}}}});
       value& call = list[static_cast<std::size_t>(index)];
-      if (auto s = string_or_empty(frag, "id"); !s.empty()) call["id"] = s;
-      if (auto f = frag.find("function"); f != frag.end() && f->is_object()) {
-        if (auto s = string_or_empty(*f, "name"); !s.empty())
-          call["function"]["name"] = call["function"]["name"].get<std::string>() + s;
-        if (auto s = string_or_empty(*f, "arguments"); !s.empty())
-          call["function"]["arguments"] = call["function"]["arguments"].get<std::string>() + s;
+      if (auto s = string_or_empty(frag, "id"); !s.empty()) call["id"] = std::string(s);
+      if (auto f = frag.FindMember("function"); f != frag.MemberEnd() && f->value.IsObject()) {
+        if (auto s = string_or_empty(f->value, "name"); !s.empty())
+          call["function"]["name"].get_ref<std::string&>() += s;
+        if (auto s = string_or_empty(f->value, "arguments"); !s.empty())
+          call["function"]["arguments"].get_ref<std::string&>() += s;
       }
     }
   }

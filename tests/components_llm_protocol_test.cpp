@@ -122,6 +122,34 @@ TEST_CASE("chat stream: an error chunk, data that is not JSON, a wild tool index
         chat_stream::step::failed);
 }
 
+TEST_CASE("chat stream: chunks too deep, not UTF-8, not objects, or with trailing bytes fail", "[llm][sse]") {
+  std::string delta;
+  const std::string deep = std::string(R"({"choices":[{"delta":{"x":)") + std::string(100, '[') +
+                           std::string(100, ']') + "}}]}";
+  chat_stream a(64);
+  CHECK(a.add(deep, delta) == chat_stream::step::failed);
+  CHECK_THAT(a.error(), Catch::Contains("nests deeper than 64 levels"));
+  // A million brackets: refused without exhausting the stack.
+  chat_stream b(64);
+  CHECK(b.add(std::string(1000000, '['), delta) == chat_stream::step::failed);
+  chat_stream c(64);
+  CHECK(c.add("{\"choices\":[{\"delta\":{\"content\":\"\xff\xfe\"}}]}", delta) == chat_stream::step::failed);
+  CHECK_THAT(c.error(), Catch::Contains("not a JSON object"));
+  for (const char* bad : {"[1,2]", "\"text\"", "{} {}", "null"}) {
+    chat_stream d(64);
+    CHECK(d.add(bad, delta) == chat_stream::step::failed);
+  }
+  // Just inside the bound is fine, and the usage chunk is read.
+  chat_stream e(64);
+  CHECK(e.add(R"({"choices":[{"delta":{"content":"h\u00e9"}}],"usage":{"prompt_tokens":7,"completion_tokens":2}})",
+              delta) == chat_stream::step::more);
+  CHECK(delta == "h\xc3\xa9");
+  CHECK(e.add("[DONE]", delta) == chat_stream::step::done);
+  auto r = e.take();
+  CHECK(r.usage.input == 7);
+  CHECK(r.usage.output == 2);
+}
+
 TEST_CASE("chat reply: a whole reply is read", "[llm]") {
   chat_reply r;
   auto err = parse_chat_reply(R"({"id":"x","model":"m2","choices":[{"message":{"role":"assistant","content":null,
