@@ -18,20 +18,27 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// `ticker` emits value.n chunks value.ms apart, then completes.
+// `ticker` emits value.n chunks value.ms apart, then completes. Each timer
+// owns the next step by value. It once kept the step in a shared_ptr that
+// the step itself captured: a reference cycle that outlived every run and,
+// through the node context the step holds, kept ~3 KB per run (the node
+// actor's memory, pinned by the context's weak handle to it, the run's
+// shared state and the context itself), which looked like a server leak.
+struct tick_step {
+  std::shared_ptr<node_context> c;
+  int i, n, ms;
+  void operator()() const {
+    if (i == n) return c->complete({{"value", n}});
+    c->emit("tick " + std::to_string(i));
+    c->after(std::chrono::milliseconds(ms), tick_step{c, i + 1, n, ms});
+  }
+};
+
 void add_ticker(engine& eng) {
   add_type(eng, "ticker", [](node_context& ctx, value_map in) {
     auto v = in["value"];
-    auto n = v.value("n", 3), ms = v.value("ms", 0);
-    auto c = ctx.shared_from_this();
-    auto i = std::make_shared<int>(0);
-    auto step = std::make_shared<std::function<void()>>();
-    *step = [c, i, n, ms, step] {
-      if (*i == n) return c->complete({{"value", n}});
-      c->emit("tick " + std::to_string((*i)++));
-      c->after(std::chrono::milliseconds(ms), *step);
-    };
-    c->after(std::chrono::milliseconds(ms), *step);
+    const int ms = v.value("ms", 0);
+    ctx.after(std::chrono::milliseconds(ms), tick_step{ctx.shared_from_this(), 0, v.value("n", 3), ms});
   });
 }
 
@@ -175,9 +182,17 @@ TEST_CASE("background runs: the history bound, and retention adds no memory over
   const long after = rss_kib(getpid());
   WARN("RSS: " << before << " KiB, after 10,000 plain runs " << mid << " KiB, after 10,000 background runs "
                << after << " KiB");
-  // What background runs keep is bounded: they grow the process no more
-  // than the same number of plain runs do.
-  CHECK((after - mid) - (mid - before) < 4 * 1024);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // A sanitizer's quarantine holds freed memory, so RSS says nothing here.
+  WARN("RSS growth not checked under a sanitizer");
+#else
+  // Neither kind of run leaves anything behind: measured +0.1 to +1.1 MiB
+  // per 10,000 (glibc's arenas settling). The ticker's old reference cycle
+  // (see tick_step) grew each half by ~30 MiB, and keeping every background
+  // record (history 100000 here) grows the second half by ~15 MiB.
+  CHECK(mid - before < 4 * 1024);
+  CHECK(after - mid < 4 * 1024);
+#endif
   // The first runs were let go: only the newest 100 are kept.
   CHECK(status_of(f, first.front()).value("http", 0) == 404);
   auto m = http_exchange(f.port(), get_request("/metrics"));
