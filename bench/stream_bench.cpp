@@ -3,6 +3,7 @@
 // loopback Chat Completions server in this process.
 //
 //   ./build/weft_stream_bench [--rounds 3] [--chunks 100] [--streams 1000] [--runs 5000]
+//                             [--weft-b PATH]
 //
 // Each round measures, one after the other so they share the machine:
 //   sse       `--stream`, --streams in flight (1,000): events/s delivered to
@@ -12,7 +13,9 @@
 //   openai    `--openai --stream` at concurrency 64 through weft, then
 //   direct    the same load sent to the chat server itself: what weft's
 //             flow, engine and second SSE hop add to a streamed completion.
-// The table gives the medians over rounds, and weft/direct ratios.
+// The table gives the medians over rounds, and weft/direct ratios; with
+// --weft-b a second server from another weft binary (an older build, say)
+// takes its turn in every round, and the ratio column is B/A.
 //
 // Every model answer is `--chunks` content deltas, written at once; a run
 // stream then carries chunks + 3 events (node_started, the chunks,
@@ -30,6 +33,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -123,14 +127,16 @@ double at(const json& j, std::initializer_list<const char*> path) {
 int main(int argc, char** argv) {
   int rounds = 3, chunks = 100, streams = 1000;
   long runs = 5000;
+  std::string weft_b;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
     else if (a == "--chunks" && i + 1 < argc) chunks = std::atoi(argv[++i]);
     else if (a == "--streams" && i + 1 < argc) streams = std::atoi(argv[++i]);
     else if (a == "--runs" && i + 1 < argc) runs = std::atol(argv[++i]);
+    else if (a == "--weft-b" && i + 1 < argc) weft_b = argv[++i];
     else {
-      std::cerr << "usage: weft_stream_bench [--rounds N] [--chunks N] [--streams N] [--runs N]\n";
+      std::cerr << "usage: weft_stream_bench [--rounds N] [--chunks N] [--streams N] [--runs N] [--weft-b PATH]\n";
       return 2;
     }
   }
@@ -156,82 +162,102 @@ int main(int argc, char** argv) {
       << chat.base_url() << "', stream: true}\n    inputs: {prompt: $inputs.prompt}\n"
       << "outputs: {text: ask.text}\n";
   // Spans go to a file, as with `weft serve`'s embedded defaults.
-  weft::test::serve_process srv(
-      {"--flows", (dir / "flows").string(), "--trace-file", (dir / "traces.jsonl").string(),
-       "--max-inflight", std::to_string(streams * 2), "--max-connections", std::to_string(streams * 2)},
-      {"WEFT_HTTP_MAX_HOST_CONNECTIONS=" + std::to_string(streams + 64)});
-  if (!srv.port()) {
-    std::cerr << "weft serve did not start:\n" << srv.err() << '\n';
-    return 1;
+  auto start = [&](const std::string& bin, const std::string& tag) {
+    return std::make_unique<weft::test::serve_process>(
+        std::vector<std::string>{"--flows", (dir / "flows").string(), "--trace-file",
+                                 (dir / ("traces-" + tag + ".jsonl")).string(), "--max-inflight",
+                                 std::to_string(streams * 2), "--max-connections", std::to_string(streams * 2)},
+        std::vector<std::string>{"WEFT_HTTP_MAX_HOST_CONNECTIONS=" + std::to_string(streams + 64)}, bin);
+  };
+  struct server {
+    std::string tag;
+    std::unique_ptr<weft::test::serve_process> proc;
+    std::string url;
+  };
+  std::vector<server> servers;
+  servers.push_back({"A", start(WEFT_BINARY, "A"), ""});
+  if (!weft_b.empty()) servers.push_back({"B", start(weft_b, "B"), ""});
+  for (auto& s : servers) {
+    if (!s.proc->port()) {
+      std::cerr << "weft serve " << s.tag << " did not start:\n" << s.proc->err() << '\n';
+      return 1;
+    }
+    s.url = "http://127.0.0.1:" + std::to_string(s.proc->port());
+    std::printf("weft serve %s: pid %d on %s (%s)\n", s.tag.c_str(), s.proc->pid(), s.url.c_str(),
+                s.tag == "A" ? WEFT_BINARY : weft_b.c_str());
   }
-  const std::string weft_url = "http://127.0.0.1:" + std::to_string(srv.port());
   const std::string runs_s = std::to_string(runs);
-  std::printf("weft serve pid %d on %s; chat server %s; %d chunks per answer; %d rounds\n", srv.pid(),
-              weft_url.c_str(), chat.base_url().c_str(), chunks, rounds);
+  std::printf("chat server %s; %d chunks per answer; %d rounds of %ld runs per load\n",
+              chat.base_url().c_str(), chunks, rounds, runs);
 
-  std::map<std::string, std::vector<double>> m;  // figure -> one value per round
+  // figure -> server tag ("A", "B", or "direct") -> one value per round
+  std::map<std::string, std::map<std::string, std::vector<double>>> m;
   long incomplete = 0, failed = 0;
   auto tally = [&](const json& j) {
     failed += static_cast<long>(at(j, {"failed"}));
     incomplete += static_cast<long>(at(j, {"stream", "streams"}) - at(j, {"stream", "complete"}));
   };
+  auto openai = [&](const std::string& tag, const std::string& url, const std::string& model) {
+    auto j = load("--url " + url + " --flow " + model + " --openai --stream --runs " + runs_s + " --concurrency 64");
+    tally(j);
+    m["openai c64 completions/s"][tag].push_back(at(j, {"runs_per_s"}));
+    m["openai c64 latency p50 ms"][tag].push_back(at(j, {"latency_ms", "p50"}));
+    m["openai c64 latency p99 ms"][tag].push_back(at(j, {"latency_ms", "p99"}));
+    m["openai c64 first chunk p50 ms"][tag].push_back(at(j, {"stream", "first_event_ms", "p50"}));
+    m["openai c64 first chunk p99 ms"][tag].push_back(at(j, {"stream", "first_event_ms", "p99"}));
+  };
   for (int r = 0; r < rounds; ++r) {
-    cpu_meter meter(srv.pid());
-    auto sse = load("--url " + weft_url + " --flow story --stream -i prompt=hi --runs " + runs_s +
-                    " --concurrency " + std::to_string(streams));
-    auto cpu = meter.read();
-    tally(sse);
-    const double events = at(sse, {"stream", "events"}), secs = at(sse, {"duration_s"});
-    m["sse events/s"].push_back(at(sse, {"stream", "events_per_s"}));
-    // CPU per event delivered, and the share of the 2 cores each party took.
-    if (events > 0) m["sse server us/event"].push_back(cpu.server * 1e6 / events);
-    if (secs > 0) {
-      m["sse cpu% server"].push_back(100 * cpu.server / secs);
-      m["sse cpu% load tool"].push_back(100 * cpu.client / secs);
-      m["sse cpu% chat server"].push_back(100 * cpu.chat / secs);
-    }
-    m["sse first event p99 ms"].push_back(at(sse, {"stream", "first_event_ms", "p99"}));
+    // Servers take turns within a round, so both see the same machine.
+    for (auto& s : servers) {
+      const auto& t = s.tag;
+      cpu_meter meter(s.proc->pid());
+      auto sse = load("--url " + s.url + " --flow story --stream -i prompt=hi --runs " + runs_s +
+                      " --concurrency " + std::to_string(streams));
+      auto cpu = meter.read();
+      tally(sse);
+      const double events = at(sse, {"stream", "events"}), secs = at(sse, {"duration_s"});
+      m["sse events/s"][t].push_back(at(sse, {"stream", "events_per_s"}));
+      // CPU per event delivered, and the share of the 2 cores each party took.
+      if (events > 0) m["sse server cpu us/event"][t].push_back(cpu.server * 1e6 / events);
+      if (secs > 0) {
+        m["sse cpu% server"][t].push_back(100 * cpu.server / secs);
+        m["sse cpu% load tool"][t].push_back(100 * cpu.client / secs);
+        m["sse cpu% chat server"][t].push_back(100 * cpu.chat / secs);
+      }
+      m["sse first event p99 ms"][t].push_back(at(sse, {"stream", "first_event_ms", "p99"}));
 
-    auto ttfb = load("--url " + weft_url + " --flow story --stream -i prompt=hi --runs " + runs_s +
-                     " --concurrency 64");
-    tally(ttfb);
-    m["c64 first byte p50 ms"].push_back(at(ttfb, {"stream", "first_byte_ms", "p50"}));
-    m["c64 first byte p99 ms"].push_back(at(ttfb, {"stream", "first_byte_ms", "p99"}));
-    m["c64 first event p50 ms"].push_back(at(ttfb, {"stream", "first_event_ms", "p50"}));
-    m["c64 first event p99 ms"].push_back(at(ttfb, {"stream", "first_event_ms", "p99"}));
-    m["c64 events/s"].push_back(at(ttfb, {"stream", "events_per_s"}));
+      auto c64 = load("--url " + s.url + " --flow story --stream -i prompt=hi --runs " + runs_s +
+                      " --concurrency 64");
+      tally(c64);
+      m["c64 first byte p50 ms"][t].push_back(at(c64, {"stream", "first_byte_ms", "p50"}));
+      m["c64 first byte p99 ms"][t].push_back(at(c64, {"stream", "first_byte_ms", "p99"}));
+      m["c64 first event p50 ms"][t].push_back(at(c64, {"stream", "first_event_ms", "p50"}));
+      m["c64 first event p99 ms"][t].push_back(at(c64, {"stream", "first_event_ms", "p99"}));
+      m["c64 events/s"][t].push_back(at(c64, {"stream", "events_per_s"}));
 
-    for (auto [tag, url, model] : {std::tuple{"openai", weft_url, "story"},
-                                   std::tuple{"direct", chat.base_url(), "m1"}}) {
-      auto j = load("--url " + url + " --flow " + model + " --openai --stream --runs " + runs_s +
-                    " --concurrency 64");
-      tally(j);
-      const std::string t = tag;
-      m[t + " completions/s"].push_back(at(j, {"runs_per_s"}));
-      m[t + " latency p50 ms"].push_back(at(j, {"latency_ms", "p50"}));
-      m[t + " latency p99 ms"].push_back(at(j, {"latency_ms", "p99"}));
-      m[t + " first chunk p50 ms"].push_back(at(j, {"stream", "first_event_ms", "p50"}));
-      m[t + " first chunk p99 ms"].push_back(at(j, {"stream", "first_event_ms", "p99"}));
+      openai(t, s.url, "story");
+      std::printf("round %d %s: sse %.0f events/s (%.2f us server CPU each); c64 first byte p99 %.2f ms;"
+                  " openai %.0f completions/s; server RSS %ld MiB\n",
+                  r + 1, t.c_str(), m["sse events/s"][t].back(),
+                  m["sse server cpu us/event"][t].empty() ? 0.0 : m["sse server cpu us/event"][t].back(),
+                  m["c64 first byte p99 ms"][t].back(), m["openai c64 completions/s"][t].back(),
+                  weft::test::rss_kib(s.proc->pid()) / 1024);
+      std::fflush(stdout);
     }
-    std::printf("round %d: sse %.0f events/s; c64 first byte p99 %.2f ms; openai %.0f/s vs direct %.0f/s;"
-                " server RSS %ld MiB\n",
-                r + 1, m["sse events/s"].back(), m["c64 first byte p99 ms"].back(),
-                m["openai completions/s"].back(), m["direct completions/s"].back(),
-                weft::test::rss_kib(srv.pid()) / 1024);
-    std::fflush(stdout);
+    openai("direct", chat.base_url(), "m1");
+    std::printf("round %d direct: %.0f completions/s\n", r + 1, m["openai c64 completions/s"]["direct"].back());
   }
 
-  std::printf("\nmedians over %d rounds (%ld runs per load)\n", rounds, runs);
-  for (auto& [name, v] : m) std::printf("  %-26s %12.2f\n", name.c_str(), weft::bench::median(v));
-  auto ratio = [&](const std::string& a, const std::string& b) {
-    double d = weft::bench::median(m[b]);
-    return d > 0 ? weft::bench::median(m[a]) / d : 0;
-  };
-  std::printf("  openai/direct completions/s  %.2f\n", ratio("openai completions/s", "direct completions/s"));
-  std::printf("  openai/direct latency p50    %.2f\n", ratio("openai latency p50 ms", "direct latency p50 ms"));
-  std::printf("  openai/direct first chunk p50 %.2f\n",
-              ratio("openai first chunk p50 ms", "direct first chunk p50 ms"));
+  using weft::bench::median;
+  std::printf("\nmedians over %d rounds\n  %-30s %12s %12s %12s %8s\n", rounds, "figure", "A", "B", "direct",
+              servers.size() > 1 ? "B/A" : "A/direct");
+  for (auto& [name, by] : m) {
+    auto med = [&](const char* t) { return by.count(t) ? median(by.at(t)) : 0.0; };
+    const double a = med("A"), b = med("B"), d = med("direct");
+    const double ratio = servers.size() > 1 ? (a > 0 ? b / a : 0) : (d > 0 ? a / d : 0);
+    std::printf("  %-30s %12.2f %12.2f %12.2f %8.2f\n", name.c_str(), a, b, d, ratio);
+  }
   std::printf("failed runs %ld, incomplete streams %ld\n", failed, incomplete);
-  srv.stop(SIGTERM);
+  for (auto& s : servers) s.proc->stop(SIGTERM);
   return failed || incomplete ? 1 : 0;
 }

@@ -30,15 +30,17 @@ namespace weft::test {
 class serve_process {
  public:
   /// Starts `weft serve ARGS...` (with --listen 127.0.0.1:0 unless ARGS has one) with extra environment
-  /// entries ("NAME=value"), and waits up to 30 s for it to listen.
-  explicit serve_process(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  /// entries ("NAME=value"), and waits up to 30 s for it to listen. `binary`: another weft
+  /// build, for benchmarks that compare two side by side.
+  explicit serve_process(std::vector<std::string> args, std::vector<std::string> env = {},
+                         std::string binary = WEFT_BINARY) {
     namespace fs = std::filesystem;
     static int n = 0;
     auto dir = fs::temp_directory_path() / ("weft-serve-" + std::to_string(getpid()));
     fs::create_directories(dir);
     out_file_ = (dir / ("out-" + std::to_string(n))).string();
     err_file_ = (dir / ("err-" + std::to_string(n++))).string();
-    std::vector<std::string> argv_s = {WEFT_BINARY, "serve"};
+    std::vector<std::string> argv_s = {binary, "serve"};
     if (std::find(args.begin(), args.end(), "--listen") == args.end()) {
       argv_s.push_back("--listen");
       argv_s.push_back("127.0.0.1:0");
