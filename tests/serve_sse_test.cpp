@@ -19,27 +19,26 @@ using namespace std::chrono_literals;
 namespace {
 
 // `ticker`: emits value.n chunks of value.size bytes ("tick i" when size
-// is 0), value.ms apart, then completes with the count.
+// is 0), value.ms apart, then completes with the count. Each timer owns a
+// copy of the next step; a step that held itself (a shared std::function
+// capturing its own pointer) would keep every run's node context alive.
+struct tick_step {
+  std::shared_ptr<node_context> c;
+  int i, n, ms;
+  std::size_t size;
+  void operator()() const {
+    if (i == n) return c->complete({{"value", n}});
+    c->emit(size ? value(std::string(size, 'x')) : value("tick " + std::to_string(i)));
+    c->after(std::chrono::milliseconds(ms), tick_step{c, i + 1, n, ms, size});
+  }
+};
+
 void add_ticker(engine& eng) {
   add_type(eng, "ticker", [](node_context& ctx, value_map in) {
     auto v = in["value"];
-    struct state {
-      int n, ms, i = 0;
-      std::size_t size;
-    };
-    auto st = std::make_shared<state>(state{v.value("n", 3), v.value("ms", 0), 0, v.value("size", std::size_t{0})});
-    auto c = ctx.shared_from_this();
-    auto step = std::make_shared<std::function<void()>>();
-    *step = [c, st, step] {
-      if (st->i == st->n) {
-        c->complete({{"value", st->n}});
-        return;
-      }
-      c->emit(st->size ? value(std::string(st->size, 'x')) : value("tick " + std::to_string(st->i)));
-      ++st->i;
-      c->after(std::chrono::milliseconds(st->ms), *step);
-    };
-    c->after(std::chrono::milliseconds(st->ms), *step);
+    const int ms = v.value("ms", 0);
+    ctx.after(std::chrono::milliseconds(ms),
+              tick_step{ctx.shared_from_this(), 0, v.value("n", 3), ms, v.value("size", std::size_t{0})});
   });
 }
 

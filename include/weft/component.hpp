@@ -220,7 +220,11 @@ class node_context : public std::enable_shared_from_this<node_context> {
   /// complete() or fail() from inside it is ignored: the node is cancelled.
   virtual void on_cancel(std::function<void()> fn) = 0;
   /// Calls `fn` on this node's actor after `delay`, without blocking a
-  /// thread; nothing runs if the node has ended by then.
+  /// thread; nothing runs if the node has ended by then. For a repeating
+  /// step, give each timer a copy of the next step (a small struct holding
+  /// the context): a std::function that captures a shared pointer to
+  /// itself is a cycle that keeps the node's context, and the run's state
+  /// with it, alive for good.
   virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
 
   /// Sends `req` through the engine's shared HTTP client without blocking.
