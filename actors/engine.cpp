@@ -34,6 +34,10 @@ engine_options engine_options::from_env(std::vector<std::string>& errors) {
 struct engine::impl {
   config::engine_settings settings;
   std::size_t max_value_depth = 64;
+  // engine_options::tracing. Off: every run is unsampled, so no span is
+  // built at all, rather than built, shipped to the exporter and dropped
+  // there for want of a sink.
+  bool tracing = true;
   flows::registry registry;  // the built-in families: components::register_all
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
@@ -73,6 +77,7 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   auto& m = *impl_;
   m.settings = opts.settings;
   m.max_value_depth = opts.max_value_depth;
+  m.tracing = opts.tracing;
   m.on_llm_call = std::move(opts.on_llm_call);
   components::register_all(m.registry);
   m.cfg = std::make_unique<caf::actor_system_config>();
@@ -208,7 +213,8 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
     }
   }
   if (!job->ctx.trace.valid()) job->ctx.trace = tracing::trace_id::random();
-  job->ctx.sampled = tracing::should_sample(parent_sampled, job->ctx.trace, m.settings.tracing.sample);
+  job->ctx.sampled =
+      m.tracing && tracing::should_sample(parent_sampled, job->ctx.trace, m.settings.tracing.sample);
   job->ctx.session_id = std::move(opts.session_id);
   job->ctx.user_id = std::move(opts.user_id);
 

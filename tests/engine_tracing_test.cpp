@@ -114,6 +114,30 @@ TEST_CASE("sampling: ratio 0 records nothing, a sampled parent still wins", "[en
   CHECK(spans_of(store->snapshot(), unsampled.trace_id).empty());
 }
 
+TEST_CASE("tracing off builds no span at all, even for a sampled traceparent", "[engine][tracing]") {
+  // The exporter counts every span a run hands it: with tracing on it sees
+  // them all; off, runs are unsampled and it must see none.
+  auto received = [](bool tracing_on) {
+    auto store = std::make_shared<test::span_store>();
+    auto opts = test::memory_options(store);
+    opts.tracing = tracing_on;
+    engine eng(std::move(opts));
+    auto flow = must_load(eng, test::two_node_flow);
+    run_options o;
+    o.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    for (int i = 0; i < 50; ++i) {
+      auto r = eng.run(flow, {{"x", i}}, i % 2 ? o : run_options{}).get();
+      REQUIRE(r.ok);
+      CHECK(r.sampled == tracing_on);
+      CHECK_FALSE(r.trace_id.empty());
+    }
+    eng.shutdown();
+    return eng.stats().spans_received;
+  };
+  CHECK(received(true) == 50 * 3);
+  CHECK(received(false) == 0);
+}
+
 TEST_CASE("content tracing records inputs and outputs, with secrets masked", "[engine][tracing]") {
   auto store = std::make_shared<test::span_store>();
   auto opts = test::memory_options(store);

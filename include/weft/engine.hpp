@@ -41,8 +41,11 @@ struct engine_options {
   config::engine_settings settings;
   /// Extra sinks, e.g. ones an embedder wrote (owned by the engine).
   std::vector<std::unique_ptr<tracing::sink>> extra_sinks;
-  /// When false, no sink is created at all, not even the default file sink
-  /// ("tracing off"); spans are still counted as received.
+  /// When false ("tracing off"), no sink is created, not even the default
+  /// file sink, and every run is unsampled, whatever its traceparent says:
+  /// no span is built at all (exporter_stats::spans_received stays 0). Runs
+  /// still get a trace id and hand on a traceparent with the sampled flag
+  /// off, so that downstream services see one trace.
   bool tracing = true;
   /// Loads CAF's io middleman, which net::http_server (`weft serve`) needs.
   bool network = false;
