@@ -20,6 +20,7 @@
 #include "flows/inputs.hpp"
 #include "flows/parser.hpp"
 #include "tracing/file_sink.hpp"
+#include "tracing/redaction.hpp"
 #include "tracing/sampler.hpp"
 #include "tracing/traceparent.hpp"
 
@@ -99,13 +100,26 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   // the default when nothing else is configured: a run's trace must always
   // land somewhere findable.
   std::vector<caf::actor> workers;
+  // The embedder's log, behind a mask of the secrets the sinks were given:
+  // a backend's error text may quote what it was sent.
+  auto known = std::make_shared<tracing::secret_set>();
+  if (const auto& lf = m.settings.exporter.langfuse) {
+    known->add(lf->public_key);
+    known->add(lf->secret_key);
+  }
+  if (const auto& ot = m.settings.exporter.otlp)
+    for (const auto& [name, value] : ot->headers) known->add(value);
+  const log_fn log = [known, out = opts.log ? opts.log : log_fn(log_to_stderr)](log_level l, std::string_view msg) {
+    if (known->empty()) return out(l, msg);
+    out(l, known->mask(msg));
+  };
   if (opts.tracing) {
     tracing::resource_info res;
     res.service_name = m.settings.tracing.service_name;
     res.service_version = WEFT_VERSION_STRING;
     const auto& ex = m.settings.exporter;
     for (auto& s : opts.extra_sinks)
-      workers.push_back(exporting::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(s))));
+      workers.push_back(exporting::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(s)), log));
     auto http_worker = [&](std::unique_ptr<exporting::http_sink_protocol> proto) {
       if (!m.http) m.http = net::spawn_http_client(*m.sys);
       exporting::http_worker_config hc;
@@ -115,6 +129,7 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
       hc.retry_initial_ms = ex.retry_initial_ms;
       hc.retry_max_ms = ex.retry_max_ms;
       hc.retry_multiplier = ex.retry_multiplier;
+      hc.log = log;
       workers.push_back(exporting::spawn_http_worker(*m.sys, std::move(proto), m.http, hc));
     };
     if (ex.otlp) http_worker(exporting::make_otlp_protocol(*ex.otlp, res));
@@ -128,7 +143,7 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
       std::string err;
       auto fs = tracing::file_sink::open(m.trace_file, res, &err);
       if (!fs) throw std::runtime_error(err);
-      workers.push_back(exporting::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(fs))));
+      workers.push_back(exporting::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(fs)), log));
     }
   }
   exporting::exporter_config ec;
@@ -136,6 +151,7 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   ec.batch_max_bytes = m.settings.tracing.batch_max_bytes;
   ec.max_outstanding_spans = m.settings.exporter.max_queue_spans;
   ec.batch_delay_ms = m.settings.tracing.batch_delay_ms;
+  ec.log = log;
   m.exporter = exporting::spawn_exporter(*m.sys, std::move(workers), ec);
 }
 

@@ -8,13 +8,15 @@ namespace {
 struct blocking_state {
   std::shared_ptr<tracing::sink> sink;
   sink_stats stats;
+  log_fn log;
   std::uint64_t last_log_ns = 0;
   static inline const char* name = "weft.sink.blocking";
 };
 
 caf::behavior blocking_worker(caf::stateful_actor<blocking_state>* self,
-                              std::shared_ptr<tracing::sink> s) {
+                              std::shared_ptr<tracing::sink> s, log_fn log) {
   self->state.sink = std::move(s);
+  self->state.log = std::move(log);
   self->state.stats.name = self->state.sink->name();
   return {
       [=](const span_batch& b) -> std::uint64_t {
@@ -34,9 +36,9 @@ caf::behavior blocking_worker(caf::stateful_actor<blocking_state>* self,
         auto now = tracing::now_unix_ns();
         if (now - st.last_log_ns > 1'000'000'000ULL) {
           st.last_log_ns = now;
-          std::fprintf(stderr, "weft: sink '%s' failed, %llu spans dropped so far: %s\n",
-                       st.stats.name.c_str(),
-                       static_cast<unsigned long long>(st.stats.dropped["write_error"]), err.c_str());
+          st.log(log_level::error, "sink '" + st.stats.name + "' failed, " +
+                                       std::to_string(st.stats.dropped["write_error"]) +
+                                       " spans dropped so far: " + err);
         }
         return n;
       },
@@ -50,8 +52,8 @@ caf::behavior blocking_worker(caf::stateful_actor<blocking_state>* self,
 
 }  // namespace
 
-caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s) {
-  return sys.spawn<caf::detached>(blocking_worker, std::move(s));
+caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s, log_fn log) {
+  return sys.spawn<caf::detached>(blocking_worker, std::move(s), std::move(log));
 }
 
 }  // namespace weft::exporting

@@ -61,8 +61,8 @@ void dispatch(exporter_actor* self) {
       auto now = tracing::now_unix_ns();
       if (now - st.last_drop_log_ns > 60'000'000'000ULL) {
         st.last_drop_log_ns = now;
-        std::fprintf(stderr, "weft: exporter: a sink is %llu spans behind; dropping spans (queue_full)\n",
-                     static_cast<unsigned long long>(st.outstanding[i]));
+        st.cfg.log(log_level::error, "exporter: a sink is " + std::to_string(st.outstanding[i]) +
+                                         " spans behind; dropping spans (queue_full)");
       }
       continue;
     }

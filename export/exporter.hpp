@@ -26,6 +26,7 @@
 #include <caf/all.hpp>
 
 #include "tracing/sink.hpp"
+#include "weft/log.hpp"
 
 namespace weft::exporting {
 
@@ -78,6 +79,8 @@ struct exporter_config {
   /// batches until it catches up; those spans are counted as dropped with
   /// reason "queue_full", so memory stays bounded whatever the load.
   std::int64_t max_outstanding_spans = 65536;
+  /// Where the exporter's messages go (engine_options::log, masked).
+  log_fn log = log_to_stderr;
 };
 
 /// Spawns the exporter over its sink workers (possibly none: spans are then

@@ -110,6 +110,8 @@ struct http_worker_config {
   std::int64_t retry_max_ms = 30000;
   double retry_multiplier = 2.0;
   int max_in_flight = 4;
+  /// Where this worker's messages go (engine_options::log, masked).
+  log_fn log = log_to_stderr;
 };
 
 /// Spawns the detached worker for one HTTP sink.
@@ -117,6 +119,7 @@ caf::actor spawn_http_worker(caf::actor_system& sys, std::shared_ptr<http_sink_p
                              caf::actor http_client, http_worker_config cfg);
 
 /// Spawns the detached worker for a blocking sink (the file sink).
-caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s);
+caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s,
+                                 log_fn log = log_to_stderr);
 
 }  // namespace weft::exporting

@@ -53,7 +53,7 @@ void log_spool_warnings(worker* self) {
   auto& st = self->state;
   if (!st.spool) return;
   for (auto& w : st.spool->take_warnings())
-    std::fprintf(stderr, "weft: sink '%s': %s\n", st.stats.name.c_str(), w.c_str());
+    st.cfg.log(log_level::warning, "sink '" + st.stats.name + "': " + w);
 }
 
 void drop(worker* self, std::uint64_t n, const std::string& reason) {
@@ -63,9 +63,8 @@ void drop(worker* self, std::uint64_t n, const std::string& reason) {
   auto now = tracing::now_unix_ns();
   if (now - st.last_drop_log_ns > 60'000'000'000ULL) {
     st.last_drop_log_ns = now;
-    std::fprintf(stderr, "weft: sink '%s': dropping spans (%s), %llu dropped for this reason so far\n",
-                 st.stats.name.c_str(), reason.c_str(),
-                 static_cast<unsigned long long>(st.stats.dropped[reason]));
+    st.cfg.log(log_level::error, "sink '" + st.stats.name + "': dropping spans (" + reason + "), " +
+                                     std::to_string(st.stats.dropped[reason]) + " dropped for this reason so far");
   }
 }
 
@@ -131,8 +130,8 @@ void enter_failing(worker* self, const delivery_verdict& v) {
     auto now = tracing::now_unix_ns();
     if (now - st.last_fail_log_ns > 10'000'000'000ULL) {
       st.last_fail_log_ns = now;
-      std::fprintf(stderr, "weft: sink '%s' failing (%s); retrying in %lld ms, spooling meanwhile\n",
-                   st.stats.name.c_str(), v.detail.c_str(), static_cast<long long>(wait));
+      st.cfg.log(log_level::warning, "sink '" + st.stats.name + "' failing (" + v.detail + "); retrying in " +
+                                         std::to_string(wait) + " ms, spooling meanwhile");
     }
   }
   spill_queue(self);
@@ -148,9 +147,9 @@ void dead_letter(worker* self, const net::http_request& req, std::size_t spans,
   auto now = tracing::now_unix_ns();
   if (now - st.last_reject_log_ns > 10'000'000'000ULL) {
     st.last_reject_log_ns = now;
-    std::fprintf(stderr, "weft: sink '%s': backend rejected a batch of %zu spans (%s)%s\n",
-                 st.stats.name.c_str(), spans, v.detail.c_str(),
-                 st.dead_letters ? "; kept in the sink's dead-letter.jsonl" : "");
+    st.cfg.log(log_level::error, "sink '" + st.stats.name + "': backend rejected a batch of " +
+                                     std::to_string(spans) + " spans (" + v.detail + ")" +
+                                     (st.dead_letters ? "; kept in the sink's dead-letter.jsonl" : ""));
   }
   if (!st.dead_letters) return;
   // One line per rejected batch: why, and the request body as it was sent
@@ -163,7 +162,7 @@ void dead_letter(worker* self, const net::http_request& req, std::size_t spans,
   if (compressed) line["body_gzip_bytes"] = req.body.size();
   else line["body"] = req.body;
   if (auto err = st.dead_letters->write(std::move(line)); !err.empty())
-    std::fprintf(stderr, "weft: sink '%s': dead letter not kept: %s\n", st.stats.name.c_str(), err.c_str());
+    st.cfg.log(log_level::error, "sink '" + st.stats.name + "': dead letter not kept: " + err);
 }
 
 // Puts batches back at the head of the line (they were sent before what
@@ -197,8 +196,9 @@ void split_after_413(worker* self, const batch_ptr& b, const delivery_verdict& v
   auto now = tracing::now_unix_ns();
   if (now - st.last_split_log_ns > 10'000'000'000ULL) {
     st.last_split_log_ns = now;
-    std::fprintf(stderr, "weft: sink '%s': backend refused a batch of %zu spans as too large (%s); "
-                 "sending it in halves\n", st.stats.name.c_str(), b->size(), v.detail.c_str());
+    st.cfg.log(log_level::warning, "sink '" + st.stats.name + "': backend refused a batch of " +
+                                       std::to_string(b->size()) + " spans as too large (" + v.detail +
+                                       "); sending it in halves");
   }
   requeue_front(self, std::move(parts));
 }
@@ -240,9 +240,8 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
         st.stats.exported += n - std::min<std::uint64_t>(n, v.rejected_spans + again);
         if (v.rejected_spans) {
           drop(self, std::min<std::uint64_t>(n, v.rejected_spans), "rejected_by_backend");
-          std::fprintf(stderr, "weft: sink '%s': backend rejected %llu spans: %s\n",
-                       st.stats.name.c_str(), static_cast<unsigned long long>(v.rejected_spans),
-                       v.detail.c_str());
+          st.cfg.log(log_level::error, "sink '" + st.stats.name + "': backend rejected " +
+                                           std::to_string(v.rejected_spans) + " spans: " + v.detail);
         }
         if (from_spool) {
           st.stats.replayed += n;
@@ -346,8 +345,8 @@ caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> prot
     so.segment_bytes = std::min<std::uint64_t>(so.segment_bytes, std::max<std::uint64_t>(so.max_bytes / 4, 4096));
     st.spool = tracing::spool::open(cfg.spool_dir, so, &err);
     if (!st.spool)
-      std::fprintf(stderr, "weft: sink '%s': no spool, spans will be dropped while the backend is down: %s\n",
-                   st.stats.name.c_str(), err.c_str());
+      st.cfg.log(log_level::warning,
+                 "sink '" + st.stats.name + "': no spool, spans will be dropped while the backend is down: " + err);
     log_spool_warnings(self);
   }
   // Whatever an earlier process left in the spool goes out first.

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "export/exporter.hpp"
+#include "weft/log.hpp"
 #include "config/settings.hpp"
 #include "flows/plan.hpp"
 #include "flows/registry.hpp"
@@ -47,6 +48,10 @@ struct engine_options {
   /// still get a trace id and hand on a traceparent with the sampled flag
   /// off, so that downstream services see one trace.
   bool tracing = true;
+  /// Where the engine's own messages go (include/weft/log.hpp): a trace
+  /// backend failing, spans spooled or dropped. Secrets the engine knows of
+  /// (sink keys, header values) are masked first. Default: stderr.
+  log_fn log = log_to_stderr;
   /// Loads CAF's io middleman, which net::http_server (`weft serve`) needs.
   bool network = false;
   /// Run inputs may nest arrays and objects this deep; deeper is a bad
