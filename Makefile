@@ -23,8 +23,24 @@ build: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-demo: build
+# The mission in one command: builds only the `weft` binary (not the tests
+# or the benchmarks), then one run, a load of 2,000 audited runs, and the
+# last trace.
+DEMO_TICKETS := [{"text":"db down","score":0.9},{"text":"typo","score":0.1},{"text":"login slow","score":0.5}]
+demo: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target weft
+	@echo; echo "== 1/3  one run of examples/hello.yaml"
 	./$(BUILD_DIR)/weft run examples/hello.yaml -i name=World
+	@echo; echo "== 2/3  2,000 runs of examples/triage.yaml, 200 at once: a map of 3 child runs, each with a router"
+	@rm -f weft-demo-traces.jsonl
+	./$(BUILD_DIR)/weft load examples/triage.yaml -i 'tickets=$(DEMO_TICKETS)' --runs 2000 --concurrency 200 \
+	  --session-id demo --user-id you --trace-file weft-demo-traces.jsonl
+	@echo; echo "== 3/3  the last of those traces"
+	./$(BUILD_DIR)/weft trace show weft-demo-traces.jsonl --last 1
+	@echo
+	@echo "weft ran each flow as a tree of actors, 200 runs at once, and wrote one trace per run (weft-demo-traces.jsonl)."
+	@echo "The audit read them back: every span parented inside its own run's trace, session and user on each; the tree above is one."
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 -LE long
