@@ -1,13 +1,16 @@
 // `weft load FLOW`: N runs in-process with at most C in flight, then an audit
 // of their traces read back from the trace file.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <system_error>
 
 #include "cli/commands.hpp"
 #include "cli/load_summary.hpp"
@@ -65,6 +68,28 @@ void start_one(const std::shared_ptr<load_state>& st, std::int64_t i) {
   });
 }
 
+// Called after the engine opened the trace file (O_APPEND) and before any
+// run: truncating it now leaves nothing of an earlier load for the audit,
+// and the sink's appends then start at offset 0.
+bool prepare_trace_file(engine& eng, const load_opts& o) {
+  const auto& file = eng.trace_file();
+  if (file.empty()) return true;
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return true;  // a FIFO, /dev/...
+  if (!o.trace_file.empty()) {
+    if (st.st_size > 0 && ::truncate(file.c_str(), 0) != 0) {
+      std::cerr << "weft: error: cannot truncate trace file '" << file
+                << "': " << std::generic_category().message(errno) << '\n';
+      return false;
+    }
+  } else if (st.st_size > 0) {
+    std::cerr << "weft: appending to trace file '" << file << "' (" << st.st_size
+              << " bytes already); the audit reads all of it (--trace-file PATH starts a "
+                 "file afresh)\n";
+  }
+  return true;
+}
+
 }  // namespace
 
 int load_command(const load_opts& o) {
@@ -88,6 +113,11 @@ int load_command(const load_opts& o) {
   st->started.resize(static_cast<std::size_t>(o.runs));
   st->latency_ms.resize(static_cast<std::size_t>(o.runs));
   st->results.resize(static_cast<std::size_t>(o.runs));
+
+  // The trace file holds this load's spans only: --trace-file starts it
+  // afresh. A file from WEFT_TRACE_FILE, the config file or the default is
+  // appended to, as `weft run` does, and the audit reads it whole.
+  if (!prepare_trace_file(*eng, o)) return exit_usage;
 
   install_signal_flag();
   bool progress = !o.no_progress && !o.json && isatty(STDERR_FILENO);
@@ -123,7 +153,9 @@ int load_command(const load_opts& o) {
   // The audit: every sampled run that succeeded must have produced one
   // complete, correctly parented trace in the file.
   tracing::audit_report audit;
-  std::string audit_error;
+  std::string audit_error, bad_lines_note;
+  double audit_secs = 0;
+  std::size_t audit_spans_read = 0, audit_peak_held = 0;
   const auto& file = eng->trace_file();
   if (!file.empty()) {
     std::vector<tracing::audit_expectation> expect;
@@ -140,10 +172,21 @@ int load_command(const load_opts& o) {
       e.expected_spans = r.ok && st->flow->fixed_shape ? st->flow->nodes.size() + 1 : 0;
       expect.push_back(std::move(e));
     }
-    std::vector<tracing::span_record> spans;
-    auto summary = tracing::read_otlp_json_file(file, spans);
+    // Streamed: the auditor keeps a compact record of each span of our
+    // traces until its trace is complete, never the spans themselves.
+    auto a0 = clock::now();
+    tracing::trace_auditor auditor(std::move(expect));
+    auto summary = tracing::read_otlp_json_file(
+        file, [&auditor](tracing::span_record&& s, const tracing::resource_info&) { auditor.add(s); });
     if (!summary.open_error.empty()) audit_error = summary.open_error;
-    audit = tracing::audit_traces(spans, expect);
+    audit = auditor.finish();
+    audit_secs = std::chrono::duration<double>(clock::now() - a0).count();
+    audit_spans_read = summary.spans;
+    audit_peak_held = auditor.peak_spans_held();
+    if (summary.bad_lines) {
+      bad_lines_note = std::to_string(summary.bad_lines) + " unreadable line(s) in the trace file";
+      if (!summary.errors.empty()) bad_lines_note += "; first: " + summary.errors.front().message;
+    }
   }
 
   if (o.json) {
@@ -151,7 +194,10 @@ int load_command(const load_opts& o) {
     j["audit"] = {{"traces", audit.traces},
                   {"spans", audit.spans},
                   {"problems", audit.problem_count},
-                  {"problem_samples", audit.problems}};
+                  {"problem_samples", audit.problems},
+                  {"seconds", audit_secs},
+                  {"file_spans_read", audit_spans_read},
+                  {"peak_spans_held", audit_peak_held}};
     j["export"] = {{"spans_received", stats.spans_received},
                    {"spans_dropped", stats.total_dropped()},
                    {"flushed", flushed},
@@ -172,13 +218,14 @@ int load_command(const load_opts& o) {
     std::cout << j.dump() << std::endl;
   } else {
     print_summary_head(totals);
-    std::printf("audit  traces %zu  spans %zu  problems %zu\n", audit.traces, audit.spans,
-                audit.problem_count);
+    std::printf("audit  traces %zu  spans %zu  problems %zu  (%zu spans read in %.3f s)\n",
+                audit.traces, audit.spans, audit.problem_count, audit_spans_read, audit_secs);
     std::printf("%s\n", stats.to_string().c_str());
     if (!file.empty()) std::printf("trace file %s%s\n", file.c_str(), flushed ? "" : " (flush incomplete)");
   }
   for (auto& p : audit.problems) std::cerr << "weft: audit: " << p << '\n';
   if (!audit_error.empty()) std::cerr << "weft: audit: " << audit_error << '\n';
+  if (!bad_lines_note.empty()) std::cerr << "weft: audit: " << bad_lines_note << '\n';
   if (failed) std::cerr << "weft: " << failed << " run(s) failed; first error: " << st->first_error << '\n';
   return (failed || !audit.ok() || !audit_error.empty()) ? exit_run_failed : exit_ok;
 }

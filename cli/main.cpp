@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
   load_cmd->get_option("flow")->required(false)->description(
       "Flow file (YAML or JSON) to run in-process; omit with --url");
   load_cmd->get_option("--trace-file")
-      ->description("Write spans as OTLP/JSON lines to PATH; with --url: the server's trace file to audit");
+      ->description("Write spans as OTLP/JSON lines to PATH, truncated first (without it: append to "
+                   "WEFT_TRACE_FILE or weft-traces.jsonl); with --url: the server's trace file to audit");
   load_cmd->add_option("--url", load.url, "Load a `weft serve` at this base URL (http://HOST:PORT)");
   load_cmd->add_option("--flow", load.flow_name, "With --url: the name of the server's flow to run");
   load_cmd->add_option("--audit-wait-ms", load.audit_wait_ms,

@@ -150,11 +150,14 @@ TEST_CASE("weft load fails when the audit finds a foreign span in a run's trace"
   // A trace file that already holds a span claiming to be in... any trace is
   // fine here: load audits only its own traces, so a pre-existing garbage
   // line must be reported as a bad line but not fail the audit of its runs.
+  // (--trace-file would truncate the file: WEFT_TRACE_FILE appends to it.)
   auto trace = scratch("load2.jsonl", "not json\n");
-  auto r = run_weft("load " + src("examples/hello.yaml") + " -i name=x --runs 50 --concurrency 5 --json --trace-file " + trace);
+  auto r = run_weft("load " + src("examples/hello.yaml") + " -i name=x --runs 50 --concurrency 5 --json",
+                    "WEFT_TRACE_FILE='" + trace + "'");
   INFO(r.err);
   CHECK(r.code == 0);
   CHECK(nlohmann::json::parse(r.out)["audit"]["traces"] == 50);
+  CHECK_THAT(r.err, Catch::Contains("1 unreadable line(s) in the trace file; first: " + trace + ":1:"));
 }
 
 TEST_CASE("weft trace show prints each trace as a tree", "[cli]") {

@@ -23,9 +23,30 @@
 // The checks are local to a span and its parent, plus one walk from the
 // root with an explicit queue: traces can be deep and come from files, so
 // nothing recurses over spans.
+//
+// Memory. trace_auditor takes spans one at a time, as a file is read, and
+// keeps no span_record: for each span of an expected trace it keeps a
+// compact record (its id, its parent's id, and its name and the run ids,
+// session and user as indices into a per-trace table of the distinct
+// strings of that trace), about 48 bytes a span. Spans of other traces cost
+// nothing. A trace with an expected span count is audited as soon as that
+// many of its spans have arrived, and its records are dropped: for such runs
+// (fixed-shape flows, as `weft load` runs them) memory is bounded by the
+// traces that are still incomplete at a point of the file, not by the file.
+// A trace without a count is audited at finish(), so its records stay until
+// then: memory grows with the spans of those traces (not with their
+// attributes, and not with the rest of the file). The expectations
+// themselves are kept for every run.
+//
+// What an early audit cannot see: a span that arrives after its trace was
+// audited (the count was reached) is still counted (the trace then reports
+// "N spans, expected M" at finish()) and its session.id, user.id and
+// top-level run are still checked, but it takes no part in the checks that
+// need the other spans (parent in the trace, unique id, cycles).
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,7 +73,33 @@ struct audit_report {
   bool ok() const { return problem_count == 0; }
 };
 
-/// Audits `spans` (any order, other traces ignored) against `runs`.
+/// The streaming audit: add() every span (any order, other traces ignored),
+/// then finish() once. Problems within one trace come in the order the
+/// checks above list them; traces come in the order they were audited.
+class trace_auditor {
+ public:
+  /// With `audit_early` false every trace is audited at finish(), with all
+  /// its spans (what audit_traces() does: the spans are in memory anyway).
+  explicit trace_auditor(std::vector<audit_expectation> runs, bool audit_early = true);
+  ~trace_auditor();
+  trace_auditor(const trace_auditor&) = delete;
+  trace_auditor& operator=(const trace_auditor&) = delete;
+
+  void add(const span_record& span);
+  /// Audits the traces not audited yet and returns the report. Call once.
+  audit_report finish();
+
+  /// Compact span records held now, and at most so far.
+  std::size_t spans_held() const;
+  std::size_t peak_spans_held() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Audits `spans` (any order, other traces ignored) against `runs`, each
+/// trace with all its spans (no early audit).
 audit_report audit_traces(const std::vector<span_record>& spans,
                           const std::vector<audit_expectation>& runs);
 
