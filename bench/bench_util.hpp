@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -17,6 +18,18 @@ inline std::string chain10() {
     prev = "n" + std::to_string(i) + ".value";
   }
   return f + "outputs: {value: " + prev + "}\n";
+}
+
+/// Runs `cmd` through the shell; what it wrote to stdout.
+inline std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
 }
 
 inline double median(std::vector<double> v) {

@@ -48,16 +48,6 @@ struct figures {
   long errors = 0;
 };
 
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
 
 double wrk_ms(const std::string& v, const std::string& unit) {
   double x = std::stod(v);
@@ -67,7 +57,7 @@ double wrk_ms(const std::string& v, const std::string& unit) {
 }
 
 figures run_wrk(std::uint16_t port, int conns, int seconds, const std::string& lua) {
-  auto out = run_capture("wrk -t2 -c" + std::to_string(conns) + " -d" + std::to_string(seconds) +
+  auto out = weft::bench::run_capture("wrk -t2 -c" + std::to_string(conns) + " -d" + std::to_string(seconds) +
                          "s --latency -s " + lua + " http://127.0.0.1:" + std::to_string(port) +
                          "/v1/flows/chain10/runs 2>&1");
   figures f;
@@ -82,7 +72,7 @@ figures run_wrk(std::uint16_t port, int conns, int seconds, const std::string& l
 }
 
 figures run_weft_load(const std::string& weft, std::uint16_t port, int conns, long runs) {
-  auto out = run_capture(weft + " load --url http://127.0.0.1:" + std::to_string(port) +
+  auto out = weft::bench::run_capture(weft + " load --url http://127.0.0.1:" + std::to_string(port) +
                          " --flow chain10 -i value=x --session-id bench --user-id bench --runs " +
                          std::to_string(runs) + " --concurrency " + std::to_string(conns) +
                          " --json --no-progress 2>/dev/null");

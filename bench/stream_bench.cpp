@@ -51,20 +51,10 @@ using nlohmann::json;
 
 namespace {
 
-std::string capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
 
 // `weft load ARGS --json`, parsed; null when it printed something else.
 json load(const std::string& args) {
-  auto out = capture(std::string(WEFT_BINARY) + " load " + args + " --json --no-progress 2>/dev/null");
+  auto out = weft::bench::run_capture(std::string(WEFT_BINARY) + " load " + args + " --json --no-progress 2>/dev/null");
   auto j = json::parse(out, nullptr, false);
   if (j.is_discarded() || !j.contains("runs")) {
     std::cerr << "weft load " << args << ": output not understood:\n" << out << '\n';

@@ -56,6 +56,12 @@ load_answer read_run_stream(const net::http_response& r, bool truncated) {
       a.error = "event '" + e.type + "' after run_finished";
       return false;
     }
+    // The server's last word on an overflow carries no id: read it first.
+    if (e.type == "error") {
+      auto j = value::parse(e.data, nullptr, false);
+      a.error = "the server ended the stream: " + (j.is_object() ? error_text(j) : e.data);
+      return false;
+    }
     // Ids count 1, 2, 3... per run: a gap is an event lost on the way.
     char* end = nullptr;
     long id = std::strtol(e.id.c_str(), &end, 10);
@@ -65,11 +71,6 @@ load_answer read_run_stream(const net::http_response& r, bool truncated) {
       return false;
     }
     ++expect_id;
-    if (e.type == "error") {
-      auto j = value::parse(e.data, nullptr, false);
-      a.error = "the server ended the stream: " + (j.is_object() ? error_text(j) : e.data);
-      return false;
-    }
     if (e.type != "run_finished") return true;
     finished = true;
     auto j = value::parse(e.data, nullptr, false);

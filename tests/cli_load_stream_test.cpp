@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/load_url_answer.hpp"
+#include "serve/event_stream.hpp"
 #include "support/chat_server.hpp"
 #include "support/serve_process.hpp"
 #include "support/weft_command.hpp"
@@ -207,6 +208,13 @@ TEST_CASE("load answers: a run stream is complete only when it ends in run_finis
                                      run_event(2, "error", {{"error", "the client read too slowly"}})), false);
   CHECK_FALSE(overflow.ok);
   CHECK_THAT(overflow.error, Catch::Contains("the server ended the stream: the client read too slowly"));
+  // As the server sends it: the overflow's error event has no id line.
+  auto unnumbered = read_answer(load_route::runs_stream,
+                                answer(run_event(1, "node_started", {}) +
+                                       weft::serve::sse_event("error", json{{"error", "too slow"}}.dump(), 0)),
+                                false);
+  CHECK_FALSE(unnumbered.ok);
+  CHECK_THAT(unnumbered.error, Catch::Contains("the server ended the stream: too slow"));
 
   auto truncated = read_answer(load_route::runs_stream, answer(good), true);
   CHECK_FALSE(truncated.ok);
