@@ -1,13 +1,25 @@
 // weft::engine: the embedding API over the actor system.
 #include "weft/engine.hpp"
 
+
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <unordered_map>
 
 #include <caf/io/middleman.hpp>
+
+#include "actors/engine_internals.hpp"
+#include "config/settings.hpp"
+#include "export/exporter.hpp"
+#include "flows/plan.hpp"
+#include "weft/caf.hpp"
+#include "weft/component.hpp"
+#include "weft/events.hpp"
+#include "weft/version.hpp"
 
 #include "export/http_sink.hpp"
 #include "actors/messages.hpp"
@@ -116,10 +128,10 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   if (opts.tracing) {
     tracing::resource_info res;
     res.service_name = m.settings.tracing.service_name;
-    res.service_version = WEFT_VERSION_STRING;
+    res.service_version = version_string;
     const auto& ex = m.settings.exporter;
     for (auto& s : opts.extra_sinks)
-      workers.push_back(exporting::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(s)), log));
+      if (s) workers.push_back(exporting::spawn_blocking_worker(*m.sys, std::move(s), log));
     auto http_worker = [&](std::unique_ptr<exporting::http_sink_protocol> proto) {
       if (!m.http) m.http = net::spawn_http_client(*m.sys);
       exporting::http_worker_config hc;
@@ -157,38 +169,129 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
 
 engine::~engine() { shutdown(); }
 
-flows::registry& engine::components() { return impl_->registry; }
+flows::registry& engine_internals::components(engine& e) { return e.impl_->registry; }
+caf::actor_system& engine_internals::system(engine& e) { return *e.impl_->sys; }
+caf::actor_system& engine_access::system(engine& e) { return *e.impl_->sys; }
+
+value run_result::outputs_json() const { return flows::to_object(outputs); }
+
+namespace {
+
+// A public component_type as the registry's descriptor. The factory's
+// exceptions become load errors at the node, so that an embedder's
+// validation reads like the built-in types'.
+flows::component_descriptor describe(component_type t) {
+  flows::component_descriptor d;
+  d.type = t.type;
+  d.summary = t.summary;
+  for (auto& s : t.inputs) d.inputs.push_back({s.name, s.required, false});
+  d.outputs = t.outputs;
+  for (auto& p : t.params) d.params.push_back({p.name, flows::value_type::any, p.required});
+  d.blocking = t.blocking;
+  d.opens_spans = t.opens_spans;
+  d.make = [make = std::move(t.make), type = t.type](const flows::node_spec& node,
+                                                     const flows::component_services&,
+                                                     flows::diagnostics& errs)
+      -> std::shared_ptr<const component> {
+    auto fail = [&](const std::string& why) {
+      errs.push_back({node.loc, "node '" + node.id + "' (" + type + "): " + why});
+      return nullptr;
+    };
+    try {
+      auto made = make(node_info{node.id, node.type, node.params});
+      if (!made) return fail("the component type's factory returned no component");
+      return made;
+    } catch (const std::exception& ex) {
+      return fail(ex.what());
+    }
+  };
+  return d;
+}
+
+bool valid_type_name(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+  return true;
+}
+
+}  // namespace
+
+std::vector<error> engine::add_component(component_type t) {
+  std::vector<error> errs;
+  auto bad = [&](std::string field, std::string why) {
+    error e;
+    e.code = error_code::invalid_component;
+    e.field = std::move(field);
+    e.message = "component type '" + t.type + "': " + why;
+    errs.push_back(std::move(e));
+  };
+  if (!valid_type_name(t.type))
+    bad("type", "not a valid type name; use letters, digits, '_', '.' and '-', not starting with a digit");
+  if (!t.make) bad("make", "no factory; set component_type::make to build the component for a node");
+  auto names_ok = [&](const char* what, const std::vector<std::string>& names) {
+    std::vector<std::string> seen;
+    for (const auto& n : names) {
+      if (n.empty()) bad(what, std::string("an empty name in ") + what);
+      else if (std::find(seen.begin(), seen.end(), n) != seen.end())
+        bad(what, std::string(what) + " '" + n + "' is listed twice");
+      seen.push_back(n);
+    }
+  };
+  std::vector<std::string> in, params;
+  for (const auto& s : t.inputs) in.push_back(s.name);
+  for (const auto& p : t.params) params.push_back(p.name);
+  names_ok("inputs", in);
+  names_ok("outputs", t.outputs);
+  names_ok("params", params);
+  if (!errs.empty()) return errs;
+  if (!impl_->registry.add(describe(std::move(t))))
+    bad("type", "the registry refused it");
+  return errs;
+}
+
+std::vector<std::string> engine::component_types() const { return impl_->registry.type_names(); }
 
 load_result engine::load_file(const std::string& path) {
   load_result r;
+  flows::diagnostics diags;
   flows::flow_loader loader(impl_->registry, impl_->services());
-  r.plan = loader.load_file(path, r.errors);
+  r.flow = loader.load_file(path, diags);
+  r.errors = flows::to_errors(diags);
   return r;
 }
 
 load_result engine::load_string(const std::string& text, const std::string& name) {
   load_result r;
+  flows::diagnostics diags;
   flows::flow_loader loader(impl_->registry, impl_->services());
-  r.plan = loader.load_text(text, name, r.errors);
+  r.flow = loader.load_text(text, name, diags);
+  r.errors = flows::to_errors(diags);
   return r;
 }
 
-std::vector<input_problem> engine::check_inputs(const flows::plan& flow,
-                                                flows::value_map& inputs) const {
-  std::vector<input_problem> out;
-  for (auto& p : flows::check_inputs(flow, inputs, impl_->max_value_depth))
-    out.push_back({std::move(p.input), std::move(p.message)});
+std::vector<error> engine::prepare_inputs(const flow& f, value_map& inputs) const {
+  std::vector<error> out;
+  if (!f) {
+    error e;
+    e.code = error_code::invalid_input;
+    e.message = "no flow given: load one first (engine::load_file, load_string)";
+    out.push_back(std::move(e));
+    return out;
+  }
+  for (auto& p : flows::check_inputs(*f.plan(), inputs, impl_->max_value_depth)) {
+    error e;
+    e.code = error_code::invalid_input;
+    e.field = std::move(p.input);
+    e.message = std::move(p.message);
+    out.push_back(std::move(e));
+  }
   return out;
 }
 
-std::string engine::prepare_inputs(const flows::plan& flow, flows::value_map& inputs) const {
-  std::string errors;
-  for (auto& p : check_inputs(flow, inputs)) errors += (errors.empty() ? "" : "; ") + p.message;
-  return errors;
-}
-
-void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
-                 run_options opts, std::function<void(run_result)> done) {
+void engine::run(const flow& f, value_map inputs, run_options opts,
+                 std::function<void(run_result)> done) {
+  std::shared_ptr<const flows::plan> flow = f.plan();
   auto& m = *impl_;
   if (m.shut_down.load(std::memory_order_acquire)) {
     run_result r;
@@ -241,11 +344,11 @@ void engine::run(std::shared_ptr<const flows::plan> flow, flows::value_map input
     if (done) done(std::move(r));
     return;
   }
-  if (auto err = prepare_inputs(*flow, inputs); !err.empty()) {
+  if (auto problems = prepare_inputs(f, inputs); !problems.empty()) {
     run_result r;
     r.run_id = job->run_id;
     r.trace_id = job->ctx.trace.to_hex();
-    r.error = err;
+    for (const auto& p : problems) r.error += (r.error.empty() ? "" : "; ") + p.message;
     r.warning = std::move(job->warning);
     if (done) done(std::move(r));
     return;
@@ -322,16 +425,15 @@ void run_canceller::attach(std::function<void(std::string)> fn) {
   if (why) fn(std::move(*why));
 }
 
-std::future<run_result> engine::run(std::shared_ptr<const flows::plan> flow,
-                                    flows::value_map inputs, run_options opts) {
+std::future<run_result> engine::run(const flow& flow, value_map inputs, run_options opts) {
   auto p = std::make_shared<std::promise<run_result>>();
   auto f = p->get_future();
-  run(std::move(flow), std::move(inputs), std::move(opts),
+  run(flow, std::move(inputs), std::move(opts),
       [p](run_result r) { p->set_value(std::move(r)); });
   return f;
 }
 
-exporting::exporter_stats engine::stats(std::chrono::milliseconds timeout) {
+exporter_stats engine::stats(std::chrono::milliseconds timeout) {
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     if (impl_->shut_down) return impl_->final_stats;
@@ -343,7 +445,7 @@ exporting::exporter_stats engine::stats(std::chrono::milliseconds timeout) {
   return out;
 }
 
-void engine::stats(std::function<void(std::optional<exporting::exporter_stats>)> done,
+void engine::stats(std::function<void(std::optional<exporter_stats>)> done,
                    std::chrono::milliseconds timeout) {
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
@@ -360,8 +462,6 @@ void engine::stats(std::function<void(std::optional<exporting::exporter_stats>)>
               [done](caf::error&) { done(std::nullopt); });
   });
 }
-
-caf::actor_system& engine::system() { return *impl_->sys; }
 
 const std::string& engine::trace_file() const { return impl_->trace_file; }
 

@@ -19,7 +19,7 @@
 #include "tracing/redaction.hpp"
 #include "tracing/span.hpp"
 #include "tracing/trace_context.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 namespace weft::actors {
 

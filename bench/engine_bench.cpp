@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 using namespace weft;
 using weft::bench::chain10;
@@ -48,7 +48,7 @@ round_result drive(bool tracing, const std::string& trace_file, int total, int c
   o.tracing = tracing;
   o.settings.tracing.trace_file = trace_file;
   engine eng(std::move(o));
-  auto flow = eng.load_string(chain10()).plan;
+  auto flow = eng.load_string(chain10()).flow.plan();
   struct shared {
     engine* eng;
     std::shared_ptr<const flows::plan> flow;

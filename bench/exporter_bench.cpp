@@ -18,7 +18,7 @@
 #include "net/http_client.hpp"
 #include "support/test_collector.hpp"
 #include "bench_util.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 using namespace weft;
 using weft::bench::chain10;
@@ -104,7 +104,7 @@ double exporter_throughput(std::size_t total, bool gzip, test::test_collector& c
 // sampling RSS once a second into `rss`.
 double drive(engine_options o, int total, double seconds = 0, std::vector<long>* rss = nullptr) {
   engine eng(std::move(o));
-  auto flow = eng.load_string(chain10()).plan;
+  auto flow = eng.load_string(chain10()).flow.plan();
   std::atomic<int> started{0}, done{0};
   std::atomic<bool> stop{false};
   std::function<void()> start = [&] {

@@ -39,7 +39,7 @@
 
 #include "bench_origin.hpp"
 #include "bench_util.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 using namespace weft;
 using weft::bench::median;
@@ -136,13 +136,13 @@ figures via_engine(const bench::origin_server& srv, int calls, int warmup, int c
   }
   auto warm = std::make_shared<engine_driver>();
   warm->eng = &eng;
-  warm->flow = lr.plan;
+  warm->flow = lr.flow.plan();
   warm->total = warmup;
   warm->drive(concurrency);  // connections opened, pools and caches filled
 
   auto d = std::make_shared<engine_driver>();
   d->eng = &eng;
-  d->flow = lr.plan;
+  d->flow = lr.flow.plan();
   d->total = calls;
   double cpu0 = srv.cpu_seconds();
   double secs = d->drive(concurrency);

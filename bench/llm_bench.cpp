@@ -63,7 +63,7 @@
 #include "bench_util.hpp"
 #include "support/chat_server.hpp"
 #include "support/proc_status.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 using namespace weft;
 using weft::bench::median;
@@ -154,7 +154,7 @@ std::shared_ptr<const flows::plan> must_load(engine& eng, const std::string& tex
     for (auto& d : lr.errors) std::fprintf(stderr, "%s\n", d.to_string().c_str());
     std::exit(1);
   }
-  return lr.plan;
+  return lr.flow.plan();
 }
 
 engine_options options(bool tracing, const std::string& trace_file, long connections) {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 using namespace weft;
 using weft::bench::median;
@@ -48,7 +48,7 @@ result one_round(bool tracing, int concurrency, int items, const std::string& tr
   value xs = value::array();
   for (int i = 0; i < items; ++i) xs.push_back(i);
   auto t0 = clock_type::now();
-  auto r = eng.run(loaded.plan, {{"xs", std::move(xs)}}).get();
+  auto r = eng.run(loaded.flow, {{"xs", std::move(xs)}}).get();
   auto t1 = clock_type::now();
   eng.shutdown();
   auto t2 = clock_type::now();

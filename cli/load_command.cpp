@@ -101,8 +101,8 @@ int load_command(const load_opts& o) {
   if (!st->flow) return exit_usage;
   auto inputs = make_inputs(*st->flow, o);
   if (!inputs) return exit_usage;
-  if (auto err = eng->prepare_inputs(*st->flow, *inputs); !err.empty()) {
-    std::cerr << "weft: error: " << err << '\n';
+  if (auto problems = eng->prepare_inputs(st->flow, *inputs); !problems.empty()) {
+    for (const auto& p : problems) std::cerr << "weft: error: " << p.to_string() << '\n';
     return exit_usage;
   }
   st->inputs = std::move(*inputs);

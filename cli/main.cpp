@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "weft/version.hpp"
 
 namespace {
 
@@ -25,7 +26,7 @@ void add_run_common(CLI::App* c, weft::cli::run_common& o) {
 int main(int argc, char** argv) {
   CLI::App app{"weft: a flow engine on actors, with one trace per run"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", WEFT_VERSION_STRING);
+  app.set_version_flag("--version", weft::version_string);
 
   weft::cli::run_opts run;
   auto* run_cmd = app.add_subcommand("run", "Run a flow once and print its outputs as JSON");

@@ -61,8 +61,8 @@ int run_command(const run_opts& o) {
   if (!flow) return exit_usage;
   auto inputs = make_inputs(*flow, o);
   if (!inputs) return exit_usage;
-  if (auto err = eng->prepare_inputs(*flow, *inputs); !err.empty()) {
-    std::cerr << "weft: error: " << err << '\n';
+  if (auto problems = eng->prepare_inputs(flow, *inputs); !problems.empty()) {
+    for (const auto& p : problems) std::cerr << "weft: error: " << p.to_string() << '\n';
     return exit_usage;
   }
   run_options ro;

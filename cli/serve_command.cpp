@@ -114,13 +114,13 @@ int serve_command(const serve_opts& o) {
   install_signal_flag();
   raise_fd_limit(o.max_connections);
   auto server = net::http_server::start(
-      eng->system(), hc, [&svc](net::server_request req, net::responder reply) {
+      engine_internals::system(*eng), hc, [&svc](net::server_request req, net::responder reply) {
         svc.handle(std::move(req), std::move(reply));
       });
   if (server) svc.attach_server(server->get());
   if (!server) {
     std::cerr << "weft: error: cannot listen on " << o.listen << ": "
-              << eng->system().render(server.error())
+              << engine_internals::system(*eng).render(server.error())
               << " (is another server on that port? pick another with --listen)\n";
     return exit_usage;
   }

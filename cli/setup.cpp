@@ -37,7 +37,7 @@ std::unique_ptr<engine> make_engine(const run_common& o) {
 std::shared_ptr<const flows::plan> load_flow(engine& eng, const std::string& path) {
   auto r = eng.load_file(path);
   for (auto& d : r.errors) std::cerr << d.to_string() << '\n';
-  return r.plan;
+  return r.flow.plan();
 }
 
 std::optional<flows::value_map> make_inputs(const std::string& flow_name,

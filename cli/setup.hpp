@@ -9,7 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "flows/spec.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 namespace weft::cli {
 

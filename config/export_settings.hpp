@@ -28,38 +28,15 @@
 #include <utility>
 #include <vector>
 
+#include "weft/settings.hpp"
+
 namespace weft::config {
 
-using header_list = std::vector<std::pair<std::string, std::string>>;
-
-struct otlp_settings {
-  std::string endpoint;  // the full traces URL
-  header_list headers;
-  std::int64_t timeout_ms = 10000;
-  bool gzip = false;
-};
-
-struct langfuse_settings {
-  std::string host;  // base URL, no trailing slash
-  std::string public_key;
-  std::string secret_key;
-  bool legacy = false;
-  std::string environment;
-  std::string release;
-  std::int64_t timeout_ms = 10000;
-};
-
-struct export_settings {
-  std::optional<otlp_settings> otlp;
-  std::optional<langfuse_settings> langfuse;
-  std::int64_t max_queue_spans = 65536;
-  std::string spool_dir = "weft-spool";
-  std::uint64_t spool_max_bytes = 1ULL << 30;
-  std::int64_t shutdown_timeout_ms = 10000;
-  std::int64_t retry_initial_ms = 1000;
-  std::int64_t retry_max_ms = 30000;
-  double retry_multiplier = 2.0;
-};
+// The public settings types (weft/settings.hpp), under the names the engine uses.
+using weft::header_list;
+using weft::otlp_settings;
+using weft::langfuse_settings;
+using weft::export_settings;
 
 /// Parses "k=v,k2=v2" (OTEL_EXPORTER_OTLP_HEADERS); values are %-decoded.
 /// Returns nullopt on a malformed entry; `why` says which entry (by position,

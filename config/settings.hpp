@@ -33,34 +33,16 @@
 #include <string>
 #include <vector>
 
+#include "weft/settings.hpp"
+
 #include "config/export_settings.hpp"
 
 namespace weft::config {
 
-struct tracing_settings {
-  std::string trace_file;
-  bool content = false;
-  double sample = 1.0;
-  std::string service_name = "weft";
-  std::int64_t batch_max_spans = 512;
-  std::int64_t batch_max_bytes = 3 << 20;
-  std::int64_t batch_delay_ms = 1000;
-};
-
-/// Limits of the engine's HTTP client for components.
-struct http_settings {
-  std::int64_t max_connections = 256;       // open at once, every host together
-  std::int64_t max_host_connections = 64;   // to one host; more requests wait for one
-  std::int64_t max_response_bytes = 64 << 20;  // a larger body fails the request
-  std::int64_t stream_window_bytes = 1 << 20;  // a streamed body's unread bytes before pausing
-};
-
-struct engine_settings {
-  int threads = 0;
-  tracing_settings tracing;
-  http_settings http;
-  export_settings exporter;
-};
+// The public settings types (weft/settings.hpp), under the names the engine uses.
+using weft::tracing_settings;
+using weft::http_settings;
+using weft::engine_settings;
 
 /// The trace file used when no sink is configured.
 std::string default_trace_file();

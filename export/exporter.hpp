@@ -27,35 +27,11 @@
 
 #include "tracing/sink.hpp"
 #include "weft/log.hpp"
+#include "weft/stats.hpp"
 
-namespace weft::exporting {
+namespace weft {
 
-/// Counters for one sink, kept by its worker.
-struct sink_stats {
-  std::string name;
-  std::uint64_t received = 0;       // spans handed to this sink
-  std::uint64_t exported = 0;       // spans the backend (or file) accepted
-  std::uint64_t retried = 0;        // spans in attempts that will be retried
-  std::uint64_t spooled = 0;        // spans written to the disk spool
-  std::uint64_t replayed = 0;       // spooled spans delivered later
-  std::uint64_t failed_batches = 0; // attempts that failed (any reason)
-  std::uint64_t dead_lettered_batches = 0;  // batches rejected for good
-  std::map<std::string, std::uint64_t> dropped;  // spans given up on, by reason
-  std::uint64_t queued = 0;         // spans in memory, not yet delivered
-  std::uint64_t spool_bytes = 0;    // current size of the spool on disk
-  std::uint64_t spool_records_damaged = 0;    // damaged spool records skipped on replay
-  std::uint64_t spool_bytes_quarantined = 0;  // bytes of *.damaged segments kept on disk
-};
-
-struct exporter_stats {
-  std::uint64_t spans_received = 0;
-  std::vector<sink_stats> sinks;
-
-  std::uint64_t total_dropped() const;
-  /// Multi-line human summary ("sink file: received 10, exported 10, ...").
-  std::string to_string() const;
-};
-
+// CAF serialises the counters in replies to stats requests; found by ADL.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sink_stats& x) {
   return f(caf::meta::type_name("sink_stats"), x.name, x.received, x.exported, x.retried,
@@ -67,6 +43,14 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, exporter_stats& x) {
   return f(caf::meta::type_name("exporter_stats"), x.spans_received, x.sinks);
 }
+
+}  // namespace weft
+
+namespace weft::exporting {
+
+// The public counters (weft/stats.hpp), under the names the exporter uses.
+using weft::exporter_stats;
+using weft::sink_stats;
 
 struct exporter_config {
   std::int64_t batch_max_spans = 512;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "weft/error.hpp"
+
 namespace weft::flows {
 
 /// A position in a source file; line and column count from 1 (0 = unknown).
@@ -25,5 +27,8 @@ struct diagnostic {
 };
 
 using diagnostics = std::vector<diagnostic>;
+
+/// The same problems as public errors (weft/error.hpp, code invalid_flow).
+std::vector<weft::error> to_errors(const diagnostics& diags);
 
 }  // namespace weft::flows

@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "net/http_server.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 namespace weft::serve {
 

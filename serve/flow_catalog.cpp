@@ -33,7 +33,7 @@ bool flow_catalog::load_dir(engine& eng, const std::string& dir, std::vector<std
       ok = false;
       continue;
     }
-    auto name = r.plan->name();
+    auto name = r.flow.plan()->name();
     if (auto it = file_of.find(name); it != file_of.end()) {
       errors.push_back(f.string() + ": error: flow name '" + name + "' is already used by " +
                        it->second + "; give each served flow its own `flow:` name");
@@ -41,7 +41,7 @@ bool flow_catalog::load_dir(engine& eng, const std::string& dir, std::vector<std
       continue;
     }
     file_of[name] = f.string();
-    flows_[name] = r.plan;
+    flows_[name] = r.flow.plan();
   }
   if (ok && flows_.empty()) {
     errors.push_back(dir + ": error: no flow files (*.yaml, *.yml, *.json) in the folder");

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 namespace weft::serve {
 

@@ -40,8 +40,8 @@ std::uint64_t to_micros(double seconds) {
 
 // Sinks keyed by name, so that two sinks sharing one (an embedder's custom
 // sinks, say) become one set of series instead of duplicate series.
-std::map<std::string, exporting::sink_stats> sinks_by_name(const exporting::exporter_stats& ex) {
-  std::map<std::string, exporting::sink_stats> out;
+std::map<std::string, sink_stats> sinks_by_name(const exporter_stats& ex) {
+  std::map<std::string, sink_stats> out;
   for (const auto& s : ex.sinks) {
     auto [it, fresh] = out.try_emplace(s.name, s);
     if (fresh) continue;
@@ -105,7 +105,7 @@ std::int64_t metrics::inflight() const {
   return inflight_.load(std::memory_order_relaxed);
 }
 
-std::string metrics::render(const exporting::exporter_stats& exporter) const {
+std::string metrics::render(const exporter_stats& exporter) const {
   constexpr auto relaxed = std::memory_order_relaxed;
   std::string out;
   out.reserve(2048 + flows_.size() * 2048);

@@ -44,9 +44,7 @@
 #include <string>
 #include <string_view>
 
-namespace weft::exporting {
-struct exporter_stats;  // export/exporter.hpp
-}
+#include "weft/stats.hpp"
 
 namespace weft::serve {
 
@@ -89,7 +87,7 @@ class metrics {
   /// series, even at 0, and one dropped series per reason in its map (a
   /// reason the exporter holds at 0 shows as 0). Sinks that share a name are
   /// summed, so the body never holds the same series twice.
-  std::string render(const exporting::exporter_stats& exporter) const;
+  std::string render(const exporter_stats& exporter) const;
 
  private:
   struct flow_series;

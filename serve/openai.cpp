@@ -210,10 +210,10 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
     if (!last_user) return bad("the model '" + name + "' takes a prompt: send at least one user message", "messages");
     inputs["prompt"] = content_text(last_user->value("content", value()));
   }
-  if (auto problems = eng_.check_inputs(*flow, inputs); !problems.empty()) {
+  if (auto problems = eng_.prepare_inputs(flow, inputs); !problems.empty()) {
     metrics_.run_rejected(name);
     const auto& p = problems.front();
-    return bad(p.message, p.input.empty() ? std::string{} : p.input);
+    return bad(p.message, p.field);
   }
   if (!admit()) {
     metrics_.run_rejected(name);

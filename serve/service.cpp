@@ -37,14 +37,14 @@ constexpr std::size_t max_details = 20;
 
 // The 400 for bad inputs: one detail per problem, "inputs.<name>" as the
 // field when the problem is about one input.
-server_response invalid_inputs(const std::vector<input_problem>& problems) {
+server_response invalid_inputs(const std::vector<weft::error>& problems) {
   flows::value details = flows::value::array();
   std::string message;
   std::size_t shown = std::min(problems.size(), max_details);
   for (std::size_t i = 0; i < shown; ++i) {
     const auto& p = problems[i];
     flows::value d = {{"message", p.message}};
-    if (!p.input.empty()) d["field"] = "inputs." + p.input;
+    if (!p.field.empty()) d["field"] = "inputs." + p.field;
     details.push_back(std::move(d));
     message += (message.empty() ? "" : "; ") + p.message;
   }
@@ -149,7 +149,7 @@ void service::handle(net::server_request req, net::responder reply) {
     if (req.method != "POST")
       return reply(openai_error(405, "invalid_request_error", req.method + " is not allowed on " + path + "; use POST"));
     if (req.body.size() >= cfg_.offload_body_bytes) {
-      eng_.system().spawn([this, req = std::move(req), reply](caf::event_based_actor*) mutable { openai_chat(req, reply); });
+      engine_internals::system(eng_).spawn([this, req = std::move(req), reply](caf::event_based_actor*) mutable { openai_chat(req, reply); });
       return;
     }
     return openai_chat(req, reply);
@@ -225,7 +225,7 @@ void service::handle(net::server_request req, net::responder reply) {
     // kept it busy for seconds. A small one is parsed here, where it costs
     // microseconds and no thread hand-off (bench/RESULTS.md has both).
     if (req.body.size() >= cfg_.offload_body_bytes) {
-      eng_.system().spawn([this, flow, req = std::move(req), reply](caf::event_based_actor*) mutable {
+      engine_internals::system(eng_).spawn([this, flow, req = std::move(req), reply](caf::event_based_actor*) mutable {
         start_run(flow, req, reply);
       });
       return;
@@ -390,7 +390,7 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
     }
   trace_headers(req, ro);
 
-  if (auto problems = eng_.check_inputs(*flow, inputs); !problems.empty()) {
+  if (auto problems = eng_.prepare_inputs(flow, inputs); !problems.empty()) {
     metrics_.run_rejected(flow_name);
     return reply(invalid_inputs(problems));
   }

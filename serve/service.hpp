@@ -47,7 +47,7 @@
 #include "serve/flow_catalog.hpp"
 #include "serve/genai_metrics.hpp"
 #include "serve/metrics.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 namespace weft::serve {
 

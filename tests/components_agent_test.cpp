@@ -66,7 +66,7 @@ TEST_CASE("agent: parallel tool calls run as child runs and answer as tool messa
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
   auto flow = eng.load_file(d.write("assistant.yaml", agent_flow(srv)));
-  REQUIRE(flow.plan);
+  REQUIRE(flow.flow);
   srv.on_request([](const chat_request& r) {
     if (last_message(r)["role"] == "user")
       return chat_reply::tools({{"call_w", "weather", R"({"city":"Oslo"})"},
@@ -74,7 +74,7 @@ TEST_CASE("agent: parallel tool calls run as child runs and answer as tool messa
     return chat_reply::text("Oslo is 21 C and the sum is 5.5.");
   });
   auto t0 = std::chrono::steady_clock::now();
-  auto r = eng.run(flow.plan, {{"q", "Weather in Oslo, and 2+3.5?"}}).get();
+  auto r = eng.run(flow.flow, {{"q", "Weather in Oslo, and 2+3.5?"}}).get();
   auto took = std::chrono::steady_clock::now() - t0;
   INFO(r.error);
   REQUIRE(r.ok);
@@ -117,7 +117,7 @@ TEST_CASE("agent: the span tree, invoke_agent -> chat and execute_tool -> tool r
   opts.settings.tracing.content = true;
   engine eng(std::move(opts));
   auto flow = eng.load_file(d.write("assistant.yaml", agent_flow(srv, "      name: helper-bot\n")));
-  REQUIRE(flow.plan);
+  REQUIRE(flow.flow);
   srv.on_request([](const chat_request& r) {
     if (last_message(r)["role"] == "user") return chat_reply::tools({{"call_w", "weather", R"({"city":"Rome"})"}});
     return chat_reply::text("Warm.");
@@ -125,7 +125,7 @@ TEST_CASE("agent: the span tree, invoke_agent -> chat and execute_tool -> tool r
   run_options o;
   o.session_id = "s-agent";
   o.user_id = "u-agent";
-  auto r = eng.run(flow.plan, {{"q", "Weather in Rome?"}}, o).get();
+  auto r = eng.run(flow.flow, {{"q", "Weather in Rome?"}}, o).get();
   INFO(r.error);
   REQUIRE(r.ok);
   // run, node, invoke_agent, 2 chat, 2 HTTP, execute_tool, tool run, wait, say
@@ -183,7 +183,7 @@ TEST_CASE("agent: bad arguments and unknown tools go back to the model as errors
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
   auto flow = eng.load_file(d.write("assistant.yaml", agent_flow(srv)));
-  REQUIRE(flow.plan);
+  REQUIRE(flow.flow);
   srv.on_request([](const chat_request& r) {
     if (last_message(r)["role"] == "user")
       return chat_reply::tools({{"c1", "weather", "{not json"},
@@ -193,7 +193,7 @@ TEST_CASE("agent: bad arguments and unknown tools go back to the model as errors
                                 {"c5", "weather", R"({"city": "Oslo", "extra": 1})"}});
     return chat_reply::text("I could not use the tools.");
   });
-  auto r = eng.run(flow.plan, {{"q", "go"}}).get();
+  auto r = eng.run(flow.flow, {{"q", "go"}}).get();
   INFO(r.error);
   REQUIRE(r.ok);
   auto msgs = srv.request(1).json["messages"];
@@ -221,9 +221,9 @@ TEST_CASE("agent: a model that never stops calling tools fails at max_steps", "[
   chat_server srv;
   engine eng(engine_options{});
   auto flow = eng.load_file(d.write("assistant.yaml", agent_flow(srv, "      max_steps: 3\n")));
-  REQUIRE(flow.plan);
+  REQUIRE(flow.flow);
   srv.on_request([](const chat_request&) { return chat_reply::tools({{"c", "add", R"({"a":1,"b":1})"}}); });
-  auto r = eng.run(flow.plan, {{"q", "loop"}}).get();
+  auto r = eng.run(flow.flow, {{"q", "loop"}}).get();
   CHECK_FALSE(r.ok);
   CHECK_THAT(r.error, Catch::Contains("no final answer after 3 model call(s) (max_steps)"));
   CHECK(srv.request_count() == 3);
@@ -268,7 +268,7 @@ TEST_CASE("agent: 1,000 concurrent agents, each calling 2 sleeping tools, audite
                                               "    params: {model: m1, base_url: '" + srv.base_url() + "', "
                                               "tools: [{name: first, flow: ./echo.yaml}, {name: second, flow: ./echo.yaml}]}\n"
                                               "    inputs: {prompt: $inputs.q}\noutputs: {text: helper.text}\n"));
-  REQUIRE(flow.plan);
+  REQUIRE(flow.flow);
   // The model calls both tools with the question, then answers with what
   // they said: each run's answer proves its tools saw its own question.
   srv.on_request([](const chat_request& r) {
@@ -289,7 +289,7 @@ TEST_CASE("agent: 1,000 concurrent agents, each calling 2 sleeping tools, audite
     run_options o;
     o.session_id = "s" + std::to_string(i);
     o.user_id = "u" + std::to_string(i % 17);
-    futures.push_back(eng.run(flow.plan, {{"q", "q" + std::to_string(i)}}, o));
+    futures.push_back(eng.run(flow.flow, {{"q", "q" + std::to_string(i)}}, o));
   }
   std::vector<tracing::audit_expectation> expect;
   for (int i = 0; i < runs; ++i) {

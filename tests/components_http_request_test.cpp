@@ -223,7 +223,7 @@ TEST_CASE("http.request: bad URLs, schemes and params are validation errors at t
     auto r = eng.load_string(flow_for(params), "bad.yaml");
     std::string all;
     for (auto& d : r.errors) all += d.to_string() + "\n";
-    CHECK_FALSE(r.plan);
+    CHECK_FALSE(r.flow);
     return all;
   };
   auto e = errors_of(R"({url: "ftp://example.com/file"})");

@@ -155,12 +155,12 @@ TEST_CASE("http.request: fuzzed header templates and inputs never crash and neve
     auto res = eng.load_string(one_call(R"({url: ")" + srv.url("/z") + R"(", headers: {X-Tag: ")" +
                                         quoted + R"("}, retry: {max_attempts: 1}})"),
                                "fuzz.yaml");
-    if (!res.plan) {
+    if (!res.flow) {
       CHECK_FALSE(res.errors.empty());  // rejected, with a reason
       continue;
     }
     ++loaded;
-    auto r = eng.run(res.plan, {{"p", inputs[rng() % inputs.size()]}}).get();
+    auto r = eng.run(res.flow, {{"p", inputs[rng() % inputs.size()]}}).get();
     if (r.ok) ++ran_ok;
     else CHECK_FALSE(r.error.empty());
   }

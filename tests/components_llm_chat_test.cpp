@@ -595,7 +595,7 @@ TEST_CASE("llm.chat: bad params are load errors at their line", "[llm][llm_chat]
   auto r = eng.load_string("flow: v\ninputs: {p: {type: string}}\nnodes:\n  ask: {type: llm.chat, params: {model: m}, inputs: {prompt: $inputs.p}}\n"
                            "outputs: {j: ask.json}\n",
                            "v.yaml");
-  REQUIRE_FALSE(r.plan);
+  REQUIRE_FALSE(r.flow);
   CHECK_THAT(r.errors.at(0).to_string(), Catch::Contains("json"));
 }
 

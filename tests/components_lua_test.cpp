@@ -50,7 +50,8 @@ std::string error_of(const std::string& src, const flows::value_map& inputs = {}
 
 std::shared_ptr<test::span_store> store() { return std::make_shared<test::span_store>(); }
 
-std::string all_errors(const flows::diagnostics& ds) {
+template <class List>  // flows::diagnostics or std::vector<weft::error>
+std::string all_errors(const List& ds) {
   std::string out;
   for (auto& d : ds) out += d.to_string() + "\n";
   return out;
@@ -211,11 +212,11 @@ nodes:
         return {value = b}
 outputs: {v: calc.value}
 )", "flow.yaml");
-    REQUIRE_FALSE(r.plan);
+    REQUIRE_FALSE(r.flow);
     REQUIRE(r.errors.size() == 1);
-    CHECK(r.errors[0].loc.file == "flow.yaml");
-    CHECK(r.errors[0].loc.line == 9);
-    CHECK(r.errors[0].loc.col == 9);
+    CHECK(r.errors[0].file == "flow.yaml");
+    CHECK(r.errors[0].line == 9);
+    CHECK(r.errors[0].column == 9);
     CHECK_THAT(r.errors[0].to_string(),
                StartsWith("flow.yaml:9:9: error: node 'calc': param 'script': Lua syntax error: "
                           "unexpected symbol near 'return'"));
@@ -225,8 +226,8 @@ outputs: {v: calc.value}
         "flow: f\nnodes:\n  calc: {type: lua, params: {script: 'return ('}}\n"
         "outputs: {v: calc.value}\n", "flow.yaml");
     REQUIRE(r.errors.size() == 1);
-    CHECK(r.errors[0].loc.line == 3);
-    CHECK(r.errors[0].loc.col == 38);
+    CHECK(r.errors[0].line == 3);
+    CHECK(r.errors[0].column == 38);
     CHECK_THAT(r.errors[0].message, Contains("Lua syntax error: unexpected symbol near <eof>"));
   }
   SECTION("quoted over several lines: the value's place, and the script's line") {
@@ -234,7 +235,7 @@ outputs: {v: calc.value}
         "flow: f\nnodes:\n  calc: {type: lua, params: {script: \"local a = 1\\nreturn (\"}}\n"
         "outputs: {v: calc.value}\n", "flow.yaml");
     REQUIRE(r.errors.size() == 1);
-    CHECK(r.errors[0].loc.line == 3);
+    CHECK(r.errors[0].line == 3);
     CHECK_THAT(r.errors[0].message, Contains("Lua syntax error (line 2 of the script)"));
   }
   SECTION("bad params are located too") {

@@ -35,7 +35,7 @@ outputs: {v: again.v}
 
 // The actors alive in the engine's system, once the count settles.
 std::size_t settled_actors(engine& eng) {
-  auto& reg = eng.system().registry();
+  auto& reg = engine_internals::system(eng).registry();
   std::size_t last = reg.running();
   for (int i = 0; i < 100; ++i) {
     std::this_thread::sleep_for(10ms);
@@ -60,7 +60,7 @@ inputs: {xs: {type: array}}
 nodes:
   each: {type: map, timeout_ms: 300, params: {flow: ./wrap.yaml, max_concurrency: 100}, inputs: {items: $inputs.xs}}
 outputs: {r: each.results}
-)")).plan;
+)")).flow.plan();
   REQUIRE(plan);
   value xs = value::array();
   for (int i = 0; i < 100; ++i) xs.push_back(i);
@@ -71,7 +71,7 @@ outputs: {r: each.results}
   auto pending = eng.run(plan, {{"xs", xs}});
   std::this_thread::sleep_for(150ms);
   // The count sees the subtree: 100 items x (2 runs + 2 nodes) are alive.
-  CHECK(eng.system().registry().running() >= before + 400);
+  CHECK(engine_internals::system(eng).registry().running() >= before + 400);
   auto r = pending.get();
   CHECK_FALSE(r.ok);
   CHECK(r.error.find("timeout") != std::string::npos);
@@ -109,7 +109,7 @@ inputs: {x: {type: any, default: 1}}
 nodes:
   deep: {type: flow, params: {flow: ./wrap.yaml}, inputs: {item: $inputs.x}}
 outputs: {v: deep.v}
-)")).plan;
+)")).flow.plan();
   REQUIRE(plan);
   auto r = eng.run(plan, {}).get();
   CHECK_FALSE(r.ok);

@@ -54,7 +54,7 @@ inputs: {xs: {type: array}, who: {type: string}}
 nodes:
   each: {type: map, params: {flow: ./item.yaml, max_concurrency: 20, output: v}, inputs: {items: $inputs.xs, who: $inputs.who}}
 outputs: {r: each.results}
-)")).plan;
+)")).flow.plan();
   REQUIRE(plan);
   value xs = value::array();
   for (int i = 0; i < 20; ++i) xs.push_back(i);

@@ -86,8 +86,8 @@ std::shared_ptr<const flows::plan> load_parent(engine& eng, const flow_dir& d,
   std::string errs;
   for (auto& e : r.errors) errs += e.to_string() + "\n";
   INFO(errs);
-  REQUIRE(r.plan);
-  return r.plan;
+  REQUIRE(r.flow);
+  return r.flow.plan();
 }
 
 flows::value_map start(std::int64_t n, std::int64_t k) { return {{"n", n}, {"k", k}}; }
@@ -209,9 +209,9 @@ outputs: {n: refine.n}
 )");
   engine eng(memory_options(std::make_shared<span_store>()));
   auto l = eng.load_file(path);
-  REQUIRE(l.plan);
+  REQUIRE(l.flow);
   // Iteration 1 gets n = 0, so iteration 4 gets n = 3.
-  auto r = eng.run(l.plan, {{"n", 0}}).get();
+  auto r = eng.run(l.flow, {{"n", 0}}).get();
   REQUIRE_FALSE(r.ok);
   CHECK(r.failed_node == "refine");
   CHECK_THAT(r.error, Catch::Contains("loop: iteration 4 failed") &&

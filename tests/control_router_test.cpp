@@ -225,7 +225,7 @@ TEST_CASE("router validation: unknown route sockets and Lua syntax errors at the
   engine eng(memory_options(std::make_shared<span_store>()));
   auto errors_of = [&](const std::string& text) {
     auto r = eng.load_string(text, "r.yaml");
-    CHECK_FALSE(r.plan);
+    CHECK_FALSE(r.flow);
     std::string all;
     for (auto& d : r.errors) all += d.to_string() + "\n";
     return all;

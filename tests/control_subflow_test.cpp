@@ -79,8 +79,8 @@ TEST_CASE("sub-flows: four levels deep (flow -> map -> flow -> node), every pare
   std::string errs;
   for (auto& e : loaded.errors) errs += e.to_string() + "\n";
   INFO(errs);
-  REQUIRE(loaded.plan);
-  CHECK_FALSE(loaded.plan->fixed_shape);
+  REQUIRE(loaded.flow);
+  CHECK_FALSE(loaded.flow.plan()->fixed_shape);
   std::mutex mu;
   std::vector<run_event> events;
   run_options ro;
@@ -90,7 +90,7 @@ TEST_CASE("sub-flows: four levels deep (flow -> map -> flow -> node), every pare
     std::lock_guard<std::mutex> lk(mu);
     events.push_back(e);
   };
-  auto r = eng.run(loaded.plan, {{"xs", value::array({"a", "b", "c"})}}, ro).get();
+  auto r = eng.run(loaded.flow, {{"xs", value::array({"a", "b", "c"})}}, ro).get();
   INFO(r.error);
   REQUIRE(r.ok);
   CHECK(r.outputs.at("all") == value::array({"<a>", "<b>", "<c>"}));
@@ -182,7 +182,7 @@ nodes:
   each: {type: map, params: {flow: ./nap.yaml, max_concurrency: 4, output: v}, inputs: {items: $inputs.xs}}
 outputs: {r: each.results, e: each.errors}
 )");
-  auto plan = eng.load_file(top).plan;
+  auto plan = eng.load_file(top).flow.plan();
   REQUIRE(plan);
   value xs = value::array();
   value want = value::array();
@@ -217,7 +217,7 @@ inputs: {xs: {type: any}}
 nodes:
   each: {type: map, params: {flow: ./pick.yaml, on_error: collect, output: v}, inputs: {items: $inputs.xs}}
 outputs: {r: each.results, e: each.errors}
-)")).plan;
+)")).flow.plan();
   REQUIRE(collect);
   auto r = eng.run(collect, {{"xs", value::array({1, 2, 3, 4, 6})}}).get();
   INFO(r.error);
@@ -235,7 +235,7 @@ inputs: {xs: {type: any}}
 nodes:
   each: {type: map, params: {flow: ./pick.yaml, max_concurrency: 1}, inputs: {items: $inputs.xs}}
 outputs: {r: each.results}
-)")).plan;
+)")).flow.plan();
   REQUIRE(fail);
   auto rf = eng.run(fail, {{"xs", value::array({1, 3, 4, 5, 7})}}).get();
   CHECK_FALSE(rf.ok);

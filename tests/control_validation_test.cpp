@@ -97,7 +97,7 @@ void expect_in(const std::vector<std::string>& diags, const std::vector<expected
 void expect_errors(const std::string& path, const std::vector<expected>& want) {
   engine eng(memory_options(std::make_shared<span_store>()));
   auto r = eng.load_file(path);
-  CHECK_FALSE(r.plan);
+  CHECK_FALSE(r.flow);
   std::vector<std::string> diags;
   for (auto& d : r.errors) diags.push_back(d.to_string());
   {
@@ -230,7 +230,7 @@ TEST_CASE("validation: flows nest at most 16 deep", "[control][validation]") {
     engine eng(memory_options(std::make_shared<span_store>()));
     auto r = eng.load_file(d.path("f3.yaml"));
     CHECK(r.errors.empty());
-    CHECK(r.plan);
+    CHECK(r.flow);
     auto cli = run_weft("validate '" + d.path("f3.yaml") + "'");
     CHECK(cli.code == 0);
     CHECK_THAT(cli.out, Catch::Contains("ok (flow 'f3'"));
@@ -346,8 +346,8 @@ outputs: {y: sub.out}
     engine eng(memory_options(std::make_shared<span_store>()));
     auto l = eng.load_file(p);
     REQUIRE(l.errors.empty());
-    REQUIRE(l.plan);
-    auto r = eng.run(l.plan, {{"x", "hi"}}).get();
+    REQUIRE(l.flow);
+    auto r = eng.run(l.flow, {{"x", "hi"}}).get();
     INFO(r.error);
     REQUIRE(r.ok);
     CHECK(r.outputs.at("y") == "<hi>");

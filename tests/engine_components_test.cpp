@@ -60,7 +60,7 @@ outputs: {text: t.text}
 
 TEST_CASE("const outputs its param, variadic sockets collect lists", "[engine][components]") {
   engine eng(test::memory_options(store()));
-  eng.components().add({"join", "joins strings", {{"items", true, true}}, false, {"text"}, {}, false,
+  engine_internals::components(eng).add({"join", "joins strings", {{"items", true, true}}, false, {"text"}, {}, false,
                         [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
                           struct join final : flows::sync_component {
                             flows::value_map run(const flows::value_map& in) const override {
@@ -112,7 +112,7 @@ outputs: {v: z.value}
 
 TEST_CASE("a blocking component runs on its own thread", "[engine][components]") {
   engine eng(test::memory_options(store(), 1));
-  eng.components().add({"block", "blocks its thread", {}, false, {"value"}, {}, true,
+  engine_internals::components(eng).add({"block", "blocks its thread", {}, false, {"value"}, {}, true,
                         [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
                           struct block final : flows::sync_component {
                             flows::value_map run(const flows::value_map&) const override {

@@ -55,9 +55,10 @@ TEST_CASE("engine: inputs nested deeper than max_value_depth are refused, naming
   CHECK(r.ok);
   value_map in;
   in.emplace("x", nested(65));
-  auto problems = eng.check_inputs(*flow, in);
+  auto problems = eng.prepare_inputs(flow, in);
   REQUIRE(problems.size() == 1);
-  CHECK(problems[0].input == "x");
+  CHECK(problems[0].code == error_code::invalid_input);
+  CHECK(problems[0].field == "x");
   CHECK(value_depth(nested(65)) == 65);
   CHECK(value_depth(nested(100000), 70) == 70);
 }
@@ -106,14 +107,14 @@ TEST_CASE("engine: component factories get the engine's services (settings, valu
   opts.settings.http.max_connections = 7;
   engine eng(std::move(opts));
   flows::component_services seen;
-  eng.components().add({"probe", "records its services", {}, false, {"value"}, {}, false,
+  engine_internals::components(eng).add({"probe", "records its services", {}, false, {"value"}, {}, false,
                         [&seen](const flows::node_spec&, const flows::component_services& svc,
                                 flows::diagnostics&) -> std::shared_ptr<const flows::component> {
                           seen = svc;
                           return nullptr;  // rejected: the load fails, which is fine here
                         }});
   auto r = eng.load_string("flow: p\nnodes:\n  n: {type: probe}\n", "p.yaml");
-  CHECK_FALSE(r.plan);
+  CHECK_FALSE(r.flow);
   CHECK(seen.max_value_depth == 12);
   CHECK(seen.settings.http.max_connections == 7);
   REQUIRE(seen.env);

@@ -49,7 +49,7 @@ outputs: {v: after.value}
 
 TEST_CASE("an exception in a component becomes the node's error", "[engine][errors]") {
   fixture f;
-  f.eng.components().add({"thrower", "throws", {}, false, {"value"}, {}, false,
+  engine_internals::components(f.eng).add({"thrower", "throws", {}, false, {"value"}, {}, false,
                           [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
                             struct thrower final : flows::component {
                               void start(flows::node_context&, flows::value_map) const override {

@@ -41,7 +41,7 @@ std::shared_ptr<const flows::plan> load_with_env(engine& eng, const std::string&
     if (name == "TEST_TOKEN") return std::string(env_secret);
     return std::nullopt;
   };
-  auto plan = flows::load_flow_text(text, "secrets.yaml", eng.components(), errs, env);
+  auto plan = flows::load_flow_text(text, "secrets.yaml", engine_internals::components(eng), errs, env);
   std::string all;
   for (auto& d : errs) all += d.to_string() + "\n";
   INFO(all);
@@ -213,7 +213,7 @@ TEST_CASE("redaction by value: a component's attributes and exception text", "[r
   d.make = [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
     return std::make_shared<echo_then_throw>();
   };
-  eng.components().add(d);
+  engine_internals::components(eng).add(d);
   auto flow = must_load(eng, R"(
 flow: throwing
 inputs: {secret: {type: string}}

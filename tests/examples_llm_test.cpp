@@ -31,14 +31,14 @@ TEST_CASE("examples/llm: summarise, extract and agent run against a Chat Complet
   env_base_url env(srv.base_url());
 
   auto sum = eng.load_file(example("summarise.yaml"));
-  REQUIRE(sum.plan);
+  REQUIRE(sum.flow);
   srv.push(chat_reply::text("weft runs flows as actor trees."));
   std::string streamed;
   run_options o;
   o.on_event = [&](const run_event& e) {
     if (e.type == run_event::kind::chunk) streamed += e.data.get<std::string>();
   };
-  auto r = eng.run(sum.plan, {{"text", "A long text about weft."}, {"model", "llama3.2"}}, o).get();
+  auto r = eng.run(sum.flow, {{"text", "A long text about weft."}, {"model", "llama3.2"}}, o).get();
   INFO(r.error);
   REQUIRE(r.ok);
   CHECK(r.outputs.at("summary") == "weft runs flows as actor trees.");
@@ -48,15 +48,15 @@ TEST_CASE("examples/llm: summarise, extract and agent run against a Chat Complet
              Catch::Contains("at most 3 sentences"));
 
   auto ext = eng.load_file(example("extract.yaml"));
-  REQUIRE(ext.plan);
+  REQUIRE(ext.flow);
   srv.push(chat_reply::text(R"({"name":"Ada Lovelace","born":1815,"city":"London"})"));
-  r = eng.run(ext.plan, {{"text", "Ada Lovelace, born 1815 in London."}}).get();
+  r = eng.run(ext.flow, {{"text", "Ada Lovelace, born 1815 in London."}}).get();
   INFO(r.error);
   REQUIRE(r.ok);
   CHECK(r.outputs.at("person") == value{{"name", "Ada Lovelace"}, {"born", 1815}, {"city", "London"}});
 
   auto agent = eng.load_file(example("agent.yaml"));
-  REQUIRE(agent.plan);
+  REQUIRE(agent.flow);
   srv.on_request([](const chat_request& q) {
     if (q.json["messages"].back()["role"] == "user")
       return chat_reply::tools({{"c1", "word_count", R"({"text":"the quick brown fox"})"},
@@ -66,7 +66,7 @@ TEST_CASE("examples/llm: summarise, extract and agent run against a Chat Complet
       if (m["role"] == "tool") said += m["content"].get<std::string>() + " ";
     return chat_reply::text(said);
   });
-  r = eng.run(agent.plan, {{"question", "words and 17*23?"}}).get();
+  r = eng.run(agent.flow, {{"question", "words and 17*23?"}}).get();
   INFO(r.error);
   REQUIRE(r.ok);
   CHECK(r.outputs.at("answer") == R"({"words":4} {"product":391} )");

@@ -43,7 +43,7 @@ struct secret_server {
     d.make = [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
       return std::make_shared<quote_and_fail>();
     };
-    eng->components().add(d);
+    engine_internals::components(*eng).add(d);
 
     serve::flow_catalog cat;
     flows::diagnostics errs;
@@ -56,7 +56,7 @@ flow: envfail
 nodes:
   post: {type: fail, params: {message: "slack said invalid_auth for ${SLACK_TOKEN}"}}
 outputs: {v: post.value}
-)", "envfail.yaml", eng->components(), errs, env);
+)", "envfail.yaml", engine_internals::components(*eng), errs, env);
     REQUIRE(env_flow);
     REQUIRE(cat.add(env_flow));
     REQUIRE(cat.add(test::must_load(*eng, R"(
@@ -71,7 +71,7 @@ outputs: {v: call.value}
     hc.host = "127.0.0.1";
     hc.port = 0;
     hc.on_response = [s = svc.get()](int status) { s->on_response(status); };
-    auto started = net::http_server::start(eng->system(), hc,
+    auto started = net::http_server::start(engine_internals::system(*eng), hc,
                                            [s = svc.get()](net::server_request req, net::responder reply) {
                                              s->handle(std::move(req), std::move(reply));
                                            });

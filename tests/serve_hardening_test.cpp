@@ -26,7 +26,7 @@ flows::value strict_json(const raw_response& r) {
   return v;
 }
 
-std::string error_code(const raw_response& r) {
+std::string error_code_of(const raw_response& r) {
   return strict_json(r)["error"]["code"].get<std::string>();
 }
 
@@ -176,7 +176,7 @@ TEST_CASE("serve: bodies past the process-wide budget get 503 before they are re
   auto rb = b.read_response(5s);
   REQUIRE(rb);
   CHECK(rb->status == 503);
-  CHECK(error_code(*rb) == "server_busy");
+  CHECK(error_code_of(*rb) == "server_busy");
   CHECK(rb->header("Retry-After"));
   CHECK(b.closed_by_peer());
   CHECK(f.server->busy_refusals() == 1);
@@ -206,7 +206,7 @@ TEST_CASE("serve: numbers JSON cannot hold and timeouts out of range are 400, no
   };
   auto r = post(R"({"inputs": {"x": 1e400}})");
   CHECK(r.status == 400);
-  CHECK(error_code(r) == "invalid_json");
+  CHECK(error_code_of(r) == "invalid_json");
   r = post(R"({"timeout_ms": 1e400})");
   CHECK(r.status == 400);
   r = post(R"({"timeout_ms": 9223372036854775807})");
@@ -230,7 +230,7 @@ TEST_CASE("serve: error bodies stay valid JSON whatever bytes the client sent", 
   r = http_exchange(f.port(), echo_post("{\"inputs\": {\"x\": \"\xff\"}}"));
   REQUIRE(r);
   CHECK(r->status == 400);
-  CHECK(error_code(*r) == "invalid_json");
+  CHECK(error_code_of(*r) == "invalid_json");
 
   r = http_exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: text/\xff\xfe\r\n"
                               "Content-Length: 2\r\n\r\n{}");
@@ -294,7 +294,7 @@ TEST_CASE("serve: a body nested 20,000 deep is refused and the server answers th
   auto r = http_exchange(f.port(), echo_post(deep));
   REQUIRE(r);
   CHECK(r->status == 400);
-  CHECK(error_code(*r) == "too_deep");
+  CHECK(error_code_of(*r) == "too_deep");
   // 64 levels in all are fine (the body object is the first).
   std::string fine = R"({"inputs": {"x": )" + std::string(62, '[') + std::string(62, ']') + "}}";
   r = http_exchange(f.port(), echo_post(fine));

@@ -21,7 +21,7 @@ flows::value body_json(const raw_response& r) {
   return v;
 }
 
-std::string error_code(const raw_response& r) { return body_json(r)["error"]["code"].get<std::string>(); }
+std::string error_code_of(const raw_response& r) { return body_json(r)["error"]["code"].get<std::string>(); }
 
 }  // namespace
 
@@ -123,19 +123,19 @@ TEST_CASE("serve: 404 for unknown flows and paths, 405 with Allow for wrong meth
   auto r = http_exchange(f.port(), json_post("/v1/flows/nope/runs", "{}"));
   REQUIRE(r);
   CHECK(r->status == 404);
-  CHECK(error_code(*r) == "unknown_flow");
+  CHECK(error_code_of(*r) == "unknown_flow");
   CHECK(body_json(*r)["error"]["message"].get<std::string>().find("'nope'") != std::string::npos);
 
   r = http_exchange(f.port(), get_request("/v2/whatever"));
   REQUIRE(r);
   CHECK(r->status == 404);
-  CHECK(error_code(*r) == "not_found");
+  CHECK(error_code_of(*r) == "not_found");
 
   r = http_exchange(f.port(), get_request("/v1/flows/echo/runs"));
   REQUIRE(r);
   CHECK(r->status == 405);
   CHECK(r->header("Allow") == "POST");
-  CHECK(error_code(*r) == "method_not_allowed");
+  CHECK(error_code_of(*r) == "method_not_allowed");
 
   r = http_exchange(f.port(), json_post("/v1/flows", "{}"));
   REQUIRE(r);
@@ -148,12 +148,12 @@ TEST_CASE("serve: 400 for bad JSON and bad inputs, naming the field", "[serve]")
   auto r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1,})"));
   REQUIRE(r);
   CHECK(r->status == 400);
-  CHECK(error_code(*r) == "invalid_json");
+  CHECK(error_code_of(*r) == "invalid_json");
 
   r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {}})"));
   REQUIRE(r);
   CHECK(r->status == 400);
-  CHECK(error_code(*r) == "invalid_inputs");
+  CHECK(error_code_of(*r) == "invalid_inputs");
   CHECK(body_json(*r)["error"]["details"][0]["field"] == "inputs.x");
 
   r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1, "n": "two"}})"));
@@ -189,7 +189,7 @@ TEST_CASE("serve: 411, 413 and 415 for bodies the server will not read", "[serve
   auto r = chunked.read_response();
   REQUIRE(r);
   CHECK(r->status == 411);
-  CHECK(error_code(*r) == "length_required");
+  CHECK(error_code_of(*r) == "length_required");
   CHECK(chunked.closed_by_peer());
 
   r = http_exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -203,14 +203,14 @@ TEST_CASE("serve: 411, 413 and 415 for bodies the server will not read", "[serve
   r = big.read_response();
   REQUIRE(r);
   CHECK(r->status == 413);
-  CHECK(error_code(*r) == "body_too_large");
+  CHECK(error_code_of(*r) == "body_too_large");
   CHECK(big.closed_by_peer());
 
   r = http_exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
                          "Content-Length: 2\r\n\r\nhi");
   REQUIRE(r);
   CHECK(r->status == 415);
-  CHECK(error_code(*r) == "unsupported_media_type");
+  CHECK(error_code_of(*r) == "unsupported_media_type");
 
   // A JSON media type with parameters is JSON.
   r = http_exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json; charset=utf-8\r\n"
@@ -233,7 +233,7 @@ TEST_CASE("serve: 422 names the failing node, 504 for a run past its timeout", "
   r = http_exchange(f.port(), json_post("/v1/flows/slow/runs", R"({"timeout_ms": 50})"));
   REQUIRE(r);
   CHECK(r->status == 504);
-  CHECK(error_code(*r) == "run_timeout");
+  CHECK(error_code_of(*r) == "run_timeout");
 }
 
 TEST_CASE("serve: malformed requests get 400 and a closed connection; the server lives on", "[serve]") {
@@ -367,7 +367,7 @@ TEST_CASE("serve: bearer auth with WEFT_API_KEY; /healthz stays open", "[serve]"
   REQUIRE(r);
   CHECK(r->status == 401);
   CHECK(r->header("WWW-Authenticate") == "Bearer realm=\"weft\"");
-  CHECK(error_code(*r) == "unauthorized");
+  CHECK(error_code_of(*r) == "unauthorized");
 
   r = http_exchange(f.port(), get_request("/v1/flows", "Authorization: Bearer s3cr3t-kez\r\n"));
   REQUIRE(r);
@@ -400,7 +400,7 @@ TEST_CASE("serve: connections over --max-connections get 503", "[serve]") {
   auto r = c.read_response();
   REQUIRE(r);
   CHECK(r->status == 503);
-  CHECK(error_code(*r) == "too_many_connections");
+  CHECK(error_code_of(*r) == "too_many_connections");
   CHECK(r->header("Retry-After"));
   a.close();
   std::this_thread::sleep_for(200ms);

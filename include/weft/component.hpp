@@ -297,4 +297,59 @@ class sync_component : public component {
   void start(node_context& ctx, value_map inputs) const final;
 };
 
+/// What a component type's factory is told about the node it builds for.
+struct node_info {
+  std::string id;
+  std::string type;
+  /// The node's `params` from the flow file (an object; `${NAME}` already
+  /// substituted from the environment).
+  const value& params;
+};
+
+/// A component type an embedder adds to an engine (engine::add_component)
+/// before loading the flows that use it:
+///
+///   weft::component_type t;
+///   t.type = "acme.delay";
+///   t.summary = "waits, then passes its input on";
+///   t.inputs = {{"value"}};
+///   t.outputs = {"value"};
+///   t.params = {{"ms", false}};
+///   t.make = [](const weft::node_info& n) {
+///     return std::make_shared<delay>(n.params.value("ms", 10));
+///   };
+///   if (auto errs = eng.add_component(std::move(t)); !errs.empty()) ...
+///
+/// The flow loader checks every node of the type against these sockets and
+/// params, so that a typo is an error at load time, with its line.
+struct component_type {
+  /// The name flows use in `type:`: letters, digits, '_', '.', '-', not
+  /// starting with a digit. Names of built-in types may be replaced.
+  std::string type;
+  /// One line for `weft components` and error messages.
+  std::string summary;
+  struct socket {
+    std::string name;
+    bool required = true;
+  };
+  struct param {
+    std::string name;
+    bool required = false;
+  };
+  std::vector<socket> inputs;
+  std::vector<std::string> outputs;
+  std::vector<param> params;
+  /// The component blocks its thread (a library with no callback API): its
+  /// nodes then run on threads of their own, not on the shared scheduler.
+  bool blocking = false;
+  /// Its nodes open spans of their own (node_context::start_span), so a run's
+  /// span count is not fixed: `weft load` then checks trees, not counts.
+  bool opens_spans = false;
+  /// Builds the instance for one node, once, when its flow loads; one
+  /// instance serves every run of the flow. Throw std::invalid_argument to
+  /// reject the node's params: the message becomes a load error that points
+  /// at the node.
+  std::function<std::shared_ptr<const component>(const node_info& node)> make;
+};
+
 }  // namespace weft

@@ -1,47 +1,59 @@
-// weft's embedding API: load flows, run them, register components, shut down.
+// weft's embedding API: load flows, run them, add component types, shut down.
 //
-//   weft::engine eng;                                   // every core, tracing per env
-//   auto flow = eng.load_file("examples/hello.yaml");   // or load_string(...)
-//   if (!flow) { for (auto& d : flow.errors) std::cerr << d.to_string() << '\n'; }
+//   #include <weft/weft.hpp>
+//
+//   weft::engine eng;                                    // every core; traces to weft-traces.jsonl
+//   auto loaded = eng.load_file("examples/hello.yaml");  // or load_string(...)
+//   if (!loaded) { for (auto& e : loaded.errors) std::cerr << e.to_string() << '\n'; return 1; }
 //   weft::run_options opt;
 //   opt.session_id = "s-1";
-//   auto result = eng.run(flow.plan, {{"name", "World"}}, opt).get();
-//   std::cout << result.outputs_json() << '\n';
-//   eng.shutdown();                                     // waits for runs, flushes traces
+//   auto result = eng.run(loaded.flow, {{"name", "World"}}, opt).get();
+//   std::cout << result.outputs_json().dump() << '\n';
+//   eng.shutdown();                                      // waits for runs, flushes traces
 //
 // Every run is its own tree of actors with its own trace; runs never share
 // tracing state, so any number of them can run at once from any thread.
-// To add a component type, fill a flows::component_descriptor and call
-// `eng.components().add(...)` before loading flows that use it.
+//
+// This header names values (weft/value_fwd.hpp) without the JSON library;
+// a file that builds inputs or reads outputs includes weft/value.hpp (or
+// weft/weft.hpp, which has everything). The actor system behind the engine
+// is reachable through weft/caf.hpp only.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "export/exporter.hpp"
+#include "weft/error.hpp"
+#include "weft/flow.hpp"
 #include "weft/log.hpp"
-#include "config/settings.hpp"
-#include "flows/plan.hpp"
-#include "flows/registry.hpp"
-#include "flows/value.hpp"
-#include "weft/component.hpp"
-#include "weft/events.hpp"
+#include "weft/settings.hpp"
+#include "weft/stats.hpp"
+#include "weft/value_fwd.hpp"
 
 namespace weft {
 
+struct component_type;   // weft/component.hpp
+struct llm_call_record;  // weft/component.hpp
+struct run_event;        // weft/events.hpp
+
+namespace tracing {
+class sink;  // internal: a span sink written against weft's own interface
+}  // namespace tracing
+
 struct engine_options {
-  /// Scheduler threads, sinks, sampling, content tracing. Defaults come from
-  /// the environment when built with engine_options::from_env().
-  config::engine_settings settings;
-  /// Extra sinks, e.g. ones an embedder wrote (owned by the engine).
-  std::vector<std::unique_ptr<tracing::sink>> extra_sinks;
+  /// Scheduler threads, sinks, sampling, content tracing (weft/settings.hpp).
+  /// Defaults come from the environment with engine_options::from_env().
+  engine_settings settings;
+  /// Sinks beside the configured ones, written against weft's internal
+  /// span sink interface (weft's tests use it); not a stable API yet.
+  std::vector<std::shared_ptr<tracing::sink>> extra_sinks;
   /// When false ("tracing off"), no sink is created, not even the default
   /// file sink, and every run is unsampled, whatever its traceparent says:
   /// no span is built at all (exporter_stats::spans_received stays 0). Runs
@@ -52,7 +64,8 @@ struct engine_options {
   /// backend failing, spans spooled or dropped. Secrets the engine knows of
   /// (sink keys, header values) are masked first. Default: stderr.
   log_fn log = log_to_stderr;
-  /// Loads CAF's io middleman, which net::http_server (`weft serve`) needs.
+  /// Loads CAF's io middleman, for network actors hosted beside the engine
+  /// (weft/caf.hpp; `weft serve`'s HTTP server is one).
   bool network = false;
   /// Run inputs may nest arrays and objects this deep; deeper is a bad
   /// input (no code that walks a value can then run off the stack).
@@ -112,7 +125,7 @@ struct run_result {
   std::string trace_id;        // 32 hex characters
   std::string root_span_id;    // 16 hex characters (the run span)
   bool sampled = false;        // whether the run recorded spans
-  flows::value_map outputs;
+  value_map outputs;
   /// On failure: the message, the failing node (empty for run-level errors),
   /// and whether the cause was the run-level timeout.
   std::string error;
@@ -127,21 +140,7 @@ struct run_result {
   std::int64_t output_tokens = 0;
 
   /// The outputs as one JSON object.
-  flows::value outputs_json() const { return flows::to_object(outputs); }
-};
-
-/// One thing wrong with a run's inputs: the input at fault (empty when the
-/// problem is not about one input) and what is wrong, in words.
-struct input_problem {
-  std::string input;
-  std::string message;
-};
-
-/// A loaded flow, or the errors that stopped it from loading.
-struct load_result {
-  std::shared_ptr<const flows::plan> plan;
-  flows::diagnostics errors;
-  explicit operator bool() const { return plan != nullptr; }
+  value outputs_json() const;
 };
 
 class engine {
@@ -151,33 +150,33 @@ class engine {
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
 
-  /// The component registry; add types before loading flows that use them.
-  flows::registry& components();
+  /// Adds a component type (weft/component.hpp), or replaces one of the
+  /// same name. Do it before loading the flows that use it. Returns what is
+  /// wrong with the description (empty: added).
+  std::vector<error> add_component(component_type type);
+  /// The component types flows can use, built-in and added, by name.
+  std::vector<std::string> component_types() const;
 
   load_result load_file(const std::string& path);
   load_result load_string(const std::string& text, const std::string& name = "<string>");
 
-  /// Checks run inputs against the flow's declarations and applies defaults.
-  /// Returns the error ("input 'n': expected integer, got string") or empty.
-  std::string prepare_inputs(const flows::plan& flow, flows::value_map& inputs) const;
-  /// The same check, one problem per entry, for callers that report each
-  /// field on its own (weft serve's error details). Empty when all is well.
-  std::vector<input_problem> check_inputs(const flows::plan& flow,
-                                          flows::value_map& inputs) const;
+  /// Checks run inputs against the flow's declarations and adds the
+  /// defaults of absent ones: one error per problem (code invalid_input,
+  /// `field` the input), empty when all is well. run() does the same check;
+  /// this is for callers that report problems before starting a run.
+  std::vector<error> prepare_inputs(const flow& f, value_map& inputs) const;
 
   /// Starts a run. `done` is called exactly once, on an engine thread, with
   /// the result; it must not block. Bad inputs complete it at once.
-  void run(std::shared_ptr<const flows::plan> flow, flows::value_map inputs, run_options opts,
-           std::function<void(run_result)> done);
+  void run(const flow& f, value_map inputs, run_options opts, std::function<void(run_result)> done);
   /// Starts a run and returns a future of its result.
-  std::future<run_result> run(std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
-                              run_options opts = {});
+  std::future<run_result> run(const flow& f, value_map inputs, run_options opts = {});
 
   /// The exporter's counters (waits up to `timeout` for the exporter).
-  exporting::exporter_stats stats(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  exporter_stats stats(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// The same without waiting: `done` gets the counters on an engine thread,
   /// or nullopt if the exporter did not answer within `timeout`.
-  void stats(std::function<void(std::optional<exporting::exporter_stats>)> done,
+  void stats(std::function<void(std::optional<exporter_stats>)> done,
              std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// Where the file sink writes, or empty when there is none.
   const std::string& trace_file() const;
@@ -189,20 +188,11 @@ class engine {
   /// did not complete.
   bool shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
-  /// The actor system runs and the exporter live in, for hosting other
-  /// actors beside them (the HTTP server's brokers, with `network` set).
-  caf::actor_system& system();
-
  private:
+  friend struct engine_access;     // weft/caf.hpp
+  friend struct engine_internals;  // weft's own layers (not installed)
   struct impl;
   std::unique_ptr<impl> impl_;
 };
 
 }  // namespace weft
-
-namespace weft::actors {
-// The exporter's counters moved to export/ (weft::exporting); the engine
-// hands them out, so they stay reachable under their old names too.
-using exporting::exporter_stats;
-using exporting::sink_stats;
-}  // namespace weft::actors

@@ -15,17 +15,12 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
-#include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "weft/value_fwd.hpp"
+
 namespace weft {
-
-using value = nlohmann::json;
-
-/// Named values: a node's inputs or outputs, a run's inputs or outputs.
-using value_map = std::map<std::string, value, std::less<>>;
 
 /// The nesting depth of `v` (a scalar is 0, `[1]` is 1, `[[1]]` is 2),
 /// measured without recursion. Stops counting at `stop_at` and returns it,

@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/memory_sink.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 namespace weft::test {
 
@@ -37,8 +37,8 @@ inline std::shared_ptr<const flows::plan> must_load(engine& eng, const std::stri
   std::string errs;
   for (auto& d : r.errors) errs += d.to_string() + "\n";
   INFO(errs);
-  REQUIRE(r.plan);
-  return r.plan;
+  REQUIRE(r.flow);
+  return r.flow.plan();
 }
 
 inline std::string str_attr(const tracing::span_record& s, std::string_view key) {

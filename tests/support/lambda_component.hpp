@@ -7,7 +7,7 @@
 #include <string>
 
 #include "weft/component.hpp"
-#include "weft/engine.hpp"
+#include "actors/engine_internals.hpp"
 
 namespace weft::test {
 
@@ -21,7 +21,7 @@ inline void add_type(engine& eng, const std::string& type, start_fn fn) {
   };
   auto c = std::make_shared<lambda_component>();
   c->fn = std::move(fn);
-  eng.components().add({type, "test component", {{"value", false, false}}, false, {"value"}, {}, false,
+  engine_internals::components(eng).add({type, "test component", {{"value", false, false}}, false, {"value"}, {}, false,
                         [c](const flows::node_spec&, const flows::component_services&, flows::diagnostics&)
                             -> std::shared_ptr<const flows::component> { return c; }});
 }

@@ -95,7 +95,7 @@ struct serve_fixture {
     hc.host = "127.0.0.1";
     hc.port = 0;
     hc.on_response = [s = svc.get()](int status) { s->on_response(status); };
-    auto started = net::http_server::start(eng->system(), hc,
+    auto started = net::http_server::start(engine_internals::system(*eng), hc,
                                            [s = svc.get()](net::server_request req, net::responder reply) {
                                              s->handle(std::move(req), std::move(reply));
                                            });

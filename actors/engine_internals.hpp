@@ -1,0 +1,28 @@
+// What weft's own layers (serve, cli, tests, benches) reach inside an
+// engine beyond the public API: the component registry with its internal
+// descriptors, and the actor system. Not installed; embedders use
+// engine::add_component and weft/caf.hpp instead. It also brings the
+// internal headers that the public engine.hpp leaves out (plans, settings
+// loaders, the exporter), which weft's own layers use beside the engine.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include "config/settings.hpp"
+#include "export/exporter.hpp"
+#include "flows/plan.hpp"
+#include "flows/registry.hpp"
+#include "flows/value.hpp"
+#include "weft/component.hpp"
+#include "weft/engine.hpp"
+#include "weft/events.hpp"
+
+namespace weft {
+
+struct engine_internals {
+  /// The registry flows load against; add built-in-style descriptors here.
+  static flows::registry& components(engine& e);
+  static caf::actor_system& system(engine& e);
+};
+
+}  // namespace weft
