@@ -7,17 +7,18 @@
 // each change is listed in the release notes with what to do. A patch
 // release (0.x.y) never changes it.
 //
-// What is public (include/weft/):
-//   engine.hpp   stable: engine, engine_options' documented fields,
-//                run_options, run_result, load_result, engine::run/load_*
-//                and shutdown. Still moving: the headers it includes from
-//                the internal layers (flows/, config/, export/), which the
-//                self-contained API of issue 12 replaces.
-//   component.hpp  stable: node_context and its calls; component authors
-//                may rely on them.
-//   events.hpp, value.hpp, log.hpp, version.hpp  stable.
-// Anything reached through an internal header (caf::, weft::flows::,
-// weft::actors::, weft::exporting::) is not part of the API.
+// What is public (include/weft/; weft.hpp includes all but caf.hpp):
+//   stable   engine.hpp (engine, engine_options, run_options, run_result,
+//            run_canceller), flow.hpp, error.hpp, value.hpp, events.hpp,
+//            component.hpp (component, sync_component, node_context and its
+//            calls, span, component_type), stats.hpp, settings.hpp,
+//            log.hpp, version.hpp. A field or call may be added in a minor
+//            release; none is removed or changes meaning without notice.
+//   not yet  engine_options::extra_sinks (it takes weft's internal sink
+//            interface), flow::plan() (an internal type), and caf.hpp,
+//            which is tied to the CAF version weft is built with.
+// Anything reached through an internal header (weft::flows::,
+// weft::actors::, weft::exporting::, ...) is not part of the API.
 #pragma once
 
 #define WEFT_VERSION_MAJOR 0
