@@ -5,18 +5,27 @@ DEBIAN_PACKAGES := g++ cmake make pkg-config libcaf-dev libmsgpack-cxx-dev \
   libcurl4-openssl-dev catch2 libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
   libkainjow-mustache-dev zlib1g-dev libgoogle-perftools-dev \
   libhttp-parser-dev liblua5.4-dev libvalijson-dev rapidjson-dev
+# What only the test suite needs: lintian checks the Debian packages.
+TEST_PACKAGES := lintian
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test bench asan tsan clean
+.PHONY: deps test-deps build demo test package bench asan tsan clean
 
 deps:
 	@if ! dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1; then \
 	  echo "weft: installing Debian packages: $(DEBIAN_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEBIAN_PACKAGES); \
+	fi
+
+test-deps: deps
+	@if ! dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1; then \
+	  echo "weft: installing Debian packages for the tests: $(TEST_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(TEST_PACKAGES); \
 	fi
 
 build: deps
@@ -42,7 +51,7 @@ demo: deps
 	@echo "weft ran each flow as a tree of actors, 200 runs at once, and wrote one trace per run (weft-demo-traces.jsonl)."
 	@echo "The audit read them back: every span parented inside its own run's trace, session and user on each; the tree above is one."
 
-test: build
+test: test-deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 -LE long
 
 # The whole suite under AddressSanitizer + UBSan, in its own build tree.
@@ -59,6 +68,12 @@ tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_SANITIZE=thread >/dev/null
 	cmake --build build-tsan -j $(JOBS) --target weft_tests
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./weft_tests "[concurrency]"
+
+# Debian packages in $(BUILD_DIR): weft (the command) and libweft-dev (headers,
+# static library, CMake package, pkg-config file). Install them with
+# `sudo apt-get install ./$(BUILD_DIR)/*.deb`.
+package: build
+	cd $(BUILD_DIR) && cpack -G DEB
 
 bench: build
 	@dpkg -s wrk >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk

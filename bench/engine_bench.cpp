@@ -100,7 +100,7 @@ void parked_rss(int parked) {
   auto flow = eng.load_string(
                      "flow: parked\nnodes: {z: {type: sleep, params: {ms: 3000}, inputs: {value: $inputs.v}}}\n"
                      "inputs: {v: {type: integer}}\noutputs: {v: z.value}\n")
-                  .plan;
+                  .flow;
   // Warm up allocator pools and the actor system with one batch first, so the
   // measured delta is the runs', not first-use costs.
   std::vector<std::future<run_result>> warm;
