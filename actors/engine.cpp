@@ -26,7 +26,8 @@
 #include "net/http_client.hpp"
 #include "tracing/spool.hpp"
 #include "actors/run_actor.hpp"
-#include "actors/run_shared.hpp"
+#include "actors/run_context.hpp"
+#include "actors/run_secrets.hpp"
 #include "components/register.hpp"
 #include "flows/catalog.hpp"
 #include "flows/inputs.hpp"
@@ -54,7 +55,7 @@ struct engine::impl {
   flows::registry registry;  // the built-in families: components::register_all
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
-  caf::actor exporter;
+  exporting::exporter_actor exporter;
   caf::actor http;  // the http_client, when an HTTP sink exists
   // The client for node_context::http, spawned on first use. A second
   // client rather than `http`: component traffic (thousands of slow LLM

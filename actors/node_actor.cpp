@@ -42,7 +42,7 @@ void finish(node_actor* self, bool ok, flows::value_map outputs, std::string err
       span.status_message = error;
       if (!error_type.empty()) span.set("error.type", std::move(error_type));
     }
-    run_shared::close_span(span);
+    run_context::close_span(span);
     msg.span = std::move(span);
     msg.children = st.ctx->take_children();
   }
@@ -88,7 +88,7 @@ void cancel(node_actor* self, std::string why, std::string error_type) {
   finish(self, false, {}, std::move(why), std::move(error_type));
 }
 
-caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_shared> rs, int index,
+caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_context> rs, int index,
                             flows::value_map inputs, tracing::trace_context ctx,
                             caf::actor run) {
   auto& st = self->state;
@@ -161,7 +161,7 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_shared> 
 
 }  // namespace
 
-caf::actor spawn_node(caf::local_actor* run, std::shared_ptr<const run_shared> rs, int index,
+caf::actor spawn_node(caf::local_actor* run, std::shared_ptr<const run_context> rs, int index,
                       flows::value_map inputs, tracing::trace_context ctx) {
   bool blocking = rs->plan->nodes[static_cast<std::size_t>(index)].blocking;
   auto parent = caf::actor_cast<caf::actor>(run);

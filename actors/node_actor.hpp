@@ -11,7 +11,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/run_shared.hpp"
+#include "actors/run_context.hpp"
+#include "actors/run_secrets.hpp"
 #include "flows/value.hpp"
 #include "tracing/trace_context.hpp"
 
@@ -19,7 +20,7 @@ namespace weft::actors {
 
 /// Spawns the actor for node `index` as a child of `run` (detached when the
 /// component declares that it blocks).
-caf::actor spawn_node(caf::local_actor* run, std::shared_ptr<const run_shared> rs, int index,
+caf::actor spawn_node(caf::local_actor* run, std::shared_ptr<const run_context> rs, int index,
                       flows::value_map inputs, tracing::trace_context ctx);
 
 }  // namespace weft::actors

@@ -20,7 +20,8 @@
 #include <caf/all.hpp>
 
 #include "actors/messages.hpp"
-#include "actors/run_shared.hpp"
+#include "actors/run_context.hpp"
+#include "actors/run_secrets.hpp"
 #include "net/http_types.hpp"
 #include "tracing/span.hpp"
 #include "tracing/trace_context.hpp"
@@ -31,7 +32,7 @@ namespace weft::actors {
 class actor_node_context;
 
 struct node_state {
-  std::shared_ptr<const run_shared> rs;
+  std::shared_ptr<const run_context> rs;
   int index = -1;
   caf::actor run;
   bool finished = false;
@@ -152,7 +153,7 @@ class actor_node_context final : public node_context {
 
   caf::stateful_actor<node_state>* self_;  // used on the actor's thread, before the end only
   caf::actor_addr addr_;                   // post() from other threads: weak, may be gone
-  std::shared_ptr<const run_shared> rs_;
+  std::shared_ptr<const run_context> rs_;
   std::string node_id_;
   tracing::trace_context tctx_;  // the run's context, parent: the run span
   mutable trace_info info_;  // trace(), built on first use

@@ -5,7 +5,8 @@
 
 #include "actors/messages.hpp"
 #include "actors/node_actor.hpp"
-#include "actors/run_shared.hpp"
+#include "actors/run_context.hpp"
+#include "actors/run_secrets.hpp"
 
 namespace weft::actors {
 namespace {
@@ -17,7 +18,7 @@ enum class exec : std::uint8_t { pending, running, done, failed, skipped };
 
 struct run_state {
   std::shared_ptr<run_job> job;
-  std::shared_ptr<const run_shared> rs;
+  std::shared_ptr<const run_context> rs;
   tracing::span_record span;
   tracing::trace_context child_ctx;  // the run's context, with the run span as parent
   std::vector<int> waiting;          // per node: upstream nodes not yet finished
@@ -226,7 +227,7 @@ void complete(run_actor* self, bool ok, std::string error, std::string failed_no
       st.span.status_message = error;
       if (!failed_node.empty()) st.span.set("weft.failed_node", failed_node);
     }
-    run_shared::close_span(st.span);
+    run_context::close_span(st.span);
     st.spans.push_back(std::move(st.span));
   }
   r.error = std::move(error);
@@ -264,7 +265,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   st.job = std::move(job);
   st.start_ns = tracing::now_unix_ns();
   const auto& plan = *st.job->plan;
-  auto rs = std::make_shared<run_shared>();
+  auto rs = std::make_shared<run_context>();
   rs->plan = st.job->plan;
   rs->run_id = st.job->run_id;
   rs->root_run_id = st.job->root_run_id.empty() ? st.job->run_id : st.job->root_run_id;

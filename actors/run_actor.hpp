@@ -24,7 +24,7 @@
 namespace weft::actors {
 
 class component_http;
-struct llm_tally;  // actors/run_shared.hpp
+struct llm_tally;  // actors/run_context.hpp
 
 struct run_job {
   std::shared_ptr<const flows::plan> plan;
@@ -34,7 +34,7 @@ struct run_job {
   std::int64_t timeout_ms = 0;   // 0: none
   bool content = false;
   std::size_t max_value_depth = 64;  // engine_options::max_value_depth
-  caf::actor exporter;
+  exporting::exporter_actor exporter;
   std::shared_ptr<component_http> http;  // the engine's, for node_context::http
   std::shared_ptr<llm_tally> llm;        // the top-level run's (child runs share it)
   std::string warning;           // passed through to the result

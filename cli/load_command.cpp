@@ -14,7 +14,9 @@
 
 #include "cli/commands.hpp"
 #include "cli/load_summary.hpp"
-#include "cli/setup.hpp"
+#include "cli/engine_setup.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/run_inputs.hpp"
 #include "tracing/audit.hpp"
 #include "tracing/otlp_json_reader.hpp"
 

@@ -4,7 +4,9 @@
 #include <iostream>
 
 #include "cli/load_url_answer.hpp"
-#include "cli/setup.hpp"
+#include "cli/engine_setup.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/run_inputs.hpp"
 #include "net/http_load.hpp"
 
 namespace weft::cli {

@@ -5,7 +5,9 @@
 #include <mutex>
 
 #include "cli/commands.hpp"
-#include "cli/setup.hpp"
+#include "cli/engine_setup.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/run_inputs.hpp"
 #include "net/printable.hpp"
 
 namespace weft::cli {

@@ -9,7 +9,9 @@
 #include <thread>
 
 #include "cli/commands.hpp"
-#include "cli/setup.hpp"
+#include "cli/engine_setup.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/run_inputs.hpp"
 #include "net/http_server.hpp"
 #include "serve/service.hpp"
 

@@ -1,13 +1,9 @@
 #include "export/exporter.hpp"
 
-#include <sstream>
-
 #include "export/messages.hpp"
 
 namespace weft::exporting {
 namespace {
-
-using caf::behavior;
 
 struct exporter_state {
   exporter_config cfg;
@@ -20,7 +16,7 @@ struct exporter_state {
   std::uint64_t spans_received = 0;
   static inline const char* name = "weft.exporter";
 };
-using exporter_actor = caf::stateful_actor<exporter_state>;
+using exporter_self = exporter_actor::stateful_pointer<exporter_state>;
 
 // Roughly what a span costs in OTLP/JSON: its strings plus the fixed part
 // (ids, times, field names). Cheap to compute, and close enough to keep
@@ -45,7 +41,7 @@ std::int64_t estimated_size(const tracing::span_record& s) {
   return static_cast<std::int64_t>(n);
 }
 
-void dispatch(exporter_actor* self) {
+void dispatch(exporter_self self) {
   auto& st = self->state;
   if (st.pending.empty()) return;
   // One immutable batch shared by every sink: no sink can see or change
@@ -75,8 +71,8 @@ void dispatch(exporter_actor* self) {
 
 // Asks every worker the same question and combines the answers; a worker
 // that does not answer in time contributes `fallback`.
-template <class Answer, class T, class Combine, class... Ts>
-void gather(exporter_actor* self, caf::response_promise rp, std::shared_ptr<T> acc,
+template <class Answer, class T, class Promise, class Combine, class... Ts>
+void gather(exporter_self self, Promise rp, std::shared_ptr<T> acc,
             std::chrono::milliseconds timeout, Combine combine, Ts... xs) {
   auto& workers = self->state.workers;
   auto remaining = std::make_shared<std::size_t>(workers.size());
@@ -94,7 +90,8 @@ void gather(exporter_actor* self, caf::response_promise rp, std::shared_ptr<T> a
   }
 }
 
-behavior exporter(exporter_actor* self, std::vector<caf::actor> workers, exporter_config cfg) {
+exporter_actor::behavior_type exporter(exporter_self self, std::vector<caf::actor> workers,
+                                       exporter_config cfg) {
   auto& st = self->state;
   st.cfg = cfg;
   st.pending.reserve(static_cast<std::size_t>(cfg.batch_max_spans));
@@ -102,7 +99,8 @@ behavior exporter(exporter_actor* self, std::vector<caf::actor> workers, exporte
   st.outstanding.resize(st.workers.size());
   st.dropped.resize(st.workers.size());
   for (auto& w : st.workers) self->link_to(w);
-  self->delayed_send(self, std::chrono::milliseconds(cfg.batch_delay_ms), tick_atom::value);
+  self->delayed_send(caf::actor_cast<exporter_actor>(self), std::chrono::milliseconds(cfg.batch_delay_ms),
+                     tick_atom::value);
   return {
       [=](std::vector<tracing::span_record>& spans) {
         auto& st = self->state;
@@ -118,8 +116,8 @@ behavior exporter(exporter_actor* self, std::vector<caf::actor> workers, exporte
       },
       [=](tick_atom) {
         dispatch(self);
-        self->delayed_send(self, std::chrono::milliseconds(self->state.cfg.batch_delay_ms),
-                           tick_atom::value);
+        self->delayed_send(caf::actor_cast<exporter_actor>(self),
+                           std::chrono::milliseconds(self->state.cfg.batch_delay_ms), tick_atom::value);
       },
       [=](flush_atom, std::int64_t deadline_ms) -> caf::result<bool> {
         dispatch(self);
@@ -158,7 +156,7 @@ behavior exporter(exporter_actor* self, std::vector<caf::actor> workers, exporte
 
 }  // namespace
 
-caf::actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
+exporter_actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
                           exporter_config cfg) {
   return sys.spawn(exporter, std::move(workers), cfg);
 }

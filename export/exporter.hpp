@@ -25,6 +25,7 @@
 
 #include <caf/all.hpp>
 
+#include "export/messages.hpp"
 #include "tracing/sink.hpp"
 #include "weft/log.hpp"
 #include "weft/stats.hpp"
@@ -69,7 +70,14 @@ struct exporter_config {
 
 /// Spawns the exporter over its sink workers (possibly none: spans are then
 /// counted as received and discarded, which is what "tracing off" means).
-caf::actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
+/// The exporter's protocol (above), as a type: the compiler checks every
+/// message sent to it. tick_atom is its own batch timer.
+using exporter_actor =
+    caf::typed_actor<caf::reacts_to<std::vector<tracing::span_record>>,
+                     caf::replies_to<flush_atom, std::int64_t>::with<bool>,
+                     caf::replies_to<stats_atom>::with<exporter_stats>, caf::reacts_to<tick_atom>>;
+
+exporter_actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
                           exporter_config cfg);
 
 }  // namespace weft::exporting

@@ -10,7 +10,7 @@
 
 #include <curl/curl.h>
 
-#include "net/curl_common.hpp"
+#include "net/curl_easy.hpp"
 
 namespace weft::net {
 

@@ -1,5 +1,6 @@
-// Shared steps of the commands that run flows: settings from file, env and
-// flags; the flow; the run inputs from -i and --inputs.
+// The engine and the flow for a command that runs flows: settings from the
+// settings file, the environment and flags, in that order; the engine they
+// make; the flow file, loaded with every diagnostic printed.
 #pragma once
 
 #include <memory>
@@ -27,21 +28,5 @@ std::unique_ptr<engine> make_engine(const run_common& o);
 
 /// Loads the flow, printing every diagnostic on failure.
 std::shared_ptr<const flows::plan> load_flow(engine& eng, const std::string& path);
-
-/// Builds the run inputs from --inputs then -i (which wins), converting each
-/// -i text to the type `declared` gives it; `flow_name` names the flow in
-/// errors. Prints the error and returns nullopt. Checks no required input:
-/// who runs the flow does.
-std::optional<flows::value_map> make_inputs(const std::string& flow_name,
-                                            const std::vector<flows::input_decl>& declared,
-                                            const run_common& o);
-
-/// make_inputs for a loaded flow.
-std::optional<flows::value_map> make_inputs(const flows::plan& flow, const run_common& o);
-
-/// Installs SIGINT/SIGTERM handlers that set a flag instead of killing the
-/// process, so a command can shut the engine down and flush its traces.
-void install_signal_flag();
-bool interrupted();
 
 }  // namespace weft::cli

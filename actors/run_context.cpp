@@ -1,4 +1,4 @@
-#include "actors/run_shared.hpp"
+#include "actors/run_context.hpp"
 
 #include <cstdio>
 
@@ -22,7 +22,7 @@ std::string new_run_id() {
   return buf;
 }
 
-tracing::span_record run_shared::open_span(const tracing::trace_context& ctx,
+tracing::span_record run_context::open_span(const tracing::trace_context& ctx,
                                            std::string name) const {
   tracing::span_record s;
   s.trace = ctx.trace;
@@ -43,37 +43,11 @@ tracing::span_record run_shared::open_span(const tracing::trace_context& ctx,
   return s;
 }
 
-void run_shared::close_span(tracing::span_record& s) { s.end_unix_ns = tracing::now_unix_ns(); }
+void run_context::close_span(tracing::span_record& s) { s.end_unix_ns = tracing::now_unix_ns(); }
 
-std::string run_shared::content_attribute(const flows::value_map& values) const {
+std::string run_context::content_attribute(const flows::value_map& values) const {
   if (!secrets) return tracing::redacted_dump(flows::to_object(values));
   return tracing::redacted_dump(flows::to_object(values), *secrets);
-}
-
-std::shared_ptr<const tracing::secret_set> run_secrets(const flows::plan& plan,
-                                                       const flows::value_map& inputs) {
-  const std::size_t from_plan = plan.env_secrets ? plan.env_secrets->size() : 0;
-  std::shared_ptr<tracing::secret_set> own;
-  for (const auto& [key, value] : inputs) {
-    // Most inputs are scalars under plain keys, which hold no secret.
-    if (!value.is_structured() && !tracing::is_secret_key(key)) continue;
-    if (!own)
-      own = plan.env_secrets ? std::make_shared<tracing::secret_set>(*plan.env_secrets)
-                             : std::make_shared<tracing::secret_set>();
-    own->add_under_secret_keys(key, value);
-  }
-  if (own && (own->size() > from_plan || own->overflowed())) return own;
-  return plan.env_secrets;
-}
-
-std::shared_ptr<const tracing::secret_set> child_secrets(
-    const std::shared_ptr<const tracing::secret_set>& parent,
-    const std::shared_ptr<const tracing::secret_set>& own) {
-  if (!parent || parent->empty()) return own;
-  if (!own || own->empty() || own == parent) return parent;
-  auto both = std::make_shared<tracing::secret_set>(*parent);
-  both->add_all(*own);
-  return both;
 }
 
 }  // namespace weft::actors

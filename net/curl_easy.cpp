@@ -1,4 +1,4 @@
-#include "net/curl_common.hpp"
+#include "net/curl_easy.hpp"
 
 #include <cctype>
 #include <cstring>

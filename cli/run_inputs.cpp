@@ -1,44 +1,12 @@
-#include "cli/setup.hpp"
+// A command's run inputs (cli/run_inputs.hpp).
+#include "cli/run_inputs.hpp"
 
 #include <algorithm>
-#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 
 namespace weft::cli {
-
-std::optional<engine_options> make_engine_options(const run_common& o) {
-  engine_options opts;
-  std::vector<std::string> errors;
-  if (!o.config_file.empty()) config::apply_file(opts.settings, o.config_file, errors);
-  config::apply_env(opts.settings, errors);
-  if (!o.trace_file.empty()) opts.settings.tracing.trace_file = o.trace_file;
-  for (auto& e : errors) std::cerr << "weft: error: " << e << '\n';
-  if (!errors.empty()) return std::nullopt;
-  return opts;
-}
-
-std::unique_ptr<engine> start_engine(engine_options opts) {
-  try {
-    return std::make_unique<engine>(std::move(opts));
-  } catch (const std::exception& e) {
-    std::cerr << "weft: error: " << e.what() << '\n';
-    return nullptr;
-  }
-}
-
-std::unique_ptr<engine> make_engine(const run_common& o) {
-  auto opts = make_engine_options(o);
-  if (!opts) return nullptr;
-  return start_engine(std::move(*opts));
-}
-
-std::shared_ptr<const flows::plan> load_flow(engine& eng, const std::string& path) {
-  auto r = eng.load_file(path);
-  for (auto& d : r.errors) std::cerr << d.to_string() << '\n';
-  return r.flow.plan();
-}
 
 std::optional<flows::value_map> make_inputs(const std::string& flow_name,
                                             const std::vector<flows::input_decl>& declared,
@@ -102,17 +70,5 @@ std::optional<flows::value_map> make_inputs(const std::string& flow_name,
 std::optional<flows::value_map> make_inputs(const flows::plan& flow, const run_common& o) {
   return make_inputs(flow.name(), flow.spec.inputs, o);
 }
-
-namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_signal(int) { g_interrupted = 1; }
-}  // namespace
-
-void install_signal_flag() {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-}
-
-bool interrupted() { return g_interrupted != 0; }
 
 }  // namespace weft::cli

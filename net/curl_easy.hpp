@@ -1,6 +1,7 @@
-// Internal to net/: helpers shared by the two libcurl users: the
-// http_client worker (curl_worker.cpp) and the load driver (http_load.cpp).
-// Both must check requests, parse response heads and report failures the
+// Internal to net/: one libcurl easy handle per request, set up from an
+// http_request, its response head read and its failures classified, for
+// both libcurl users: the http_client worker (curl_worker.cpp) and the load
+// driver (http_load.cpp). Both must check requests, parse response heads and report failures the
 // same way, so that `weft load --url` measures what http_client would see.
 #pragma once
 
