@@ -11,6 +11,8 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# On CI (CI=true) a compiler warning fails the build.
+WERROR := $(if $(filter true,$(CI)),ON,OFF)
 
 .PHONY: deps test-deps build demo test package bench asan tsan clean
 
@@ -29,7 +31,7 @@ test-deps: deps
 	fi
 
 build: deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DWEFT_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # The mission in one command: builds only the `weft` binary (not the tests

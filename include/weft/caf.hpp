@@ -14,12 +14,13 @@
 
 #include <caf/actor_system.hpp>
 
+#include "weft/api.hpp"
 #include "weft/engine.hpp"
 
 namespace weft {
 
 /// The engine's internals, for this header and weft's own layers.
-struct engine_access {
+struct WEFT_API engine_access {
   static caf::actor_system& system(engine& e);
 };
 

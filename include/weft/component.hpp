@@ -48,6 +48,7 @@
 #include <variant>
 #include <vector>
 
+#include "weft/api.hpp"
 #include "weft/value.hpp"
 
 namespace weft {
@@ -115,7 +116,7 @@ struct llm_call_record {
 /// A handle to a span a component opened. Cheap to copy; every copy refers
 /// to the same span. Inert when default-constructed, when the run is not
 /// sampled, and after the node has ended.
-class span {
+class WEFT_API span {
  public:
   span() = default;
 
@@ -183,7 +184,7 @@ struct child_result {
 };
 
 /// What a running node can do. Implemented by the engine's node actor.
-class node_context : public std::enable_shared_from_this<node_context> {
+class WEFT_API node_context : public std::enable_shared_from_this<node_context> {
  public:
   virtual ~node_context() = default;
 
@@ -283,7 +284,7 @@ class node_context : public std::enable_shared_from_this<node_context> {
 };
 
 /// A node type's behaviour.
-class component {
+class WEFT_API component {
  public:
   virtual ~component() = default;
   virtual void start(node_context& ctx, value_map inputs) const = 0;
@@ -291,7 +292,7 @@ class component {
 
 /// A base for components that compute their outputs at once. An exception
 /// thrown by `run` fails the node with its message.
-class sync_component : public component {
+class WEFT_API sync_component : public component {
  public:
   virtual value_map run(const value_map& inputs) const = 0;
   void start(node_context& ctx, value_map inputs) const final;

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "weft/api.hpp"
 #include "weft/error.hpp"
 #include "weft/flow.hpp"
 #include "weft/log.hpp"
@@ -47,7 +48,7 @@ namespace tracing {
 class sink;  // internal: a span sink written against weft's own interface
 }  // namespace tracing
 
-struct engine_options {
+struct WEFT_API engine_options {
   /// Scheduler threads, sinks, sampling, content tracing (weft/settings.hpp).
   /// Defaults come from the environment with engine_options::from_env().
   engine_settings settings;
@@ -84,7 +85,7 @@ struct engine_options {
 /// cancel() from any thread, before or during the run: the run ends with
 /// the error `why`, its open spans with status error and that message.
 /// After the run has finished, cancel() does nothing.
-class run_canceller {
+class WEFT_API run_canceller {
  public:
   void cancel(std::string why);
   bool cancelled() const;
@@ -119,7 +120,7 @@ struct run_options {
   std::shared_ptr<run_canceller> canceller;
 };
 
-struct run_result {
+struct WEFT_API run_result {
   bool ok = false;
   std::string run_id;
   std::string trace_id;        // 32 hex characters
@@ -143,7 +144,7 @@ struct run_result {
   value outputs_json() const;
 };
 
-class engine {
+class WEFT_API engine {
  public:
   explicit engine(engine_options opts = {});
   ~engine();  // shutdown() with its default deadline, if not done yet

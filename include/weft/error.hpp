@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "weft/api.hpp"
+
 namespace weft {
 
 /// What kind of problem it is.
@@ -30,9 +32,9 @@ enum class error_code {
 };
 
 /// "invalid_flow", "invalid_input", "invalid_component".
-const char* to_string(error_code code);
+WEFT_API const char* to_string(error_code code);
 
-struct error {
+struct WEFT_API error {
   error_code code = error_code::invalid_flow;
   /// What is wrong, in words, with what to do about it where that is known.
   std::string message;

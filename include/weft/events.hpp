@@ -15,11 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "weft/api.hpp"
 #include "weft/value.hpp"
 
 namespace weft {
 
-struct run_event {
+struct WEFT_API run_event {
   enum class kind { node_started, chunk, node_finished, run_finished };
   kind type = kind::node_started;
   /// The node (empty for run_finished): its id in its own flow.

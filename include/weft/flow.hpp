@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "weft/api.hpp"
 #include "weft/error.hpp"
 
 namespace weft {
@@ -34,7 +35,7 @@ struct flow_input {
   std::string default_json;
 };
 
-class flow {
+class WEFT_API flow {
  public:
   flow() = default;
   /// Wraps a compiled plan (what weft's own layers hold). Implicit, so that

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "weft/api.hpp"
+
 namespace weft {
 
 /// Counters for one sink, kept by its worker.
@@ -33,7 +35,7 @@ struct sink_stats {
   std::uint64_t spool_bytes_quarantined = 0;  // bytes of *.damaged segments kept on disk
 };
 
-struct exporter_stats {
+struct WEFT_API exporter_stats {
   std::uint64_t spans_received = 0;
   std::vector<sink_stats> sinks;
 

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "weft/api.hpp"
 #include "weft/value_fwd.hpp"
 
 namespace weft {
@@ -25,6 +26,6 @@ namespace weft {
 /// The nesting depth of `v` (a scalar is 0, `[1]` is 1, `[[1]]` is 2),
 /// measured without recursion. Stops counting at `stop_at` and returns it,
 /// so a hostile value costs no more than the walk up to the limit.
-std::size_t value_depth(const value& v, std::size_t stop_at = 1u << 20);
+WEFT_API std::size_t value_depth(const value& v, std::size_t stop_at = 1u << 20);
 
 }  // namespace weft
