@@ -3,9 +3,13 @@
 //   chain10 runs/s at concurrency 64, tracing on (file sink) vs off, in
 //   alternating rounds so that both see the same machine noise; medians.
 //   chain10 latency p99 at concurrency 1,000, tracing on.
-//   RSS per in-flight run, with 10,000 runs parked in a sleep node.
+//   RSS per in-flight run, with 10,000 runs parked in a sleep node, each
+//   time in a fresh process (the bench runs itself with --parked): after the
+//   throughput rounds, the heap would already hold room for the parked runs,
+//   and the figure would be near zero.
 //
 // Usage: weft_bench [--rounds N] [--runs N] [--trace-file PATH]
+//        weft_bench --parked N     (only the parked-run figure, in this process)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -121,11 +125,39 @@ void parked_rss(int parked) {
   std::filesystem::remove("bench-parked.jsonl");
 }
 
+// The parked-run figure from fresh processes: this binary with --parked,
+// three times; each prints its own line, and the median is taken here.
+void parked_rss_fresh(int parked, int times) {
+  std::vector<double> per_run;
+  for (int i = 0; i < times; ++i) {
+    const std::string cmd = "/proc/self/exe --parked " + std::to_string(parked);
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) {
+      std::printf("parked: could not start %s\n", cmd.c_str());
+      return;
+    }
+    char line[512];
+    while (std::fgets(line, sizeof line, p)) {
+      std::printf("  fresh process %d: %s", i + 1, line);
+      double kib = 0;
+      if (const char* at = std::strstr(line, "per in-flight run "); at && std::sscanf(at, "per in-flight run %lf", &kib) == 1)
+        per_run.push_back(kib);
+    }
+    ::pclose(p);
+  }
+  if (!per_run.empty())
+    std::printf("median over %zu fresh processes: %.2f KiB per parked run\n", per_run.size(), median(per_run));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int rounds = 5, runs = 50000;
   std::string trace_file = "bench-traces.jsonl";
+  if (argc == 3 && !std::strcmp(argv[1], "--parked")) {
+    parked_rss(std::atoi(argv[2]));
+    return 0;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
@@ -159,5 +191,6 @@ int main(int argc, char** argv) {
   }
   std::printf("median: %.0f runs/s, p50 %.2f ms, p99 %.2f ms\n", median(tput), median(p50s), median(p99s));
   std::filesystem::remove(trace_file);
-  parked_rss(10000);
+  std::printf("RSS per parked run (10,000 in a sleep node), in fresh processes\n");
+  parked_rss_fresh(10000, 3);
 }
