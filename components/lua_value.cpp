@@ -286,12 +286,18 @@ std::string path_text(const path_step& last) {
     if (i == steps.rbegin()) {
       out += s.key;  // the root: "inputs", "outputs", "result"
     } else if (s.key.data() == nullptr) {
-      out += "[" + std::to_string(s.index) + "]";
+      // Appended piece by piece: GCC 12 at -O3 reports "[" + ... + "]" as
+      // overlapping (-Wrestrict, a false positive of GCC 12).
+      out += '[';
+      out += std::to_string(s.index);
+      out += ']';
     } else if (is_identifier(s.key)) {
       out += ".";
       out += s.key;
     } else {
-      out += "[" + quoted_key(s.key) + "]";
+      out += '[';
+      out += quoted_key(s.key);
+      out += ']';
     }
   }
   return out;

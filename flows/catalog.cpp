@@ -136,7 +136,7 @@ std::shared_ptr<const plan> flow_loader::load_nested(const std::string& path, co
   deepest_ = std::max(outer_deepest, deepest_);
   if (!p) {
     failed_[path] = true;
-    if (errs.size() == before) errs.push_back({{path, 0, 0}, "the flow did not load"});
+    if (errs.size() == before) errs.push_back(diagnostic_at(path, 0, 0, "the flow did not load"));
     errs.push_back({at, "flow file " + path + " has errors (reported above)"});
     return nullptr;
   }

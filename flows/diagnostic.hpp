@@ -28,6 +28,11 @@ struct diagnostic {
 
 using diagnostics = std::vector<diagnostic>;
 
+/// A diagnostic at `file`:`line`:`col` (0: unknown). Built out of line on
+/// purpose: GCC 12 at -O3 reports a brace-initialised diagnostic's strings
+/// as maybe-uninitialized where it inlines them, a false positive.
+diagnostic diagnostic_at(std::string file, int line, int col, std::string message);
+
 /// The same problems as public errors (weft/error.hpp, code invalid_flow).
 std::vector<weft::error> to_errors(const diagnostics& diags);
 

@@ -59,9 +59,9 @@ std::optional<flow_spec> parse_flow(std::string_view text, const std::string& fi
   try {
     spec = parse_checked(text, file, components, errs, env);
   } catch (const std::exception& e) {
-    errs.push_back({{file, 0, 0}, std::string{"internal error while loading the flow: "} + e.what()});
+    errs.push_back(diagnostic_at(file, 0, 0, std::string{"internal error while loading the flow: "} + e.what()));
   } catch (...) {
-    errs.push_back({{file, 0, 0}, "internal error while loading the flow"});
+    errs.push_back(diagnostic_at(file, 0, 0, "internal error while loading the flow"));
   }
   if (errs.size() == before) return spec;
   sort_by_position(errs, before);
@@ -71,7 +71,7 @@ std::optional<flow_spec> parse_flow(std::string_view text, const std::string& fi
 std::optional<flow_spec> parse_flow_file(const std::string& path, const registry& components,
                                          diagnostics& errs, const env_lookup& env) {
   auto cannot_read = [&](int e) {
-    errs.push_back({{path, 0, 0}, std::string{"cannot read file: "} + std::strerror(e)});
+    errs.push_back(diagnostic_at(path, 0, 0, std::string{"cannot read file: "} + std::strerror(e)));
     return std::nullopt;
   };
   errno = 0;

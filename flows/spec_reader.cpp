@@ -45,8 +45,7 @@ class flow_reader {
     out_.spec.file = file_;
     if (!root.IsMap()) {
       if (root.IsNull() || !root.IsDefined())  // no position to speak of: say line 1
-        errs_.push_back({{file_, 1, 1},
-                         "empty document; a flow file is a mapping with keys: " + join(top_keys)});
+        errs_.push_back(diagnostic_at(file_, 1, 1, "empty document; a flow file is a mapping with keys: " + join(top_keys)));
       else
         error(root, std::string{"expected a mapping at top level, got "} + kind_of(root) +
                         "; a flow file is a mapping with keys: " + join(top_keys));
