@@ -5,13 +5,7 @@
 # on any problem.
 #
 #   cmake -DBUILD=<build dir> -DSRC=<source dir> -DWORK=<scratch> -DCXX=<compiler> -P tests/install_embed.cmake
-function(step what)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${what} failed (${rc}):\n${out}\n${err}")
-  endif()
-  message(STATUS "${what}: ok\n${out}")
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/cmake_step.cmake)
 
 file(REMOVE_RECURSE "${WORK}")
 set(prefix "${WORK}/prefix")
