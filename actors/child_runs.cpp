@@ -13,8 +13,7 @@
 
 namespace weft::actors {
 
-std::uint64_t actor_node_context::run_child(child_run run,
-                                            std::function<void(child_result)> done) {
+std::uint64_t actor_node_context::run_child(child_run run, std::function<void(child_result)> done) {
   if (ended() || cancelling_) return 0;
   auto refuse = [&](std::string why) -> std::uint64_t {
     child_result r;
@@ -133,7 +132,8 @@ void actor_node_context::cancel_children() {
     c.done = nullptr;  // may capture the context: break the cycle
     if (c.finished) continue;
     c.finished = true;
-    self_->send(c.actor, cancel_atom::value, std::string("cancelled: node '" + node_id_ + "' ended"));
+    self_->send(c.actor, cancel_atom::value,
+                std::string("cancelled: node '" + node_id_ + "' ended"));
   }
 }
 

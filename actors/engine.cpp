@@ -1,7 +1,6 @@
 // weft::engine: the embedding API over the actor system.
 #include "weft/engine.hpp"
 
-
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -21,20 +20,20 @@
 #include "weft/events.hpp"
 #include "weft/version.hpp"
 
-#include "export/http_sink.hpp"
 #include "actors/messages.hpp"
-#include "net/http_client.hpp"
-#include "tracing/spool.hpp"
 #include "actors/run_actor.hpp"
 #include "actors/run_context.hpp"
 #include "actors/run_secrets.hpp"
 #include "components/register.hpp"
+#include "export/http_sink.hpp"
 #include "flows/catalog.hpp"
 #include "flows/inputs.hpp"
 #include "flows/parser.hpp"
+#include "net/http_client.hpp"
 #include "tracing/file_sink.hpp"
 #include "tracing/redaction.hpp"
 #include "tracing/sampler.hpp"
+#include "tracing/spool.hpp"
 #include "tracing/traceparent.hpp"
 
 namespace weft {
@@ -122,7 +121,8 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   }
   if (const auto& ot = m.settings.exporter.otlp)
     for (const auto& [name, value] : ot->headers) known->add(value);
-  const log_fn log = [known, out = opts.log ? opts.log : log_fn(log_to_stderr)](log_level l, std::string_view msg) {
+  const log_fn log = [known, out = opts.log ? opts.log : log_fn(log_to_stderr)](
+                         log_level l, std::string_view msg) {
     if (known->empty()) return out(l, msg);
     out(l, known->mask(msg));
   };
@@ -147,16 +147,18 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
     };
     if (ex.otlp) http_worker(exporting::make_otlp_protocol(*ex.otlp, res));
     if (ex.langfuse)
-      http_worker(ex.langfuse->legacy
-                      ? exporting::make_langfuse_legacy_protocol(*ex.langfuse, m.settings.tracing.content)
-                      : exporting::make_langfuse_protocol(*ex.langfuse, res, m.settings.tracing.content));
+      http_worker(
+          ex.langfuse->legacy
+              ? exporting::make_langfuse_legacy_protocol(*ex.langfuse, m.settings.tracing.content)
+              : exporting::make_langfuse_protocol(*ex.langfuse, res, m.settings.tracing.content));
     if (!m.settings.tracing.trace_file.empty() || workers.empty()) {
       m.trace_file = m.settings.tracing.trace_file.empty() ? config::default_trace_file()
                                                            : m.settings.tracing.trace_file;
       std::string err;
       auto fs = tracing::file_sink::open(m.trace_file, res, &err);
       if (!fs) throw std::runtime_error(err);
-      workers.push_back(exporting::spawn_blocking_worker(*m.sys, std::shared_ptr<tracing::sink>(std::move(fs)), log));
+      workers.push_back(exporting::spawn_blocking_worker(
+          *m.sys, std::shared_ptr<tracing::sink>(std::move(fs)), log));
     }
   }
   exporting::exporter_config ec;
@@ -190,10 +192,9 @@ flows::component_descriptor describe(component_type t) {
   for (auto& p : t.params) d.params.push_back({p.name, flows::value_type::any, p.required});
   d.blocking = t.blocking;
   d.opens_spans = t.opens_spans;
-  d.make = [make = std::move(t.make), type = t.type](const flows::node_spec& node,
-                                                     const flows::component_services&,
-                                                     flows::diagnostics& errs)
-      -> std::shared_ptr<const component> {
+  d.make = [make = std::move(t.make), type = t.type](
+               const flows::node_spec& node, const flows::component_services&,
+               flows::diagnostics& errs) -> std::shared_ptr<const component> {
     auto fail = [&](const std::string& why) {
       errs.push_back({node.loc, "node '" + node.id + "' (" + type + "): " + why});
       return nullptr;
@@ -212,7 +213,8 @@ flows::component_descriptor describe(component_type t) {
 bool valid_type_name(const std::string& s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
   for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+      return false;
   return true;
 }
 
@@ -228,8 +230,10 @@ std::vector<error> engine::add_component(component_type t) {
     errs.push_back(std::move(e));
   };
   if (!valid_type_name(t.type))
-    bad("type", "not a valid type name; use letters, digits, '_', '.' and '-', not starting with a digit");
-  if (!t.make) bad("make", "no factory; set component_type::make to build the component for a node");
+    bad("type",
+        "not a valid type name; use letters, digits, '_', '.' and '-', not starting with a digit");
+  if (!t.make)
+    bad("make", "no factory; set component_type::make to build the component for a node");
   auto names_ok = [&](const char* what, const std::vector<std::string>& names) {
     std::vector<std::string> seen;
     for (const auto& n : names) {
@@ -246,8 +250,7 @@ std::vector<error> engine::add_component(component_type t) {
   names_ok("outputs", t.outputs);
   names_ok("params", params);
   if (!errs.empty()) return errs;
-  if (!impl_->registry.add(describe(std::move(t))))
-    bad("type", "the registry refused it");
+  if (!impl_->registry.add(describe(std::move(t)))) bad("type", "the registry refused it");
   return errs;
 }
 
@@ -333,8 +336,8 @@ void engine::run(const flow& f, value_map inputs, run_options opts,
     }
   }
   if (!job->ctx.trace.valid()) job->ctx.trace = tracing::trace_id::random();
-  job->ctx.sampled =
-      m.tracing && tracing::should_sample(parent_sampled, job->ctx.trace, m.settings.tracing.sample);
+  job->ctx.sampled = m.tracing && tracing::should_sample(parent_sampled, job->ctx.trace,
+                                                         m.settings.tracing.sample);
   job->ctx.session_id = std::move(opts.session_id);
   job->ctx.user_id = std::move(opts.user_id);
 
@@ -354,8 +357,8 @@ void engine::run(const flow& f, value_map inputs, run_options opts,
     if (done) done(std::move(r));
     return;
   }
-  job->timeout_ms = opts.timeout_ms.value_or(0) > 0 ? *opts.timeout_ms
-                                                     : flow->spec.timeout_ms.value_or(0);
+  job->timeout_ms =
+      opts.timeout_ms.value_or(0) > 0 ? *opts.timeout_ms : flow->spec.timeout_ms.value_or(0);
   job->plan = std::move(flow);
   job->inputs = std::move(inputs);
   job->content = m.settings.tracing.content;
@@ -390,7 +393,8 @@ void engine::run(const flow& f, value_map inputs, run_options opts,
     // Weak: a canceller kept after the run must not keep its actor.
     auto addr = caf::actor_cast<caf::actor_addr>(run);
     opts.canceller->attach([addr](std::string why) {
-      if (auto a = caf::actor_cast<caf::actor>(addr)) caf::anon_send(a, actors::cancel_atom::value, std::move(why));
+      if (auto a = caf::actor_cast<caf::actor>(addr))
+        caf::anon_send(a, actors::cancel_atom::value, std::move(why));
     });
   }
 }
@@ -429,8 +433,7 @@ void run_canceller::attach(std::function<void(std::string)> fn) {
 std::future<run_result> engine::run(const flow& flow, value_map inputs, run_options opts) {
   auto p = std::make_shared<std::promise<run_result>>();
   auto f = p->get_future();
-  run(flow, std::move(inputs), std::move(opts),
-      [p](run_result r) { p->set_value(std::move(r)); });
+  run(flow, std::move(inputs), std::move(opts), [p](run_result r) { p->set_value(std::move(r)); });
   return f;
 }
 
@@ -456,12 +459,12 @@ void engine::stats(std::function<void(std::optional<exporter_stats>)> done,
     }
   }
   // A short-lived actor waits for the exporter, so the caller never does.
-  impl_->sys->spawn([exporter = impl_->exporter, done = std::move(done),
-                     timeout](caf::event_based_actor* self) {
-    self->request(exporter, timeout, actors::stats_atom::value)
-        .then([done](exporting::exporter_stats& s) { done(std::move(s)); },
-              [done](caf::error&) { done(std::nullopt); });
-  });
+  impl_->sys->spawn(
+      [exporter = impl_->exporter, done = std::move(done), timeout](caf::event_based_actor* self) {
+        self->request(exporter, timeout, actors::stats_atom::value)
+            .then([done](exporting::exporter_stats& s) { done(std::move(s)); },
+                  [done](caf::error&) { done(std::nullopt); });
+      });
 }
 
 const std::string& engine::trace_file() const { return impl_->trace_file; }
@@ -483,7 +486,8 @@ bool engine::shutdown(std::chrono::milliseconds deadline) {
       // with an error and still reach the exporter before the flush below.
       std::lock_guard<std::mutex> rl(m.runs_mu);
       for (auto& [_, run] : m.runs)
-        caf::anon_send(run, actors::cancel_atom::value, std::string("cancelled: engine shutting down"));
+        caf::anon_send(run, actors::cancel_atom::value,
+                       std::string("cancelled: engine shutting down"));
       m.idle.wait_for(lk, std::chrono::seconds(5), [&] { return m.in_flight.load() == 0; });
     }
   }

@@ -89,8 +89,7 @@ void cancel(node_actor* self, std::string why, std::string error_type) {
 }
 
 caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_context> rs, int index,
-                            flows::value_map inputs, tracing::trace_context ctx,
-                            caf::actor run) {
+                            flows::value_map inputs, tracing::trace_context ctx, caf::actor run) {
   auto& st = self->state;
   st.rs = std::move(rs);
   st.index = index;
@@ -107,8 +106,7 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_context>
     span.set("weft.node.type", node.type);
     if (st.rs->content) span.set("weft.inputs", st.rs->content_attribute(inputs));
   }
-  if (st.rs->observed)
-    self->send(st.run, node_started_atom::value, index, st.ctx->trace().span_id);
+  if (st.rs->observed) self->send(st.run, node_started_atom::value, index, st.ctx->trace().span_id);
   if (node.timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds(node.timeout_ms), timeout_atom::value);
   guarded(self, [&] { node.impl->start(*self->state.ctx, std::move(inputs)); });

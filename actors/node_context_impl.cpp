@@ -12,11 +12,16 @@ namespace {
 
 tracing::span_kind record_kind(span_kind k) {
   switch (k) {
-    case span_kind::server: return tracing::span_kind::server;
-    case span_kind::client: return tracing::span_kind::client;
-    case span_kind::producer: return tracing::span_kind::producer;
-    case span_kind::consumer: return tracing::span_kind::consumer;
-    case span_kind::internal: break;
+    case span_kind::server:
+      return tracing::span_kind::server;
+    case span_kind::client:
+      return tracing::span_kind::client;
+    case span_kind::producer:
+      return tracing::span_kind::producer;
+    case span_kind::consumer:
+      return tracing::span_kind::consumer;
+    case span_kind::internal:
+      break;
   }
   return tracing::span_kind::internal;
 }
@@ -24,7 +29,8 @@ tracing::span_kind record_kind(span_kind k) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   return true;
 }
@@ -36,13 +42,20 @@ std::string lower(std::string s) {
 
 const char* error_type_of(net::transport_error e) {
   switch (e) {
-    case net::transport_error::none: return "";
-    case net::transport_error::connect: return "connect";
-    case net::transport_error::dns: return "dns";
-    case net::transport_error::timeout: return "timeout";
-    case net::transport_error::aborted: return "aborted";
-    case net::transport_error::invalid: return "invalid";
-    case net::transport_error::other: break;
+    case net::transport_error::none:
+      return "";
+    case net::transport_error::connect:
+      return "connect";
+    case net::transport_error::dns:
+      return "dns";
+    case net::transport_error::timeout:
+      return "timeout";
+    case net::transport_error::aborted:
+      return "aborted";
+    case net::transport_error::invalid:
+      return "invalid";
+    case net::transport_error::other:
+      break;
   }
   return "other";
 }
@@ -119,7 +132,8 @@ void actor_node_context::http(http_request req, std::function<void(http_response
   auto tag = next_http_++;
   pending_http p;
   p.on_response = std::move(on_response);
-  if (on_chunk) p.on_chunk = std::make_shared<std::function<void(std::string_view)>>(std::move(on_chunk));
+  if (on_chunk)
+    p.on_chunk = std::make_shared<std::function<void(std::string_view)>>(std::move(on_chunk));
   p.span = index_of(under);
   const bool stream = static_cast<bool>(p.on_chunk);
   if (http_.size() >= max_pending_http) {
@@ -305,7 +319,8 @@ tracing::attribute_value actor_node_context::to_record(attribute_value v) const 
   return std::get<bool>(v);
 }
 
-std::uint32_t actor_node_context::span_open(std::uint32_t parent, std::string name, span_kind kind) {
+std::uint32_t actor_node_context::span_open(std::uint32_t parent, std::string name,
+                                            span_kind kind) {
   if (ended()) return 0;
   tracing::span_id parent_id;
   if (parent == 0) {

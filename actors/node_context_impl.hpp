@@ -156,7 +156,7 @@ class actor_node_context final : public node_context {
   std::shared_ptr<const run_context> rs_;
   std::string node_id_;
   tracing::trace_context tctx_;  // the run's context, parent: the run span
-  mutable trace_info info_;  // trace(), built on first use
+  mutable trace_info info_;      // trace(), built on first use
   mutable bool info_built_ = false;
   tracing::span_record node_span_;
   std::vector<child> children_;

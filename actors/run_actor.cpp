@@ -23,11 +23,11 @@ struct run_state {
   tracing::trace_context child_ctx;  // the run's context, with the run span as parent
   std::vector<int> waiting;          // per node: upstream nodes not yet finished
   std::vector<std::optional<flows::value_map>> results;
-  std::vector<exec> execs;           // per node
-  std::vector<int> skipped;          // nodes skipped, in the order they were
-  std::vector<caf::actor> live;      // per node: its actor while it runs
+  std::vector<exec> execs;       // per node
+  std::vector<int> skipped;      // nodes skipped, in the order they were
+  std::vector<caf::actor> live;  // per node: its actor while it runs
   std::size_t unfinished = 0;
-  std::size_t awaiting_acks = 0;     // cancelled nodes yet to report back
+  std::size_t awaiting_acks = 0;            // cancelled nodes yet to report back
   std::vector<tracing::span_record> spans;  // finished, not yet shipped
   std::uint64_t start_ns = 0;
   bool done = false;
@@ -55,11 +55,11 @@ source_value lookup(const run_state& st, const flows::plan_source& s) {
   auto& r = st.results[n];
   if (r)
     if (auto i = r->find(s.socket); i != r->end()) return {source_value::value, &i->second};
-  return {st.job->plan->nodes[n].conditional_outputs ? source_value::skipped : source_value::missing};
+  return {st.job->plan->nodes[n].conditional_outputs ? source_value::skipped
+                                                     : source_value::missing};
 }
 
-void complete(run_actor* self, bool ok, std::string error, std::string failed_node,
-              bool timed_out);
+void complete(run_actor* self, bool ok, std::string error, std::string failed_node, bool timed_out);
 void notify(run_actor* self, run_event e);
 
 // Gathers the inputs of node `n`. Returns false when the node is to be

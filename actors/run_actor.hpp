@@ -15,11 +15,11 @@
 
 #include <caf/all.hpp>
 
+#include "actors/engine_internals.hpp"
 #include "flows/plan.hpp"
 #include "tracing/redaction.hpp"
 #include "tracing/span.hpp"
 #include "tracing/trace_context.hpp"
-#include "actors/engine_internals.hpp"
 
 namespace weft::actors {
 
@@ -28,16 +28,16 @@ struct llm_tally;  // actors/run_context.hpp
 
 struct run_job {
   std::shared_ptr<const flows::plan> plan;
-  flows::value_map inputs;       // validated, defaults applied
-  tracing::trace_context ctx;    // parent: the remote span, or invalid
+  flows::value_map inputs;     // validated, defaults applied
+  tracing::trace_context ctx;  // parent: the remote span, or invalid
   std::string run_id;
-  std::int64_t timeout_ms = 0;   // 0: none
+  std::int64_t timeout_ms = 0;  // 0: none
   bool content = false;
   std::size_t max_value_depth = 64;  // engine_options::max_value_depth
   exporting::exporter_actor exporter;
   std::shared_ptr<component_http> http;  // the engine's, for node_context::http
   std::shared_ptr<llm_tally> llm;        // the top-level run's (child runs share it)
-  std::string warning;           // passed through to the result
+  std::string warning;                   // passed through to the result
   std::function<void(run_result)> done;
   /// The caller's observer (run_options::on_event), or empty.
   std::function<void(const run_event&)> on_event;

@@ -110,7 +110,9 @@ bool run_child(const std::vector<std::string>& argv, const std::vector<std::stri
   rusage ru{};
   while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
   }
-  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  auto secs = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
   cpu_s = secs(ru.ru_utime) + secs(ru.ru_stime);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
@@ -149,10 +151,14 @@ load_figures parse(const std::string& out) {
 
 load_figures load_once(const side& s, const std::string& flow, int runs, int concurrency,
                        bool tracing_off, const std::string& trace_file) {
-  std::vector<std::string> argv = {s.binary,         "load",
-                                   flow,             "--runs",
-                                   std::to_string(runs), "--concurrency",
-                                   std::to_string(concurrency), "--no-progress"};
+  std::vector<std::string> argv = {s.binary,
+                                   "load",
+                                   flow,
+                                   "--runs",
+                                   std::to_string(runs),
+                                   "--concurrency",
+                                   std::to_string(concurrency),
+                                   "--no-progress"};
   std::vector<std::string> env = {"WEFT_TRACE_FILE=" + trace_file};
   if (tracing_off) env.push_back("WEFT_TRACE_SAMPLE=0");
   for (auto& e : s.env) env.push_back(e);
@@ -167,8 +173,8 @@ load_figures load_once(const side& s, const std::string& flow, int runs, int con
   f.wall_s = wall;
   f.cpu_s = cpu;
   if (!exited_ok || !f.ok) {
-    std::fprintf(stderr, "%s (%s) did not exit cleanly or printed no figures:\n%s\n", s.name.c_str(),
-                 s.binary.c_str(), out.c_str());
+    std::fprintf(stderr, "%s (%s) did not exit cleanly or printed no figures:\n%s\n",
+                 s.name.c_str(), s.binary.c_str(), out.c_str());
     f.ok = f.ok && exited_ok;
   }
   return f;
@@ -191,10 +197,11 @@ std::string describe(const side& s) {
 }
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: weft_ab_bench --a PATH --b PATH [--flow FILE] [--rounds N] [--runs N]\n"
-               "                     [--concurrency C] [--tracing-off] [--a-env K=V]... [--b-env K=V]...\n"
-               "                     [--trace-dir DIR] [--abba]\n");
+  std::fprintf(
+      stderr,
+      "usage: weft_ab_bench --a PATH --b PATH [--flow FILE] [--rounds N] [--runs N]\n"
+      "                     [--concurrency C] [--tracing-off] [--a-env K=V]... [--b-env K=V]...\n"
+      "                     [--trace-dir DIR] [--abba]\n");
 }
 
 }  // namespace
@@ -237,7 +244,8 @@ int main(int argc, char** argv) {
   for (auto* s : {&a, &b})
     for (auto& e : s->env)
       if (e.find('=') == std::string::npos || e.front() == '=') {
-        std::fprintf(stderr, "weft_ab_bench: %s-env '%s': expected K=V\n", s->name.c_str(), e.c_str());
+        std::fprintf(stderr, "weft_ab_bench: %s-env '%s': expected K=V\n", s->name.c_str(),
+                     e.c_str());
         return 2;
       }
 
@@ -252,7 +260,8 @@ int main(int argc, char** argv) {
   for (int r = 1; r <= rounds; ++r) {
     double load1 = load_average();
     load_figures fa, fb;
-    auto file_a = prefix + "A" + std::to_string(r) + ".jsonl", file_b = prefix + "B" + std::to_string(r) + ".jsonl";
+    auto file_a = prefix + "A" + std::to_string(r) + ".jsonl",
+         file_b = prefix + "B" + std::to_string(r) + ".jsonl";
     if (abba && r % 2 == 0) {
       fb = load_once(b, flow, runs, concurrency, tracing_off, file_b);
       fa = load_once(a, flow, runs, concurrency, tracing_off, file_a);
@@ -260,14 +269,16 @@ int main(int argc, char** argv) {
       fa = load_once(a, flow, runs, concurrency, tracing_off, file_a);
       fb = load_once(b, flow, runs, concurrency, tracing_off, file_b);
     }
-    std::printf("  round %d (load %.2f): A %6.0f runs/s p50 %5.2f p99 %6.2f ms cpu %5.2f s | B %6.0f runs/s "
-                "p50 %5.2f p99 %6.2f ms cpu %5.2f s | B/A %.3f\n",
-                r, load1, fa.runs_per_s, fa.p50_ms, fa.p99_ms, fa.cpu_s, fb.runs_per_s, fb.p50_ms, fb.p99_ms,
-                fb.cpu_s, fa.runs_per_s > 0 ? fb.runs_per_s / fa.runs_per_s : 0.0);
+    std::printf(
+        "  round %d (load %.2f): A %6.0f runs/s p50 %5.2f p99 %6.2f ms cpu %5.2f s | B %6.0f "
+        "runs/s "
+        "p50 %5.2f p99 %6.2f ms cpu %5.2f s | B/A %.3f\n",
+        r, load1, fa.runs_per_s, fa.p50_ms, fa.p99_ms, fa.cpu_s, fb.runs_per_s, fb.p50_ms,
+        fb.p99_ms, fb.cpu_s, fa.runs_per_s > 0 ? fb.runs_per_s / fa.runs_per_s : 0.0);
     for (auto* f : {&fa, &fb})
       if (f->failed || f->audit_problems > 0) {
-        std::printf("           %s: failed runs %lld, audit problems %lld\n", f == &fa ? "A" : "B", f->failed,
-                    f->audit_problems);
+        std::printf("           %s: failed runs %lld, audit problems %lld\n", f == &fa ? "A" : "B",
+                    f->failed, f->audit_problems);
       }
     std::fflush(stdout);
     if (!fa.ok || !fb.ok) {
@@ -289,17 +300,21 @@ int main(int argc, char** argv) {
     std::printf("no round produced figures\n");
     return 1;
   }
-  std::printf("medians over %zu rounds%s\n", a_rps.size(),
-              bad ? (" (" + std::to_string(bad) + " round(s) left out: a side failed)").c_str() : "");
-  std::printf("  A: %6.0f runs/s  p50 %6.2f ms  p99 %6.2f ms  cpu %5.2f s\n", median(a_rps), median(a_p50),
-              median(a_p99), median(a_cpu));
-  std::printf("  B: %6.0f runs/s  p50 %6.2f ms  p99 %6.2f ms  cpu %5.2f s\n", median(b_rps), median(b_p50),
-              median(b_p99), median(b_cpu));
+  std::printf(
+      "medians over %zu rounds%s\n", a_rps.size(),
+      bad ? (" (" + std::to_string(bad) + " round(s) left out: a side failed)").c_str() : "");
+  std::printf("  A: %6.0f runs/s  p50 %6.2f ms  p99 %6.2f ms  cpu %5.2f s\n", median(a_rps),
+              median(a_p50), median(a_p99), median(a_cpu));
+  std::printf("  B: %6.0f runs/s  p50 %6.2f ms  p99 %6.2f ms  cpu %5.2f s\n", median(b_rps),
+              median(b_p50), median(b_p99), median(b_cpu));
   auto sorted = ratio;
   std::sort(sorted.begin(), sorted.end());
-  std::printf("  B/A runs/s: ratio of medians %.3f, median of round ratios %.3f (rounds %.3f-%.3f)\n",
-              median(b_rps) / median(a_rps), median(ratio), sorted.front(), sorted.back());
-  std::printf("  B/A CPU time per load (process total, trace audit included): median of round ratios %.3f\n",
-              median(cpu_ratio));
+  std::printf(
+      "  B/A runs/s: ratio of medians %.3f, median of round ratios %.3f (rounds %.3f-%.3f)\n",
+      median(b_rps) / median(a_rps), median(ratio), sorted.front(), sorted.back());
+  std::printf(
+      "  B/A CPU time per load (process total, trace audit included): median of round ratios "
+      "%.3f\n",
+      median(cpu_ratio));
   return bad ? 1 : 0;
 }

@@ -75,9 +75,7 @@ class origin_server {
   double cpu_seconds() const {
     clockid_t id;
     timespec ts{};
-    if (pthread_getcpuclockid(tid_, &id) != 0 ||
-        clock_gettime(id, &ts) != 0)
-      return 0;
+    if (pthread_getcpuclockid(tid_, &id) != 0 || clock_gettime(id, &ts) != 0) return 0;
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
   }
 
@@ -118,7 +116,8 @@ class origin_server {
       if (fd < 0) return;
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      if (static_cast<std::size_t>(fd) >= conns_.size()) conns_.resize(static_cast<std::size_t>(fd) + 1);
+      if (static_cast<std::size_t>(fd) >= conns_.size())
+        conns_.resize(static_cast<std::size_t>(fd) + 1);
       conns_[static_cast<std::size_t>(fd)] = std::make_unique<conn>();
       watch(fd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
       accepted_.fetch_add(1, std::memory_order_relaxed);
@@ -172,7 +171,8 @@ class origin_server {
       if (end == std::string::npos) break;
       std::size_t length = 0;
       std::string_view head(c.in.data() + pos, end - pos);
-      for (std::size_t at = head.find("\r\n"); at != std::string_view::npos; at = head.find("\r\n", at + 2)) {
+      for (std::size_t at = head.find("\r\n"); at != std::string_view::npos;
+           at = head.find("\r\n", at + 2)) {
         auto line = head.substr(at + 2);
         if (line.size() > 15 && strncasecmp(line.data(), "content-length:", 15) == 0) {
           auto v = line.substr(15);

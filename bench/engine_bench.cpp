@@ -23,8 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "bench_util.hpp"
 #include "actors/engine_internals.hpp"
+#include "bench_util.hpp"
 
 using namespace weft;
 using weft::bench::chain10;
@@ -39,11 +39,10 @@ struct round_result {
   double p50_ms = 0, p99_ms = 0;
 };
 
-
 double pct(std::vector<double>& sorted, double p) {
-  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * (sorted.size() - 1) + 0.5))];
+  return sorted[std::min(sorted.size() - 1,
+                         static_cast<std::size_t>(p * (sorted.size() - 1) + 0.5))];
 }
-
 
 // Runs `total` runs keeping `concurrency` in flight; the clock includes the
 // engine's shutdown flush, so tracing's full cost is on the bill.
@@ -74,7 +73,9 @@ round_result drive(bool tracing, const std::string& trace_file, int total, int c
     s->eng->run(s->flow, {{"value", "x"}}, {}, [s, i, &start](run_result r) {
       if (!r.ok) std::fprintf(stderr, "run failed: %s\n", r.error.c_str());
       s->lat[static_cast<std::size_t>(i)] =
-          std::chrono::duration<double, std::milli>(clock_type::now() - s->t0[static_cast<std::size_t>(i)]).count();
+          std::chrono::duration<double, std::milli>(clock_type::now() -
+                                                    s->t0[static_cast<std::size_t>(i)])
+              .count();
       int n = s->next.fetch_add(1);
       if (n < s->total) start(n);
       if (s->done.fetch_add(1) + 1 == s->total) {
@@ -96,13 +97,13 @@ round_result drive(bool tracing, const std::string& trace_file, int total, int c
   return {total / secs, pct(s->lat, 0.5), pct(s->lat, 0.99)};
 }
 
-
 void parked_rss(int parked) {
   engine_options o;
   o.settings.tracing.trace_file = "bench-parked.jsonl";
   engine eng(std::move(o));
   auto flow = eng.load_string(
-                     "flow: parked\nnodes: {z: {type: sleep, params: {ms: 3000}, inputs: {value: $inputs.v}}}\n"
+                     "flow: parked\nnodes: {z: {type: sleep, params: {ms: 3000}, inputs: {value: "
+                     "$inputs.v}}}\n"
                      "inputs: {v: {type: integer}}\noutputs: {v: z.value}\n")
                   .flow;
   // Warm up allocator pools and the actor system with one batch first, so the
@@ -140,13 +141,15 @@ void parked_rss_fresh(int parked, int times) {
     while (std::fgets(line, sizeof line, p)) {
       std::printf("  fresh process %d: %s", i + 1, line);
       double kib = 0;
-      if (const char* at = std::strstr(line, "per in-flight run "); at && std::sscanf(at, "per in-flight run %lf", &kib) == 1)
+      if (const char* at = std::strstr(line, "per in-flight run ");
+          at && std::sscanf(at, "per in-flight run %lf", &kib) == 1)
         per_run.push_back(kib);
     }
     ::pclose(p);
   }
   if (!per_run.empty())
-    std::printf("median over %zu fresh processes: %.2f KiB per parked run\n", per_run.size(), median(per_run));
+    std::printf("median over %zu fresh processes: %.2f KiB per parked run\n", per_run.size(),
+                median(per_run));
 }
 
 }  // namespace
@@ -164,7 +167,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--trace-file")) trace_file = argv[i + 1];
   }
   std::printf("machine: %u hardware threads\n", std::thread::hardware_concurrency());
-  std::printf("chain10, concurrency 64, %d runs per round, %d rounds alternating on/off\n", runs, rounds);
+  std::printf("chain10, concurrency 64, %d runs per round, %d rounds alternating on/off\n", runs,
+              rounds);
   std::vector<double> on, off, ratio;
   for (int r = 0; r < rounds; ++r) {
     std::filesystem::remove(trace_file);
@@ -176,8 +180,8 @@ int main(int argc, char** argv) {
     std::printf("  round %d: off %.0f runs/s, on %.0f runs/s, on/off %.3f\n", r + 1, a.runs_per_s,
                 b.runs_per_s, b.runs_per_s / a.runs_per_s);
   }
-  std::printf("median: off %.0f runs/s, on %.0f runs/s, on/off ratio %.3f\n", median(off), median(on),
-              median(ratio));
+  std::printf("median: off %.0f runs/s, on %.0f runs/s, on/off ratio %.3f\n", median(off),
+              median(on), median(ratio));
 
   std::printf("chain10, concurrency 1000, tracing on, %d rounds\n", rounds);
   std::vector<double> p99s, p50s, tput;
@@ -187,9 +191,11 @@ int main(int argc, char** argv) {
     p99s.push_back(x.p99_ms);
     p50s.push_back(x.p50_ms);
     tput.push_back(x.runs_per_s);
-    std::printf("  round %d: %.0f runs/s, p50 %.2f ms, p99 %.2f ms\n", r + 1, x.runs_per_s, x.p50_ms, x.p99_ms);
+    std::printf("  round %d: %.0f runs/s, p50 %.2f ms, p99 %.2f ms\n", r + 1, x.runs_per_s,
+                x.p50_ms, x.p99_ms);
   }
-  std::printf("median: %.0f runs/s, p50 %.2f ms, p99 %.2f ms\n", median(tput), median(p50s), median(p99s));
+  std::printf("median: %.0f runs/s, p50 %.2f ms, p99 %.2f ms\n", median(tput), median(p50s),
+              median(p99s));
   std::filesystem::remove(trace_file);
   std::printf("RSS per parked run (10,000 in a sleep node), in fresh processes\n");
   parked_rss_fresh(10000, 3);

@@ -12,13 +12,13 @@
 #include <fstream>
 #include <thread>
 
+#include "actors/engine_internals.hpp"
+#include "bench_util.hpp"
 #include "export/exporter.hpp"
 #include "export/http_sink.hpp"
 #include "export/messages.hpp"
 #include "net/http_client.hpp"
 #include "support/test_collector.hpp"
-#include "bench_util.hpp"
-#include "actors/engine_internals.hpp"
 
 using namespace weft;
 using weft::bench::chain10;
@@ -27,8 +27,6 @@ using weft::bench::rss_kib;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
-
-
 
 std::vector<tracing::span_record> sample_spans(std::size_t n) {
   std::vector<tracing::span_record> out;
@@ -76,7 +74,8 @@ double exporter_throughput(std::size_t total, bool gzip, test::test_collector& c
   bool ok = false;
   {
     caf::scoped_actor self{sys};
-    self->request(exporter, std::chrono::seconds(120), exporting::flush_atom::value, std::int64_t{100000})
+    self->request(exporter, std::chrono::seconds(120), exporting::flush_atom::value,
+                  std::int64_t{100000})
         .receive([&](bool b) { ok = b; }, [](caf::error&) {});
   }
   double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
@@ -98,7 +97,6 @@ double exporter_throughput(std::size_t total, bool gzip, test::test_collector& c
   if (!ok) std::fprintf(stderr, "flush did not complete\n");
   return static_cast<double>(total) / secs;
 }
-
 
 // chain10 at concurrency 64 for `total` runs, or for `seconds` when > 0,
 // sampling RSS once a second into `rss`.
@@ -124,7 +122,9 @@ double drive(engine_options o, int total, double seconds = 0, std::vector<long>*
       rss->push_back(rss_kib());
       last_sample = now;
     }
-    if (seconds > 0 ? std::chrono::duration<double>(now - t0).count() >= seconds : done.load() >= total) break;
+    if (seconds > 0 ? std::chrono::duration<double>(now - t0).count() >= seconds
+                    : done.load() >= total)
+      break;
   }
   stop = true;
   while (done.load() < started.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -159,8 +159,8 @@ int main(int argc, char** argv) {
     if (only_outage) break;
     std::vector<double> v;
     for (int r = 0; r < rounds; ++r) v.push_back(exporter_throughput(spans, gz, c));
-    std::printf("exporter -> otlp (gzip %s), %zu spans: median %.0f spans/s (rounds:", gz ? "on" : "off",
-                spans, median(v));
+    std::printf("exporter -> otlp (gzip %s), %zu spans: median %.0f spans/s (rounds:",
+                gz ? "on" : "off", spans, median(v));
     for (double x : v) std::printf(" %.0f", x);
     std::printf(")\n");
   }
@@ -179,11 +179,12 @@ int main(int argc, char** argv) {
     off.push_back(x);
     on.push_back(y);
     ratio.push_back(y / x);
-    std::printf("  chain10 round %d: off %.0f runs/s, otlp %.0f runs/s, ratio %.3f\n", r + 1, x, y, y / x);
+    std::printf("  chain10 round %d: off %.0f runs/s, otlp %.0f runs/s, ratio %.3f\n", r + 1, x, y,
+                y / x);
   }
   if (!only_outage)
-    std::printf("chain10 c64: median off %.0f runs/s, otlp on %.0f runs/s, ratio %.3f\n", median(off),
-              median(on), median(ratio));
+    std::printf("chain10 c64: median off %.0f runs/s, otlp on %.0f runs/s, ratio %.3f\n",
+                median(off), median(on), median(ratio));
 
   if (outage_s > 0) {
     c.stop();
@@ -196,11 +197,12 @@ int main(int argc, char** argv) {
     b.settings.exporter.shutdown_timeout_ms = 100;
     std::vector<long> rss;
     double rate = drive(std::move(b), 0, outage_s, &rss);
-    std::printf("outage %.0f s, chain10 c64 at %.0f runs/s, backend down; RSS KiB per second:", outage_s, rate);
+    std::printf("outage %.0f s, chain10 c64 at %.0f runs/s, backend down; RSS KiB per second:",
+                outage_s, rate);
     for (long k : rss) std::printf(" %ld", k);
     auto [mn, mx] = std::minmax_element(rss.begin(), rss.end());
-    std::printf("\nRSS min %ld KiB, max %ld KiB, last %ld KiB\n", rss.empty() ? 0 : *mn, rss.empty() ? 0 : *mx,
-                rss.empty() ? 0 : rss.back());
+    std::printf("\nRSS min %ld KiB, max %ld KiB, last %ld KiB\n", rss.empty() ? 0 : *mn,
+                rss.empty() ? 0 : *mx, rss.empty() ? 0 : rss.back());
     std::filesystem::remove_all(spool_root);
   }
 }

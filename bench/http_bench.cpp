@@ -37,9 +37,9 @@
 #include <thread>
 #include <vector>
 
+#include "actors/engine_internals.hpp"
 #include "bench_origin.hpp"
 #include "bench_util.hpp"
-#include "actors/engine_internals.hpp"
 
 using namespace weft;
 using weft::bench::median;
@@ -59,7 +59,8 @@ struct figures {
 
 double pct(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5))];
+  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(
+                                                p * static_cast<double>(sorted.size() - 1) + 0.5))];
 }
 
 std::string flow_text(const std::string& url) {
@@ -70,7 +71,8 @@ std::string flow_text(const std::string& url) {
 // The same one-node run without HTTP: what a run costs by itself.
 std::string baseline_flow_text() {
   return "flow: http_bench_baseline\ninputs: {value: {type: any, default: 200}}\nnodes:\n"
-         "  call: {type: passthrough, inputs: {value: $inputs.value}}\noutputs: {status: call.value}\n";
+         "  call: {type: passthrough, inputs: {value: $inputs.value}}\noutputs: {status: "
+         "call.value}\n";
 }
 
 // Keeps `concurrency` runs in flight until `total` have answered; latencies
@@ -92,7 +94,8 @@ struct engine_driver : std::enable_shared_from_this<engine_driver> {
     auto self = shared_from_this();
     eng->run(flow, {}, {}, [self, i](run_result r) {
       auto idx = static_cast<std::size_t>(i);
-      self->lat_us[idx] = std::chrono::duration<double, std::micro>(clock_type::now() - self->t0[idx]).count();
+      self->lat_us[idx] =
+          std::chrono::duration<double, std::micro>(clock_type::now() - self->t0[idx]).count();
       if (!r.ok || r.outputs["status"] != 200) {
         if (self->errors.fetch_add(1) == 0) {
           std::lock_guard<std::mutex> lk(self->mu);
@@ -122,8 +125,8 @@ struct engine_driver : std::enable_shared_from_this<engine_driver> {
   }
 };
 
-figures via_engine(const bench::origin_server& srv, int calls, int warmup, int concurrency, bool tracing,
-                   const std::string& trace_file, bool baseline = false) {
+figures via_engine(const bench::origin_server& srv, int calls, int warmup, int concurrency,
+                   bool tracing, const std::string& trace_file, bool baseline = false) {
   std::filesystem::remove(trace_file);
   engine_options o;
   o.tracing = tracing;
@@ -157,7 +160,8 @@ figures via_engine(const bench::origin_server& srv, int calls, int warmup, int c
   f.p99_us = pct(d->lat_us, 0.99);
   f.errors = d->errors.load() + warm->errors.load();
   f.server_cpu = cpu / secs;
-  if (f.errors) std::fprintf(stderr, "engine: %ld failed calls; first: %s\n", f.errors, d->first_error.c_str());
+  if (f.errors)
+    std::fprintf(stderr, "engine: %ld failed calls; first: %s\n", f.errors, d->first_error.c_str());
   if (!keep_trace) std::filesystem::remove(trace_file);
   return f;
 }
@@ -223,7 +227,8 @@ struct curl_driver {
         lat_us[static_cast<std::size_t>(s->index)] =
             std::chrono::duration<double, std::micro>(clock_type::now() - s->t0).count();
         if (rc != CURLE_OK || status != 200) {
-          if (errors++ == 0) std::fprintf(stderr, "curl: %s, status %ld\n", curl_easy_strerror(rc), status);
+          if (errors++ == 0)
+            std::fprintf(stderr, "curl: %s, status %ld\n", curl_easy_strerror(rc), status);
         }
         curl_multi_remove_handle(multi, e);
         ++done;
@@ -254,8 +259,8 @@ figures via_curl(const bench::origin_server& srv, int calls, int warmup, int con
 }
 
 void print_round(const char* who, const figures& f) {
-  std::printf("    %-9s %7.0f calls/s  p50 %8.1f us  p99 %8.1f us  errors %ld  server CPU %3.0f%%", who,
-              f.calls_per_s, f.p50_us, f.p99_us, f.errors, 100 * f.server_cpu);
+  std::printf("    %-9s %7.0f calls/s  p50 %8.1f us  p99 %8.1f us  errors %ld  server CPU %3.0f%%",
+              who, f.calls_per_s, f.p50_us, f.p99_us, f.errors, 100 * f.server_cpu);
   if (f.flush_ms > 0) std::printf("  (flush %.0f ms)", f.flush_ms);
   std::printf("\n");
   std::fflush(stdout);
@@ -272,8 +277,9 @@ struct series {
     errors += f.errors;
   }
   void print(const char* who) const {
-    std::printf("  %-9s %7.0f calls/s  p50 %8.1f us  p99 %8.1f us  errors %ld  server CPU %3.0f%%\n", who,
-                median(rps), median(p50), median(p99), errors, 100 * median(cpu));
+    std::printf(
+        "  %-9s %7.0f calls/s  p50 %8.1f us  p99 %8.1f us  errors %ld  server CPU %3.0f%%\n", who,
+        median(rps), median(p50), median(p99), errors, 100 * median(cpu));
   }
 };
 
@@ -282,8 +288,9 @@ struct series {
 // passthrough flow (no HTTP), i.e. the cost of a run by itself.
 void compare(const bench::origin_server& srv, int rounds, int calls, int concurrency, bool tracing,
              const std::string& trace_file, bool with_baseline) {
-  std::printf("concurrency %d, %d calls per round, %d rounds alternating engine / raw curl, tracing %s\n",
-              concurrency, calls, rounds, tracing ? "on (file sink)" : "off");
+  std::printf(
+      "concurrency %d, %d calls per round, %d rounds alternating engine / raw curl, tracing %s\n",
+      concurrency, calls, rounds, tracing ? "on (file sink)" : "off");
   std::fflush(stdout);
   int warmup = std::max(concurrency * 4, std::min(calls / 10, 2000));
   series e, c, n;
@@ -307,9 +314,10 @@ void compare(const bench::origin_server& srv, int rounds, int calls, int concurr
   e.print("engine");
   c.print("raw curl");
   if (with_baseline) n.print("no http");
-  std::printf("  engine/curl calls/s %.3f; added p50 (engine p50 - curl p50): %.1f us (ratio of medians), "
-              "%.1f us (median of rounds)\n",
-              median(e.rps) / median(c.rps), median(e.p50) - median(c.p50), median(added));
+  std::printf(
+      "  engine/curl calls/s %.3f; added p50 (engine p50 - curl p50): %.1f us (ratio of medians), "
+      "%.1f us (median of rounds)\n",
+      median(e.rps) / median(c.rps), median(e.p50) - median(c.p50), median(added));
   std::fflush(stdout);
 }
 
@@ -318,9 +326,9 @@ void compare(const bench::origin_server& srv, int rounds, int calls, int concurr
 int main(int argc, char** argv) {
   int rounds = 5, calls = 30000, concurrency = 64, latency_calls = 5000;
   bool tracing = true;
-  std::string trace_file =
-      (std::filesystem::temp_directory_path() / ("weft-http-bench-" + std::to_string(::getpid()) + ".jsonl"))
-          .string();
+  std::string trace_file = (std::filesystem::temp_directory_path() /
+                            ("weft-http-bench-" + std::to_string(::getpid()) + ".jsonl"))
+                               .string();
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
     if (k == "--tracing-off") {
@@ -328,8 +336,9 @@ int main(int argc, char** argv) {
       continue;
     }
     if (i + 1 >= argc) {
-      std::fprintf(stderr, "usage: weft_http_bench [--rounds N] [--calls N] [--concurrency C] "
-                           "[--latency-calls N] [--trace-file PATH] [--tracing-off]\n");
+      std::fprintf(stderr,
+                   "usage: weft_http_bench [--rounds N] [--calls N] [--concurrency C] "
+                   "[--latency-calls N] [--trace-file PATH] [--tracing-off]\n");
       return 2;
     }
     std::string v = argv[++i];
@@ -340,8 +349,7 @@ int main(int argc, char** argv) {
     else if (k == "--trace-file") {
       trace_file = v;
       keep_trace = true;
-    }
-    else {
+    } else {
       std::fprintf(stderr, "weft_http_bench: unknown option %s\n", k.c_str());
       return 2;
     }
@@ -352,8 +360,10 @@ int main(int argc, char** argv) {
   std::printf("machine: %u hardware threads; origin %s (one epoll thread, keep-alive)\n",
               std::thread::hardware_concurrency(), srv.url("/item").c_str());
   compare(srv, rounds, calls, concurrency, tracing, trace_file, false);
-  if (latency_calls > 0 && concurrency != 1) compare(srv, rounds, latency_calls, 1, tracing, trace_file, true);
-  std::printf("origin: %llu requests on %llu connections\n", static_cast<unsigned long long>(srv.requests()),
+  if (latency_calls > 0 && concurrency != 1)
+    compare(srv, rounds, latency_calls, 1, tracing, trace_file, true);
+  std::printf("origin: %llu requests on %llu connections\n",
+              static_cast<unsigned long long>(srv.requests()),
               static_cast<unsigned long long>(srv.connections_accepted()));
   curl_global_cleanup();
   return 0;

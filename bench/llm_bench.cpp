@@ -60,10 +60,10 @@
 #include <thread>
 #include <vector>
 
+#include "actors/engine_internals.hpp"
 #include "bench_util.hpp"
 #include "support/chat_server.hpp"
 #include "support/proc_status.hpp"
-#include "actors/engine_internals.hpp"
 
 using namespace weft;
 using weft::bench::median;
@@ -79,10 +79,13 @@ long failures = 0;        // anything that makes the exit status 1
 
 double pct(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5))];
+  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(
+                                                p * static_cast<double>(sorted.size() - 1) + 0.5))];
 }
 
-double secs_since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
+double secs_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
 
 long self_rss() { return weft::test::rss_kib(::getpid()); }
 
@@ -114,7 +117,8 @@ double thread_cpu_seconds(long tid) {
     i = sp + 1;
   }
   if (fields.size() < 13) return 0;
-  double ticks = static_cast<double>(std::atoll(fields[11].c_str()) + std::atoll(fields[12].c_str()));
+  double ticks =
+      static_cast<double>(std::atoll(fields[11].c_str()) + std::atoll(fields[12].c_str()));
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
@@ -143,8 +147,9 @@ struct local_server {
 
 std::string chat_flow(const std::string& base_url, bool stream) {
   return "flow: llm_bench\ninputs: {prompt: {type: string, default: 'Say hi'}}\nnodes:\n  ask:\n"
-         "    type: llm.chat\n    params: {model: bench-model, base_url: '" + base_url + "', api_key: sk-bench" +
-         (stream ? ", stream: true" : "") + ", retry: {max_retries: 0}}\n    inputs: {prompt: $inputs.prompt}\n"
+         "    type: llm.chat\n    params: {model: bench-model, base_url: '" +
+         base_url + "', api_key: sk-bench" + (stream ? ", stream: true" : "") +
+         ", retry: {max_retries: 0}}\n    inputs: {prompt: $inputs.prompt}\n"
          "outputs: {text: ask.text}\n";
 }
 
@@ -192,7 +197,8 @@ struct driver : std::enable_shared_from_this<driver> {
     t0[idx] = clock_type::now();
     auto self = shared_from_this();
     eng->run(flow, inputs, make_opts ? make_opts(i) : run_options{}, [self, i, idx](run_result r) {
-      self->lat_us[idx] = std::chrono::duration<double, std::micro>(clock_type::now() - self->t0[idx]).count();
+      self->lat_us[idx] =
+          std::chrono::duration<double, std::micro>(clock_type::now() - self->t0[idx]).count();
       bool good = self->check ? self->check(i, r) : r.ok;
       if (!good && self->errors.fetch_add(1) == 0) {
         std::lock_guard<std::mutex> lk(self->mu);
@@ -243,7 +249,8 @@ struct call_figures {
   long errors = 0;
 };
 
-call_figures calls_round(local_server& ls, int runs, int concurrency, bool tracing, const std::string& trace_file) {
+call_figures calls_round(local_server& ls, int runs, int concurrency, bool tracing,
+                         const std::string& trace_file) {
   std::filesystem::remove(trace_file);
   engine eng(options(tracing, trace_file, concurrency));
   auto flow = must_load(eng, chat_flow(ls.srv->base_url(), false));
@@ -278,8 +285,8 @@ call_figures calls_round(local_server& ls, int runs, int concurrency, bool traci
   f.p99_us = pct(d->lat_us, 0.99);
   f.errors = d->errors.load() + warm->errors.load();
   if (f.errors)
-    std::fprintf(stderr, "calls (tracing %s): %ld failed runs; first: %s\n", tracing ? "on" : "off", f.errors,
-                 (d->errors ? d->first_error : warm->first_error).c_str());
+    std::fprintf(stderr, "calls (tracing %s): %ld failed runs; first: %s\n", tracing ? "on" : "off",
+                 f.errors, (d->errors ? d->first_error : warm->first_error).c_str());
   if (!keep_trace) std::filesystem::remove(trace_file);
   return f;
 }
@@ -299,22 +306,23 @@ struct call_series {
   }
 };
 
-void print_calls(const char* who, double rps, double rps_flush, double flush_ms, double p50, double p99, double srv,
-                 double cpu, long errors) {
-  std::printf("  %-12s %8.0f %10.0f %8.0f %9.2f %9.2f %7.0f%% %7.0f%% %6ld\n", who, rps, rps_flush, flush_ms,
-              p50 / 1000, p99 / 1000, 100 * srv, 100 * cpu, errors);
+void print_calls(const char* who, double rps, double rps_flush, double flush_ms, double p50,
+                 double p99, double srv, double cpu, long errors) {
+  std::printf("  %-12s %8.0f %10.0f %8.0f %9.2f %9.2f %7.0f%% %7.0f%% %6ld\n", who, rps, rps_flush,
+              flush_ms, p50 / 1000, p99 / 1000, 100 * srv, 100 * cpu, errors);
   std::fflush(stdout);
 }
 
-const char* calls_header =
-    "  %-12s %8s %10s %8s %9s %9s %8s %8s %6s\n";
+const char* calls_header = "  %-12s %8s %10s %8s %9s %9s %8s %8s %6s\n";
 
-void bench_calls(local_server& ls, int rounds, int runs, int concurrency, const std::string& trace_file) {
-  std::printf("\n1. calls/s: one llm.chat node, not streamed, %d runs per round, concurrency %d, %d rounds "
-              "alternating tracing on (file sink) / off, order flipped each round\n",
-              runs, concurrency, rounds);
-  std::printf(calls_header, "", "calls/s", "+flush/s", "flush ms", "p50 ms", "p99 ms", "srv CPU", "all CPU",
-              "errors");
+void bench_calls(local_server& ls, int rounds, int runs, int concurrency,
+                 const std::string& trace_file) {
+  std::printf(
+      "\n1. calls/s: one llm.chat node, not streamed, %d runs per round, concurrency %d, %d rounds "
+      "alternating tracing on (file sink) / off, order flipped each round\n",
+      runs, concurrency, rounds);
+  std::printf(calls_header, "", "calls/s", "+flush/s", "flush ms", "p50 ms", "p99 ms", "srv CPU",
+              "all CPU", "errors");
   call_series on, off;
   std::vector<double> ratio, ratio_flush;
   for (int r = 1; r <= rounds; ++r) {
@@ -331,20 +339,23 @@ void bench_calls(local_server& ls, int rounds, int runs, int concurrency, const 
     ratio.push_back(fon.calls_per_s / foff.calls_per_s);
     ratio_flush.push_back(fon.with_flush_per_s / foff.with_flush_per_s);
     std::string a = "r" + std::to_string(r) + " on", b = "r" + std::to_string(r) + " off";
-    print_calls(a.c_str(), fon.calls_per_s, fon.with_flush_per_s, fon.flush_ms, fon.p50_us, fon.p99_us,
-                fon.server_cpu, fon.process_cpu, fon.errors);
-    print_calls(b.c_str(), foff.calls_per_s, foff.with_flush_per_s, foff.flush_ms, foff.p50_us, foff.p99_us,
-                foff.server_cpu, foff.process_cpu, foff.errors);
+    print_calls(a.c_str(), fon.calls_per_s, fon.with_flush_per_s, fon.flush_ms, fon.p50_us,
+                fon.p99_us, fon.server_cpu, fon.process_cpu, fon.errors);
+    print_calls(b.c_str(), foff.calls_per_s, foff.with_flush_per_s, foff.flush_ms, foff.p50_us,
+                foff.p99_us, foff.server_cpu, foff.process_cpu, foff.errors);
   }
   std::printf("  medians over %d rounds\n", rounds);
-  print_calls("tracing on", median(on.rps), median(on.rps_flush), median(on.flush), median(on.p50), median(on.p99),
-              median(on.srv), median(on.cpu), on.errors);
-  print_calls("tracing off", median(off.rps), median(off.rps_flush), median(off.flush), median(off.p50),
-              median(off.p99), median(off.srv), median(off.cpu), off.errors);
-  std::printf("  on/off calls/s: %.3f (ratio of medians), %.3f (median of rounds); with the flush: %.3f, %.3f\n",
-              median(on.rps) / median(off.rps), median(ratio), median(on.rps_flush) / median(off.rps_flush),
-              median(ratio_flush));
-  std::printf("  target >= 5,000 calls/s (tracing on): %s\n", median(on.rps) >= 5000 ? "met" : "MISSED");
+  print_calls("tracing on", median(on.rps), median(on.rps_flush), median(on.flush), median(on.p50),
+              median(on.p99), median(on.srv), median(on.cpu), on.errors);
+  print_calls("tracing off", median(off.rps), median(off.rps_flush), median(off.flush),
+              median(off.p50), median(off.p99), median(off.srv), median(off.cpu), off.errors);
+  std::printf(
+      "  on/off calls/s: %.3f (ratio of medians), %.3f (median of rounds); with the flush: %.3f, "
+      "%.3f\n",
+      median(on.rps) / median(off.rps), median(ratio), median(on.rps_flush) / median(off.rps_flush),
+      median(ratio_flush));
+  std::printf("  target >= 5,000 calls/s (tracing on): %s\n",
+              median(on.rps) >= 5000 ? "met" : "MISSED");
   std::fflush(stdout);
   failures += on.errors + off.errors;
 }
@@ -362,7 +373,8 @@ struct stream_figures {
   long events = 0, errors = 0, mismatches = 0;
 };
 
-stream_figures stream_round(local_server& ls, int runs, int concurrency, int deltas, const std::string& trace_file) {
+stream_figures stream_round(local_server& ls, int runs, int concurrency, int deltas,
+                            const std::string& trace_file) {
   std::filesystem::remove(trace_file);
   engine eng(options(true, trace_file, concurrency));
   auto flow = must_load(eng, chat_flow(ls.srv->base_url(), true));
@@ -394,11 +406,12 @@ stream_figures stream_round(local_server& ls, int runs, int concurrency, int del
       stream_slot& s = slots[static_cast<std::size_t>(i)];
       std::lock_guard<std::mutex> lk(s.mu);
       auto it = r.outputs.find("text");
-      bool same = it != r.outputs.end() && it->second.is_string() && it->second.get_ref<const std::string&>() == s.joined &&
-                  s.joined == expected && s.chunks == deltas;
+      bool same = it != r.outputs.end() && it->second.is_string() &&
+                  it->second.get_ref<const std::string&>() == s.joined && s.joined == expected &&
+                  s.chunks == deltas;
       if (!same && mismatches->fetch_add(1) == 0)
-        std::fprintf(stderr, "stream run %d: %d chunks joined to %zu bytes; text output %s\n", i, s.chunks,
-                     s.joined.size(), it == r.outputs.end() ? "missing" : "differs");
+        std::fprintf(stderr, "stream run %d: %d chunks joined to %zu bytes; text output %s\n", i,
+                     s.chunks, s.joined.size(), it == r.outputs.end() ? "missing" : "differs");
       return true;  // a mismatch is counted on its own, not as a run error
     };
     double srv0 = ls.cpu(), cpu0 = process_cpu_seconds();
@@ -410,7 +423,9 @@ stream_figures stream_round(local_server& ls, int runs, int concurrency, int del
     f.runs_per_s = total / secs;
     f.errors += d->errors.load();
     f.mismatches += mismatches->load();
-    if (d->errors) std::fprintf(stderr, "stream: %ld failed runs; first: %s\n", d->errors.load(), d->first_error.c_str());
+    if (d->errors)
+      std::fprintf(stderr, "stream: %ld failed runs; first: %s\n", d->errors.load(),
+                   d->first_error.c_str());
     std::sort(d->lat_us.begin(), d->lat_us.end());
     f.p50_us = pct(d->lat_us, 0.5);
     f.p99_us = pct(d->lat_us, 0.99);
@@ -425,17 +440,21 @@ stream_figures stream_round(local_server& ls, int runs, int concurrency, int del
   return f;
 }
 
-void bench_stream(local_server& ls, int rounds, int runs, int concurrency, int deltas, const std::string& trace_file) {
-  std::printf("\n2. chunk events/s: llm.chat with stream: true, %d content deltas per reply, %d runs per round, "
-              "concurrency %d, tracing on (file sink), %d rounds\n",
-              deltas, runs, concurrency, rounds);
-  std::printf("  %-8s %10s %8s %9s %9s %8s %8s %6s %10s\n", "", "chunks/s", "runs/s", "p50 ms", "p99 ms", "srv CPU",
-              "all CPU", "errors", "mismatches");
+void bench_stream(local_server& ls, int rounds, int runs, int concurrency, int deltas,
+                  const std::string& trace_file) {
+  std::printf(
+      "\n2. chunk events/s: llm.chat with stream: true, %d content deltas per reply, %d runs per "
+      "round, "
+      "concurrency %d, tracing on (file sink), %d rounds\n",
+      deltas, runs, concurrency, rounds);
+  std::printf("  %-8s %10s %8s %9s %9s %8s %8s %6s %10s\n", "", "chunks/s", "runs/s", "p50 ms",
+              "p99 ms", "srv CPU", "all CPU", "errors", "mismatches");
   std::vector<double> eps, rps, p50, p99, srv, cpu;
   long errors = 0, mismatches = 0, events = 0;
-  auto row = [](const char* who, double e, double r, double a, double b, double s, double c, long err, long mis) {
-    std::printf("  %-8s %10.0f %8.0f %9.2f %9.2f %7.0f%% %7.0f%% %6ld %10ld\n", who, e, r, a / 1000, b / 1000,
-                100 * s, 100 * c, err, mis);
+  auto row = [](const char* who, double e, double r, double a, double b, double s, double c,
+                long err, long mis) {
+    std::printf("  %-8s %10.0f %8.0f %9.2f %9.2f %7.0f%% %7.0f%% %6ld %10ld\n", who, e, r, a / 1000,
+                b / 1000, 100 * s, 100 * c, err, mis);
     std::fflush(stdout);
   };
   for (int r = 1; r <= rounds; ++r) {
@@ -455,12 +474,14 @@ void bench_stream(local_server& ls, int rounds, int runs, int concurrency, int d
       ++mismatches;
     }
     std::string who = "round " + std::to_string(r);
-    row(who.c_str(), f.events_per_s, f.runs_per_s, f.p50_us, f.p99_us, f.server_cpu, f.process_cpu, f.errors,
-        f.mismatches);
+    row(who.c_str(), f.events_per_s, f.runs_per_s, f.p50_us, f.p99_us, f.server_cpu, f.process_cpu,
+        f.errors, f.mismatches);
   }
-  row("median", median(eps), median(rps), median(p50), median(p99), median(srv), median(cpu), errors, mismatches);
-  std::printf("  %ld chunk events observed in the measured runs; joined chunks != text output: %ld\n", events,
-              mismatches);
+  row("median", median(eps), median(rps), median(p50), median(p99), median(srv), median(cpu),
+      errors, mismatches);
+  std::printf(
+      "  %ld chunk events observed in the measured runs; joined chunks != text output: %ld\n",
+      events, mismatches);
   std::printf("  target >= 100,000 chunk events/s: %s; mismatches must be 0: %s\n",
               median(eps) >= 100000 ? "met" : "MISSED", mismatches == 0 ? "met" : "MISSED");
   std::fflush(stdout);
@@ -505,7 +526,8 @@ struct child_server {
   pid_t pid = -1;
 
   void start(int park_after) {
-    void* m = ::mmap(nullptr, sizeof(child_shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void* m = ::mmap(nullptr, sizeof(child_shared), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return;
     sh = new (m) child_shared();
     pid_t parent = ::getpid();
@@ -527,7 +549,9 @@ struct child_server {
     }
     ::_exit(0);
   }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(sh->port.load()) + "/v1"; }
+  std::string base_url() const {
+    return "http://127.0.0.1:" + std::to_string(sh->port.load()) + "/v1";
+  }
   void stop() {
     if (pid <= 0) return;
     sh->quit = true;
@@ -557,7 +581,8 @@ struct parked_figures {
 
 // `at_before` and `at_parked` run when this process's RSS is read.
 parked_figures parked_run(const server_view& sv, int parked, int park_after, int timeout_ms,
-                          const std::string& trace_file, const std::function<void()>& at_before = {},
+                          const std::string& trace_file,
+                          const std::function<void()>& at_before = {},
                           const std::function<void()>& at_parked = {}) {
   std::filesystem::remove(trace_file);
   engine eng(options(true, trace_file, parked));
@@ -578,7 +603,8 @@ parked_figures parked_run(const server_view& sv, int parked, int park_after, int
     };
     w->drive(8);
     if (w->errors) {
-      std::fprintf(stderr, "parked: %ld warm-up runs failed; first: %s\n", w->errors.load(), w->first_error.c_str());
+      std::fprintf(stderr, "parked: %ld warm-up runs failed; first: %s\n", w->errors.load(),
+                   w->first_error.c_str());
       ++failures;
     }
   }
@@ -624,19 +650,23 @@ parked_figures parked_run(const server_view& sv, int parked, int park_after, int
   f.chunks = chunks->load();
   long in_flight = eng.runs_in_flight();
   if (!d->wait(std::chrono::milliseconds(timeout_ms + 30000))) {
-    std::fprintf(stderr, "parked: only %d of %d runs ended after their timeout\n", d->done.load(), parked);
+    std::fprintf(stderr, "parked: only %d of %d runs ended after their timeout\n", d->done.load(),
+                 parked);
     ++failures;
   }
   // The server sees each aborted connection close.
-  for (int i = 0; i < 3000 && sv.parked() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 3000 && sv.parked() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   f.closed = sv.closed_early();
   f.still_parked = sv.parked();
   f.want_chunks = want_chunks;
   f.timed_out = timed_out->load();
   f.other = d->done.load() - f.timed_out;
-  if (d->errors) std::fprintf(stderr, "parked: %ld runs did not end by timeout; first: %s\n", d->errors.load(),
-                              d->first_error.c_str());
-  if (in_flight < parked) std::fprintf(stderr, "parked: only %ld runs in flight at the measurement\n", in_flight);
+  if (d->errors)
+    std::fprintf(stderr, "parked: %ld runs did not end by timeout; first: %s\n", d->errors.load(),
+                 d->first_error.c_str());
+  if (in_flight < parked)
+    std::fprintf(stderr, "parked: only %ld runs in flight at the measurement\n", in_flight);
   eng.shutdown();
   f.after = self_rss();
   if (!keep_trace) std::filesystem::remove(trace_file);
@@ -644,10 +674,12 @@ parked_figures parked_run(const server_view& sv, int parked, int park_after, int
 }
 
 bool report_parked(const parked_figures& f, int parked) {
-  std::printf("     parked %ld/%d streams with %ld/%ld chunks delivered after %.2f s; runs ended: %ld by timeout, "
-              "%ld otherwise; the server saw %ld connections closed early, %ld still parked\n",
-              f.parked_streams, parked, f.chunks, f.want_chunks, f.wait_s, f.timed_out, f.other, f.closed,
-              f.still_parked);
+  std::printf(
+      "     parked %ld/%d streams with %ld/%ld chunks delivered after %.2f s; runs ended: %ld by "
+      "timeout, "
+      "%ld otherwise; the server saw %ld connections closed early, %ld still parked\n",
+      f.parked_streams, parked, f.chunks, f.want_chunks, f.wait_s, f.timed_out, f.other, f.closed,
+      f.still_parked);
   bool ok = f.all_parked && f.timed_out == parked && f.other == 0 && f.still_parked == 0;
   if (!ok) ++failures;
   return ok;
@@ -666,7 +698,8 @@ std::size_t count_bytes(char*, std::size_t size, std::size_t n, void* p) {
   return size * n;
 }
 
-curl_parked_figures curl_parked(const std::string& base_url, const std::function<long()>& server_parked, int parked,
+curl_parked_figures curl_parked(const std::string& base_url,
+                                const std::function<long()>& server_parked, int parked,
                                 int timeout_ms) {
   curl_parked_figures f;
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -742,7 +775,8 @@ curl_parked_figures curl_parked(const std::string& base_url, const std::function
   auto all_have_bytes = [&] {
     return std::all_of(bytes.begin(), bytes.end(), [](std::size_t b) { return b > 0; });
   };
-  pump([&] { return server_parked() >= parked && all_have_bytes(); }, std::chrono::milliseconds(timeout_ms));
+  pump([&] { return server_parked() >= parked && all_have_bytes(); },
+       std::chrono::milliseconds(timeout_ms));
   pump([] { return false; }, std::chrono::milliseconds(100));
   f.parked_rss = self_rss();
   f.parked_streams = server_parked();
@@ -785,11 +819,14 @@ bool in_fresh_process(const std::function<void()>& body) {
 // starts any thread: memory that other parts freed (and the allocator
 // kept) would otherwise be reused by the parked calls and hide their cost.
 void bench_parked(int parked, int park_after, int timeout_ms, const std::string& trace_file) {
-  std::printf("\n3. RSS per parked streaming call: %d llm.chat streams parked after %d events (%d content "
-              "chunks each), tracing on (file sink), run timeout %d ms ends them; each measurement in a fresh "
-              "process, run before parts 1 and 2\n",
-              parked, park_after, park_after - 1, timeout_ms);
-  void* m = ::mmap(nullptr, sizeof(parked_shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  std::printf(
+      "\n3. RSS per parked streaming call: %d llm.chat streams parked after %d events (%d content "
+      "chunks each), tracing on (file sink), run timeout %d ms ends them; each measurement in a "
+      "fresh "
+      "process, run before parts 1 and 2\n",
+      parked, park_after, park_after - 1, timeout_ms);
+  void* m = ::mmap(nullptr, sizeof(parked_shared), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) {
     std::fprintf(stderr, "parked: mmap failed\n");
     ++failures;
@@ -807,9 +844,11 @@ void bench_parked(int parked, int park_after, int timeout_ms, const std::string&
                    [s] { return static_cast<long>(s->closed_early_count()); }, s->base_url()};
     auto f = parked_run(sv, parked, park_after, timeout_ms, trace_file);
     out->in_process = static_cast<double>(f.parked_rss - f.before) / parked;
-    std::printf("  a) server in the same process: RSS before %ld KiB, parked %ld KiB, after the timeouts and "
-                "shutdown %ld KiB\n     per parked call (engine + server): %.1f KiB\n",
-                f.before, f.parked_rss, f.after, out->in_process);
+    std::printf(
+        "  a) server in the same process: RSS before %ld KiB, parked %ld KiB, after the timeouts "
+        "and "
+        "shutdown %ld KiB\n     per parked call (engine + server): %.1f KiB\n",
+        f.before, f.parked_rss, f.after, out->in_process);
     report_parked(f, parked);
   });
 
@@ -824,23 +863,27 @@ void bench_parked(int parked, int park_after, int timeout_ms, const std::string&
       return;
     }
     child_shared* sh = child.sh;
-    while (sh->port.load() == 0 || sh->rss_kib.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (sh->port.load() == 0 || sh->rss_kib.load() == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     server_view sv{[sh] { return sh->parked.load(); }, [sh] { return sh->open.load(); },
                    [sh] { return sh->closed_early.load(); }, child.base_url()};
     // The server samples its RSS every 5 ms; parked_run reads it after
     // its own pauses (300 ms before, 100 ms parked), so the samples are fresh.
     long srv_before = 0, srv_parked = 0;
-    auto f = parked_run(sv, parked, park_after, timeout_ms, trace_file, [&] { srv_before = sh->rss_kib.load(); },
-                        [&] { srv_parked = sh->rss_kib.load(); });
+    auto f = parked_run(
+        sv, parked, park_after, timeout_ms, trace_file, [&] { srv_before = sh->rss_kib.load(); },
+        [&] { srv_parked = sh->rss_kib.load(); });
     long srv_after = sh->rss_kib.load();
     child.stop();
     out->engine = static_cast<double>(f.parked_rss - f.before) / parked;
     out->server = static_cast<double>(srv_parked - srv_before) / parked;
-    std::printf("  b) server in a process of its own: bench RSS before %ld KiB, parked %ld KiB, after %ld KiB; "
-                "server RSS before %ld KiB, parked %ld KiB, after %ld KiB\n"
-                "     per parked call: engine %.1f KiB, server %.1f KiB (sum %.1f)\n",
-                f.before, f.parked_rss, f.after, srv_before, srv_parked, srv_after, out->engine, out->server,
-                out->engine + out->server);
+    std::printf(
+        "  b) server in a process of its own: bench RSS before %ld KiB, parked %ld KiB, after %ld "
+        "KiB; "
+        "server RSS before %ld KiB, parked %ld KiB, after %ld KiB\n"
+        "     per parked call: engine %.1f KiB, server %.1f KiB (sum %.1f)\n",
+        f.before, f.parked_rss, f.after, srv_before, srv_parked, srv_after, out->engine,
+        out->server, out->engine + out->server);
     report_parked(f, parked);
   });
   // c) no engine: the same streams parked by a bare libcurl multi loop.
@@ -854,20 +897,25 @@ void bench_parked(int parked, int park_after, int timeout_ms, const std::string&
     }
     child_shared* sh = child.sh;
     while (sh->port.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    auto f = curl_parked(child.base_url(), [sh] { return sh->parked.load(); }, parked, timeout_ms);
+    auto f = curl_parked(
+        child.base_url(), [sh] { return sh->parked.load(); }, parked, timeout_ms);
     child.stop();
     out->curl = static_cast<double>(f.parked_rss - f.before) / parked;
-    std::printf("  c) the same streams held by one bare libcurl multi loop (no engine), server in a process of its "
-                "own: RSS before %ld KiB, parked %ld KiB\n     per parked transfer: %.1f KiB (libcurl's part of "
-                "the engine figure); %ld/%d parked, %ld/%d transfers with bytes received\n",
-                f.before, f.parked_rss, out->curl, f.parked_streams, parked, f.with_bytes, parked);
+    std::printf(
+        "  c) the same streams held by one bare libcurl multi loop (no engine), server in a "
+        "process of its "
+        "own: RSS before %ld KiB, parked %ld KiB\n     per parked transfer: %.1f KiB (libcurl's "
+        "part of "
+        "the engine figure); %ld/%d parked, %ld/%d transfers with bytes received\n",
+        f.before, f.parked_rss, out->curl, f.parked_streams, parked, f.with_bytes, parked);
     if (f.parked_streams < parked || f.with_bytes < parked) ++failures;
   });
   if (!ok_a || !ok_b || !ok_c) ++failures;
   auto verdict = [](double v) { return v < 0 ? "not measured" : v <= 64 ? "met" : "MISSED"; };
-  std::printf("  target <= 64 KiB per parked call: engine alone %s (%.1f KiB, of which bare libcurl %.1f); "
-              "engine + in-process server %s (%.1f KiB)\n",
-              verdict(out->engine), out->engine, out->curl, verdict(out->in_process), out->in_process);
+  std::printf(
+      "  target <= 64 KiB per parked call: engine alone %s (%.1f KiB, of which bare libcurl %.1f); "
+      "engine + in-process server %s (%.1f KiB)\n",
+      verdict(out->engine), out->engine, out->curl, verdict(out->in_process), out->in_process);
   std::fflush(stdout);
   ::munmap(m, sizeof(parked_shared));
 }
@@ -883,19 +931,21 @@ void print_machine() {
   std::string load;
   std::ifstream la("/proc/loadavg");
   std::getline(la, load);
-  std::printf("machine: %u hardware threads, %s; load average %s\n", std::thread::hardware_concurrency(),
-              model.c_str(), load.c_str());
+  std::printf("machine: %u hardware threads, %s; load average %s\n",
+              std::thread::hardware_concurrency(), model.c_str(), load.c_str());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int rounds = 5, runs = 20000, concurrency = 64, stream_runs = 2000, deltas = 200, parked = 1000, park_after = 5,
-      park_timeout_ms = 10000;
-  std::string trace_file =
-      (std::filesystem::temp_directory_path() / ("weft-llm-bench-" + std::to_string(::getpid()) + ".jsonl")).string();
+  int rounds = 5, runs = 20000, concurrency = 64, stream_runs = 2000, deltas = 200, parked = 1000,
+      park_after = 5, park_timeout_ms = 10000;
+  std::string trace_file = (std::filesystem::temp_directory_path() /
+                            ("weft-llm-bench-" + std::to_string(::getpid()) + ".jsonl"))
+                               .string();
   const char* usage =
-      "usage: weft_llm_bench [--rounds N] [--runs N] [--concurrency C] [--stream-runs N] [--deltas N] "
+      "usage: weft_llm_bench [--rounds N] [--runs N] [--concurrency C] [--stream-runs N] [--deltas "
+      "N] "
       "[--parked N] [--park-after N] [--park-timeout-ms MS] [--trace-file PATH]\n";
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
@@ -921,8 +971,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (rounds < 1 || runs < 0 || concurrency < 1 || stream_runs < 0 || deltas < 1 || parked < 0 || park_after < 2 ||
-      park_timeout_ms < 100) {
+  if (rounds < 1 || runs < 0 || concurrency < 1 || stream_runs < 0 || deltas < 1 || parked < 0 ||
+      park_after < 2 || park_timeout_ms < 100) {
     std::fprintf(stderr, "%s", usage);
     return 2;
   }

@@ -72,21 +72,25 @@ int main(int argc, char** argv) {
   };
   std::vector<row> rows = {
       {"condition  inputs.score > 0.8      (test: bool)",
-       per_eval_ns(rounds, evals, [&] {
-         return lua_sandbox::test(cond, {&in, 1}, limits).ok();
-       })},
+       per_eval_ns(rounds, evals,
+                   [&] {
+                     return lua_sandbox::test(cond, {&in, 1}, limits).ok();
+                   })},
       {"expression inputs.n + 1            (evaluate: value)",
-       per_eval_ns(rounds, evals, [&] {
-         return lua_sandbox::evaluate(expr, {&in, 1}, limits).ok();
-       })},
+       per_eval_ns(rounds, evals,
+                   [&] {
+                     return lua_sandbox::evaluate(expr, {&in, 1}, limits).ok();
+                   })},
       {"lua node   {value = name..'!', n = n*2} (2 outputs)",
-       per_eval_ns(rounds, evals, [&] {
-         return lua_sandbox::evaluate_outputs(node, {&in, 1}, limits, outs).ok();
-       })},
+       per_eval_ns(rounds, evals,
+                   [&] {
+                     return lua_sandbox::evaluate_outputs(node, {&in, 1}, limits, outs).ok();
+                   })},
       {"script     x = inputs.n; return x  (sets a global)",
-       per_eval_ns(rounds, evals, [&] {
-         return lua_sandbox::evaluate(global, {&in, 1}, limits).ok();
-       })},
+       per_eval_ns(rounds, evals,
+                   [&] {
+                     return lua_sandbox::evaluate(global, {&in, 1}, limits).ok();
+                   })},
   };
   std::printf("medians over %d rounds of %d evaluations, one thread, 3 inputs each\n", rounds,
               evals);

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "bench_util.hpp"
 #include "actors/engine_internals.hpp"
+#include "bench_util.hpp"
 
 using namespace weft;
 using weft::bench::median;
@@ -22,11 +22,12 @@ namespace {
 
 std::string map_flow(int concurrency, int items) {
   return "flow: map_bench\ninputs: {xs: {type: array}}\nnodes:\n  each:\n    type: map\n"
-         "    params:\n      max_concurrency: " + std::to_string(concurrency) +
-         "\n      max_items: " + std::to_string(items) +
+         "    params:\n      max_concurrency: " +
+         std::to_string(concurrency) + "\n      max_items: " + std::to_string(items) +
          "\n      output: v\n      flow:\n        inputs: {item: {type: any}}\n"
          "        nodes:\n          p: {type: passthrough, inputs: {value: $inputs.item}}\n"
-         "        outputs: {v: p.value}\n    inputs: {items: $inputs.xs}\noutputs: {r: each.results}\n";
+         "        outputs: {v: p.value}\n    inputs: {items: $inputs.xs}\noutputs: {r: "
+         "each.results}\n";
 }
 
 struct result {
@@ -64,14 +65,16 @@ result one_round(bool tracing, int concurrency, int items, const std::string& tr
 
 int main(int argc, char** argv) {
   int rounds = 5, items = 10000;
-  std::string trace_file = (std::filesystem::temp_directory_path() / "weft-map-bench.jsonl").string();
+  std::string trace_file =
+      (std::filesystem::temp_directory_path() / "weft-map-bench.jsonl").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--items")) items = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--trace-file")) trace_file = argv[i + 1];
   }
   const std::vector<int> concurrencies = {8, 64, 512};
-  std::printf("map of %d items over a one-node sub-flow, %d rounds, settings interleaved\n", items, rounds);
+  std::printf("map of %d items over a one-node sub-flow, %d rounds, settings interleaved\n", items,
+              rounds);
   struct series {
     std::vector<double> run, flushed;
   };
@@ -84,12 +87,14 @@ int main(int argc, char** argv) {
       on[c].flushed.push_back(a.items_per_s_flushed);
       off[c].run.push_back(b.items_per_s);
       off[c].flushed.push_back(b.items_per_s_flushed);
-      std::printf("round %d  max_concurrency %4d  on %8.0f items/s (%8.0f flushed)  off %8.0f items/s\n",
-                  r + 1, concurrencies[c], a.items_per_s, a.items_per_s_flushed, b.items_per_s);
+      std::printf(
+          "round %d  max_concurrency %4d  on %8.0f items/s (%8.0f flushed)  off %8.0f items/s\n",
+          r + 1, concurrencies[c], a.items_per_s, a.items_per_s_flushed, b.items_per_s);
       std::fflush(stdout);
     }
   }
-  std::printf("\nmedians (items/s)\nmax_concurrency   tracing on   on, flushed   tracing off   on/off\n");
+  std::printf(
+      "\nmedians (items/s)\nmax_concurrency   tracing on   on, flushed   tracing off   on/off\n");
   for (std::size_t c = 0; c < concurrencies.size(); ++c) {
     double a = median(on[c].run), f = median(on[c].flushed), b = median(off[c].run);
     std::printf("%15d   %10.0f   %11.0f   %11.0f   %6.3f\n", concurrencies[c], a, f, b, a / b);

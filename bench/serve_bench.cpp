@@ -48,7 +48,6 @@ struct figures {
   long errors = 0;
 };
 
-
 double wrk_ms(const std::string& v, const std::string& unit) {
   double x = std::stod(v);
   if (unit == "us") return x / 1000;
@@ -57,25 +56,31 @@ double wrk_ms(const std::string& v, const std::string& unit) {
 }
 
 figures run_wrk(std::uint16_t port, int conns, int seconds, const std::string& lua) {
-  auto out = weft::bench::run_capture("wrk -t2 -c" + std::to_string(conns) + " -d" + std::to_string(seconds) +
-                         "s --latency -s " + lua + " http://127.0.0.1:" + std::to_string(port) +
-                         "/v1/flows/chain10/runs 2>&1");
+  auto out = weft::bench::run_capture(
+      "wrk -t2 -c" + std::to_string(conns) + " -d" + std::to_string(seconds) + "s --latency -s " +
+      lua + " http://127.0.0.1:" + std::to_string(port) + "/v1/flows/chain10/runs 2>&1");
   figures f;
   std::smatch m;
-  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) f.rps = std::stod(m[1]);
-  if (std::regex_search(out, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s))"))) f.p50_ms = wrk_ms(m[1], m[2]);
-  if (std::regex_search(out, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s))"))) f.p99_ms = wrk_ms(m[1], m[2]);
-  if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses:\s+([0-9]+))"))) f.errors = std::stol(m[1]);
-  if (std::regex_search(out, m, std::regex(R"(Socket errors:.*)"))) std::cerr << "wrk: " << m[0] << '\n';
+  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
+    f.rps = std::stod(m[1]);
+  if (std::regex_search(out, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s))")))
+    f.p50_ms = wrk_ms(m[1], m[2]);
+  if (std::regex_search(out, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s))")))
+    f.p99_ms = wrk_ms(m[1], m[2]);
+  if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses:\s+([0-9]+))")))
+    f.errors = std::stol(m[1]);
+  if (std::regex_search(out, m, std::regex(R"(Socket errors:.*)")))
+    std::cerr << "wrk: " << m[0] << '\n';
   if (f.rps == 0) std::cerr << "wrk output not understood:\n" << out << '\n';
   return f;
 }
 
 figures run_weft_load(const std::string& weft, std::uint16_t port, int conns, long runs) {
-  auto out = weft::bench::run_capture(weft + " load --url http://127.0.0.1:" + std::to_string(port) +
-                         " --flow chain10 -i value=x --session-id bench --user-id bench --runs " +
-                         std::to_string(runs) + " --concurrency " + std::to_string(conns) +
-                         " --json --no-progress 2>/dev/null");
+  auto out = weft::bench::run_capture(
+      weft + " load --url http://127.0.0.1:" + std::to_string(port) +
+      " --flow chain10 -i value=x --session-id bench --user-id bench --runs " +
+      std::to_string(runs) + " --concurrency " + std::to_string(conns) +
+      " --json --no-progress 2>/dev/null");
   figures f;
   auto j = nlohmann::json::parse(out, nullptr, false);
   if (j.is_discarded() || !j.contains("latency_ms")) {
@@ -111,7 +116,8 @@ int main(int argc, char** argv) {
     }
   }
   if (use_wrk && std::system("command -v wrk >/dev/null") != 0) {
-    std::cerr << "weft_serve_bench: wrk is not installed (apt-get install -y wrk), or pass --no-wrk\n";
+    std::cerr
+        << "weft_serve_bench: wrk is not installed (apt-get install -y wrk), or pass --no-wrk\n";
     return 2;
   }
   auto self_dir = fs::canonical("/proc/self/exe").parent_path();
@@ -121,9 +127,11 @@ int main(int argc, char** argv) {
   fs::create_directories(dir / "flows");
   std::ofstream(dir / "flows" / "chain10.yaml") << weft::bench::chain10();
   auto lua = (dir / "post.lua").string();
-  std::ofstream(lua) << "wrk.method = \"POST\"\n"
-                        "wrk.body = '{\"inputs\":{\"value\":\"x\"},\"session_id\":\"bench\",\"user_id\":\"bench\"}'\n"
-                        "wrk.headers[\"Content-Type\"] = \"application/json\"\n";
+  std::ofstream(lua)
+      << "wrk.method = \"POST\"\n"
+         "wrk.body = "
+         "'{\"inputs\":{\"value\":\"x\"},\"session_id\":\"bench\",\"user_id\":\"bench\"}'\n"
+         "wrk.headers[\"Content-Type\"] = \"application/json\"\n";
 
   weft::test::test_collector collector;
   // Starts `weft serve` (binary `bin`, extra `args`); its pid and port.
@@ -132,8 +140,9 @@ int main(int argc, char** argv) {
     auto port_file = dir / ("serve-" + tag + ".out");
     std::string cmd = "OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.base_url() +
                       " WEFT_SPOOL_DIR=" + (dir / ("spool-" + tag)).string() + " exec " + bin +
-                      " serve --flows " + (dir / "flows").string() + " --listen 127.0.0.1:0 " + args +
-                      " > " + port_file.string() + " 2>" + (dir / ("serve-" + tag + ".err")).string();
+                      " serve --flows " + (dir / "flows").string() + " --listen 127.0.0.1:0 " +
+                      args + " > " + port_file.string() + " 2>" +
+                      (dir / ("serve-" + tag + ".err")).string();
     pid_t pid = 0;
     std::vector<std::string> argv_s = {"/bin/sh", "-c", cmd};
     std::vector<char*> av;
@@ -145,7 +154,8 @@ int main(int argc, char** argv) {
       std::ifstream f(port_file);
       std::string text((std::istreambuf_iterator<char>(f)), {});
       auto at = text.find("127.0.0.1:");
-      if (at != std::string::npos) port = static_cast<std::uint16_t>(std::atoi(text.c_str() + at + 10));
+      if (at != std::string::npos)
+        port = static_cast<std::uint16_t>(std::atoi(text.c_str() + at + 10));
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (!port) kill(pid, SIGKILL);
@@ -166,8 +176,8 @@ int main(int argc, char** argv) {
       for (auto& s : servers) kill(s.pid, SIGKILL);
       return 1;
     }
-    std::printf("weft serve %s: pid %d on 127.0.0.1:%u (%s %s)\n", tag.c_str(), pid, port, bin.c_str(),
-                args.c_str());
+    std::printf("weft serve %s: pid %d on 127.0.0.1:%u (%s %s)\n", tag.c_str(), pid, port,
+                bin.c_str(), args.c_str());
     servers.push_back({tag, pid, port});
   }
   std::printf("otlp -> %s; %d rounds\n", collector.base_url().c_str(), rounds);
@@ -183,8 +193,9 @@ int main(int argc, char** argv) {
     s.p50.push_back(f.p50_ms);
     s.p99.push_back(f.p99_ms);
     s.errors += f.errors;
-    std::printf("  %-24s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %ld  (server RSS %ld MiB)\n",
-                key.c_str(), f.rps, f.p50_ms, f.p99_ms, f.errors, weft::test::rss_kib(pid) / 1024);
+    std::printf(
+        "  %-24s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %ld  (server RSS %ld MiB)\n",
+        key.c_str(), f.rps, f.p50_ms, f.p99_ms, f.errors, weft::test::rss_kib(pid) / 1024);
     std::fflush(stdout);
     collector.clear();  // the collector keeps bodies; keep its memory bounded
   };
@@ -197,8 +208,10 @@ int main(int argc, char** argv) {
     for (int c : {64, 1000})
       for (auto& sv : servers) {
         auto pre = ab ? sv.tag + ": " : std::string();
-        if (use_wrk) record(pre + "wrk c=" + std::to_string(c), sv.pid, run_wrk(sv.port, c, seconds, lua));
-        record(pre + "weft load c=" + std::to_string(c), sv.pid, run_weft_load(weft, sv.port, c, runs));
+        if (use_wrk)
+          record(pre + "wrk c=" + std::to_string(c), sv.pid, run_wrk(sv.port, c, seconds, lua));
+        record(pre + "weft load c=" + std::to_string(c), sv.pid,
+               run_weft_load(weft, sv.port, c, runs));
       }
   }
   std::printf("\nmedians over %d rounds (chain10, otlp sink to the loopback collector)\n", rounds);

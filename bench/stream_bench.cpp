@@ -51,10 +51,10 @@ using nlohmann::json;
 
 namespace {
 
-
 // `weft load ARGS --json`, parsed; null when it printed something else.
 json load(const std::string& args) {
-  auto out = weft::bench::run_capture(std::string(WEFT_BINARY) + " load " + args + " --json --no-progress 2>/dev/null");
+  auto out = weft::bench::run_capture(std::string(WEFT_BINARY) + " load " + args +
+                                      " --json --no-progress 2>/dev/null");
   auto j = json::parse(out, nullptr, false);
   if (j.is_discarded() || !j.contains("runs")) {
     std::cerr << "weft load " << args << ": output not understood:\n" << out << '\n';
@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
     else if (a == "--runs" && i + 1 < argc) runs = std::atol(argv[++i]);
     else if (a == "--weft-b" && i + 1 < argc) weft_b = argv[++i];
     else {
-      std::cerr << "usage: weft_stream_bench [--rounds N] [--chunks N] [--streams N] [--runs N] [--weft-b PATH]\n";
+      std::cerr << "usage: weft_stream_bench [--rounds N] [--chunks N] [--streams N] [--runs N] "
+                   "[--weft-b PATH]\n";
       return 2;
     }
   }
@@ -156,8 +157,10 @@ int main(int argc, char** argv) {
     return std::make_unique<weft::test::serve_process>(
         std::vector<std::string>{"--flows", (dir / "flows").string(), "--trace-file",
                                  (dir / ("traces-" + tag + ".jsonl")).string(), "--max-inflight",
-                                 std::to_string(streams * 2), "--max-connections", std::to_string(streams * 2)},
-        std::vector<std::string>{"WEFT_HTTP_MAX_HOST_CONNECTIONS=" + std::to_string(streams + 64)}, bin);
+                                 std::to_string(streams * 2), "--max-connections",
+                                 std::to_string(streams * 2)},
+        std::vector<std::string>{"WEFT_HTTP_MAX_HOST_CONNECTIONS=" + std::to_string(streams + 64)},
+        bin);
   };
   struct server {
     std::string tag;
@@ -188,7 +191,8 @@ int main(int argc, char** argv) {
     incomplete += static_cast<long>(at(j, {"stream", "streams"}) - at(j, {"stream", "complete"}));
   };
   auto openai = [&](const std::string& tag, const std::string& url, const std::string& model) {
-    auto j = load("--url " + url + " --flow " + model + " --openai --stream --runs " + runs_s + " --concurrency 64");
+    auto j = load("--url " + url + " --flow " + model + " --openai --stream --runs " + runs_s +
+                  " --concurrency 64");
     tally(j);
     m["openai c64 completions/s"][tag].push_back(at(j, {"runs_per_s"}));
     m["openai c64 latency p50 ms"][tag].push_back(at(j, {"latency_ms", "p50"}));
@@ -226,21 +230,23 @@ int main(int argc, char** argv) {
       m["c64 events/s"][t].push_back(at(c64, {"stream", "events_per_s"}));
 
       openai(t, s.url, "story");
-      std::printf("round %d %s: sse %.0f events/s (%.2f us server CPU each); c64 first byte p99 %.2f ms;"
-                  " openai %.0f completions/s; server RSS %ld MiB\n",
-                  r + 1, t.c_str(), m["sse events/s"][t].back(),
-                  m["sse server cpu us/event"][t].empty() ? 0.0 : m["sse server cpu us/event"][t].back(),
-                  m["c64 first byte p99 ms"][t].back(), m["openai c64 completions/s"][t].back(),
-                  weft::test::rss_kib(s.proc->pid()) / 1024);
+      std::printf(
+          "round %d %s: sse %.0f events/s (%.2f us server CPU each); c64 first byte p99 %.2f ms;"
+          " openai %.0f completions/s; server RSS %ld MiB\n",
+          r + 1, t.c_str(), m["sse events/s"][t].back(),
+          m["sse server cpu us/event"][t].empty() ? 0.0 : m["sse server cpu us/event"][t].back(),
+          m["c64 first byte p99 ms"][t].back(), m["openai c64 completions/s"][t].back(),
+          weft::test::rss_kib(s.proc->pid()) / 1024);
       std::fflush(stdout);
     }
     openai("direct", chat.base_url(), "m1");
-    std::printf("round %d direct: %.0f completions/s\n", r + 1, m["openai c64 completions/s"]["direct"].back());
+    std::printf("round %d direct: %.0f completions/s\n", r + 1,
+                m["openai c64 completions/s"]["direct"].back());
   }
 
   using weft::bench::median;
-  std::printf("\nmedians over %d rounds\n  %-30s %12s %12s %12s %8s\n", rounds, "figure", "A", "B", "direct",
-              servers.size() > 1 ? "B/A" : "A/direct");
+  std::printf("\nmedians over %d rounds\n  %-30s %12s %12s %12s %8s\n", rounds, "figure", "A", "B",
+              "direct", servers.size() > 1 ? "B/A" : "A/direct");
   for (auto& [name, by] : m) {
     auto med = [&](const char* t) { return by.count(t) ? median(by.at(t)) : 0.0; };
     const double a = med("A"), b = med("B"), d = med("direct");

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "actors/engine_internals.hpp"
 #include "cli/commands.hpp"
 #include "flows/spec.hpp"
-#include "actors/engine_internals.hpp"
 
 namespace weft::cli {
 

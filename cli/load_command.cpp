@@ -5,17 +5,17 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <system_error>
 
 #include "cli/commands.hpp"
-#include "cli/load_summary.hpp"
 #include "cli/engine_setup.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/load_summary.hpp"
 #include "cli/run_inputs.hpp"
 #include "tracing/audit.hpp"
 #include "tracing/otlp_json_reader.hpp"
@@ -148,7 +148,10 @@ int load_command(const load_opts& o) {
 
   const auto total = static_cast<std::size_t>(st->total);
   const std::int64_t failed = st->failed.load();
-  load_totals totals{st->total, st->total - failed, failed, secs,
+  load_totals totals{st->total,
+                     st->total - failed,
+                     failed,
+                     secs,
                      {st->latency_ms.begin(), st->latency_ms.begin() + static_cast<long>(total)}};
   std::sort(totals.latency_ms.begin(), totals.latency_ms.end());
 
@@ -179,7 +182,8 @@ int load_command(const load_opts& o) {
     auto a0 = clock::now();
     tracing::trace_auditor auditor(std::move(expect));
     auto summary = tracing::read_otlp_json_file(
-        file, [&auditor](tracing::span_record&& s, const tracing::resource_info&) { auditor.add(s); });
+        file,
+        [&auditor](tracing::span_record&& s, const tracing::resource_info&) { auditor.add(s); });
     if (!summary.open_error.empty()) audit_error = summary.open_error;
     audit = auditor.finish();
     audit_secs = std::chrono::duration<double>(clock::now() - a0).count();
@@ -223,12 +227,14 @@ int load_command(const load_opts& o) {
     std::printf("audit  traces %zu  spans %zu  problems %zu  (%zu spans read in %.3f s)\n",
                 audit.traces, audit.spans, audit.problem_count, audit_spans_read, audit_secs);
     std::printf("%s\n", stats.to_string().c_str());
-    if (!file.empty()) std::printf("trace file %s%s\n", file.c_str(), flushed ? "" : " (flush incomplete)");
+    if (!file.empty())
+      std::printf("trace file %s%s\n", file.c_str(), flushed ? "" : " (flush incomplete)");
   }
   for (auto& p : audit.problems) std::cerr << "weft: audit: " << p << '\n';
   if (!audit_error.empty()) std::cerr << "weft: audit: " << audit_error << '\n';
   if (!bad_lines_note.empty()) std::cerr << "weft: audit: " << bad_lines_note << '\n';
-  if (failed) std::cerr << "weft: " << failed << " run(s) failed; first error: " << st->first_error << '\n';
+  if (failed)
+    std::cerr << "weft: " << failed << " run(s) failed; first error: " << st->first_error << '\n';
   return (failed || !audit.ok() || !audit_error.empty()) ? exit_run_failed : exit_ok;
 }
 

@@ -82,14 +82,15 @@ load_answer read_run_stream(const net::http_response& r, bool truncated) {
     a.run_id = string_at(j, "run_id");
     if (string_at(j, "status") != "ok") {
       auto node = string_at(j, "node");
-      a.error = "run failed" + (node.empty() ? "" : " at node '" + node + "'") + ": " +
-                error_text(j);
+      a.error =
+          "run failed" + (node.empty() ? "" : " at node '" + node + "'") + ": " + error_text(j);
     }
     return true;
   });
   a.complete = finished && !sse.failed() && sse.pending_bytes() == 0 && !truncated;
   if (a.error.empty() && !a.complete)
-    a.error = std::string(finished ? "bytes after run_finished" : "the stream ended without run_finished") +
+    a.error = std::string(finished ? "bytes after run_finished"
+                                   : "the stream ended without run_finished") +
               " (" + std::to_string(a.events) + " events read)" + cut_note(truncated);
   a.ok = a.complete && a.error.empty();
   return a;
@@ -153,10 +154,14 @@ load_answer read_chat_stream(const net::http_response& r, bool truncated) {
 
 load_answer read_answer(load_route route, const net::http_response& r, bool truncated) {
   switch (route) {
-    case load_route::runs: return read_run(r, truncated);
-    case load_route::runs_stream: return read_run_stream(r, truncated);
-    case load_route::chat: return read_chat(r, truncated);
-    case load_route::chat_stream: return read_chat_stream(r, truncated);
+    case load_route::runs:
+      return read_run(r, truncated);
+    case load_route::runs_stream:
+      return read_run_stream(r, truncated);
+    case load_route::chat:
+      return read_chat(r, truncated);
+    case load_route::chat_stream:
+      return read_chat_stream(r, truncated);
   }
   return {};
 }

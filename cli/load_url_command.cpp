@@ -23,11 +23,11 @@
 #include <variant>
 
 #include "cli/commands.hpp"
+#include "cli/engine_setup.hpp"
+#include "cli/interrupt.hpp"
 #include "cli/load_summary.hpp"
 #include "cli/load_url_answer.hpp"
 #include "cli/load_url_server.hpp"
-#include "cli/engine_setup.hpp"
-#include "cli/interrupt.hpp"
 #include "cli/run_inputs.hpp"
 #include "flows/spec.hpp"
 #include "net/http_load.hpp"
@@ -239,10 +239,8 @@ int load_url_command(const load_opts& o) {
     auto& r = s.response;
     latency[static_cast<std::size_t>(s.index)] = s.latency_ms;
     ++finished;
-    if (r.error != net::transport_error::none)
-      ++transport_errors[net::to_string(r.error)];
-    else
-      ++statuses[r.status];
+    if (r.error != net::transport_error::none) ++transport_errors[net::to_string(r.error)];
+    else ++statuses[r.status];
     if (o.stream) {
       ++streamed.streams;
       if (s.first_body_ms > 0) streamed.first_event_ms.push_back(s.first_body_ms);
@@ -305,7 +303,10 @@ int load_url_command(const load_opts& o) {
     std::fputc('\n', stderr);
   }
   const auto sent = static_cast<std::size_t>(stats.sent);
-  load_totals totals{stats.sent, ok, failed, stats.duration_s,
+  load_totals totals{stats.sent,
+                     ok,
+                     failed,
+                     stats.duration_s,
                      {latency.begin(), latency.begin() + static_cast<long>(sent)}};
   std::sort(totals.latency_ms.begin(), totals.latency_ms.end());
   std::sort(streamed.first_event_ms.begin(), streamed.first_event_ms.end());
@@ -367,12 +368,14 @@ int load_url_command(const load_opts& o) {
                 o.openai ? "  (OpenAI chat completions)" : "",
                 static_cast<long long>(stats.connections_opened), counts.c_str());
     if (o.stream) {
-      const double per_s = totals.duration_s > 0 ? static_cast<double>(streamed.events) / totals.duration_s : 0;
-      std::printf("stream  complete %lld/%lld  events %lld (%.0f/s)  first event p50 %.2f ms  p99 %.2f ms"
-                  "  (head p99 %.2f ms)\n",
-                  static_cast<long long>(streamed.complete), static_cast<long long>(streamed.streams),
-                  static_cast<long long>(streamed.events), per_s, percentile(streamed.first_event_ms, 0.5),
-                  percentile(streamed.first_event_ms, 0.99), percentile(streamed.first_byte_ms, 0.99));
+      const double per_s =
+          totals.duration_s > 0 ? static_cast<double>(streamed.events) / totals.duration_s : 0;
+      std::printf(
+          "stream  complete %lld/%lld  events %lld (%.0f/s)  first event p50 %.2f ms  p99 %.2f ms"
+          "  (head p99 %.2f ms)\n",
+          static_cast<long long>(streamed.complete), static_cast<long long>(streamed.streams),
+          static_cast<long long>(streamed.events), per_s, percentile(streamed.first_event_ms, 0.5),
+          percentile(streamed.first_event_ms, 0.99), percentile(streamed.first_byte_ms, 0.99));
     }
     if (audit)
       std::printf("audit  traces %zu  spans %zu  problems %zu\n", report.traces, report.spans,

@@ -3,9 +3,9 @@
 #include <cctype>
 #include <iostream>
 
-#include "cli/load_url_answer.hpp"
 #include "cli/engine_setup.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/load_url_answer.hpp"
 #include "cli/run_inputs.hpp"
 #include "net/http_load.hpp"
 
@@ -175,9 +175,10 @@ int check_model(const std::string& api, const load_opts& o, const net::header_li
     names += (names.empty() ? "" : ", ") + id;
   }
   std::cerr << "weft: error: " << api << "/models does not list '" << o.flow_name << "'\n"
-            << (names.empty() ? std::string("weft: hint: it lists no models; a weft flow is one when it has a"
-                                            " prompt or messages input and a text output\n")
-                              : "weft: hint: the models it lists: " + names + "\n");
+            << (names.empty()
+                    ? std::string("weft: hint: it lists no models; a weft flow is one when it has a"
+                                  " prompt or messages input and a text output\n")
+                    : "weft: hint: the models it lists: " + names + "\n");
   return exit_usage;
 }
 

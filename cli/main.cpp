@@ -10,12 +10,14 @@ namespace {
 
 void add_run_common(CLI::App* c, weft::cli::run_common& o) {
   c->add_option("flow", o.flow_path, "Flow file (YAML or JSON)")->required();
-  c->add_option("-i,--input", o.inputs, "Run input KEY=VALUE (repeatable; converted to the declared type)");
+  c->add_option("-i,--input", o.inputs,
+                "Run input KEY=VALUE (repeatable; converted to the declared type)");
   c->add_option("--inputs", o.inputs_file, "Run inputs as one JSON object, from FILE or - (stdin)");
   c->add_option("--session-id", o.session_id, "Session id, put on every span");
   c->add_option("--user-id", o.user_id, "User id, put on every span");
-  c->add_option("--trace-file", o.trace_file,
-                "Write spans as OTLP/JSON lines to PATH (env WEFT_TRACE_FILE; default weft-traces.jsonl)");
+  c->add_option(
+      "--trace-file", o.trace_file,
+      "Write spans as OTLP/JSON lines to PATH (env WEFT_TRACE_FILE; default weft-traces.jsonl)");
   c->add_option("--timeout-ms", o.timeout_ms, "Run-level timeout in ms (overrides the flow's)")
       ->check(CLI::NonNegativeNumber);
   c->add_option("--config", o.config_file, "Settings file (YAML); env and flags override it");
@@ -53,52 +55,73 @@ int main(int argc, char** argv) {
   load_cmd->get_option("flow")->required(false)->description(
       "Flow file (YAML or JSON) to run in-process; omit with --url");
   load_cmd->get_option("--trace-file")
-      ->description("Write spans as OTLP/JSON lines to PATH, truncated first (without it: append to "
-                   "WEFT_TRACE_FILE or weft-traces.jsonl); with --url: the server's trace file to audit");
-  load_cmd->add_option("--url", load.url, "Load a `weft serve` at this base URL (http://HOST:PORT)");
-  load_cmd->add_option("--flow", load.flow_name, "With --url: the name of the server's flow to run");
-  load_cmd->add_option("--audit-wait-ms", load.audit_wait_ms,
-                       "With --url: wait up to this long for the server's trace file to hold all spans")
+      ->description(
+          "Write spans as OTLP/JSON lines to PATH, truncated first (without it: append to "
+          "WEFT_TRACE_FILE or weft-traces.jsonl); with --url: the server's trace file to audit");
+  load_cmd->add_option("--url", load.url,
+                       "Load a `weft serve` at this base URL (http://HOST:PORT)");
+  load_cmd->add_option("--flow", load.flow_name,
+                       "With --url: the name of the server's flow to run");
+  load_cmd
+      ->add_option("--audit-wait-ms", load.audit_wait_ms,
+                   "With --url: wait up to this long for the server's trace file to hold all spans")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  load_cmd->add_option("--http-timeout-ms", load.http_timeout_ms,
-                       "With --url: per-request timeout (default --timeout-ms + 10000, or 60000)")
+  load_cmd
+      ->add_option("--http-timeout-ms", load.http_timeout_ms,
+                   "With --url: per-request timeout (default --timeout-ms + 10000, or 60000)")
       ->check(CLI::NonNegativeNumber);
-  load_cmd->add_option("--api-key-env", load.api_key_env,
-                       "With --url: env variable whose value is sent as 'Authorization: Bearer'")
+  load_cmd
+      ->add_option("--api-key-env", load.api_key_env,
+                   "With --url: env variable whose value is sent as 'Authorization: Bearer'")
       ->capture_default_str();
-  load_cmd->add_flag("--stream", load.stream,
-                     "With --url: stream each run as Server-Sent Events and report the time to the first"
-                     " event, events/s and whether every stream ended in run_finished ([DONE] with --openai)");
-  load_cmd->add_flag("--openai", load.openai,
-                     "With --url: send OpenAI chat completions (POST /v1/chat/completions, model = --flow,"
-                     " the user message from -i prompt=TEXT) to weft or any OpenAI-compatible server");
+  load_cmd->add_flag(
+      "--stream", load.stream,
+      "With --url: stream each run as Server-Sent Events and report the time to the first"
+      " event, events/s and whether every stream ended in run_finished ([DONE] with --openai)");
+  load_cmd->add_flag(
+      "--openai", load.openai,
+      "With --url: send OpenAI chat completions (POST /v1/chat/completions, model = --flow,"
+      " the user message from -i prompt=TEXT) to weft or any OpenAI-compatible server");
 
   weft::cli::serve_opts serve;
   auto* serve_cmd = app.add_subcommand("serve", "Serve the flows of a folder over HTTP");
   serve_cmd->add_option("--flows", serve.flows_dir, "Folder of flow files (*.yaml, *.yml, *.json)")
       ->required();
-  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
   serve_cmd->add_option("--trace-file", serve.trace_file,
                         "Write spans as OTLP/JSON lines to PATH (env WEFT_TRACE_FILE)");
-  serve_cmd->add_option("--config", serve.config_file, "Settings file (YAML); env and flags override it");
-  serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body (413 above)")->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--max-header-bytes", serve.max_header_bytes,
-                        "Largest request line + headers (431 above)")->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--max-headers", serve.max_headers, "Most header fields in a request (431 above)")
+  serve_cmd->add_option("--config", serve.config_file,
+                        "Settings file (YAML); env and flags override it");
+  serve_cmd
+      ->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body (413 above)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--max-inflight", serve.max_inflight,
-                        "Runs in flight at most (503 with Retry-After above)")->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--max-stream-buffer-bytes", serve.max_stream_buffer_bytes,
-                        "Event-stream bytes held for a slow reader before its stream ends with an error event")
+  serve_cmd
+      ->add_option("--max-header-bytes", serve.max_header_bytes,
+                   "Largest request line + headers (431 above)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--heartbeat-ms", serve.heartbeat_ms,
-                        "A comment line on every open event stream this often")
+  serve_cmd
+      ->add_option("--max-headers", serve.max_headers,
+                   "Most header fields in a request (431 above)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd
+      ->add_option("--max-inflight", serve.max_inflight,
+                   "Runs in flight at most (503 with Retry-After above)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd
+      ->add_option(
+          "--max-stream-buffer-bytes", serve.max_stream_buffer_bytes,
+          "Event-stream bytes held for a slow reader before its stream ends with an error event")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd
+      ->add_option("--heartbeat-ms", serve.heartbeat_ms,
+                   "A comment line on every open event stream this often")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--run-history", serve.run_history, "Background runs kept at most")
@@ -107,30 +130,42 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--run-ttl-s", serve.run_ttl_s, "Seconds a finished background run is kept")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--max-connections", serve.max_connections, "Open connections at most")->capture_default_str()
+  serve_cmd->add_option("--max-connections", serve.max_connections, "Open connections at most")
+      ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--idle-timeout-ms", serve.idle_timeout_ms,
-                        "Close a keep-alive connection idle this long")->capture_default_str()
+  serve_cmd
+      ->add_option("--idle-timeout-ms", serve.idle_timeout_ms,
+                   "Close a keep-alive connection idle this long")
+      ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--request-timeout-ms", serve.request_timeout_ms,
-                        "A started request must arrive in full within this (408)")->capture_default_str()
+  serve_cmd
+      ->add_option("--request-timeout-ms", serve.request_timeout_ms,
+                   "A started request must arrive in full within this (408)")
+      ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--drain-timeout-ms", serve.drain_timeout_ms,
-                        "On SIGTERM/SIGINT, wait this long for runs and the trace flush")->capture_default_str()
+  serve_cmd
+      ->add_option("--drain-timeout-ms", serve.drain_timeout_ms,
+                   "On SIGTERM/SIGINT, wait this long for runs and the trace flush")
+      ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  serve_cmd->add_option("--max-output-buffer-bytes", serve.max_output_buffer_bytes,
-                        "Unsent answer bytes per connection before it stops reading requests")
+  serve_cmd
+      ->add_option("--max-output-buffer-bytes", serve.max_output_buffer_bytes,
+                   "Unsent answer bytes per connection before it stops reading requests")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--max-buffered-bytes", serve.max_buffered_bytes,
-                        "Request bodies + unsent answers over all connections (503 above)")
+  serve_cmd
+      ->add_option("--max-buffered-bytes", serve.max_buffered_bytes,
+                   "Request bodies + unsent answers over all connections (503 above)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--max-id-bytes", serve.max_id_bytes,
-                        "Longest session_id / user_id (400 above)")->capture_default_str()
+  serve_cmd
+      ->add_option("--max-id-bytes", serve.max_id_bytes, "Longest session_id / user_id (400 above)")
+      ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--offload-body-bytes", serve.offload_body_bytes,
-                        "Parse run bodies this large off the I/O thread (0: all)")->capture_default_str()
+  serve_cmd
+      ->add_option("--offload-body-bytes", serve.offload_body_bytes,
+                   "Parse run bodies this large off the I/O thread (0: all)")
+      ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
 
   weft::cli::trace_show_opts show;

@@ -51,9 +51,8 @@ std::optional<flows::value_map> make_inputs(const std::string& flow_name,
     if (decl == declared.end()) {
       std::string known;
       for (auto& d : declared) known += (known.empty() ? "" : ", ") + d.name;
-      std::cerr << "weft: error: -i " << key << ": flow '" << flow_name
-                << "' has no input '" << key << "'; its inputs are: "
-                << (known.empty() ? "(none)" : known) << '\n';
+      std::cerr << "weft: error: -i " << key << ": flow '" << flow_name << "' has no input '" << key
+                << "'; its inputs are: " << (known.empty() ? "(none)" : known) << '\n';
       return std::nullopt;
     }
     auto v = flows::convert_text(decl->type, text);

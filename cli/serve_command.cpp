@@ -24,7 +24,8 @@ bool parse_listen(const std::string& text, std::string& host, std::uint16_t& por
   std::string h, p;
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return false;
     h = text.substr(1, close - 1);
     p = text.substr(close + 2);
   } else if (auto colon = text.rfind(':'); colon != std::string::npos) {
@@ -33,7 +34,8 @@ bool parse_listen(const std::string& text, std::string& host, std::uint16_t& por
   } else {
     p = text;
   }
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos)
+    return false;
   auto n = std::stoul(p);
   if (n > 65535) return false;
   host = h.empty() ? "127.0.0.1" : h;
@@ -115,10 +117,10 @@ int serve_command(const serve_opts& o) {
 
   install_signal_flag();
   raise_fd_limit(o.max_connections);
-  auto server = net::http_server::start(
-      engine_internals::system(*eng), hc, [&svc](net::server_request req, net::responder reply) {
-        svc.handle(std::move(req), std::move(reply));
-      });
+  auto server = net::http_server::start(engine_internals::system(*eng), hc,
+                                        [&svc](net::server_request req, net::responder reply) {
+                                          svc.handle(std::move(req), std::move(reply));
+                                        });
   if (server) svc.attach_server(server->get());
   if (!server) {
     std::cerr << "weft: error: cannot listen on " << o.listen << ": "
@@ -143,10 +145,12 @@ int serve_command(const serve_opts& o) {
   auto deadline = std::chrono::milliseconds(o.drain_timeout_ms);
   auto stop_by = std::chrono::steady_clock::now() + deadline;
   bool drained = (*server)->drain(deadline);
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(stop_by - std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      stop_by - std::chrono::steady_clock::now());
   bool flushed = eng->shutdown(std::max(left, std::chrono::milliseconds(200)));
   server->reset();
-  std::cerr << "weft serve: stopped" << (drained ? "" : " (some requests were cut off at the deadline)")
+  std::cerr << "weft serve: stopped"
+            << (drained ? "" : " (some requests were cut off at the deadline)")
             << (flushed ? "" : " (the trace flush did not complete)") << std::endl;
   return exit_ok;
 }

@@ -90,7 +90,8 @@ void print_events(const span_record& s, const std::string& indent) {
       std::cout << indent << "  (" << s.events.size() - max_events_shown << " more events)\n";
       break;
     }
-    std::cout << indent << "  event " << e.name << "  " << offset_text(e.time_unix_ns, s.start_unix_ns);
+    std::cout << indent << "  event " << e.name << "  "
+              << offset_text(e.time_unix_ns, s.start_unix_ns);
     for (const auto& a : e.attributes) std::cout << "  " << a.key << '=' << short_value(a.value);
     std::cout << '\n';
   }
@@ -107,9 +108,12 @@ std::string duration(const span_record& s) {
 
 const char* status_text(tracing::status_code c) {
   switch (c) {
-    case tracing::status_code::ok: return "ok";
-    case tracing::status_code::error: return "ERROR";
-    default: return "unset";
+    case tracing::status_code::ok:
+      return "ok";
+    case tracing::status_code::error:
+      return "ERROR";
+    default:
+      return "unset";
   }
 }
 
@@ -164,9 +168,8 @@ std::vector<const span_record*> print_order(tree& t, std::vector<const span_reco
                                             std::size_t& folded_items, std::size_t& folded_spans) {
   std::sort(kids.begin(), kids.end(),
             [](auto* a, auto* b) { return a->start_unix_ns < b->start_unix_ns; });
-  auto items = std::stable_partition(kids.begin(), kids.end(), [](auto* k) {
-    return !int_attr(*k, "weft.map.index");
-  });
+  auto items = std::stable_partition(kids.begin(), kids.end(),
+                                     [](auto* k) { return !int_attr(*k, "weft.map.index"); });
   std::stable_sort(items, kids.end(), [](auto* a, auto* b) {
     return *int_attr(*a, "weft.map.index") < *int_attr(*b, "weft.map.index");
   });
@@ -192,7 +195,8 @@ std::string span_line(const span_record& s, bool top) {
     if (std::holds_alternative<std::vector<std::string>>(a.value))
       line += "  " + a.key + "=" + short_value(a.value);
   // An LLM call's figures, and an HTTP call's answer.
-  auto in = int_attr(s, "gen_ai.usage.input_tokens"), out = int_attr(s, "gen_ai.usage.output_tokens");
+  auto in = int_attr(s, "gen_ai.usage.input_tokens"),
+       out = int_attr(s, "gen_ai.usage.output_tokens");
   if (in || out)
     line += "  tokens=" + std::to_string(in.value_or(0)) + "+" + std::to_string(out.value_or(0));
   if (auto c = s.find("weft.llm.cost.total"); c && std::holds_alternative<double>(*c)) {
@@ -214,7 +218,7 @@ std::string span_line(const span_record& s, bool top) {
 void print_subtree(tree& t, const span_record& top, const std::string& base) {
   struct frame {
     const span_record* span;  // nullptr: the line for folded map items
-    std::string indent;  // the prefix of this span's children
+    std::string indent;       // the prefix of this span's children
     std::size_t depth;
     bool last;
     std::size_t folded_items, folded_spans;

@@ -19,8 +19,9 @@ int validate_command(const std::vector<std::string>& files) {
     flows::flow_loader loader(reg, flows::component_services{});
     auto plan = loader.load_file(f, errs);
     for (auto& d : errs) std::cerr << d.to_string() << '\n';
-    if (plan) std::cout << f << ": ok (flow '" << plan->name() << "', " << plan->nodes.size()
-                        << " nodes)\n";
+    if (plan)
+      std::cout << f << ": ok (flow '" << plan->name() << "', " << plan->nodes.size()
+                << " nodes)\n";
     else ++bad;
   }
   if (bad) std::cerr << bad << " of " << files.size() << " file(s) invalid\n";

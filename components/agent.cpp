@@ -66,7 +66,9 @@ value inputs_schema(const plan& p) {
   return s;
 }
 
-std::string text_of(const value& v) { return v.dump(-1, ' ', false, value::error_handler_t::replace); }
+std::string text_of(const value& v) {
+  return v.dump(-1, ' ', false, value::error_handler_t::replace);
+}
 
 struct agent_settings {
   llm_settings llm;  // `tools` stays empty: the tools are flows
@@ -84,7 +86,8 @@ class agent_component final : public component {
     auto st = std::make_shared<state>();
     st->messages = value::array();
     if (auto s = inputs.find("system"); s != inputs.end() && !s->second.is_null()) {
-      if (!s->second.is_string()) return ctx.fail("agent: input 'system' must be a string", "agent.input");
+      if (!s->second.is_string())
+        return ctx.fail("agent: input 'system' must be a string", "agent.input");
       st->messages.push_back({{"role", "system"}, {"content", s->second}});
       st->system_first = true;
     }
@@ -93,17 +96,21 @@ class agent_component final : public component {
     const bool has_p = p != inputs.end() && !p->second.is_null();
     const bool has_m = m != inputs.end() && !m->second.is_null();
     if (has_p == has_m)
-      return ctx.fail(has_p ? "agent: give either input 'prompt' or input 'messages', not both"
-                            : "agent: give input 'prompt' (a string) or input 'messages' (chat messages)",
-                      "agent.input");
+      return ctx.fail(
+          has_p ? "agent: give either input 'prompt' or input 'messages', not both"
+                : "agent: give input 'prompt' (a string) or input 'messages' (chat messages)",
+          "agent.input");
     if (has_p) {
-      if (!p->second.is_string()) return ctx.fail("agent: input 'prompt' must be a string", "agent.input");
+      if (!p->second.is_string())
+        return ctx.fail("agent: input 'prompt' must be a string", "agent.input");
       st->messages.push_back({{"role", "user"}, {"content", p->second}});
     } else {
-      if (!m->second.is_array()) return ctx.fail("agent: input 'messages' must be a list", "agent.input");
+      if (!m->second.is_array())
+        return ctx.fail("agent: input 'messages' must be a list", "agent.input");
       for (const value& msg : m->second) {
         if (!msg.is_object() || !msg.contains("role") || !msg["role"].is_string())
-          return ctx.fail("agent: input 'messages': every message needs a string 'role'", "agent.input");
+          return ctx.fail("agent: input 'messages': every message needs a string 'role'",
+                          "agent.input");
         st->messages.push_back(msg);
       }
     }
@@ -143,7 +150,8 @@ class agent_component final : public component {
 
   void step(node_context& ctx, std::shared_ptr<state> st) const {
     if (st->steps >= s_.max_steps) {
-      std::string why = "agent '" + s_.name + "': no final answer after " + std::to_string(s_.max_steps) +
+      std::string why = "agent '" + s_.name + "': no final answer after " +
+                        std::to_string(s_.max_steps) +
                         " model call(s) (max_steps); the model kept calling tools";
       st->agent.set("error.type", "max_steps");
       finish_span(*st, why);
@@ -154,32 +162,36 @@ class agent_component final : public component {
     o.parent = st->agent;
     o.system_first = st->system_first;
     o.model = st->model;
-    llm_chat_call(ctx, s_.llm, st->messages, s_.tool_specs, std::move(o), [this, &ctx, st](llm_call_result r) {
-      if (!r.ok) {
-        st->agent.set("error.type", r.error_type);
-        finish_span(*st, r.error);
-        return ctx.fail("agent '" + s_.name + "': step " + std::to_string(st->steps) + ": " + r.error,
-                        r.error_type);
-      }
-      st->usage += r.reply.usage;
-      st->messages.push_back(r.reply.message);
-      if (r.reply.tool_calls.empty()) {
-        finish_span(*st);
-        value_map out;
-        out["text"] = r.reply.text;
-        out["messages"] = st->messages;
-        out["steps"] = st->steps;
-        out["usage"] = st->usage.to_value();
-        return ctx.complete(std::move(out));
-      }
-      st->answers.assign(r.reply.tool_calls.size(), value());
-      st->pending = r.reply.tool_calls.size();
-      for (std::size_t i = 0; i < r.reply.tool_calls.size(); ++i) call_tool(ctx, st, i, r.reply.tool_calls[i]);
-    });
+    llm_chat_call(ctx, s_.llm, st->messages, s_.tool_specs, std::move(o),
+                  [this, &ctx, st](llm_call_result r) {
+                    if (!r.ok) {
+                      st->agent.set("error.type", r.error_type);
+                      finish_span(*st, r.error);
+                      return ctx.fail("agent '" + s_.name + "': step " + std::to_string(st->steps) +
+                                          ": " + r.error,
+                                      r.error_type);
+                    }
+                    st->usage += r.reply.usage;
+                    st->messages.push_back(r.reply.message);
+                    if (r.reply.tool_calls.empty()) {
+                      finish_span(*st);
+                      value_map out;
+                      out["text"] = r.reply.text;
+                      out["messages"] = st->messages;
+                      out["steps"] = st->steps;
+                      out["usage"] = st->usage.to_value();
+                      return ctx.complete(std::move(out));
+                    }
+                    st->answers.assign(r.reply.tool_calls.size(), value());
+                    st->pending = r.reply.tool_calls.size();
+                    for (std::size_t i = 0; i < r.reply.tool_calls.size(); ++i)
+                      call_tool(ctx, st, i, r.reply.tool_calls[i]);
+                  });
   }
 
   // Runs tool call `i` of this step; its answer lands in st->answers[i].
-  void call_tool(node_context& ctx, const std::shared_ptr<state>& st, std::size_t i, const value& call) const {
+  void call_tool(node_context& ctx, const std::shared_ptr<state>& st, std::size_t i,
+                 const value& call) const {
     const std::string id = call.value("id", std::string{});
     std::string name, args_text;
     if (auto f = call.find("function"); f != call.end() && f->is_object()) {
@@ -222,7 +234,8 @@ class agent_component final : public component {
     if (flows::value_depth(args, s_.llm.max_depth + 1) > s_.llm.max_depth)
       return refuse("the arguments of '" + name + "' nest too deep", "invalid_arguments");
     if (auto problem = tool->arguments->validate(args); !problem.empty())
-      return refuse("the arguments of '" + name + "' do not fit its schema: " + problem, "invalid_arguments");
+      return refuse("the arguments of '" + name + "' do not fit its schema: " + problem,
+                    "invalid_arguments");
     child_run run;
     run.flow = tool->flow;
     for (auto& [k, v] : args.items()) run.inputs[k] = v;
@@ -241,7 +254,8 @@ class agent_component final : public component {
   agent_settings s_;
 };
 
-std::shared_ptr<const component> make(const node_spec& n, const component_services& svc, diagnostics& errs) {
+std::shared_ptr<const component> make(const node_spec& n, const component_services& svc,
+                                      diagnostics& errs) {
   agent_settings s;
   // The chat params are llm.chat's; `tools` here are flows, read below.
   node_spec chat_part = n;
@@ -249,8 +263,9 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
   bool ok = read_llm_settings(chat_part, svc, errs, s.llm);
   if (s.llm.schema) {
     errs.push_back({param_at(n, "response_format"),
-                    "node '" + n.id + "': param 'response_format': an agent answers in text; use an "
-                    "llm.chat node after it for structured output"});
+                    "node '" + n.id +
+                        "': param 'response_format': an agent answers in text; use an "
+                        "llm.chat node after it for structured output"});
     ok = false;
   }
   s.name = n.params.value("name", n.id);
@@ -258,13 +273,15 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
   const source_loc at = param_at(n, "tools");
   auto tools = n.params.find("tools");
   if (tools == n.params.end() || !tools->is_array() || tools->empty()) {
-    errs.push_back({at, "node '" + n.id + "': param 'tools' must list the agent's tools: "
-                        "[{name, description, flow}]"});
+    errs.push_back({at, "node '" + n.id +
+                            "': param 'tools' must list the agent's tools: "
+                            "[{name, description, flow}]"});
     return nullptr;
   }
   for (std::size_t i = 0; i < tools->size(); ++i) {
     const value& t = (*tools)[i];
-    const std::string where = "node '" + n.id + "': param 'tools': tool " + std::to_string(i) + ": ";
+    const std::string where =
+        "node '" + n.id + "': param 'tools': tool " + std::to_string(i) + ": ";
     if (!t.is_object() || !t.contains("name") || !t["name"].is_string() || !t.contains("flow")) {
       errs.push_back({at, where + "want {name, description, flow}"});
       ok = false;
@@ -291,7 +308,8 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
       continue;
     }
     value fn = {{"name", d.name}, {"parameters", schema}};
-    if (auto desc = t.find("description"); desc != t.end() && desc->is_string()) fn["description"] = *desc;
+    if (auto desc = t.find("description"); desc != t.end() && desc->is_string())
+      fn["description"] = *desc;
     else if (!d.flow->spec.description.empty()) fn["description"] = d.flow->spec.description;
     s.tool_specs.push_back({{"type", "function"}, {"function", std::move(fn)}});
     s.tools.push_back(std::move(d));
@@ -305,8 +323,9 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
 void register_agent(flows::registry& r) {
   component_descriptor d;
   d.type = "agent";
-  d.summary = "A tool-calling loop over an OpenAI-compatible chat model whose tools are flows; "
-              "an invoke_agent span with a chat span per step and an execute_tool span per call.";
+  d.summary =
+      "A tool-calling loop over an OpenAI-compatible chat model whose tools are flows; "
+      "an invoke_agent span with a chat span per step and an execute_tool span per call.";
   d.inputs = {{"prompt", false}, {"messages", false}, {"system", false}, {"model", false}};
   d.outputs = {"text", "messages", "steps", "usage"};
   d.params = llm_param_specs();

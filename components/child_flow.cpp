@@ -13,8 +13,9 @@ std::shared_ptr<const plan> child_flow(const node_spec& n, const component_servi
                                        diagnostics& errs) {
   auto p = n.params.find("flow");
   if (p == n.params.end()) {
-    errs.push_back({n.loc, "node '" + n.id + "': param 'flow' is required: a path (./child.yaml), "
-                           "a flow name, or an inline flow"});
+    errs.push_back({n.loc, "node '" + n.id +
+                               "': param 'flow' is required: a path (./child.yaml), "
+                               "a flow name, or an inline flow"});
     return nullptr;
   }
   return flow_ref(n, *p, param_at(n, "flow"), "param 'flow'", svc, errs);
@@ -32,8 +33,10 @@ std::shared_ptr<const plan> flow_ref(const node_spec& n, const value& ref, const
   if (ref.is_string()) child = svc.catalog->resolve(ref.get<std::string>(), at, errs);
   else if (ref.is_object()) child = svc.catalog->resolve_inline(ref, n.id, at, errs);
   else
-    errs.push_back({at, "node '" + n.id + "': " + what + " must be a path, a flow name or an "
-                        "inline flow (a mapping), got " + std::string(ref.type_name())});
+    errs.push_back({at, "node '" + n.id + "': " + what +
+                            " must be a path, a flow name or an "
+                            "inline flow (a mapping), got " +
+                            std::string(ref.type_name())});
   if (!child && errs.size() == before)
     errs.push_back({at, "node '" + n.id + "': the flow did not load"});
   return child;
@@ -50,19 +53,21 @@ bool check_child_inputs(const node_spec& n, const plan& child, const std::set<st
     bound.insert(b.socket);
     if (own.count(b.socket)) continue;
     if (provided.count(b.socket)) {
-      errs.push_back({b.loc, "node '" + n.id + "': input '" + b.socket +
-                                 "' is set by the node itself for each child run; do not connect it"});
+      errs.push_back(
+          {b.loc, "node '" + n.id + "': input '" + b.socket +
+                      "' is set by the node itself for each child run; do not connect it"});
       ok = false;
     } else if (!child.spec.find_input(b.socket)) {
-      errs.push_back({b.loc, "node '" + n.id + "': input '" + b.socket + "' is not an input of flow '" +
-                                 child.name() + "'; its inputs are: " + declared});
+      errs.push_back({b.loc, "node '" + n.id + "': input '" + b.socket +
+                                 "' is not an input of flow '" + child.name() +
+                                 "'; its inputs are: " + declared});
       ok = false;
     }
   }
   for (const auto& d : child.spec.inputs) {
     if (d.default_value || bound.count(d.name) || provided.count(d.name)) continue;
-    errs.push_back({n.loc, "node '" + n.id + "': flow '" + child.name() + "' needs input '" + d.name +
-                               "', which is not connected"});
+    errs.push_back({n.loc, "node '" + n.id + "': flow '" + child.name() + "' needs input '" +
+                               d.name + "', which is not connected"});
     ok = false;
   }
   return ok;
@@ -73,9 +78,9 @@ std::int64_t int_param(const node_spec& n, const std::string& key, std::int64_t 
   auto p = n.params.find(key);
   if (p == n.params.end()) return fallback;
   if (!p->is_number_integer() || p->get<std::int64_t>() < lo || p->get<std::int64_t>() > hi) {
-    errs.push_back({param_at(n, key), "node '" + n.id + "': param '" + key + "' must be an integer from " +
-                                          std::to_string(lo) + " to " + std::to_string(hi) + ", got " +
-                                          p->dump()});
+    errs.push_back({param_at(n, key), "node '" + n.id + "': param '" + key +
+                                          "' must be an integer from " + std::to_string(lo) +
+                                          " to " + std::to_string(hi) + ", got " + p->dump()});
     ok = false;
     return fallback;
   }

@@ -81,7 +81,8 @@ void register_core(registry& r) {
          {"text"},
          {{"template", value_type::string, true}},
          false,
-         [](const node_spec& n, const component_services&, diagnostics& errs) -> std::shared_ptr<const component> {
+         [](const node_spec& n, const component_services&,
+            diagnostics& errs) -> std::shared_ptr<const component> {
            auto text = n.params.value("template", std::string{});
            mst::mustache probe{text};
            if (!probe.is_valid()) {
@@ -97,7 +98,8 @@ void register_core(registry& r) {
          {"value"},
          {},
          false,
-         [](const node_spec&, const component_services&, diagnostics&) -> std::shared_ptr<const component> {
+         [](const node_spec&, const component_services&,
+            diagnostics&) -> std::shared_ptr<const component> {
            return std::make_shared<passthrough_component>();
          }});
   r.add({"const",
@@ -107,7 +109,8 @@ void register_core(registry& r) {
          {"value"},
          {{"value", value_type::any, true}},
          false,
-         [](const node_spec& n, const component_services&, diagnostics&) -> std::shared_ptr<const component> {
+         [](const node_spec& n, const component_services&,
+            diagnostics&) -> std::shared_ptr<const component> {
            return std::make_shared<const_component>(n.params.at("value"));
          }});
   r.add({"sleep",
@@ -117,7 +120,8 @@ void register_core(registry& r) {
          {"value"},
          {{"ms", value_type::integer, true}},
          false,
-         [](const node_spec& n, const component_services&, diagnostics& errs) -> std::shared_ptr<const component> {
+         [](const node_spec& n, const component_services&,
+            diagnostics& errs) -> std::shared_ptr<const component> {
            auto ms = n.params.at("ms").get<std::int64_t>();
            if (ms < 0) {
              add_error(errs, n, "param 'ms' must be >= 0, got " + std::to_string(ms));
@@ -132,8 +136,10 @@ void register_core(registry& r) {
          {"value"},
          {{"message", value_type::string, false}},
          false,
-         [](const node_spec& n, const component_services&, diagnostics&) -> std::shared_ptr<const component> {
-           return std::make_shared<fail_component>(n.params.value("message", std::string{"failed"}));
+         [](const node_spec& n, const component_services&,
+            diagnostics&) -> std::shared_ptr<const component> {
+           return std::make_shared<fail_component>(
+               n.params.value("message", std::string{"failed"}));
          }});
 }
 

@@ -159,9 +159,15 @@ class depth_check final : public nlohmann::json_sax<value> {
   bool binary(binary_t&) override { return true; }
   bool start_object(std::size_t) override { return ++depth_ <= limit_; }
   bool key(string_t&) override { return true; }
-  bool end_object() override { --depth_; return true; }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
   bool start_array(std::size_t) override { return ++depth_ <= limit_; }
-  bool end_array() override { --depth_; return true; }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
   bool parse_error(std::size_t, const std::string&, const value::exception&) override {
     return false;
   }

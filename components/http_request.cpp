@@ -39,8 +39,8 @@ using namespace flows;
 
 // A status the node accepts: one code, or a whole class ("2xx").
 struct status_rule {
-  int code = 0;        // exact code, or
-  int hundreds = 0;    // 2 for "2xx"
+  int code = 0;      // exact code, or
+  int hundreds = 0;  // 2 for "2xx"
   bool matches(long s) const { return code ? s == code : s / 100 == hundreds; }
 };
 
@@ -54,10 +54,10 @@ struct retry_policy {
 
 struct settings {
   std::string method = "GET";
-  std::string url;  // a mustache template
+  std::string url;                                           // a mustache template
   std::vector<std::pair<std::string, std::string>> headers;  // value: a template
-  std::optional<std::string> body;                            // a template
-  escaping body_escape = escaping::none;                      // of {{x}} in `body`
+  std::optional<std::string> body;                           // a template
+  escaping body_escape = escaping::none;                     // of {{x}} in `body`
   std::int64_t timeout_ms = 30000;
   retry_policy retry;
   std::vector<status_rule> expect = {{0, 2}};
@@ -79,7 +79,8 @@ std::optional<status_rule> parse_status(const value& v) {
         (s[2] == 'x' || s[2] == 'X'))
       return status_rule{0, s[0] - '0'};
     if (s.size() == 3 && std::isdigit(static_cast<unsigned char>(s[0])) &&
-        std::isdigit(static_cast<unsigned char>(s[1])) && std::isdigit(static_cast<unsigned char>(s[2])))
+        std::isdigit(static_cast<unsigned char>(s[1])) &&
+        std::isdigit(static_cast<unsigned char>(s[2])))
       return parse_status(value(std::stoi(s)));
   }
   return std::nullopt;
@@ -96,7 +97,9 @@ bool any_match(const std::vector<status_rule>& rules, long s) {
 std::optional<std::int64_t> retry_after_ms(const http_response& r) {
   for (auto& [k, v] : r.headers) {
     if (k != "retry-after") continue;
-    if (!v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    if (!v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        }))
       return std::min<std::int64_t>(std::atoll(v.c_str()) * 1000, max_retry_after_ms);
     std::tm tm{};
     if (strptime(v.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
@@ -114,7 +117,8 @@ bool is_json(const http_response& r) {
     auto type = v.substr(0, v.find(';'));
     for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     while (!type.empty() && type.back() == ' ') type.pop_back();
-    return type == "application/json" || (type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0);
+    return type == "application/json" ||
+           (type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0);
   }
   return false;
 }
@@ -147,7 +151,8 @@ struct call : std::enable_shared_from_this<call> {
     sp.set("server.port", port);
     if (attempt > 0) sp.set("http.request.resend_count", static_cast<std::int64_t>(attempt));
     auto self = shared_from_this();
-    ctx->http(req, [self, sp](http_response r) mutable { self->done(std::move(r), sp); }, {}, sp);
+    ctx->http(
+        req, [self, sp](http_response r) mutable { self->done(std::move(r), sp); }, {}, sp);
   }
 
   // The next attempt after `wait_ms`, or nothing left to try.
@@ -160,7 +165,8 @@ struct call : std::enable_shared_from_this<call> {
   }
 
   std::int64_t next_backoff() {
-    backoff_ms = backoff_ms == 0 ? cfg->retry.initial_ms : std::min(backoff_ms * 2, cfg->retry.max_ms);
+    backoff_ms =
+        backoff_ms == 0 ? cfg->retry.initial_ms : std::min(backoff_ms * 2, cfg->retry.max_ms);
     // Full jitter over the upper half, so that many runs do not retry in step.
     std::uniform_int_distribution<std::int64_t> d(backoff_ms / 2, backoff_ms);
     return d(thread_rng());
@@ -190,8 +196,9 @@ struct call : std::enable_shared_from_this<call> {
       if (retry(wait)) return;
     }
     if (!expected) {
-      ctx->fail("http.request: " + req.method + " " + shown_url + " answered " + std::to_string(r.status) +
-                    " (expected " + expect_text() + "): " + r.body.substr(0, 200),
+      ctx->fail("http.request: " + req.method + " " + shown_url + " answered " +
+                    std::to_string(r.status) + " (expected " + expect_text() +
+                    "): " + r.body.substr(0, 200),
                 "http." + std::to_string(r.status));
       return;
     }
@@ -201,7 +208,8 @@ struct call : std::enable_shared_from_this<call> {
     if (is_json(r) && !r.body.empty()) {
       body = value::parse(r.body, nullptr, false);
       if (body.is_discarded()) {
-        ctx->fail("http.request: " + shown_url + " said its body is JSON, but it does not parse", "http.body");
+        ctx->fail("http.request: " + shown_url + " said its body is JSON, but it does not parse",
+                  "http.body");
         return;
       }
       if (value_depth(body, cfg->max_depth + 1) > cfg->max_depth) {
@@ -223,7 +231,8 @@ struct call : std::enable_shared_from_this<call> {
   std::string expect_text() const {
     std::string out;
     for (auto& e : cfg->expect)
-      out += (out.empty() ? "" : ", ") + (e.code ? std::to_string(e.code) : std::to_string(e.hundreds) + "xx");
+      out += (out.empty() ? "" : ", ") +
+             (e.code ? std::to_string(e.code) : std::to_string(e.hundreds) + "xx");
     return out;
   }
 };
@@ -298,9 +307,11 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
   const auto& p = n.params;
   s.method = p.value("method", std::string("GET"));
   for (auto& c : s.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  static const std::set<std::string> methods = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+  static const std::set<std::string> methods = {"GET",    "POST", "PUT",    "PATCH",
+                                                "DELETE", "HEAD", "OPTIONS"};
   if (!methods.count(s.method)) {
-    add_error(errs, n, "method", "'" + s.method + "' is not one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
+    add_error(errs, n, "method",
+              "'" + s.method + "' is not one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
     ok = false;
   }
   s.url = p.at("url").get<std::string>();
@@ -309,7 +320,8 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
   auto literal = s.url.substr(0, s.url.find("{{"));
   if (literal.find("://") != std::string::npos || literal.size() == s.url.size()) {
     if (!http_scheme(s.url)) {
-      add_error(errs, n, "url", "'" + net::display_url(s.url) + "' must start with http:// or https://");
+      add_error(errs, n, "url",
+                "'" + net::display_url(s.url) + "' must start with http:// or https://");
       ok = false;
     }
   }
@@ -348,8 +360,7 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
     s.retry.max_ms = r->value("max_ms", std::int64_t{5000});
     if (s.retry.max_attempts < 1 || s.retry.max_attempts > 20 || s.retry.initial_ms < 0 ||
         s.retry.max_ms < s.retry.initial_ms) {
-      add_error(errs, n, "retry",
-                "want max_attempts 1..20 and 0 <= initial_ms <= max_ms");
+      add_error(errs, n, "retry", "want max_attempts 1..20 and 0 <= initial_ms <= max_ms");
       ok = false;
     }
     if (auto on = r->find("on"); on != r->end()) {
@@ -361,7 +372,8 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
         } else if (auto rule = parse_status(x)) {
           s.retry.on_status.push_back(*rule);
         } else {
-          add_error(errs, n, "retry", "'on' takes status codes, classes like 5xx, and transport; got " + x.dump());
+          add_error(errs, n, "retry",
+                    "'on' takes status codes, classes like 5xx, and transport; got " + x.dump());
           ok = false;
         }
       }
@@ -372,14 +384,14 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
     auto one = [&](const value& x) {
       if (auto rule = parse_status(x)) s.expect.push_back(*rule);
       else {
-        add_error(errs, n, "expect_status", "want a status (200), a class (2xx) or a list of them; got " + x.dump());
+        add_error(errs, n, "expect_status",
+                  "want a status (200), a class (2xx) or a list of them; got " + x.dump());
         ok = false;
       }
     };
     if (e->is_array())
       for (auto& x : *e) one(x);
-    else
-      one(*e);
+    else one(*e);
   }
   if (!ok) return nullptr;
   return std::make_shared<http_request_component>(std::move(s));
@@ -389,19 +401,20 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
 
 void register_http(flows::registry& r) {
   flows::component_descriptor d{"http.request",
-         "One HTTP request (templated URL, headers and body), retried by policy; each attempt a CLIENT span.",
-         {},
-         true,
-         {"status", "headers", "body", "ok"},
-         {{"method", value_type::string, false},
-          {"url", value_type::string, true},
-          {"headers", value_type::object, false},
-          {"body", value_type::string, false},
-          {"timeout_ms", value_type::integer, false},
-          {"retry", value_type::object, false},
-          {"expect_status", value_type::any, false}},
-         false,
-         make};
+                                "One HTTP request (templated URL, headers and body), retried by "
+                                "policy; each attempt a CLIENT span.",
+                                {},
+                                true,
+                                {"status", "headers", "body", "ok"},
+                                {{"method", value_type::string, false},
+                                 {"url", value_type::string, true},
+                                 {"headers", value_type::object, false},
+                                 {"body", value_type::string, false},
+                                 {"timeout_ms", value_type::integer, false},
+                                 {"retry", value_type::object, false},
+                                 {"expect_status", value_type::any, false}},
+                                false,
+                                make};
   d.opens_spans = true;  // a CLIENT span per attempt
   r.add(std::move(d));
 }

@@ -29,8 +29,10 @@ void register_join(flows::registry& reg) {
   d.summary = "The first produced of `values` (variadic), and all that were produced.";
   d.inputs = {{"values", true, true}};
   d.outputs = {"value", "values"};
-  d.make = [](const node_spec&, const component_services&, diagnostics&)
-      -> std::shared_ptr<const component> { return std::make_shared<join_component>(); };
+  d.make = [](const node_spec&, const component_services&,
+              diagnostics&) -> std::shared_ptr<const component> {
+    return std::make_shared<join_component>();
+  };
   reg.add(std::move(d));
 }
 

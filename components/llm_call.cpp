@@ -21,7 +21,8 @@ constexpr std::size_t max_error_head = 4096;
 constexpr std::size_t max_stream_content = 16 << 20;
 
 void add_error(diagnostics& errs, const node_spec& n, const std::string& param, std::string msg) {
-  errs.push_back({param_at(n, param), "node '" + n.id + "': param '" + param + "': " + std::move(msg)});
+  errs.push_back(
+      {param_at(n, param), "node '" + n.id + "': param '" + param + "': " + std::move(msg)});
 }
 
 std::optional<double> number_param(const node_spec& n, const char* key, double lo, double hi,
@@ -29,8 +30,9 @@ std::optional<double> number_param(const node_spec& n, const char* key, double l
   auto i = n.params.find(key);
   if (i == n.params.end() || i->is_null()) return std::nullopt;
   if (!i->is_number() || i->get<double>() < lo || i->get<double>() > hi) {
-    add_error(errs, n, key, "want a number from " + value(lo).dump() + " to " + value(hi).dump() +
-                                ", got " + i->dump());
+    add_error(errs, n, key,
+              "want a number from " + value(lo).dump() + " to " + value(hi).dump() + ", got " +
+                  i->dump());
     ok = false;
     return std::nullopt;
   }
@@ -79,8 +81,9 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
       stream_error.clear();
       on_chunk = [self](std::string_view bytes) { self->chunk(bytes); };
     }
-    ctx->http(req, [self, hs](http_response r) mutable { self->response(std::move(r), hs); },
-              std::move(on_chunk), hs);
+    ctx->http(
+        req, [self, hs](http_response r) mutable { self->response(std::move(r), hs); },
+        std::move(on_chunk), hs);
   }
 
   void chunk(std::string_view bytes) {
@@ -96,7 +99,8 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
       if (delta.empty()) return true;
       content_bytes += delta.size();
       if (content_bytes > max_stream_content) {
-        stream_error = "the streamed reply grew past " + std::to_string(max_stream_content >> 20) + " MiB";
+        stream_error =
+            "the streamed reply grew past " + std::to_string(max_stream_content >> 20) + " MiB";
         return false;
       }
       if (chunks++ == 0) {
@@ -106,7 +110,8 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
       if (ctx->observed()) ctx->emit(value(std::move(delta)));
       return true;
     });
-    if (!ok && stream_error.empty()) stream_error = "malformed stream: an event is larger than 1 MiB";
+    if (!ok && stream_error.empty())
+      stream_error = "malformed stream: an event is larger than 1 MiB";
   }
 
   bool retry_after(const http_response& r) {
@@ -146,7 +151,9 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
       hs.end();
       if (retry_after(r)) return;
       const std::string& body = s->request.stream ? error_head : r.body;
-      return fail("the server answered " + code + " after " + attempts + ": " + error_message_of(body), code);
+      return fail(
+          "the server answered " + code + " after " + attempts + ": " + error_message_of(body),
+          code);
     }
     hs.end();
     chat_reply reply;
@@ -186,17 +193,22 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
     if (reply.usage.present) {
       chat.set("gen_ai.usage.input_tokens", reply.usage.input);
       chat.set("gen_ai.usage.output_tokens", reply.usage.output);
-      if (reply.usage.cache_read) chat.set("gen_ai.usage.cache_read.input_tokens", *reply.usage.cache_read);
-      if (reply.usage.reasoning) chat.set("gen_ai.usage.reasoning.output_tokens", *reply.usage.reasoning);
+      if (reply.usage.cache_read)
+        chat.set("gen_ai.usage.cache_read.input_tokens", *reply.usage.cache_read);
+      if (reply.usage.reasoning)
+        chat.set("gen_ai.usage.reasoning.output_tokens", *reply.usage.reasoning);
       if (s->price_input && s->price_output) {
-        chat.set("weft.llm.cost.input", static_cast<double>(reply.usage.input) * *s->price_input / 1e6);
-        chat.set("weft.llm.cost.output", static_cast<double>(reply.usage.output) * *s->price_output / 1e6);
+        chat.set("weft.llm.cost.input",
+                 static_cast<double>(reply.usage.input) * *s->price_input / 1e6);
+        chat.set("weft.llm.cost.output",
+                 static_cast<double>(reply.usage.output) * *s->price_output / 1e6);
         chat.set("weft.llm.cost.total", *llm_cost(*s, reply.usage));
       }
     }
     if (s->content && chat.recording())
-      chat.set("gen_ai.output.messages", genai_output_messages(reply.message, reply.finish_reason).dump(
-                                             -1, ' ', false, value::error_handler_t::replace));
+      chat.set("gen_ai.output.messages",
+               genai_output_messages(reply.message, reply.finish_reason)
+                   .dump(-1, ' ', false, value::error_handler_t::replace));
     chat.end();
     llm_call_result out;
     out.ok = true;
@@ -225,12 +237,15 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
 // as the conventions ask for instructions that are part of the history.
 void set_content(span& chat, const value& messages, bool first_is_instructions) {
   value rest = value::array();
-  auto text = [](const value& v) { return v.dump(-1, ' ', false, value::error_handler_t::replace); };
+  auto text = [](const value& v) {
+    return v.dump(-1, ' ', false, value::error_handler_t::replace);
+  };
   std::size_t from = 0;
   if (first_is_instructions && !messages.empty() && messages[0].is_object()) {
     auto c = messages[0].find("content");
     if (c != messages[0].end() && c->is_string()) {
-      chat.set("gen_ai.system_instructions", text(genai_system_instructions(c->get<std::string>())));
+      chat.set("gen_ai.system_instructions",
+               text(genai_system_instructions(c->get<std::string>())));
       from = 1;
     }
   }
@@ -269,7 +284,8 @@ std::optional<std::string> normalise_tools(const value& in, value& out) {
     if (!t.is_object()) return where + "want an object";
     const value* fn = &t;
     if (auto f = t.find("function"); f != t.end()) {
-      if (t.value("type", "function") != "function") return where + "only type 'function' is supported";
+      if (t.value("type", "function") != "function")
+        return where + "only type 'function' is supported";
       fn = &*f;
     }
     if (!fn->is_object()) return where + "'function' must be an object";
@@ -333,14 +349,17 @@ bool read_llm_settings(const node_spec& n, const component_services& svc, diagno
     out.request.max_tokens = m->get<std::int64_t>();
   }
   out.request.max_tokens_field = p.value("max_tokens_field", std::string("max_completion_tokens"));
-  if (out.request.max_tokens_field != "max_completion_tokens" && out.request.max_tokens_field != "max_tokens") {
-    add_error(errs, n, "max_tokens_field", "want max_completion_tokens (the default) or max_tokens");
+  if (out.request.max_tokens_field != "max_completion_tokens" &&
+      out.request.max_tokens_field != "max_tokens") {
+    add_error(errs, n, "max_tokens_field",
+              "want max_completion_tokens (the default) or max_tokens");
     ok = false;
   }
   if (auto st = p.find("stop"); st != p.end()) {
     if (st->is_string()) {
       out.request.stop.push_back(st->get<std::string>());
-    } else if (st->is_array() && std::all_of(st->begin(), st->end(), [](const value& x) { return x.is_string(); })) {
+    } else if (st->is_array() &&
+               std::all_of(st->begin(), st->end(), [](const value& x) { return x.is_string(); })) {
       for (auto& x : *st) out.request.stop.push_back(x.get<std::string>());
     } else {
       add_error(errs, n, "stop", "want a string or a list of strings");
@@ -374,7 +393,8 @@ bool read_llm_settings(const node_spec& n, const component_services& svc, diagno
   }
   out.retry_invalid = static_cast<int>(int_param(n, "retry_invalid", 0, 0, 10, errs, ok));
   if (out.retry_invalid > 0 && !out.schema) {
-    add_error(errs, n, "retry_invalid", "only applies with response_format (a schema to check replies against)");
+    add_error(errs, n, "retry_invalid",
+              "only applies with response_format (a schema to check replies against)");
     ok = false;
   }
   if (auto t = p.find("tools"); t != p.end()) {
@@ -399,7 +419,8 @@ bool read_llm_settings(const node_spec& n, const component_services& svc, diagno
     auto in = pr->find("input"), outp = pr->find("output");
     if (in == pr->end() || outp == pr->end() || !in->is_number() || !outp->is_number() ||
         in->get<double>() < 0 || outp->get<double>() < 0) {
-      add_error(errs, n, "price_per_mtok", "want {input: N, output: N}, prices per million tokens, N >= 0");
+      add_error(errs, n, "price_per_mtok",
+                "want {input: N, output: N}, prices per million tokens, N >= 0");
       ok = false;
     } else {
       out.price_input = in->get<double>();
@@ -420,7 +441,9 @@ std::optional<std::string> model_input(const value_map& in, std::string& model) 
 
 std::optional<double> llm_cost(const llm_settings& s, const chat_usage& u) {
   if (!s.price_input || !s.price_output) return std::nullopt;
-  return (static_cast<double>(u.input) * *s.price_input + static_cast<double>(u.output) * *s.price_output) / 1e6;
+  return (static_cast<double>(u.input) * *s.price_input +
+          static_cast<double>(u.output) * *s.price_output) /
+         1e6;
 }
 
 void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, value tools,

@@ -39,15 +39,15 @@ namespace weft::components {
 /// The params of a chat call, read once per node at load.
 struct llm_settings {
   chat_request_params request;
-  std::string url;  // base_url + "/chat/completions"
+  std::string url;      // base_url + "/chat/completions"
   std::string api_key;  // empty: no Authorization header
   std::string provider = "openai";
   std::string host;
   std::int64_t port = 0;
   std::int64_t timeout_ms = 600000;
   llm_retry_policy retry;
-  value tools = value::array();  // OpenAI function tools, normalised
-  std::optional<double> price_input;   // per million tokens
+  value tools = value::array();       // OpenAI function tools, normalised
+  std::optional<double> price_input;  // per million tokens
   std::optional<double> price_output;
   std::shared_ptr<const json_schema> schema;  // with response_format
   int retry_invalid = 0;

@@ -33,7 +33,8 @@ using namespace flows;
 std::optional<std::string> transcript(const value_map& in, value& messages) {
   messages = value::array();
   if (auto s = in.find("system"); s != in.end() && !s->second.is_null()) {
-    if (!s->second.is_string()) return "input 'system' must be a string, got " + std::string(s->second.type_name());
+    if (!s->second.is_string())
+      return "input 'system' must be a string, got " + std::string(s->second.type_name());
     messages.push_back({{"role", "system"}, {"content", s->second}});
   }
   auto m = in.find("messages");
@@ -44,7 +45,8 @@ std::optional<std::string> transcript(const value_map& in, value& messages) {
     return has_m ? "give either input 'prompt' or input 'messages', not both"
                  : "give input 'prompt' (a string) or input 'messages' (a list of chat messages)";
   if (has_p) {
-    if (!p->second.is_string()) return "input 'prompt' must be a string, got " + std::string(p->second.type_name());
+    if (!p->second.is_string())
+      return "input 'prompt' must be a string, got " + std::string(p->second.type_name());
     messages.push_back({{"role", "user"}, {"content", p->second}});
     return std::nullopt;
   }
@@ -64,8 +66,10 @@ class llm_chat_component final : public component {
 
   void start(node_context& ctx, value_map inputs) const override {
     auto st = std::make_shared<state>();
-    if (auto why = transcript(inputs, st->messages)) return ctx.fail("llm.chat: " + *why, "llm.input");
-    if (auto s = inputs.find("system"); s != inputs.end() && !s->second.is_null()) st->system_first = true;
+    if (auto why = transcript(inputs, st->messages))
+      return ctx.fail("llm.chat: " + *why, "llm.input");
+    if (auto s = inputs.find("system"); s != inputs.end() && !s->second.is_null())
+      st->system_first = true;
     if (auto m = model_input(inputs, st->model)) return ctx.fail("llm.chat: " + *m, "llm.input");
     if (auto t = inputs.find("tools"); t != inputs.end() && !t->second.is_null()) {
       if (auto why = normalise_tools(t->second, st->tools))
@@ -90,46 +94,50 @@ class llm_chat_component final : public component {
     llm_call_options o;
     o.system_first = st->system_first;
     o.model = st->model;
-    llm_chat_call(ctx, s_, st->messages, st->tools, std::move(o), [this, &ctx, st](llm_call_result r) {
-      if (!r.ok) return ctx.fail("llm.chat: " + r.error, r.error_type);
-      st->usage += r.reply.usage;
-      value json;
-      if (s_.schema) {
-        std::string problem;
-        json = value::parse(r.reply.text, nullptr, false);
-        if (json.is_discarded()) problem = "the reply is not JSON";
-        else if (flows::value_depth(json, s_.max_depth + 1) > s_.max_depth)
-          problem = "the reply nests deeper than " + std::to_string(s_.max_depth) + " levels";
-        else problem = s_.schema->validate(json);
-        if (!problem.empty()) {
-          if (st->asks_left-- > 0) {
-            // Ask again, showing the model its reply and what was wrong.
-            st->messages.push_back(r.reply.message);
-            st->messages.push_back({{"role", "user"},
-                                    {"content", "Your reply does not match the required JSON Schema (" +
-                                                    problem + "). Answer again with JSON only."}});
-            return call(ctx, st);
+    llm_chat_call(
+        ctx, s_, st->messages, st->tools, std::move(o), [this, &ctx, st](llm_call_result r) {
+          if (!r.ok) return ctx.fail("llm.chat: " + r.error, r.error_type);
+          st->usage += r.reply.usage;
+          value json;
+          if (s_.schema) {
+            std::string problem;
+            json = value::parse(r.reply.text, nullptr, false);
+            if (json.is_discarded()) problem = "the reply is not JSON";
+            else if (flows::value_depth(json, s_.max_depth + 1) > s_.max_depth)
+              problem = "the reply nests deeper than " + std::to_string(s_.max_depth) + " levels";
+            else problem = s_.schema->validate(json);
+            if (!problem.empty()) {
+              if (st->asks_left-- > 0) {
+                // Ask again, showing the model its reply and what was wrong.
+                st->messages.push_back(r.reply.message);
+                st->messages.push_back(
+                    {{"role", "user"},
+                     {"content", "Your reply does not match the required JSON Schema (" + problem +
+                                     "). Answer again with JSON only."}});
+                return call(ctx, st);
+              }
+              return ctx.fail("llm.chat: " + problem + " (response_format '" +
+                                  s_.request.schema_name + "', after " +
+                                  std::to_string(s_.retry_invalid + 1) + " ask(s))",
+                              "llm.schema");
+            }
           }
-          return ctx.fail("llm.chat: " + problem + " (response_format '" + s_.request.schema_name +
-                              "', after " + std::to_string(s_.retry_invalid + 1) + " ask(s))",
-                          "llm.schema");
-        }
-      }
-      value_map out;
-      out["text"] = r.reply.text;
-      out["message"] = r.reply.message;
-      out["tool_calls"] = r.reply.tool_calls;
-      out["usage"] = st->usage.to_value();
-      out["finish_reason"] = r.reply.finish_reason;
-      if (s_.schema) out["json"] = std::move(json);
-      ctx.complete(std::move(out));
-    });
+          value_map out;
+          out["text"] = r.reply.text;
+          out["message"] = r.reply.message;
+          out["tool_calls"] = r.reply.tool_calls;
+          out["usage"] = st->usage.to_value();
+          out["finish_reason"] = r.reply.finish_reason;
+          if (s_.schema) out["json"] = std::move(json);
+          ctx.complete(std::move(out));
+        });
   }
 
   llm_settings s_;
 };
 
-std::shared_ptr<const component> make(const node_spec& n, const component_services& svc, diagnostics& errs) {
+std::shared_ptr<const component> make(const node_spec& n, const component_services& svc,
+                                      diagnostics& errs) {
   llm_settings s;
   if (!read_llm_settings(n, svc, errs, s)) return nullptr;
   return std::make_shared<llm_chat_component>(std::move(s));
@@ -140,9 +148,14 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
 void register_llm_chat(flows::registry& r) {
   component_descriptor d;
   d.type = "llm.chat";
-  d.summary = "One chat completion from an OpenAI-compatible server: streaming, tools, structured output; "
-              "a GenAI `chat {model}` span.";
-  d.inputs = {{"prompt", false}, {"messages", false}, {"system", false}, {"tools", false}, {"model", false}};
+  d.summary =
+      "One chat completion from an OpenAI-compatible server: streaming, tools, structured output; "
+      "a GenAI `chat {model}` span.";
+  d.inputs = {{"prompt", false},
+              {"messages", false},
+              {"system", false},
+              {"tools", false},
+              {"model", false}};
   d.outputs = {"text", "message", "tool_calls", "usage", "finish_reason", "json"};
   d.params = llm_param_specs();
   d.make = make;

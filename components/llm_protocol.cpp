@@ -82,9 +82,10 @@ value chat_request_body(const chat_request_params& p, const value& messages, con
   if (!p.stop.empty()) b["stop"] = p.stop;
   if (p.seed) b["seed"] = *p.seed;
   if (!p.schema.is_null())
-    b["response_format"] = {{"type", "json_schema"},
-                            {"json_schema",
-                             {{"name", p.schema_name}, {"schema", p.schema}, {"strict", p.schema_strict}}}};
+    b["response_format"] = {
+        {"type", "json_schema"},
+        {"json_schema",
+         {{"name", p.schema_name}, {"schema", p.schema}, {"strict", p.schema_strict}}}};
   if (tools.is_array() && !tools.empty()) b["tools"] = tools;
   if (p.stream) {
     b["stream"] = true;
@@ -106,7 +107,8 @@ value chat_usage::to_value() const {
   return {{"input_tokens", input}, {"output_tokens", output}, {"total_tokens", input + output}};
 }
 
-std::optional<std::string> parse_chat_reply(std::string_view body, std::size_t max_depth, chat_reply& out) {
+std::optional<std::string> parse_chat_reply(std::string_view body, std::size_t max_depth,
+                                            chat_reply& out) {
   value v = value::parse(body, nullptr, false);
   if (v.is_discarded()) return "the reply is not JSON: " + error_message_of(body, 120);
   if (flows::value_depth(v, max_depth + 1) > max_depth)
@@ -147,13 +149,16 @@ chat_stream::step chat_stream::add(std::string_view data, std::string& delta) {
   char first_chunk[4096];
   rapidjson::MemoryPoolAllocator<> pool(first_chunk, sizeof first_chunk);
   rapidjson::Document v(&pool);
-  v.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(data.data(), data.size());
+  v.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(data.data(),
+                                                                                  data.size());
   if (v.HasParseError() || !v.IsObject()) {
-    error_ = "malformed stream: an event's data is not a JSON object: " + error_message_of(data, 120);
+    error_ =
+        "malformed stream: an event's data is not a JSON object: " + error_message_of(data, 120);
     return step::failed;
   }
   if (json_depth(v, max_depth_ + 1) > max_depth_) {
-    error_ = "malformed stream: a chunk nests deeper than " + std::to_string(max_depth_) + " levels";
+    error_ =
+        "malformed stream: a chunk nests deeper than " + std::to_string(max_depth_) + " levels";
     return step::failed;
   }
   if (auto e = v.FindMember("error"); e != v.MemberEnd() && !e->value.IsNull()) {
@@ -168,10 +173,12 @@ chat_stream::step chat_stream::add(std::string_view data, std::string& delta) {
     if (whole.is_object() && whole.contains("usage")) read_usage(whole["usage"], reply_.usage);
   }
   auto choices = v.FindMember("choices");
-  if (choices == v.MemberEnd() || !choices->value.IsArray() || choices->value.Empty()) return step::more;
+  if (choices == v.MemberEnd() || !choices->value.IsArray() || choices->value.Empty())
+    return step::more;
   const auto& c = choices->value[0];
   if (!c.IsObject()) return step::more;
-  if (auto f = string_or_empty(c, "finish_reason"); !f.empty()) reply_.finish_reason = std::string(f);
+  if (auto f = string_or_empty(c, "finish_reason"); !f.empty())
+    reply_.finish_reason = std::string(f);
   auto d = c.FindMember("delta");
   if (d == c.MemberEnd() || !d->value.IsObject()) return step::more;
   if (auto t = d->value.FindMember("content"); t != d->value.MemberEnd() && t->value.IsString()) {
@@ -179,18 +186,21 @@ chat_stream::step chat_stream::add(std::string_view data, std::string& delta) {
     content_ += delta;
     has_content_ = true;
   }
-  if (auto calls = d->value.FindMember("tool_calls"); calls != d->value.MemberEnd() && calls->value.IsArray()) {
+  if (auto calls = d->value.FindMember("tool_calls");
+      calls != d->value.MemberEnd() && calls->value.IsArray()) {
     for (const auto& frag : calls->value.GetArray()) {
       if (!frag.IsObject()) continue;
       std::int64_t index = 0;
-      if (auto i = frag.FindMember("index"); i != frag.MemberEnd() && i->value.IsInt64()) index = i->value.GetInt64();
+      if (auto i = frag.FindMember("index"); i != frag.MemberEnd() && i->value.IsInt64())
+        index = i->value.GetInt64();
       if (index < 0 || index >= max_tool_calls) {
         error_ = "malformed stream: tool call index " + std::to_string(index) + " is out of range";
         return step::failed;
       }
       auto& list = reply_.tool_calls;
       while (static_cast<std::int64_t>(list.size()) <= index)
-        list.push_back({{"id", ""}, {"type", "function"}, {"function", {{"name", ""}, {"arguments", ""}}}});
+        list.push_back(
+            {{"id", ""}, {"type", "function"}, {"function", {{"name", ""}, {"arguments", ""}}}});
       value& call = list[static_cast<std::size_t>(index)];
       if (auto s = string_or_empty(frag, "id"); !s.empty()) call["id"] = std::string(s);
       if (auto f = frag.FindMember("function"); f != frag.MemberEnd() && f->value.IsObject()) {

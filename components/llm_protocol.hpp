@@ -66,8 +66,8 @@ struct chat_reply {
   /// The assistant message as it goes back into a transcript:
   /// {role: "assistant", content: string|null, tool_calls?: [...]}.
   value message = value::object();
-  std::string text;                      // content, "" when null
-  value tool_calls = value::array();     // [{id, type: function, function: {name, arguments}}]
+  std::string text;                   // content, "" when null
+  value tool_calls = value::array();  // [{id, type: function, function: {name, arguments}}]
   std::string finish_reason;
   chat_usage usage;
 };
@@ -75,7 +75,8 @@ struct chat_reply {
 /// Reads a whole (non-streamed) reply body. Returns an error text when it
 /// is not a chat completion (does not parse, nests deeper than
 /// `max_depth`, has no choices).
-std::optional<std::string> parse_chat_reply(std::string_view body, std::size_t max_depth, chat_reply& out);
+std::optional<std::string> parse_chat_reply(std::string_view body, std::size_t max_depth,
+                                            chat_reply& out);
 
 /// Joins the chunks of a streamed reply.
 class chat_stream {

@@ -49,7 +49,8 @@ std::optional<std::int64_t> llm_retry_after_ms(const http_response& r,
         std::tm tm{};
         if (strptime(s->c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
           auto at = std::chrono::system_clock::from_time_t(timegm(&tm));
-          ms = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(at - now).count());
+          ms = static_cast<double>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(at - now).count());
         }
       }
     }

@@ -37,9 +37,9 @@ bool llm_should_retry(const http_response& r);
 
 /// The server's own wait, from retry-after-ms or retry-after, when it is
 /// within [0, 120 s]; `now` is for an HTTP date.
-std::optional<std::int64_t> llm_retry_after_ms(const http_response& r,
-                                               std::chrono::system_clock::time_point now =
-                                                   std::chrono::system_clock::now());
+std::optional<std::int64_t> llm_retry_after_ms(
+    const http_response& r,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 /// The wait before retry number `retries_done` (0 for the first retry).
 std::int64_t llm_retry_wait_ms(const http_response& r, const llm_retry_policy& p, int retries_done,

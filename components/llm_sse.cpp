@@ -2,7 +2,8 @@
 
 namespace weft::components {
 
-bool sse_parser::feed(std::string_view bytes, const std::function<bool(const sse_event&)>& on_event) {
+bool sse_parser::feed(std::string_view bytes,
+                      const std::function<bool(const sse_event&)>& on_event) {
   if (failed_) return false;
   std::size_t i = 0;
   if (!started_) {

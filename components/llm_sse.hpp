@@ -56,8 +56,8 @@ class sse_parser {
   std::string line_;
   sse_event event_;
   bool has_data_ = false;
-  bool after_cr_ = false;   // the last byte was a CR: a following LF is part of it
-  bool started_ = false;    // past a possible byte order mark
+  bool after_cr_ = false;  // the last byte was a CR: a following LF is part of it
+  bool started_ = false;   // past a possible byte order mark
   bool failed_ = false;
 };
 

@@ -51,7 +51,8 @@ struct loop_run : std::enable_shared_from_this<loop_run> {
 
   void done(child_result r) {
     if (!r.ok) {
-      ctx->fail("loop: iteration " + std::to_string(iteration) + " failed: " + r.error, "loop.iteration");
+      ctx->fail("loop: iteration " + std::to_string(iteration) + " failed: " + r.error,
+                "loop.iteration");
       return;
     }
     bool stop = false;
@@ -68,7 +69,8 @@ struct loop_run : std::enable_shared_from_this<loop_run> {
     if (!stop && iteration >= cfg->max_iterations) {
       if (cfg->until && !cfg->stop_at_limit) {
         ctx->fail("loop: reached max_iterations (" + std::to_string(cfg->max_iterations) +
-                      ") without `" + cfg->until_text + "` becoming true; raise max_iterations, "
+                      ") without `" + cfg->until_text +
+                      "` becoming true; raise max_iterations, "
                       "or set on_limit: stop to take the last iteration's outputs",
                   "loop.limit");
         return;
@@ -115,27 +117,31 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
   bool ok = true;
   loop_settings s;
   if (!n.params.contains("max_iterations")) {
-    errs.push_back({n.loc, "node '" + n.id + "': param 'max_iterations' is required (1 to 10000): "
-                           "a loop must be bounded"});
+    errs.push_back({n.loc, "node '" + n.id +
+                               "': param 'max_iterations' is required (1 to 10000): "
+                               "a loop must be bounded"});
     ok = false;
   }
   s.max_iterations = int_param(n, "max_iterations", 1, 1, 10000, errs, ok);
   if (auto e = n.params.find("on_limit"); e != n.params.end()) {
     if (*e == "stop") s.stop_at_limit = true;
     else if (*e != "fail") {
-      errs.push_back({param_at(n, "on_limit"), "node '" + n.id + "': param 'on_limit' is fail or stop, got " + e->dump()});
+      errs.push_back({param_at(n, "on_limit"),
+                      "node '" + n.id + "': param 'on_limit' is fail or stop, got " + e->dump()});
       ok = false;
     }
   }
   if (auto u = n.params.find("until"); u != n.params.end()) {
     if (!u->is_string()) {
-      errs.push_back({param_at(n, "until"), "node '" + n.id + "': param 'until' must be a Lua expression (a string)"});
+      errs.push_back({param_at(n, "until"),
+                      "node '" + n.id + "': param 'until' must be a Lua expression (a string)"});
       ok = false;
     } else {
       s.until_text = u->get<std::string>();
       auto c = lua_sandbox::compile_expression(s.until_text, "params.until");
       if (!c.ok()) {
-        errs.push_back({param_at(n, "until"), "node '" + n.id + "': param 'until': Lua syntax error: " + c.error});
+        errs.push_back({param_at(n, "until"),
+                        "node '" + n.id + "': param 'until': Lua syntax error: " + c.error});
         ok = false;
       } else {
         s.until = std::move(c.script);
@@ -149,8 +155,9 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
   ok = check_child_inputs(n, *s.child, {}, {}, errs) && ok;
   for (const auto& o : s.child->spec.outputs)
     if (o.name == "iterations") {
-      errs.push_back({param_at(n, "flow"), "node '" + n.id + "': flow '" + s.child->name() +
-                                               "' has an output named 'iterations', which the loop sets itself"});
+      errs.push_back({param_at(n, "flow"),
+                      "node '" + n.id + "': flow '" + s.child->name() +
+                          "' has an output named 'iterations', which the loop sets itself"});
       ok = false;
     }
   if (!ok) return nullptr;
@@ -162,7 +169,8 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
 void register_loop(flows::registry& reg) {
   component_descriptor d;
   d.type = "loop";
-  d.summary = "Runs a flow repeatedly, each iteration fed by the last, until a Lua condition holds.";
+  d.summary =
+      "Runs a flow repeatedly, each iteration fed by the last, until a Lua condition holds.";
   d.open_inputs = true;
   d.params = {{"flow", value_type::any, true},
               {"max_iterations", value_type::integer, false},
@@ -170,7 +178,9 @@ void register_loop(flows::registry& reg) {
               {"on_limit", value_type::string, false}};
   d.make = make;
   d.runs_children = true;
-  d.outputs_of = [](const node_spec&) -> std::optional<std::vector<std::string>> { return std::nullopt; };
+  d.outputs_of = [](const node_spec&) -> std::optional<std::vector<std::string>> {
+    return std::nullopt;
+  };
   reg.add(std::move(d));
 }
 

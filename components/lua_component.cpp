@@ -53,8 +53,8 @@ struct param_reader {
     return i == n.param_locs.end() ? n.loc : i->second.value;
   }
   void error(std::string_view param, std::string msg) {
-    errs.push_back({where(param), "node '" + n.id + "': param '" + std::string{param} + "' " +
-                                      std::move(msg)});
+    errs.push_back({where(param),
+                    "node '" + n.id + "': param '" + std::string{param} + "' " + std::move(msg)});
     ok = false;
   }
   // An integer param within [lo, hi], or its default.
@@ -63,8 +63,8 @@ struct param_reader {
     auto i = n.params.find(name);
     if (i == n.params.end()) return fallback;
     // The parser checked the type; a value past int64 arrives unsigned.
-    const bool fits = i->is_number_integer() &&
-                      !(i->is_number_unsigned() && i->get<std::uint64_t>() > INT64_MAX);
+    const bool fits =
+        i->is_number_integer() && !(i->is_number_unsigned() && i->get<std::uint64_t>() > INT64_MAX);
     if (!fits || i->get<std::int64_t>() < lo || i->get<std::int64_t>() > hi) {
       error(name, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi) +
                       ", got " + i->dump());
@@ -81,8 +81,8 @@ std::shared_ptr<const flows::component> make(const flows::node_spec& n,
   lua_limits limits;
   // The engine's value depth is the default: a script may not build what
   // the rest of the engine would refuse as input.
-  limits.max_depth = static_cast<int>(
-      std::min<std::size_t>(svc.max_value_depth, static_cast<std::size_t>(lua_bridge::max_depth_cap)));
+  limits.max_depth = static_cast<int>(std::min<std::size_t>(
+      svc.max_value_depth, static_cast<std::size_t>(lua_bridge::max_depth_cap)));
   // Upper bounds keep one evaluation's cost bounded (DESIGN invariant 8):
   // 100M instructions is on the order of a second on one core.
   limits.instructions = p.integer<std::int64_t>("budget", limits.instructions, 1, 100'000'000);
@@ -99,7 +99,8 @@ std::shared_ptr<const flows::component> make(const flows::node_spec& n,
     } else {
       for (const auto& x : *o) {
         if (!x.is_string() || !flows::is_identifier(x.get<std::string>())) {
-          p.error("outputs", "has " + x.dump(-1, ' ', false, flows::value::error_handler_t::replace) +
+          p.error("outputs", "has " +
+                                 x.dump(-1, ' ', false, flows::value::error_handler_t::replace) +
                                  ", which is not an output name ([A-Za-z_][A-Za-z0-9_]*)");
         } else if (!seen.insert(x.get<std::string>()).second) {
           p.error("outputs", "names " + x.dump() + " twice");
@@ -124,8 +125,8 @@ std::shared_ptr<const flows::component> make(const flows::node_spec& n,
       // Quoted or folded text: its lines are not the file's, so say which.
       where_in_script = " (line " + std::to_string(c.error_line) + " of the script)";
     }
-    errs.push_back({at, "node '" + n.id + "': param 'script': Lua syntax error" +
-                            where_in_script + ": " + c.error});
+    errs.push_back({at, "node '" + n.id + "': param 'script': Lua syntax error" + where_in_script +
+                            ": " + c.error});
     p.ok = false;
   }
   if (!p.ok) return nullptr;

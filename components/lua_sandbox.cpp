@@ -78,9 +78,7 @@ accounting& accounting_of(lua_State* L) {
 void count_hook(lua_State* L, lua_Debug*) {
   accounting& a = accounting_of(L);
   a.executed += a.step;
-  if (!a.over_budget &&
-      a.executed + static_cast<std::int64_t>(a.grown >> 10) <= a.budget)
-    return;
+  if (!a.over_budget && a.executed + static_cast<std::int64_t>(a.grown >> 10) <= a.budget) return;
   a.over_budget = true;
   if (a.step != 1) {
     a.step = 1;
@@ -140,9 +138,9 @@ int init_state(lua_State* L) {
   const int g = lua_gettop(L);
   lua_createtable(L, 0, 32);
   const int base = lua_gettop(L);
-  for (const char* name : {"assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall",
-                           "rawequal", "rawget", "rawlen", "rawset", "select", "tonumber",
-                           "tostring", "type", "xpcall", "_VERSION"}) {
+  for (const char* name :
+       {"assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
+        "rawlen", "rawset", "select", "tonumber", "tostring", "type", "xpcall", "_VERSION"}) {
     lua_getfield(L, g, name);
     lua_setfield(L, base, name);
   }
@@ -256,7 +254,7 @@ int run_job(lua_State* L) {
   }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &cache_key);  // 1
   const auto id = static_cast<lua_Integer>(j.script->id);
-  if (lua_rawgeti(L, 1, id) != LUA_TFUNCTION) {   // 2
+  if (lua_rawgeti(L, 1, id) != LUA_TFUNCTION) {  // 2
     lua_pop(L, 1);
     const std::string& bc = j.script->bytecode;
     // Our own bytecode, from compile(): source text never takes this path.
@@ -343,8 +341,8 @@ std::string error_text(lua_State* L, int status, const accounting& a, const job&
            lim.memory_name + ")";
   // Error messages may quote script strings: keep them valid UTF-8.
   std::size_t bad = 0;
-  if (!bridge::valid_utf8(msg, bad)) msg = flows::value(msg).dump(-1, ' ', false,
-                                          flows::value::error_handler_t::replace);
+  if (!bridge::valid_utf8(msg, bad))
+    msg = flows::value(msg).dump(-1, ' ', false, flows::value::error_handler_t::replace);
   return "lua: " + msg;
 }
 
@@ -439,8 +437,7 @@ outcome run(const lua_script::impl* script, std::span<const lua_binding> globals
   a.grown = 0;
   a.limit = std::numeric_limits<std::size_t>::max();  // set in run_job
 
-  job j{&ts, script, globals, &limits,
-        std::clamp(limits.max_depth, 1, bridge::max_depth_cap), {}};
+  job j{&ts, script, globals, &limits, std::clamp(limits.max_depth, 1, bridge::max_depth_cap), {}};
   lua_settop(L, 0);
   lua_pushcfunction(L, run_job);
   lua_pushlightuserdata(L, &j);
@@ -453,8 +450,7 @@ outcome run(const lua_script::impl* script, std::span<const lua_binding> globals
   } else if (how == shape::truth) {
     r.truth = lua_toboolean(L, -1) != 0;
   } else {
-    bridge::out_limits ol{j.max_depth, limits.memory_bytes, limits.depth_name,
-                          limits.memory_name};
+    bridge::out_limits ol{j.max_depth, limits.memory_bytes, limits.depth_name, limits.memory_name};
     std::string e;
     if (how == shape::value) {
       bridge::path_step root{nullptr, "result", 0};
@@ -512,8 +508,8 @@ lua_compiled lua_sandbox::compile(std::string_view source, std::string_view name
   // Mode "t": text only; a binary chunk in a flow file is refused.
   int st = luaL_loadbufferx(L.get(), source.data(), source.size(), chunk.c_str(), "t");
   if (st != LUA_OK) {
-    std::string msg = lua_type(L.get(), -1) == LUA_TSTRING ? lua_tostring(L.get(), -1)
-                                                           : "cannot compile";
+    std::string msg =
+        lua_type(L.get(), -1) == LUA_TSTRING ? lua_tostring(L.get(), -1) : "cannot compile";
     if (st == LUA_ERRMEM) msg = "the script is too large to compile";
     // "NAME:LINE: message"
     const std::string prefix = std::string{name} + ":";

@@ -72,8 +72,7 @@ struct pusher {
         // nearest value (documented).
         if (u <= static_cast<std::uint64_t>(LUA_MAXINTEGER))
           lua_pushinteger(L, static_cast<lua_Integer>(u));
-        else
-          lua_pushnumber(L, static_cast<lua_Number>(u));
+        else lua_pushnumber(L, static_cast<lua_Number>(u));
         return;
       }
       case t::number_float:
@@ -168,8 +167,8 @@ struct converter {
         } else {
           double d = lua_tonumber(L, idx);
           if (std::isnan(d)) return fail(at, "NaN cannot become JSON");
-          if (std::isinf(d)) return fail(at, std::string{d > 0 ? "inf" : "-inf"} +
-                                                 " cannot become JSON");
+          if (std::isinf(d))
+            return fail(at, std::string{d > 0 ? "inf" : "-inf"} + " cannot become JSON");
           out = d;
           return true;
         }
@@ -189,8 +188,8 @@ struct converter {
       case LUA_TTABLE:
         return table(idx, out, depth, at);
       default:
-        return fail(at, std::string{"a "} + lua_typename(L, lua_type(L, idx)) +
-                            " cannot become JSON");
+        return fail(at,
+                    std::string{"a "} + lua_typename(L, lua_type(L, idx)) + " cannot become JSON");
     }
   }
 
@@ -232,8 +231,9 @@ struct converter {
       return fail(at, std::string{"a table with a "} + odd + " key cannot become JSON");
     }
     if (strings && integers)
-      return fail(at, "a table with both string keys and integer keys cannot become JSON "
-                      "(use string keys only, or a sequence 1..n)");
+      return fail(at,
+                  "a table with both string keys and integer keys cannot become JSON "
+                  "(use string keys only, or a sequence 1..n)");
     if (integers || marked) {
       if (strings) return fail(at, "a table marked as an array has string keys");
       if (out_of_range || max_index != static_cast<lua_Integer>(integers))
@@ -313,9 +313,7 @@ void install(lua_State* L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &array_mt_key);
 }
 
-void push_null(lua_State* L) {
-  lua_pushlightuserdata(L, const_cast<char*>(&null_sentinel));
-}
+void push_null(lua_State* L) { lua_pushlightuserdata(L, const_cast<char*>(&null_sentinel)); }
 
 void push_array_mark(lua_State* L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &array_mt_key); }
 

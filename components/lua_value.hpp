@@ -71,7 +71,7 @@ void push(lua_State* L, const flows::value& v, int max_depth, std::string_view d
 struct out_limits {
   int max_depth = 64;
   std::size_t max_bytes = 16u << 20;
-  std::string_view depth_name = "params.max_depth";   // named in messages
+  std::string_view depth_name = "params.max_depth";  // named in messages
   std::string_view bytes_name = "params.memory_bytes";
 };
 

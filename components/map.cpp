@@ -18,8 +18,8 @@
 #include <algorithm>
 
 #include "components/child_flow.hpp"
-#include "flows/inputs.hpp"
 #include "components/register.hpp"
+#include "flows/inputs.hpp"
 
 namespace weft::components {
 namespace {
@@ -63,7 +63,8 @@ struct map_run : std::enable_shared_from_this<map_run> {
     run.label = std::to_string(i);
     ++live;
     auto self = shared_from_this();
-    ids[i] = ctx->run_child(std::move(run), [self, i](child_result r) { self->item_done(i, std::move(r)); });
+    ids[i] = ctx->run_child(std::move(run),
+                            [self, i](child_result r) { self->item_done(i, std::move(r)); });
   }
 
   void item_done(std::size_t i, child_result r) {
@@ -99,7 +100,8 @@ struct map_run : std::enable_shared_from_this<map_run> {
     // In item order, like the results, whatever order the items ended in.
     std::sort(errors.begin(), errors.end());
     value errs = value::array();
-    for (auto& [i, e] : errors) errs.push_back({{"index", static_cast<std::int64_t>(i)}, {"error", std::move(e)}});
+    for (auto& [i, e] : errors)
+      errs.push_back({{"index", static_cast<std::int64_t>(i)}, {"error", std::move(e)}});
     ctx->complete({{"results", std::move(out)}, {"errors", std::move(errs)}});
   }
 };
@@ -146,15 +148,18 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
   if (auto e = n.params.find("on_error"); e != n.params.end()) {
     if (*e == "collect") s.collect = true;
     else if (*e != "fail") {
-      errs.push_back({param_at(n, "on_error"), "node '" + n.id + "': param 'on_error' is fail or collect, got " + e->dump()});
+      errs.push_back(
+          {param_at(n, "on_error"),
+           "node '" + n.id + "': param 'on_error' is fail or collect, got " + e->dump()});
       ok = false;
     }
   }
   s.child = child_flow(n, svc, errs);
   if (!s.child) return nullptr;
   if (!s.child->spec.find_input("item")) {
-    errs.push_back({param_at(n, "flow"), "node '" + n.id + "': flow '" + s.child->name() +
-                                             "' must declare an input 'item' (each item goes there)"});
+    errs.push_back(
+        {param_at(n, "flow"), "node '" + n.id + "': flow '" + s.child->name() +
+                                  "' must declare an input 'item' (each item goes there)"});
     return nullptr;
   }
   s.wants_index = s.child->spec.find_input("index") != nullptr;
@@ -165,7 +170,8 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
     bool known = false;
     for (const auto& d : s.child->spec.outputs) known = known || (o->is_string() && d.name == *o);
     if (!known) {
-      errs.push_back({param_at(n, "output"), "node '" + n.id + "': param 'output' must name an output of flow '" +
+      errs.push_back({param_at(n, "output"), "node '" + n.id +
+                                                 "': param 'output' must name an output of flow '" +
                                                  s.child->name() + "', got " + o->dump()});
       ok = false;
     } else {
@@ -181,12 +187,15 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
 void register_map(flows::registry& reg) {
   component_descriptor d;
   d.type = "map";
-  d.summary = "Runs a flow per item of `items`, at most max_concurrency at once; results in item order.";
+  d.summary =
+      "Runs a flow per item of `items`, at most max_concurrency at once; results in item order.";
   d.inputs = {{"items", true, false}};
   d.open_inputs = true;
   d.outputs = {"results", "errors"};
-  d.params = {{"flow", value_type::any, true},        {"max_concurrency", value_type::integer, false},
-              {"max_items", value_type::integer, false}, {"on_error", value_type::string, false},
+  d.params = {{"flow", value_type::any, true},
+              {"max_concurrency", value_type::integer, false},
+              {"max_items", value_type::integer, false},
+              {"on_error", value_type::string, false},
               {"output", value_type::string, false}};
   d.make = make;
   d.runs_children = true;

@@ -113,7 +113,8 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
   for (const auto& name : route_names(n)) {
     const std::string key = "routes." + name;
     if (!is_identifier(name) || name == "value") {
-      error(key, "route '" + name + "' is not a usable socket name ([A-Za-z_][A-Za-z0-9_]*, not 'value')");
+      error(key, "route '" + name +
+                     "' is not a usable socket name ([A-Za-z_][A-Za-z0-9_]*, not 'value')");
       continue;
     }
     const value& cond = (*r)[name];
@@ -133,8 +134,7 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
   if (auto d = n.params.find("default"); d != n.params.end()) {
     if (!d->is_string() || !is_identifier(d->get<std::string>()) || *d == "value")
       error("default", "param 'default' must name the socket taken when no route matches");
-    else
-      fallback = d->get<std::string>();
+    else fallback = d->get<std::string>();
   }
   if (errs.size() != before) return nullptr;
   lua_limits limits;
@@ -147,7 +147,8 @@ std::shared_ptr<const component> make(const node_spec& n, const component_servic
 void register_router(flows::registry& reg) {
   component_descriptor d;
   d.type = "router";
-  d.summary = "Sends `value` down the first route whose Lua condition holds; the others are skipped.";
+  d.summary =
+      "Sends `value` down the first route whose Lua condition holds; the others are skipped.";
   d.inputs = {{"value", true, false}};
   d.open_inputs = true;
   d.params = {{"routes", value_type::object, true}, {"default", value_type::string, false}};

@@ -56,7 +56,9 @@ void register_subflow(flows::registry& reg) {
   d.params = {{"flow", value_type::any, true}};
   d.make = make;
   d.runs_children = true;
-  d.outputs_of = [](const node_spec&) -> std::optional<std::vector<std::string>> { return std::nullopt; };
+  d.outputs_of = [](const node_spec&) -> std::optional<std::vector<std::string>> {
+    return std::nullopt;
+  };
   reg.add(std::move(d));
 }
 

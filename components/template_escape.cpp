@@ -32,9 +32,12 @@ std::string json_string_escape(std::string_view s) {
 
 std::string escape_for(escaping e, std::string_view s) {
   switch (e) {
-    case escaping::url: return percent_encode(s);
-    case escaping::json: return json_string_escape(s);
-    case escaping::none: break;
+    case escaping::url:
+      return percent_encode(s);
+    case escaping::json:
+      return json_string_escape(s);
+    case escaping::none:
+      break;
   }
   return std::string{s};
 }
@@ -45,8 +48,7 @@ bool contains_nocase(std::string_view hay, std::string_view needle) {
   if (needle.size() > hay.size()) return false;
   for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
     std::size_t k = 0;
-    while (k < needle.size() &&
-           std::tolower(static_cast<unsigned char>(hay[i + k])) == needle[k])
+    while (k < needle.size() && std::tolower(static_cast<unsigned char>(hay[i + k])) == needle[k])
       ++k;
     if (k == needle.size()) return true;
   }
@@ -63,11 +65,14 @@ escaping body_escaping(std::string_view content_type, bool has_content_type,
     return escaping::none;
   }
   auto first = body_template.find_first_not_of(" \t\r\n");
-  if (first != std::string_view::npos && (body_template[first] == '{' || body_template[first] == '['))
+  if (first != std::string_view::npos &&
+      (body_template[first] == '{' || body_template[first] == '['))
     return escaping::json;
   return escaping::none;
 }
 
-std::size_t header_breaker(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)); }
+std::size_t header_breaker(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3));
+}
 
 }  // namespace weft::components

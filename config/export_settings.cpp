@@ -51,7 +51,8 @@ std::optional<header_list> parse_otlp_headers(const std::string& text, std::stri
   std::size_t pos = 0, n = 0;
   while (pos <= text.size()) {
     auto comma = text.find(',', pos);
-    auto item = trim(text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    auto item =
+        trim(text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
     ++n;
     if (!item.empty()) {
       auto eq = item.find('=');
@@ -72,7 +73,8 @@ std::optional<header_list> parse_otlp_headers(const std::string& text, std::stri
 void apply_export_env(export_settings& s, std::vector<std::string>& errors,
                       const std::function<std::optional<std::string>(const char*)>& env) {
   auto bad = [&](const char* var, const std::string& expected) {
-    errors.push_back(std::string("environment variable ") + var + " is not valid: expected " + expected);
+    errors.push_back(std::string("environment variable ") + var + " is not valid: expected " +
+                     expected);
   };
 
   // OTLP: the traces endpoint wins over the generic one, used as is.
@@ -82,7 +84,8 @@ void apply_export_env(export_settings& s, std::vector<std::string>& errors,
     otlp_settings o;
     if (traces_ep && !traces_ep->empty()) {
       o.endpoint = *traces_ep;
-      if (!is_http_url(o.endpoint)) bad("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "an http:// or https:// URL");
+      if (!is_http_url(o.endpoint))
+        bad("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "an http:// or https:// URL");
     } else {
       o.endpoint = strip_slash(*base_ep) + "/v1/traces";
       if (!is_http_url(*base_ep)) bad("OTEL_EXPORTER_OTLP_ENDPOINT", "an http:// or https:// URL");
@@ -109,7 +112,8 @@ void apply_export_env(export_settings& s, std::vector<std::string>& errors,
         else o.timeout_ms = *v;
       }
     }
-    for (const char* var : {"OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"}) {
+    for (const char* var :
+         {"OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"}) {
       if (auto c = env(var)) {
         if (*c == "gzip") o.gzip = true;
         else if (*c == "none" || c->empty()) o.gzip = false;
@@ -126,7 +130,8 @@ void apply_export_env(export_settings& s, std::vector<std::string>& errors,
   if (pk || sk) {
     if (!pk || pk->empty() || !sk || sk->empty()) {
       errors.push_back(
-          "Langfuse needs both LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY; one of them is missing or empty");
+          "Langfuse needs both LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY; one of them is missing "
+          "or empty");
     } else {
       langfuse_settings l;
       l.public_key = *pk;
@@ -149,10 +154,14 @@ void apply_export_env(export_settings& s, std::vector<std::string>& errors,
     std::function<void(std::int64_t)> set;
   };
   for (auto& n : std::vector<num>{
-           {"WEFT_EXPORT_MAX_QUEUE", 1, 100'000'000, [&](std::int64_t v) { s.max_queue_spans = v; }},
-           {"WEFT_SPOOL_MAX_BYTES", 0, INT64_MAX, [&](std::int64_t v) { s.spool_max_bytes = static_cast<std::uint64_t>(v); }},
-           {"WEFT_EXPORT_SHUTDOWN_TIMEOUT_MS", 0, 3'600'000, [&](std::int64_t v) { s.shutdown_timeout_ms = v; }},
-           {"WEFT_EXPORT_RETRY_INITIAL_MS", 1, 3'600'000, [&](std::int64_t v) { s.retry_initial_ms = v; }},
+           {"WEFT_EXPORT_MAX_QUEUE", 1, 100'000'000,
+            [&](std::int64_t v) { s.max_queue_spans = v; }},
+           {"WEFT_SPOOL_MAX_BYTES", 0, INT64_MAX,
+            [&](std::int64_t v) { s.spool_max_bytes = static_cast<std::uint64_t>(v); }},
+           {"WEFT_EXPORT_SHUTDOWN_TIMEOUT_MS", 0, 3'600'000,
+            [&](std::int64_t v) { s.shutdown_timeout_ms = v; }},
+           {"WEFT_EXPORT_RETRY_INITIAL_MS", 1, 3'600'000,
+            [&](std::int64_t v) { s.retry_initial_ms = v; }},
            {"WEFT_EXPORT_RETRY_MAX_MS", 1, 3'600'000, [&](std::int64_t v) { s.retry_max_ms = v; }},
        }) {
     if (auto t = env(n.var)) {

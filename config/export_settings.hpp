@@ -33,10 +33,10 @@
 namespace weft::config {
 
 // The public settings types (weft/settings.hpp), under the names the engine uses.
-using weft::header_list;
-using weft::otlp_settings;
-using weft::langfuse_settings;
 using weft::export_settings;
+using weft::header_list;
+using weft::langfuse_settings;
+using weft::otlp_settings;
 
 /// Parses "k=v,k2=v2" (OTEL_EXPORTER_OTLP_HEADERS); values are %-decoded.
 /// Returns nullopt on a malformed entry; `why` says which entry (by position,

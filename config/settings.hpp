@@ -40,9 +40,9 @@
 namespace weft::config {
 
 // The public settings types (weft/settings.hpp), under the names the engine uses.
-using weft::tracing_settings;
-using weft::http_settings;
 using weft::engine_settings;
+using weft::http_settings;
+using weft::tracing_settings;
 
 /// The trace file used when no sink is configured.
 std::string default_trace_file();

@@ -52,7 +52,8 @@ caf::behavior blocking_worker(caf::stateful_actor<blocking_state>* self,
 
 }  // namespace
 
-caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s, log_fn log) {
+caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s,
+                                 log_fn log) {
   return sys.spawn<caf::detached>(blocking_worker, std::move(s), std::move(log));
 }
 

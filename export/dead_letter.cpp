@@ -11,7 +11,7 @@ namespace weft::exporting {
 namespace {
 
 std::uint64_t file_size(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
@@ -33,7 +33,8 @@ std::string dead_letter_file::write(nlohmann::json line) {
   auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
   if (text.size() > half && line.contains("body")) {
     line["body_bytes"] = line["body"].get<std::string>().size();
-    line["body_omitted"] = "larger than the dead-letter bound (half of the spool's dead-letter share)";
+    line["body_omitted"] =
+        "larger than the dead-letter bound (half of the spool's dead-letter share)";
     line.erase("body");
     text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
   }

@@ -10,7 +10,7 @@ struct exporter_state {
   std::vector<tracing::span_record> pending;
   std::int64_t pending_bytes = 0;  // estimated encoded size of `pending`
   std::vector<caf::actor> workers;
-  std::vector<std::uint64_t> outstanding;  // per worker: sent, not yet taken in
+  std::vector<std::uint64_t> outstanding;                     // per worker: sent, not yet taken in
   std::vector<std::map<std::string, std::uint64_t>> dropped;  // per worker
   std::uint64_t last_drop_log_ns = 0;
   std::uint64_t spans_received = 0;
@@ -99,8 +99,8 @@ exporter_actor::behavior_type exporter(exporter_self self, std::vector<caf::acto
   st.outstanding.resize(st.workers.size());
   st.dropped.resize(st.workers.size());
   for (auto& w : st.workers) self->link_to(w);
-  self->delayed_send(caf::actor_cast<exporter_actor>(self), std::chrono::milliseconds(cfg.batch_delay_ms),
-                     tick_atom::value);
+  self->delayed_send(caf::actor_cast<exporter_actor>(self),
+                     std::chrono::milliseconds(cfg.batch_delay_ms), tick_atom::value);
   return {
       [=](std::vector<tracing::span_record>& spans) {
         auto& st = self->state;
@@ -117,7 +117,8 @@ exporter_actor::behavior_type exporter(exporter_self self, std::vector<caf::acto
       [=](tick_atom) {
         dispatch(self);
         self->delayed_send(caf::actor_cast<exporter_actor>(self),
-                           std::chrono::milliseconds(self->state.cfg.batch_delay_ms), tick_atom::value);
+                           std::chrono::milliseconds(self->state.cfg.batch_delay_ms),
+                           tick_atom::value);
       },
       [=](flush_atom, std::int64_t deadline_ms) -> caf::result<bool> {
         dispatch(self);
@@ -126,9 +127,10 @@ exporter_actor::behavior_type exporter(exporter_self self, std::vector<caf::acto
         // Workers enforce the deadline themselves; the extra second only
         // guards against a worker that cannot answer at all.
         auto timeout = std::chrono::milliseconds(deadline_ms + 1000);
-        gather<bool>(self, rp, std::make_shared<bool>(true), timeout,
-               [](bool& all, std::size_t, std::optional<bool> ok) { all = all && ok.value_or(false); },
-               flush_atom::value, deadline_ms);
+        gather<bool>(
+            self, rp, std::make_shared<bool>(true), timeout,
+            [](bool& all, std::size_t, std::optional<bool> ok) { all = all && ok.value_or(false); },
+            flush_atom::value, deadline_ms);
         return rp;
       },
       [=](stats_atom) -> caf::result<exporter_stats> {
@@ -137,18 +139,19 @@ exporter_actor::behavior_type exporter(exporter_self self, std::vector<caf::acto
         acc->sinks.resize(self->state.workers.size());
         if (self->state.workers.empty()) return *acc;
         auto rp = self->make_response_promise<exporter_stats>();
-        gather<sink_stats>(self, rp, acc, std::chrono::seconds(5),
-               [self](exporter_stats& all, std::size_t i, std::optional<sink_stats> s) {
-                 if (s) all.sinks[i] = std::move(*s);
-                 else all.sinks[i].name = "(no answer)";
-                 // Spans the exporter never handed over count for this sink.
-                 for (auto& [why, n] : self->state.dropped[i]) {
-                   all.sinks[i].dropped[why] += n;
-                   all.sinks[i].received += n;
-                 }
-                 all.sinks[i].queued += self->state.outstanding[i];
-               },
-               stats_atom::value);
+        gather<sink_stats>(
+            self, rp, acc, std::chrono::seconds(5),
+            [self](exporter_stats& all, std::size_t i, std::optional<sink_stats> s) {
+              if (s) all.sinks[i] = std::move(*s);
+              else all.sinks[i].name = "(no answer)";
+              // Spans the exporter never handed over count for this sink.
+              for (auto& [why, n] : self->state.dropped[i]) {
+                all.sinks[i].dropped[why] += n;
+                all.sinks[i].received += n;
+              }
+              all.sinks[i].queued += self->state.outstanding[i];
+            },
+            stats_atom::value);
         return rp;
       },
   };
@@ -157,7 +160,7 @@ exporter_actor::behavior_type exporter(exporter_self self, std::vector<caf::acto
 }  // namespace
 
 exporter_actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
-                          exporter_config cfg) {
+                              exporter_config cfg) {
   return sys.spawn(exporter, std::move(workers), cfg);
 }
 

@@ -35,8 +35,8 @@ namespace weft {
 // CAF serialises the counters in replies to stats requests; found by ADL.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sink_stats& x) {
-  return f(caf::meta::type_name("sink_stats"), x.name, x.received, x.exported, x.retried,
-           x.spooled, x.replayed, x.failed_batches, x.dead_lettered_batches, x.dropped, x.queued,
+  return f(caf::meta::type_name("sink_stats"), x.name, x.received, x.exported, x.retried, x.spooled,
+           x.replayed, x.failed_batches, x.dead_lettered_batches, x.dropped, x.queued,
            x.spool_bytes, x.spool_records_damaged, x.spool_bytes_quarantined);
 }
 
@@ -78,6 +78,6 @@ using exporter_actor =
                      caf::replies_to<stats_atom>::with<exporter_stats>, caf::reacts_to<tick_atom>>;
 
 exporter_actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
-                          exporter_config cfg);
+                              exporter_config cfg);
 
 }  // namespace weft::exporting

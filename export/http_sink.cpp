@@ -28,8 +28,10 @@ delivery_verdict http_sink_protocol::judge(const net::http_response& r) const {
       auto& ps = j["partialSuccess"];
       if (ps.contains("rejectedSpans")) {
         auto& n = ps["rejectedSpans"];
-        if (n.is_number_unsigned() || n.is_number_integer()) v.rejected_spans = n.get<std::uint64_t>();
-        else if (n.is_string()) v.rejected_spans = std::strtoull(n.get<std::string>().c_str(), nullptr, 10);
+        if (n.is_number_unsigned() || n.is_number_integer())
+          v.rejected_spans = n.get<std::uint64_t>();
+        else if (n.is_string())
+          v.rejected_spans = std::strtoull(n.get<std::string>().c_str(), nullptr, 10);
       }
       if (ps.contains("errorMessage") && ps["errorMessage"].is_string())
         v.detail = net::printable(ps["errorMessage"].get<std::string>());
@@ -41,9 +43,10 @@ delivery_verdict http_sink_protocol::judge(const net::http_response& r) const {
     // into a GET elsewhere): the endpoint is wrong, and the log says where
     // the backend points.
     auto where = r.header("Location");
-    v.detail = "HTTP " + std::to_string(r.status) + ": redirected to " +
-               (where ? net::printable(net::redact_userinfo(*where), 400) : "(no Location header)") +
-               "; weft does not follow redirects: set the endpoint to the final URL";
+    v.detail =
+        "HTTP " + std::to_string(r.status) + ": redirected to " +
+        (where ? net::printable(net::redact_userinfo(*where), 400) : "(no Location header)") +
+        "; weft does not follow redirects: set the endpoint to the final URL";
     v.kind = delivery_verdict::reject;
     return v;
   }

@@ -35,8 +35,8 @@
 
 #include <caf/all.hpp>
 
-#include "export/exporter.hpp"
 #include "config/export_settings.hpp"
+#include "export/exporter.hpp"
 #include "net/http_types.hpp"
 #include "tracing/sink.hpp"
 

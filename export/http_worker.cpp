@@ -64,7 +64,8 @@ void drop(worker* self, std::uint64_t n, const std::string& reason) {
   if (now - st.last_drop_log_ns > 60'000'000'000ULL) {
     st.last_drop_log_ns = now;
     st.cfg.log(log_level::error, "sink '" + st.stats.name + "': dropping spans (" + reason + "), " +
-                                     std::to_string(st.stats.dropped[reason]) + " dropped for this reason so far");
+                                     std::to_string(st.stats.dropped[reason]) +
+                                     " dropped for this reason so far");
   }
 }
 
@@ -82,9 +83,15 @@ void to_spool(worker* self, const batch_ptr& b) {
     return;
   }
   switch (st.spool->append(*b)) {
-    case tracing::spool_result::ok: st.stats.spooled += b->size(); break;
-    case tracing::spool_result::full: drop(self, b->size(), "spool_full"); break;
-    case tracing::spool_result::io_error: drop(self, b->size(), "spool_io_error"); break;
+    case tracing::spool_result::ok:
+      st.stats.spooled += b->size();
+      break;
+    case tracing::spool_result::full:
+      drop(self, b->size(), "spool_full");
+      break;
+    case tracing::spool_result::io_error:
+      drop(self, b->size(), "spool_io_error");
+      break;
   }
   log_spool_warnings(self);
 }
@@ -118,11 +125,13 @@ void enter_failing(worker* self, const delivery_verdict& v) {
   if (!st.failing) {
     st.backoff_ms = st.backoff_ms == 0
                         ? st.cfg.retry_initial_ms
-                        : std::min<std::int64_t>(st.cfg.retry_max_ms,
-                                                 static_cast<std::int64_t>(st.backoff_ms * st.cfg.retry_multiplier));
+                        : std::min<std::int64_t>(
+                              st.cfg.retry_max_ms,
+                              static_cast<std::int64_t>(st.backoff_ms * st.cfg.retry_multiplier));
     // Equal jitter: half fixed, half random, so a fleet of engines does not
     // retry in lockstep after a shared outage.
-    std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(0, st.backoff_ms / 2));
+    std::uniform_int_distribution<std::int64_t> jitter(
+        0, std::max<std::int64_t>(0, st.backoff_ms / 2));
     std::int64_t wait = st.backoff_ms - st.backoff_ms / 2 + jitter(st.rng);
     if (v.retry_after_ms) wait = std::min<std::int64_t>(*v.retry_after_ms, 3'600'000);
     st.failing = true;
@@ -130,8 +139,9 @@ void enter_failing(worker* self, const delivery_verdict& v) {
     auto now = tracing::now_unix_ns();
     if (now - st.last_fail_log_ns > 10'000'000'000ULL) {
       st.last_fail_log_ns = now;
-      st.cfg.log(log_level::warning, "sink '" + st.stats.name + "' failing (" + v.detail + "); retrying in " +
-                                         std::to_string(wait) + " ms, spooling meanwhile");
+      st.cfg.log(log_level::warning, "sink '" + st.stats.name + "' failing (" + v.detail +
+                                         "); retrying in " + std::to_string(wait) +
+                                         " ms, spooling meanwhile");
     }
   }
   spill_queue(self);
@@ -147,16 +157,18 @@ void dead_letter(worker* self, const net::http_request& req, std::size_t spans,
   auto now = tracing::now_unix_ns();
   if (now - st.last_reject_log_ns > 10'000'000'000ULL) {
     st.last_reject_log_ns = now;
-    st.cfg.log(log_level::error, "sink '" + st.stats.name + "': backend rejected a batch of " +
-                                     std::to_string(spans) + " spans (" + v.detail + ")" +
-                                     (st.dead_letters ? "; kept in the sink's dead-letter.jsonl" : ""));
+    st.cfg.log(log_level::error,
+               "sink '" + st.stats.name + "': backend rejected a batch of " +
+                   std::to_string(spans) + " spans (" + v.detail + ")" +
+                   (st.dead_letters ? "; kept in the sink's dead-letter.jsonl" : ""));
   }
   if (!st.dead_letters) return;
   // One line per rejected batch: why, and the request body as it was sent
   // (when it is text), so that an operator can inspect it and resend it by
   // hand. Headers are left out, and the URL's userinfo: they carry
   // credentials.
-  nlohmann::json line = {{"reason", v.detail}, {"spans", spans}, {"url", net::redact_userinfo(req.url)}};
+  nlohmann::json line = {
+      {"reason", v.detail}, {"spans", spans}, {"url", net::redact_userinfo(req.url)}};
   bool compressed = std::any_of(req.headers.begin(), req.headers.end(),
                                 [](auto& h) { return h.first == "Content-Encoding"; });
   if (compressed) line["body_gzip_bytes"] = req.body.size();
@@ -171,7 +183,8 @@ void requeue_front(worker* self, std::vector<batch_ptr> parts) {
   auto& st = self->state;
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
     auto n = (*it)->size();
-    if (st.queued_spans + st.in_flight_spans + n <= static_cast<std::uint64_t>(st.cfg.max_queue_spans)) {
+    if (st.queued_spans + st.in_flight_spans + n <=
+        static_cast<std::uint64_t>(st.cfg.max_queue_spans)) {
       st.queue.push_front(*it);
       st.queued_spans += n;
     } else {
@@ -197,8 +210,8 @@ void split_after_413(worker* self, const batch_ptr& b, const delivery_verdict& v
   if (now - st.last_split_log_ns > 10'000'000'000ULL) {
     st.last_split_log_ns = now;
     st.cfg.log(log_level::warning, "sink '" + st.stats.name + "': backend refused a batch of " +
-                                       std::to_string(b->size()) + " spans as too large (" + v.detail +
-                                       "); sending it in halves");
+                                       std::to_string(b->size()) + " spans as too large (" +
+                                       v.detail + "); sending it in halves");
   }
   requeue_front(self, std::move(parts));
 }
@@ -241,7 +254,8 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
         if (v.rejected_spans) {
           drop(self, std::min<std::uint64_t>(n, v.rejected_spans), "rejected_by_backend");
           st.cfg.log(log_level::error, "sink '" + st.stats.name + "': backend rejected " +
-                                           std::to_string(v.rejected_spans) + " spans: " + v.detail);
+                                           std::to_string(v.rejected_spans) +
+                                           " spans: " + v.detail);
         }
         if (from_spool) {
           st.stats.replayed += n;
@@ -252,7 +266,8 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
           // backoff, like any failed batch.
           ++st.stats.failed_batches;
           st.stats.retried += again;
-          to_spool(self, std::make_shared<const std::vector<tracing::span_record>>(std::move(v.retry_spans)));
+          to_spool(self, std::make_shared<const std::vector<tracing::span_record>>(
+                             std::move(v.retry_spans)));
           enter_failing(self, v);
         } else {
           st.backoff_ms = 0;
@@ -277,14 +292,13 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
     }
     pump(self);
   };
-  self->request(st.http, guard, std::move(req))
-      .then(on_response, [=](caf::error& e) {
-        net::http_response r;
-        r.error = net::transport_error::other;
-        r.error_message = "http client did not answer: " + caf::to_string(e);
-        auto copy = on_response;
-        copy(r);
-      });
+  self->request(st.http, guard, std::move(req)).then(on_response, [=](caf::error& e) {
+    net::http_response r;
+    r.error = net::transport_error::other;
+    r.error_message = "http client did not answer: " + caf::to_string(e);
+    auto copy = on_response;
+    copy(r);
+  });
 }
 
 void pump(worker* self) {
@@ -319,7 +333,8 @@ void accept(worker* self, batch_ptr b) {
   auto& st = self->state;
   auto n = b->size();
   if (st.failing || spool_has_records(self) ||
-      st.queued_spans + st.in_flight_spans + n > static_cast<std::uint64_t>(st.cfg.max_queue_spans)) {
+      st.queued_spans + st.in_flight_spans + n >
+          static_cast<std::uint64_t>(st.cfg.max_queue_spans)) {
     to_spool(self, b);
   } else {
     st.queue.push_back(std::move(b));
@@ -327,8 +342,8 @@ void accept(worker* self, batch_ptr b) {
   }
 }
 
-caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> proto,
-                          caf::actor http, http_worker_config cfg) {
+caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> proto, caf::actor http,
+                          http_worker_config cfg) {
   auto& st = self->state;
   st.proto = std::move(proto);
   st.http = std::move(http);
@@ -342,11 +357,13 @@ caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> prot
     std::string err;
     tracing::spool_options so;
     so.max_bytes = cfg.spool_max_bytes - dead_letter_bytes;
-    so.segment_bytes = std::min<std::uint64_t>(so.segment_bytes, std::max<std::uint64_t>(so.max_bytes / 4, 4096));
+    so.segment_bytes =
+        std::min<std::uint64_t>(so.segment_bytes, std::max<std::uint64_t>(so.max_bytes / 4, 4096));
     st.spool = tracing::spool::open(cfg.spool_dir, so, &err);
     if (!st.spool)
       st.cfg.log(log_level::warning,
-                 "sink '" + st.stats.name + "': no spool, spans will be dropped while the backend is down: " + err);
+                 "sink '" + st.stats.name +
+                     "': no spool, spans will be dropped while the backend is down: " + err);
     log_spool_warnings(self);
   }
   // Whatever an earlier process left in the spool goes out first.
@@ -382,8 +399,8 @@ caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> prot
       },
       [=](deadline_atom, std::uint64_t id) {
         auto& st = self->state;
-        bool waiting = std::any_of(st.waiters.begin(), st.waiters.end(),
-                                   [&](auto& w) { return w.id == id; });
+        bool waiting =
+            std::any_of(st.waiters.begin(), st.waiters.end(), [&](auto& w) { return w.id == id; });
         if (!waiting) return;
         // Out of time: what is still in memory, or on the wire, goes to disk.
         // A request still in flight may yet succeed, which then delivers a

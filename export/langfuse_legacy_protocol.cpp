@@ -45,7 +45,8 @@ class langfuse_legacy_protocol final : public http_sink_protocol {
 
   std::vector<std::vector<tracing::span_record>> split(
       const std::vector<tracing::span_record>& batch) const override {
-    if (batch.size() < 2 || tracing::encode_legacy_batches(mapped(batch), opts_, max_bytes).size() < 2)
+    if (batch.size() < 2 ||
+        tracing::encode_legacy_batches(mapped(batch), opts_, max_bytes).size() < 2)
       return {};
     std::vector<std::vector<tracing::span_record>> out;
     auto half = batch.begin() + static_cast<long>(batch.size() / 2);
@@ -53,14 +54,16 @@ class langfuse_legacy_protocol final : public http_sink_protocol {
                       std::vector<tracing::span_record>(half, batch.end())}) {
       auto more = split(part);
       if (more.empty()) out.push_back(std::move(part));
-      else for (auto& m : more) out.push_back(std::move(m));
+      else
+        for (auto& m : more) out.push_back(std::move(m));
     }
     return out;
   }
 
   delivery_verdict judge(const net::http_request& req, const net::http_response& r,
                          const std::vector<tracing::span_record>& batch) const override {
-    if (r.error != net::transport_error::none || r.status == 413 || (r.status >= 300 && r.status < 400))
+    if (r.error != net::transport_error::none || r.status == 413 ||
+        (r.status >= 300 && r.status < 400))
       return http_sink_protocol::judge(r);
     auto res = tracing::parse_legacy_response(r.status, r.body, req.body);
     delivery_verdict v;
@@ -101,7 +104,8 @@ class langfuse_legacy_protocol final : public http_sink_protocol {
     }
     if (rejected == batch.size()) {
       v.kind = delivery_verdict::reject;
-      if (v.detail.empty()) v.detail = "HTTP " + std::to_string(r.status) + ": " + net::printable(r.body);
+      if (v.detail.empty())
+        v.detail = "HTTP " + std::to_string(r.status) + ": " + net::printable(r.body);
       return v;
     }
     v.kind = delivery_verdict::delivered;
@@ -123,8 +127,8 @@ class langfuse_legacy_protocol final : public http_sink_protocol {
 
 }  // namespace
 
-std::unique_ptr<http_sink_protocol> make_langfuse_legacy_protocol(const config::langfuse_settings& s,
-                                                                  bool content) {
+std::unique_ptr<http_sink_protocol> make_langfuse_legacy_protocol(
+    const config::langfuse_settings& s, bool content) {
   return std::make_unique<langfuse_legacy_protocol>(s, content);
 }
 

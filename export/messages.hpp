@@ -98,12 +98,15 @@ struct wire_attributes {
           v = d;
           break;
         }
-        case 3: v = t == "1"; break;
+        case 3:
+          v = t == "1";
+          break;
         case 4:
           if (next_array >= arrays.size()) continue;
           v = std::move(arrays[next_array++]);
           break;
-        default: v = t;
+        default:
+          v = t;
       }
       attributes.push_back({keys[i], std::move(v)});
     }
@@ -137,8 +140,8 @@ typename Inspector::result_type inspect(Inspector& f, span_record& x) {
     attrs.load(x.attributes);
     return caf::none;
   });
-  return f(caf::meta::type_name("span_record"), x.trace, x.id, x.trace_state, x.parent, x.name, kind,
-           x.start_unix_ns, x.end_unix_ns, status, x.status_message, attrs, x.events, load);
+  return f(caf::meta::type_name("span_record"), x.trace, x.id, x.trace_state, x.parent, x.name,
+           kind, x.start_unix_ns, x.end_unix_ns, status, x.status_message, attrs, x.events, load);
 }
 
 }  // namespace weft::tracing

@@ -24,8 +24,12 @@ class otlp_protocol : public http_sink_protocol {
  public:
   otlp_protocol(std::string name, std::string url, config::header_list headers,
                 std::int64_t timeout_ms, bool gzip, tracing::resource_info res)
-      : name_(std::move(name)), url_(std::move(url)), headers_(std::move(headers)),
-        timeout_ms_(timeout_ms), gzip_(gzip), res_(std::move(res)) {}
+      : name_(std::move(name)),
+        url_(std::move(url)),
+        headers_(std::move(headers)),
+        timeout_ms_(timeout_ms),
+        gzip_(gzip),
+        res_(std::move(res)) {}
 
   std::string name() const override { return name_; }
 

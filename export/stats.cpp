@@ -19,7 +19,8 @@ std::string exporter_stats::to_string() const {
     o << "\nsink " << s.name << ": received " << s.received << ", exported " << s.exported
       << ", queued " << s.queued << ", failed batches " << s.failed_batches;
     if (s.retried) o << ", retried " << s.retried;
-    if (s.spooled || s.spool_bytes) o << ", spooled " << s.spooled << ", spool bytes " << s.spool_bytes;
+    if (s.spooled || s.spool_bytes)
+      o << ", spooled " << s.spooled << ", spool bytes " << s.spool_bytes;
     if (s.replayed) o << ", replayed " << s.replayed;
     if (s.spool_records_damaged || s.spool_bytes_quarantined)
       o << ", spool records damaged " << s.spool_records_damaged << ", spool bytes quarantined "

@@ -74,7 +74,7 @@ class flow_loader final : public flow_catalog {
   // How many levels each loaded file spans, itself included: a file loaded
   // once is reused from loaded_, and must fit under every later reference.
   std::map<std::string, std::size_t> heights_;
-  std::size_t deepest_ = 0;  // the deepest level (stack_ size) reached so far
+  std::size_t deepest_ = 0;             // the deepest level (stack_ size) reached so far
   std::map<std::string, bool> failed_;  // canonical paths that did not load
 };
 

@@ -32,7 +32,9 @@ span span::child(std::string name, span_kind kind) {
   return i ? span(owner_, i) : span();
 }
 
-std::string span::traceparent() const { return owner_ ? owner_->span_traceparent(index_) : std::string(); }
+std::string span::traceparent() const {
+  return owner_ ? owner_->span_traceparent(index_) : std::string();
+}
 
 bool span::recording() const { return owner_ && owner_->span_recording(index_); }
 

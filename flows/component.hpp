@@ -63,8 +63,7 @@ struct component_descriptor {
   /// diagnostics located at `node.loc` and returning nullptr. `svc` is the
   /// loading engine's (flows/services.hpp); it lives only during the call.
   std::function<std::shared_ptr<const component>(const node_spec& node,
-                                                 const component_services& svc,
-                                                 diagnostics& errs)>
+                                                 const component_services& svc, diagnostics& errs)>
       make;
   // Set after construction (the fields above are what most types fill in
   // one brace list):
@@ -85,7 +84,8 @@ struct component_descriptor {
   /// `outputs`. Returning nullopt means "known only once built" (a sub-flow's
   /// outputs): the component then implements flows::declares_outputs and
   /// compile() checks the edges.
-  std::function<std::optional<std::vector<std::string>>(const node_spec& node)> outputs_of = nullptr;
+  std::function<std::optional<std::vector<std::string>>(const node_spec& node)> outputs_of =
+      nullptr;
 };
 
 }  // namespace weft::flows

@@ -7,9 +7,12 @@ namespace weft {
 
 const char* to_string(error_code code) {
   switch (code) {
-    case error_code::invalid_flow: return "invalid_flow";
-    case error_code::invalid_input: return "invalid_input";
-    case error_code::invalid_component: return "invalid_component";
+    case error_code::invalid_flow:
+      return "invalid_flow";
+    case error_code::invalid_input:
+      return "invalid_input";
+    case error_code::invalid_component:
+      return "invalid_component";
   }
   return "unknown";
 }

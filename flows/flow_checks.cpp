@@ -81,10 +81,11 @@ class flow_checker {
       auto spec = std::find_if(d.params.begin(), d.params.end(),
                                [&](const param_spec& p) { return p.name == name; });
       if (spec == d.params.end()) {
-        add(place.key, what + "unknown param " + quote(name) + " for type " + d.type +
-                           did_you_mean(name, param_names(d.params)) +
-                           (d.params.empty() ? "; it takes no params"
-                                             : "; valid params are: " + join(param_names(d.params))));
+        add(place.key,
+            what + "unknown param " + quote(name) + " for type " + d.type +
+                did_you_mean(name, param_names(d.params)) +
+                (d.params.empty() ? "; it takes no params"
+                                  : "; valid params are: " + join(param_names(d.params))));
         continue;
       }
       // A param missing from node.params failed to convert; that is reported.
@@ -109,10 +110,11 @@ class flow_checker {
                                [&](const socket_spec& s) { return s.name == b.socket; });
       if (spec == d.inputs.end()) {
         if (!d.open_inputs) {
-          add(b.loc, what + "unknown input socket " + quote(b.socket) + " for type " + d.type +
-                         did_you_mean(b.socket, socket_names(d.inputs)) +
-                         (d.inputs.empty() ? "; it takes no inputs"
-                                           : "; valid inputs are: " + join(socket_names(d.inputs))));
+          add(b.loc,
+              what + "unknown input socket " + quote(b.socket) + " for type " + d.type +
+                  did_you_mean(b.socket, socket_names(d.inputs)) +
+                  (d.inputs.empty() ? "; it takes no inputs"
+                                    : "; valid inputs are: " + join(socket_names(d.inputs))));
         } else if (b.list) {
           add(b.loc, what + "input " + quote(b.socket) +
                          " takes a single source, not a list (only variadic inputs take lists)");
@@ -133,8 +135,8 @@ class flow_checker {
       bool bound = std::any_of(node.inputs.begin(), node.inputs.end(),
                                [&](const socket_binding& b) { return b.socket == s.name; });
       if (!bound)
-        add(node.loc, what + "required input " + quote(s.name) + " of type " + d.type +
-                          " is not connected");
+        add(node.loc,
+            what + "required input " + quote(s.name) + " of type " + d.type + " is not connected");
     }
   }
 
@@ -166,17 +168,16 @@ class flow_checker {
       outputs = outputs_of(spec_.nodes[i->second], *d);
     }
     if (std::find(outputs.begin(), outputs.end(), ref.socket) != outputs.end()) return;
-    add(ref.loc, what + "node " + quote(ref.node) + " (type " + d->type + ") has no output " +
-                     quote(ref.socket) + did_you_mean(ref.socket, outputs) +
-                     (outputs.empty() ? "; it has no outputs"
-                                      : "; its outputs are: " + join(outputs)));
+    add(ref.loc,
+        what + "node " + quote(ref.node) + " (type " + d->type + ") has no output " +
+            quote(ref.socket) + did_you_mean(ref.socket, outputs) +
+            (outputs.empty() ? "; it has no outputs" : "; its outputs are: " + join(outputs)));
   }
 
   // A type that declares an array param `outputs` (`lua`) has the output
   // sockets each node lists there; the descriptor's are the default. The
   // component itself checks the names when it is built.
-  static std::vector<std::string> outputs_of(const node_spec& node,
-                                             const component_descriptor& d) {
+  static std::vector<std::string> outputs_of(const node_spec& node, const component_descriptor& d) {
     bool declared = std::any_of(d.params.begin(), d.params.end(), [](const param_spec& p) {
       return p.name == "outputs" && p.type == value_type::array;
     });
@@ -202,7 +203,8 @@ class flow_checker {
       for (const socket_binding& b : spec_.nodes[c].inputs)
         for (const source_ref& ref : b.sources)
           if (!ref.from_flow_input)
-            if (auto p = index_.find(ref.node); p != index_.end()) consumers[p->second].push_back(c);
+            if (auto p = index_.find(ref.node); p != index_.end())
+              consumers[p->second].push_back(c);
 
     enum class mark { unseen, on_path, done };
     std::vector<mark> marks(n, mark::unseen);
@@ -239,8 +241,7 @@ class flow_checker {
   }
 
   void report_cycle(std::vector<std::size_t> cycle, std::vector<bool>& reported) {
-    if (std::any_of(cycle.begin(), cycle.end(), [&](std::size_t i) { return reported[i]; }))
-      return;
+    if (std::any_of(cycle.begin(), cycle.end(), [&](std::size_t i) { return reported[i]; })) return;
     std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
     std::string text;
     for (std::size_t i : cycle) {

@@ -5,9 +5,12 @@ namespace weft::flows {
 std::string type_name_of(const value& v) {
   switch (v.type()) {
     case value::value_t::number_integer:
-    case value::value_t::number_unsigned: return "integer";
-    case value::value_t::number_float: return "number";
-    default: return v.type_name();
+    case value::value_t::number_unsigned:
+      return "integer";
+    case value::value_t::number_float:
+      return "number";
+    default:
+      return v.type_name();
   }
 }
 
@@ -24,8 +27,8 @@ std::vector<input_problem> check_inputs(const plan& flow, value_map& inputs,
       for (auto& d : flow.spec.inputs) known += (known.empty() ? "" : ", ") + d.name;
       if (known.empty()) known = "(no inputs)";
     }
-    problems.push_back({name, "unknown input '" + name + "'; flow '" + flow.name() +
-                                  "' declares: " + known});
+    problems.push_back(
+        {name, "unknown input '" + name + "'; flow '" + flow.name() + "' declares: " + known});
   }
   for (auto& d : flow.spec.inputs) {
     auto i = inputs.find(d.name);

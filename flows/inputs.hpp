@@ -21,8 +21,7 @@ struct input_problem {
 /// Checks `inputs` against `flow`'s declared inputs (unknown names, missing
 /// required ones, types, nesting deeper than `max_depth`) and adds the
 /// defaults of absent ones. Empty when all is well.
-std::vector<input_problem> check_inputs(const plan& flow, value_map& inputs,
-                                        std::size_t max_depth);
+std::vector<input_problem> check_inputs(const plan& flow, value_map& inputs, std::size_t max_depth);
 
 /// "integer", "number", "string", ...: a value's type in the words of flow
 /// declarations, for messages.

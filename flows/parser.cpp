@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <tuple>
-#include <cstdio>
 #include <memory>
+#include <tuple>
 
 #include "flows/flow_checks.hpp"
 #include "flows/spec_reader.hpp"
@@ -59,7 +59,8 @@ std::optional<flow_spec> parse_flow(std::string_view text, const std::string& fi
   try {
     spec = parse_checked(text, file, components, errs, env);
   } catch (const std::exception& e) {
-    errs.push_back(diagnostic_at(file, 0, 0, std::string{"internal error while loading the flow: "} + e.what()));
+    errs.push_back(diagnostic_at(
+        file, 0, 0, std::string{"internal error while loading the flow: "} + e.what()));
   } catch (...) {
     errs.push_back(diagnostic_at(file, 0, 0, "internal error while loading the flow"));
   }

@@ -36,7 +36,6 @@ std::optional<flow_spec> parse_flow(std::string_view text, const std::string& fi
 
 /// Reads and parses a flow file; an unreadable file is a diagnostic too.
 std::optional<flow_spec> parse_flow_file(const std::string& path, const registry& components,
-                                         diagnostics& errs,
-                                         const env_lookup& env = process_env());
+                                         diagnostics& errs, const env_lookup& env = process_env());
 
 }  // namespace weft::flows

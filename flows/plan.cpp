@@ -8,8 +8,8 @@
 
 namespace weft::flows {
 
-std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
-                                    diagnostics& errs, const component_services& svc,
+std::shared_ptr<const plan> compile(flow_spec spec, const registry& components, diagnostics& errs,
+                                    const component_services& svc,
                                     const std::vector<std::string>& env_values) {
   auto p = std::make_shared<plan>();
   std::map<std::string, int, std::less<>> index;
@@ -44,7 +44,8 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
     pn.impl = d->make(n, node_svc, errs);
     if (!pn.impl) {
       if (errs.size() == errors_before)
-        errs.push_back({n.loc, "node '" + n.id + "': component '" + n.type + "' rejected its params"});
+        errs.push_back(
+            {n.loc, "node '" + n.id + "': component '" + n.type + "' rejected its params"});
       continue;
     }
     std::vector<int> ups;
@@ -76,9 +77,9 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
     if (std::find(names.begin(), names.end(), s.socket) != names.end()) return;
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-    errs.push_back({s.loc, what + "node '" + s.node + "' (type " + from.type + ") has no output '" +
-                               s.socket + "'" +
-                               (list.empty() ? "; it has no outputs" : "; its outputs are: " + list)});
+    errs.push_back(
+        {s.loc, what + "node '" + s.node + "' (type " + from.type + ") has no output '" + s.socket +
+                    "'" + (list.empty() ? "; it has no outputs" : "; its outputs are: " + list)});
   };
   for (const node_spec& n : spec.nodes)
     for (const socket_binding& b : n.inputs)

@@ -20,13 +20,13 @@ namespace weft::flows {
 
 /// Where a value comes from, resolved to indices.
 struct plan_source {
-  int node = -1;        // -1: a flow input
-  std::string socket;   // the node's output socket, or the flow input's name
+  int node = -1;       // -1: a flow input
+  std::string socket;  // the node's output socket, or the flow input's name
 };
 
 struct plan_input {
   std::string socket;
-  bool list = false;    // variadic: the value is an array of the sources
+  bool list = false;  // variadic: the value is an array of the sources
   std::vector<plan_source> sources;
   /// A required input from a skipped source skips the node; an optional one
   /// is then absent. (Sockets of open-input types count as required.)
@@ -38,11 +38,11 @@ struct plan_node {
   std::string type;
   std::shared_ptr<const component> impl;
   bool blocking = false;
-  bool conditional_outputs = false; // unproduced outputs are skipped, not errors
-  std::int64_t timeout_ms = 0;      // 0: none
+  bool conditional_outputs = false;  // unproduced outputs are skipped, not errors
+  std::int64_t timeout_ms = 0;       // 0: none
   std::vector<plan_input> inputs;
-  int upstream_count = 0;           // distinct nodes this node waits for
-  std::vector<int> downstream;      // distinct nodes that wait for this one
+  int upstream_count = 0;       // distinct nodes this node waits for
+  std::vector<int> downstream;  // distinct nodes that wait for this one
 };
 
 struct plan_output {
@@ -53,7 +53,7 @@ struct plan_output {
 struct plan {
   flow_spec spec;
   std::vector<plan_node> nodes;
-  std::vector<int> entry_nodes;     // nodes with no upstream node
+  std::vector<int> entry_nodes;  // nodes with no upstream node
   std::vector<plan_output> outputs;
   /// What `${NAME}` substitution put into the params (API keys, as often as
   /// not). Built once per loaded flow; every run of it masks these values in
@@ -72,8 +72,8 @@ struct plan {
 /// with `svc`. Returns nullptr (with diagnostics) if a component rejects its
 /// params. `env_values` are the values substituted into its params, for
 /// env_secrets.
-std::shared_ptr<const plan> compile(flow_spec spec, const registry& components,
-                                    diagnostics& errs, const component_services& svc,
+std::shared_ptr<const plan> compile(flow_spec spec, const registry& components, diagnostics& errs,
+                                    const component_services& svc,
                                     const std::vector<std::string>& env_values = {});
 
 /// parse_flow_file + compile, with `svc.env` for `${NAME}` and env_secrets

@@ -37,21 +37,30 @@ bool equals_ignore_case(std::string_view a, std::string_view b) {
 
 const char* to_string(value_type t) {
   switch (t) {
-    case value_type::string: return "string";
-    case value_type::number: return "number";
-    case value_type::integer: return "integer";
-    case value_type::boolean: return "boolean";
-    case value_type::object: return "object";
-    case value_type::array: return "array";
-    case value_type::any: return "any";
+    case value_type::string:
+      return "string";
+    case value_type::number:
+      return "number";
+    case value_type::integer:
+      return "integer";
+    case value_type::boolean:
+      return "boolean";
+    case value_type::object:
+      return "object";
+    case value_type::array:
+      return "array";
+    case value_type::any:
+      return "any";
   }
   return "any";
 }
 
 bool matches(value_type t, const value& v) {
   switch (t) {
-    case value_type::string: return v.is_string();
-    case value_type::number: return v.is_number();
+    case value_type::string:
+      return v.is_string();
+    case value_type::number:
+      return v.is_number();
     case value_type::integer: {
       if (v.is_number_integer()) return true;
       // JSON has one number type; clients that send 3.0 for 3 are not wrong.
@@ -61,10 +70,14 @@ bool matches(value_type t, const value& v) {
              d >= static_cast<double>(std::numeric_limits<std::int64_t>::min()) &&
              d < static_cast<double>(std::numeric_limits<std::int64_t>::max());
     }
-    case value_type::boolean: return v.is_boolean();
-    case value_type::object: return v.is_object();
-    case value_type::array: return v.is_array();
-    case value_type::any: return true;
+    case value_type::boolean:
+      return v.is_boolean();
+    case value_type::object:
+      return v.is_object();
+    case value_type::array:
+      return v.is_array();
+    case value_type::any:
+      return true;
   }
   return false;
 }

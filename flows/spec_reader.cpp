@@ -10,8 +10,8 @@
 namespace weft::flows {
 namespace {
 
-const std::vector<std::string> top_keys = {"flow",  "description", "timeout_ms",
-                                           "inputs", "nodes",      "outputs"};
+const std::vector<std::string> top_keys = {"flow",   "description", "timeout_ms",
+                                           "inputs", "nodes",       "outputs"};
 const std::vector<std::string> input_keys = {"type", "default", "description"};
 const std::vector<std::string> node_keys = {"type", "params", "inputs", "timeout_ms",
                                             "description"};
@@ -45,7 +45,8 @@ class flow_reader {
     out_.spec.file = file_;
     if (!root.IsMap()) {
       if (root.IsNull() || !root.IsDefined())  // no position to speak of: say line 1
-        errs_.push_back(diagnostic_at(file_, 1, 1, "empty document; a flow file is a mapping with keys: " + join(top_keys)));
+        errs_.push_back(diagnostic_at(
+            file_, 1, 1, "empty document; a flow file is a mapping with keys: " + join(top_keys)));
       else
         error(root, std::string{"expected a mapping at top level, got "} + kind_of(root) +
                         "; a flow file is a mapping with keys: " + join(top_keys));
@@ -71,8 +72,7 @@ class flow_reader {
         unknown_key(k, key, "at top level", top_keys);
       }
     });
-    if (!has_flow)
-      error(root, "missing required key 'flow' (the flow's name) at top level");
+    if (!has_flow) error(root, "missing required key 'flow' (the flow's name) at top level");
     if (!has_nodes)
       error(root, "missing required key 'nodes' at top level; a flow needs at least one node");
     return std::move(out_);
@@ -166,11 +166,10 @@ class flow_reader {
     // The default is checked after the loop: `type` may come after it.
     if (default_node) {
       if (auto x = to_value(*default_node, file_, errs_)) {
-        if (matches(decl.type, *x))
-          decl.default_value = std::move(*x);
+        if (matches(decl.type, *x)) decl.default_value = std::move(*x);
         else
-          error(*default_node, context + "default must be " + to_string(decl.type) + ", got " +
-                                   x->type_name());
+          error(*default_node,
+                context + "default must be " + to_string(decl.type) + ", got " + x->type_name());
       }
     }
   }
@@ -209,18 +208,16 @@ class flow_reader {
     places.type = places.params = node.loc;
     const std::string context = "node " + quote(id) + ": ";
     if (!n.IsMap()) {
-      error(n, context + "expected a mapping with keys: " + join(node_keys) + ", got " +
-                   kind_of(n));
+      error(n,
+            context + "expected a mapping with keys: " + join(node_keys) + ", got " + kind_of(n));
     } else {
       bool has_type = false;
       for_each_entry(n, [&](const std::string& key, const YAML::Node& kk, const YAML::Node& v) {
         if (key == "type") {
           has_type = true;
           places.type = loc_of(v, file_);
-          if (auto t = scalar_text(v, context + "type"); t && !t->empty())
-            node.type = *t;
-          else if (t)
-            error(v, context + "type must not be empty");
+          if (auto t = scalar_text(v, context + "type"); t && !t->empty()) node.type = *t;
+          else if (t) error(v, context + "type must not be empty");
         } else if (key == "params") {
           places.params = loc_of(kk, file_);
           read_params(context, v, node, places);
@@ -247,12 +244,10 @@ class flow_reader {
       error(v, context + "params must be a mapping from param name to value, got " + kind_of(v));
       return;
     }
-    string_hook substitute = [&](std::string& text, const YAML::Node& at,
-                                 const std::string& path) {
+    string_hook substitute = [&](std::string& text, const YAML::Node& at, const std::string& path) {
       std::vector<std::string> problems;
       if (substitute_env(text, env_, problems)) return true;
-      for (const std::string& p : problems)
-        error(at, context + "param " + quote(path) + ": " + p);
+      for (const std::string& p : problems) error(at, context + "param " + quote(path) + ": " + p);
       return false;
     };
     for_each_entry(v, [&](const std::string& name, const YAML::Node& k, const YAML::Node& x) {
@@ -379,8 +374,8 @@ class flow_reader {
 
 }  // namespace
 
-read_flow read_flow_document(const YAML::Node& root, const std::string& file,
-                             const env_lookup& env, diagnostics& errs, std::string_view text) {
+read_flow read_flow_document(const YAML::Node& root, const std::string& file, const env_lookup& env,
+                             diagnostics& errs, std::string_view text) {
   return flow_reader{file, env, errs, text}.read(root);
 }
 

@@ -46,8 +46,7 @@ struct read_flow {
 /// `${NAME}` in params from `env`. Problems go to `errs`. `text` is the
 /// document's text, if known: it tells literal block scalars in params apart
 /// (node_spec::param_locs), which yaml-cpp does not.
-read_flow read_flow_document(const YAML::Node& root, const std::string& file,
-                             const env_lookup& env, diagnostics& errs,
-                             std::string_view text = {});
+read_flow read_flow_document(const YAML::Node& root, const std::string& file, const env_lookup& env,
+                             diagnostics& errs, std::string_view text = {});
 
 }  // namespace weft::flows

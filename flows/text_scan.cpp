@@ -26,7 +26,11 @@ void add(diagnostics& errs, source_loc loc, std::string message) {
 std::size_t utf8_length(std::string_view s, std::size_t i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  std::size_t n = c < 0x80           ? 1
+                  : (c >> 5) == 0x6  ? 2
+                  : (c >> 4) == 0xe  ? 3
+                  : (c >> 3) == 0x1e ? 4
+                                     : 0;
   if (n == 0 || i + n > s.size()) return 0;
   std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1f) : n == 3 ? (c & 0x0f) : (c & 0x07);
   for (std::size_t k = 1; k < n; ++k) {
@@ -39,8 +43,7 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
 }
 
 bool is_marker(std::string_view line, std::string_view marker) {
-  return line.substr(0, 3) == marker &&
-         (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
+  return line.substr(0, 3) == marker && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
 }
 
 }  // namespace
@@ -53,10 +56,10 @@ bool check_flow_text(std::string_view text, const std::string& file, diagnostics
     return false;
   }
   int line = 1, col = 1, depth = 0;
-  char open_quote = 0;     // the open quote character, if inside a quoted scalar
-  bool comment = false;    // inside a comment, up to the end of the line
-  bool line_head = true;   // only indentation and indicators so far on this line
-  int indicators = 0;      // `- ` and `? ` seen at the head of this line
+  char open_quote = 0;    // the open quote character, if inside a quoted scalar
+  bool comment = false;   // inside a comment, up to the end of the line
+  bool line_head = true;  // only indentation and indicators so far on this line
+  int indicators = 0;     // `- ` and `? ` seen at the head of this line
   char prev = '\n';
   auto too_deep = [&](const char* what) {
     add(errs, {file, line, col},

@@ -14,8 +14,8 @@ namespace weft::flows {
 
 // The public types (weft/value.hpp), under the names the engine uses.
 using weft::value;
-using weft::value_map;
 using weft::value_depth;
+using weft::value_map;
 
 /// Serialises a map as one JSON object.
 value to_object(const value_map& m);

@@ -92,7 +92,8 @@ class value_converter {
     // load_yaml bounded the depth already; this keeps a tree that did not
     // come from it from recursing without end.
     if (depth > max_yaml_depth) {
-      add(errs_, loc_of(n, file_), "nesting deeper than " + std::to_string(max_yaml_depth) + " levels");
+      add(errs_, loc_of(n, file_),
+          "nesting deeper than " + std::to_string(max_yaml_depth) + " levels");
       return std::nullopt;
     }
     switch (n.Type()) {
@@ -172,7 +173,7 @@ bool is_standard_tag(const std::string& tag) {
   // "?" marks a plain scalar (or untagged collection), "!" a quoted one.
   if (tag.empty() || tag == "?" || tag == "!") return true;
   if (tag.rfind(tag_prefix, 0) != 0) return false;
-  static const std::set<std::string, std::less<>> known = {"str", "int",  "float", "bool",
+  static const std::set<std::string, std::less<>> known = {"str",  "int", "float", "bool",
                                                            "null", "map", "seq"};
   return known.count(std::string_view(tag).substr(tag_prefix.size())) > 0;
 }

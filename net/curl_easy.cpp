@@ -25,8 +25,8 @@ bool is_field_value(std::string_view s) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }
@@ -47,13 +47,18 @@ http_response failure(transport_error e, std::string message) {
 
 transport_error classify(CURLcode code) {
   switch (code) {
-    case CURLE_COULDNT_CONNECT: return transport_error::connect;
+    case CURLE_COULDNT_CONNECT:
+      return transport_error::connect;
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return transport_error::dns;
-    case CURLE_OPERATION_TIMEDOUT: return transport_error::timeout;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return transport_error::dns;
+    case CURLE_OPERATION_TIMEDOUT:
+      return transport_error::timeout;
     case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL: return transport_error::invalid;
-    default: return transport_error::other;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return transport_error::invalid;
+    default:
+      return transport_error::other;
   }
 }
 

@@ -47,7 +47,7 @@ void add_header_line(http_response& r, std::string_view line);
 
 /// The per-user options of configure_easy.
 struct easy_options {
-  void* owner = nullptr;  // CURLOPT_PRIVATE and the callbacks' user pointer
+  void* owner = nullptr;         // CURLOPT_PRIVATE and the callbacks' user pointer
   char* error_buffer = nullptr;  // CURL_ERROR_SIZE bytes, for CURLOPT_ERRORBUFFER
   curl_write_callback on_body = nullptr;
   curl_write_callback on_header = nullptr;

@@ -77,9 +77,8 @@ std::size_t stream_body(transfer& t, char* data, std::size_t len) {
   t.streamed += len;
   http_chunk c;
   c.bytes.assign(data, len);
-  c.credit = std::shared_ptr<void>(nullptr, [w = t.window, len](void*) {
-    w->fetch_sub(len, std::memory_order_acq_rel);
-  });
+  c.credit = std::shared_ptr<void>(
+      nullptr, [w = t.window, len](void*) { w->fetch_sub(len, std::memory_order_acq_rel); });
   t.on_chunk(std::move(c));
   return len;
 }
@@ -326,10 +325,8 @@ curl_worker::~curl_worker() {
   // If the completion callback released the last reference to our owner, we
   // are on the worker thread itself and cannot join it; it holds its own
   // reference to the core and exits right after the callback returns.
-  if (thread_.get_id() == std::this_thread::get_id())
-    thread_.detach();
-  else
-    thread_.join();
+  if (thread_.get_id() == std::this_thread::get_id()) thread_.detach();
+  else thread_.join();
 }
 
 void curl_worker::submit(std::uint64_t token, http_request req, chunk_fn on_chunk) {

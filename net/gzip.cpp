@@ -19,8 +19,7 @@ std::string gzip_compress(std::string_view data) {
   // Level 1: span JSON is so repetitive that the fastest level already
   // shrinks it several times over, at a fraction of the default's CPU; the
   // exporter compresses on one thread at hundreds of thousands of spans/s.
-  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, gzip_window_bits, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, gzip_window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return {};
   std::string out;
   out.resize(deflateBound(&zs, static_cast<uLong>(data.size())) + 32);

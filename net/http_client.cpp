@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <utility>
 #include <unordered_map>
+#include <utility>
 
 #include "net/curl_worker.hpp"
 
@@ -52,8 +52,8 @@ caf::behavior http_client(caf::stateful_actor<http_client_state>* self, http_cli
   // A weak reference: the thread must not keep its own actor alive. A pending
   // promise holds a strong one, so completions for live requests get through.
   caf::actor_addr me = self->address();
-  self->state.worker = std::make_unique<curl_worker>(
-      cfg, [me](std::uint64_t token, http_response r) {
+  self->state.worker =
+      std::make_unique<curl_worker>(cfg, [me](std::uint64_t token, http_response r) {
         if (auto hdl = caf::actor_cast<caf::actor>(me))
           caf::anon_send(hdl, http_done_atom::value, token, std::move(r));
       });

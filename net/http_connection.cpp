@@ -42,7 +42,7 @@ namespace weft::net {
 struct stream_writer::shared {
   caf::actor_addr conn;  // the connection's broker (weak: the stream does not keep it)
   std::uint64_t seq = 0;
-  stream_options opts;   // on_close is the broker's to call
+  stream_options opts;  // on_close is the broker's to call
   std::atomic<bool> closed{false};
 };
 
@@ -78,11 +78,11 @@ struct answer {
 // A streamed answer's state on its connection.
 struct stream_state {
   std::shared_ptr<stream_writer::shared> sh;
-  std::string waiting;            // framed chunks not yet handed to the socket
-  std::size_t reserved = 0;       // `waiting` held against the process budget
-  bool ended = false;             // no more chunks: the producer ended it, or it overflowed
+  std::string waiting;       // framed chunks not yet handed to the socket
+  std::size_t reserved = 0;  // `waiting` held against the process budget
+  bool ended = false;        // no more chunks: the producer ended it, or it overflowed
   bool head_written = false;
-  bool keep_alive = true;         // what its head told the client
+  bool keep_alive = true;  // what its head told the client
 };
 
 // What the connection must remember of a request until its answer is
@@ -96,23 +96,23 @@ struct conn_state {
   server_shared_ptr sh;
   caf::io::connection_handle hdl;
   std::optional<request_parser> parser;
-  std::string inbuf;                      // bytes the parser has not consumed yet
-  std::uint64_t next_seq = 0;             // number of the next request handed out
-  std::uint64_t next_write = 0;           // number of the next answer to write
-  std::map<std::uint64_t, answer> ready;  // answers waiting for earlier ones
+  std::string inbuf;                              // bytes the parser has not consumed yet
+  std::uint64_t next_seq = 0;                     // number of the next request handed out
+  std::uint64_t next_write = 0;                   // number of the next answer to write
+  std::map<std::uint64_t, answer> ready;          // answers waiting for earlier ones
   std::map<std::uint64_t, stream_state> streams;  // streamed answers not finished
-  std::deque<pending_request> pending;    // one per outstanding request, in order
-  std::size_t outstanding = 0;            // handed out, answer not yet written
-  std::size_t unsent = 0;                 // answer bytes the kernel has not taken yet
-  std::size_t body_reserved = 0;          // admitted for the request being parsed
-  bool reading = true;                    // the socket is (believed) in the read set
-  bool closing = false;                   // close once everything owed is sent
-  bool answered_last = false;             // an answer said "Connection: close"
+  std::deque<pending_request> pending;            // one per outstanding request, in order
+  std::size_t outstanding = 0;                    // handed out, answer not yet written
+  std::size_t unsent = 0;                         // answer bytes the kernel has not taken yet
+  std::size_t body_reserved = 0;                  // admitted for the request being parsed
+  bool reading = true;                            // the socket is (believed) in the read set
+  bool closing = false;                           // close once everything owed is sent
+  bool answered_last = false;                     // an answer said "Connection: close"
   bool draining = false;
-  bool close_sent = false;                // the finish message is on its way
+  bool close_sent = false;  // the finish message is on its way
   bool request_in_progress = false;
-  bool input_done = false;                // no further request will be read
-  bool peer_closed = false;               // FIN seen: answering on a write-only duplicate
+  bool input_done = false;   // no further request will be read
+  bool peer_closed = false;  // FIN seen: answering on a write-only duplicate
   clock::time_point request_started;
   clock::time_point last_activity = clock::now();
   clock::time_point last_progress = clock::now();  // the kernel last took our bytes
@@ -347,7 +347,8 @@ void on_chunk(conn_broker* self, std::uint64_t seq, std::string& bytes) {
     ss.waiting += tail;
     ss.ended = true;
     st.sh->stream_overflows++;
-    if (!ss.sh->closed.exchange(true) && ss.sh->opts.on_close) ss.sh->opts.on_close(stream_end::overflow);
+    if (!ss.sh->closed.exchange(true) && ss.sh->opts.on_close)
+      ss.sh->opts.on_close(stream_end::overflow);
   } else {
     ss.waiting += framed;
     ss.reserved += framed.size();
@@ -372,7 +373,8 @@ void dispatch(conn_broker* self, server_request req) {
   auto reserved = std::exchange(st.body_reserved, 0);
   if (st.sh->draining.load()) {
     st.sh->release(reserved);
-    auto r = json_error(503, "shutting_down", "the server is shutting down; retry on another instance");
+    auto r =
+        json_error(503, "shutting_down", "the server is shutting down; retry on another instance");
     r.headers.emplace_back("Retry-After", "1");
     r.close = true;
     answer_now(self, std::move(r), false, head);
@@ -384,7 +386,9 @@ void dispatch(conn_broker* self, server_request req) {
   st.sh->in_flight++;
   auto conn = caf::actor_cast<caf::actor>(self);
   responder reply(
-      [conn, seq, keep](server_response r) { caf::anon_send(conn, reply_atom::value, seq, keep, std::move(r)); },
+      [conn, seq, keep](server_response r) {
+        caf::anon_send(conn, reply_atom::value, seq, keep, std::move(r));
+      },
       [conn, seq, keep](server_response head, stream_options opts) {
         auto sh = std::make_shared<stream_writer::shared>();
         sh->conn = caf::actor_cast<caf::actor_addr>(conn);

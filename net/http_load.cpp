@@ -195,7 +195,8 @@ http_load_stats http_load::run(const make_fn& make, const done_fn& done, const t
     curl_off_t head_us = 0;
     curl_easy_getinfo(s.easy, CURLINFO_STARTTRANSFER_TIME_T, &head_us);
     report(s.index, std::move(r), ms_between(s.started, now), s.truncated,
-           static_cast<double>(head_us) / 1000.0, s.got_body ? ms_between(s.started, s.first_body) : 0);
+           static_cast<double>(head_us) / 1000.0,
+           s.got_body ? ms_between(s.started, s.first_body) : 0);
   };
 
   std::vector<std::unique_ptr<slot>> slots;

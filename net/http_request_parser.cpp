@@ -217,8 +217,7 @@ int request_parser::on_headers_complete() {
 
   for (auto& [name, value] : r.headers) {
     if (!is_token(name))
-      return fail(400, "bad_request",
-                  "header name \"" + excerpt(name) + "\" is not a valid token");
+      return fail(400, "bad_request", "header name \"" + excerpt(name) + "\" is not a valid token");
     trim_blanks(value);
   }
 

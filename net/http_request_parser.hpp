@@ -30,8 +30,8 @@
 #include <string>
 #include <string_view>
 
-#include <caf/all.hpp>
 #include <http_parser.h>
+#include <caf/all.hpp>
 
 #include "net/http_types.hpp"
 
@@ -156,8 +156,8 @@ class request_parser {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, server_request& x) {
-  return f(caf::meta::type_name("server_request"), x.method, x.target, x.path, x.query,
-           x.headers, x.body, x.http_major, x.http_minor, x.keep_alive);
+  return f(caf::meta::type_name("server_request"), x.method, x.target, x.path, x.query, x.headers,
+           x.body, x.http_major, x.http_minor, x.keep_alive);
 }
 
 template <class Inspector>

@@ -63,9 +63,7 @@ caf::behavior acceptor(acceptor_broker* self, shared_ptr sh, bind_promise bound)
   self->state.listener = res->first;
   bound->set_value(res->second);
   self->delayed_send(self, sweep_period(sh->cfg), timer_atom::value);
-  self->set_down_handler([=](const caf::down_msg& m) {
-    self->state.conns.erase(m.source);
-  });
+  self->set_down_handler([=](const caf::down_msg& m) { self->state.conns.erase(m.source); });
   return {
       [=](const caf::io::new_connection_msg& msg) {
         auto& st = self->state;

@@ -6,13 +6,20 @@ namespace weft::net {
 
 std::string to_string(transport_error e) {
   switch (e) {
-    case transport_error::none: return "none";
-    case transport_error::connect: return "connect";
-    case transport_error::dns: return "dns";
-    case transport_error::timeout: return "timeout";
-    case transport_error::other: return "other";
-    case transport_error::aborted: return "aborted";
-    case transport_error::invalid: return "invalid";
+    case transport_error::none:
+      return "none";
+    case transport_error::connect:
+      return "connect";
+    case transport_error::dns:
+      return "dns";
+    case transport_error::timeout:
+      return "timeout";
+    case transport_error::other:
+      return "other";
+    case transport_error::aborted:
+      return "aborted";
+    case transport_error::invalid:
+      return "invalid";
   }
   return "unknown";
 }

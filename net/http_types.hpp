@@ -54,7 +54,7 @@ enum class transport_error : int {
 std::string to_string(transport_error e);
 
 struct http_response {
-  long status = 0;  // 0 when error != none
+  long status = 0;      // 0 when error != none
   header_list headers;  // names as the server sent them
   std::string body;
   transport_error error = transport_error::none;
@@ -89,8 +89,8 @@ typename Inspector::result_type inspect(Inspector& f, http_chunk& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_request& x) {
-  return f(caf::meta::type_name("http_request"), x.method, x.url, x.headers, x.body,
-           x.timeout_ms, x.keep_body_bytes);
+  return f(caf::meta::type_name("http_request"), x.method, x.url, x.headers, x.body, x.timeout_ms,
+           x.keep_body_bytes);
 }
 
 template <class Inspector>

@@ -92,9 +92,9 @@ std::string display_url(std::string_view url) {
   auto scheme_end = url.find("://");
   auto host_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
   auto path_start = url.find_first_of("/?#", host_start);
-  auto authority = url.substr(host_start, path_start == std::string_view::npos
-                                              ? std::string_view::npos
-                                              : path_start - host_start);
+  auto authority =
+      url.substr(host_start, path_start == std::string_view::npos ? std::string_view::npos
+                                                                  : path_start - host_start);
   if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
   auto rest = path_start == std::string_view::npos ? std::string_view() : url.substr(path_start);
   if (auto q = rest.find_first_of("?#"); q != std::string_view::npos) rest = rest.substr(0, q);

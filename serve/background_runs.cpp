@@ -9,7 +9,8 @@ namespace weft::serve {
 namespace {
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -29,7 +30,8 @@ void background_runs::expire(std::int64_t now) {
   }
 }
 
-std::optional<std::string> background_runs::add(const std::string& flow, std::shared_ptr<run_canceller> canceller) {
+std::optional<std::string> background_runs::add(const std::string& flow,
+                                                std::shared_ptr<run_canceller> canceller) {
   std::lock_guard<std::mutex> lk(mu_);
   const auto now = now_ms();
   expire(now);
@@ -55,7 +57,8 @@ void background_runs::started(const std::string& id) {
   it->second.started_ms = now_ms();
 }
 
-std::string background_runs::append(record& r, const std::string& type, const std::string& data_json) {
+std::string background_runs::append(record& r, const std::string& type,
+                                    const std::string& data_json) {
   ++r.event_count;
   auto framed = sse_event(type, data_json, r.event_count);
   if (r.events.size() < limits_.max_events) r.events.push_back(framed);
@@ -68,7 +71,8 @@ std::string background_runs::append(record& r, const std::string& type, const st
   return framed;
 }
 
-void background_runs::event(const std::string& id, const std::string& type, const std::string& data_json) {
+void background_runs::event(const std::string& id, const std::string& type,
+                            const std::string& data_json) {
   std::lock_guard<std::mutex> lk(mu_);
   auto it = runs_.find(id);
   if (it == runs_.end()) return;
@@ -129,8 +133,8 @@ std::optional<flows::value> background_runs::status(const std::string& id) {
   return s;
 }
 
-bool background_runs::follow(const std::string& id, std::uint64_t after, const net::responder& reply,
-                             std::size_t max_buffer_bytes) {
+bool background_runs::follow(const std::string& id, std::uint64_t after,
+                             const net::responder& reply, std::size_t max_buffer_bytes) {
   std::lock_guard<std::mutex> lk(mu_);
   expire(now_ms());
   auto it = runs_.find(id);
@@ -138,15 +142,18 @@ bool background_runs::follow(const std::string& id, std::uint64_t after, const n
   auto& r = it->second;
   net::stream_options so;
   so.max_buffered_bytes = max_buffer_bytes;
-  so.overflow_tail = sse_event("error", R"({"event":"error","error":"the client read too slowly; the stream ends here"})", 0);
+  so.overflow_tail = sse_event(
+      "error", R"({"event":"error","error":"the client read too slowly; the stream ends here"})",
+      0);
   auto w = reply.stream(sse_head(), std::move(so));
   std::string replay;
   for (std::size_t i = static_cast<std::size_t>(std::min<std::uint64_t>(after, r.events.size()));
        i < r.events.size(); ++i)
     replay += r.events[i];
   if (r.truncated && after < r.event_count)
-    replay += sse_event("truncated",
-                        dump({{"event", "truncated"}, {"kept", r.events.size()}, {"total", r.event_count}}), 0);
+    replay += sse_event(
+        "truncated",
+        dump({{"event", "truncated"}, {"kept", r.events.size()}, {"total", r.event_count}}), 0);
   if (!replay.empty()) w.write(std::move(replay));
   if (over(r.status)) w.end();
   else r.followers.push_back(std::move(w));

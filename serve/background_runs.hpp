@@ -30,8 +30,8 @@
 #include <string>
 #include <vector>
 
-#include "net/http_server.hpp"
 #include "actors/engine_internals.hpp"
+#include "net/http_server.hpp"
 
 namespace weft::serve {
 
@@ -86,7 +86,8 @@ class background_runs {
     std::vector<net::stream_writer> followers;
   };
   void expire(std::int64_t now_ms);  // under mu_
-  std::string append(record& r, const std::string& type, const std::string& data_json);  // under mu_
+  std::string append(record& r, const std::string& type,
+                     const std::string& data_json);  // under mu_
 
   background_limits limits_;
   std::mutex mu_;

@@ -19,7 +19,8 @@ std::string sse_event(std::string_view type, std::string_view data, std::uint64_
   return out;
 }
 
-heartbeat::heartbeat(std::chrono::milliseconds every) : every_(every), thread_([this] { loop(); }) {}
+heartbeat::heartbeat(std::chrono::milliseconds every)
+    : every_(every), thread_([this] { loop(); }) {}
 
 heartbeat::~heartbeat() {
   {
@@ -58,15 +59,17 @@ net::server_response sse_head() {
 }
 
 std::function<void(net::stream_end)> cancel_on_close(std::shared_ptr<run_canceller> canceller,
-                                                     stream_counters& counters, bool continue_on_disconnect) {
-  return [canceller = std::move(canceller), &counters, continue_on_disconnect](net::stream_end why) {
-    if (why == net::stream_end::overflow) {
-      counters.overflows++;
-      canceller->cancel("client too slow: the event stream overflowed its buffer");
-    } else if (!continue_on_disconnect) {
-      canceller->cancel("client disconnected");
-    }
-  };
+                                                     stream_counters& counters,
+                                                     bool continue_on_disconnect) {
+  return
+      [canceller = std::move(canceller), &counters, continue_on_disconnect](net::stream_end why) {
+        if (why == net::stream_end::overflow) {
+          counters.overflows++;
+          canceller->cancel("client too slow: the event stream overflowed its buffer");
+        } else if (!continue_on_disconnect) {
+          canceller->cancel("client disconnected");
+        }
+      };
 }
 
 namespace {
@@ -79,7 +82,9 @@ struct run_stream {
   stream_counters* counters = nullptr;
 };
 
-std::string text(const flows::value& v) { return v.dump(-1, ' ', false, flows::value::error_handler_t::replace); }
+std::string text(const flows::value& v) {
+  return v.dump(-1, ' ', false, flows::value::error_handler_t::replace);
+}
 
 void append_quoted(std::string& out, std::string_view s) {
   out += '"';
@@ -94,12 +99,11 @@ void append_quoted(std::string& out, std::string_view s) {
 // order, as run_event::to_json dumps them.
 std::string chunk_event(const run_event& e, std::uint64_t id) {
   std::string out;
-  out.reserve(96 + 2 * e.node.size() + (e.data.is_string() ? e.data.get_ref<const std::string&>().size() : 64));
+  out.reserve(96 + 2 * e.node.size() +
+              (e.data.is_string() ? e.data.get_ref<const std::string&>().size() : 64));
   out += "event: chunk\ndata: {\"data\":";
-  if (e.data.is_string())
-    append_quoted(out, e.data.get_ref<const std::string&>());
-  else
-    out += text(e.data);
+  if (e.data.is_string()) append_quoted(out, e.data.get_ref<const std::string&>());
+  else out += text(e.data);
   out += ",\"event\":\"chunk\",\"node\":";
   append_quoted(out, e.node);
   out += ",\"path\":[";
@@ -124,18 +128,21 @@ std::string run_event_sse(const run_event& e, std::uint64_t id) {
 
 void stream_run(engine& eng, std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
                 run_options ro, const net::responder& reply, run_stream_options opts,
-                stream_counters& counters, heartbeat& beat, std::function<void(const run_result&)> finished) {
+                stream_counters& counters, heartbeat& beat,
+                std::function<void(const run_result&)> finished) {
   auto canceller = std::make_shared<run_canceller>();
   auto rs = std::make_shared<run_stream>();
   rs->counters = &counters;
   net::stream_options so;
   so.max_buffered_bytes = opts.max_buffer_bytes;
-  so.overflow_tail = sse_event(
-      "error",
-      text({{"event", "error"},
-            {"error", "the client read too slowly: more than " + std::to_string(opts.max_buffer_bytes) +
-                          " bytes of events waited for it (--max-stream-buffer-bytes); the stream ends here"}}),
-      0);
+  so.overflow_tail =
+      sse_event("error",
+                text({{"event", "error"},
+                      {"error", "the client read too slowly: more than " +
+                                    std::to_string(opts.max_buffer_bytes) +
+                                    " bytes of events waited for it (--max-stream-buffer-bytes); "
+                                    "the stream ends here"}}),
+                0);
   so.on_close = cancel_on_close(canceller, counters, opts.continue_on_disconnect);
   rs->out = reply.stream(sse_head(), std::move(so));
   counters.active++;

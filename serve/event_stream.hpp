@@ -40,8 +40,8 @@
 #include <thread>
 #include <vector>
 
-#include "net/http_server.hpp"
 #include "actors/engine_internals.hpp"
+#include "net/http_server.hpp"
 
 namespace weft::serve {
 
@@ -69,7 +69,8 @@ struct stream_counters {
 /// run (a client too slow to read is counted in `counters.overflows`),
 /// unless the client went away and asked for the run to go on.
 std::function<void(net::stream_end)> cancel_on_close(std::shared_ptr<run_canceller> canceller,
-                                                     stream_counters& counters, bool continue_on_disconnect);
+                                                     stream_counters& counters,
+                                                     bool continue_on_disconnect);
 
 /// Sends a comment line on every open stream at a fixed interval, from one
 /// thread of its own, so that idle streams (a model thinking for a minute)
@@ -102,6 +103,7 @@ struct run_stream_options {
 /// handed to the connection.
 void stream_run(engine& eng, std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
                 run_options ro, const net::responder& reply, run_stream_options opts,
-                stream_counters& counters, heartbeat& beat, std::function<void(const run_result&)> finished);
+                stream_counters& counters, heartbeat& beat,
+                std::function<void(const run_result&)> finished);
 
 }  // namespace weft::serve

@@ -72,7 +72,8 @@ flows::value flow_catalog::describe(const flows::plan& flow) {
   flows::value outputs = flows::value::array();
   for (auto& out : s.outputs)
     outputs.push_back({{"name", out.name}, {"from", out.source.to_string()}});
-  return {{"name", s.name},   {"description", s.description},
+  return {{"name", s.name},
+          {"description", s.description},
           {"file", fs::path(s.file).filename().string()},
           {"inputs", std::move(inputs)},
           {"outputs", std::move(outputs)},

@@ -40,25 +40,27 @@ std::string genai_metrics::render() const {
         cumulative += h.buckets[i];
         const std::string le = i < bounds.size() ? writer::format(bounds[i]) : "+Inf";
         w.sample(std::string(name) + "_bucket",
-                 {"gen_ai_operation_name", op, "gen_ai_provider_name", provider, "gen_ai_request_model", model,
-                  fourth, extra, "le", le},
+                 {"gen_ai_operation_name", op, "gen_ai_provider_name", provider,
+                  "gen_ai_request_model", model, fourth, extra, "le", le},
                  cumulative);
       }
       w.sample(std::string(name) + "_sum",
-               {"gen_ai_operation_name", op, "gen_ai_provider_name", provider, "gen_ai_request_model", model,
-                fourth, extra},
+               {"gen_ai_operation_name", op, "gen_ai_provider_name", provider,
+                "gen_ai_request_model", model, fourth, extra},
                h.sum);
       w.sample(std::string(name) + "_count",
-               {"gen_ai_operation_name", op, "gen_ai_provider_name", provider, "gen_ai_request_model", model,
-                fourth, extra},
+               {"gen_ai_operation_name", op, "gen_ai_provider_name", provider,
+                "gen_ai_request_model", model, fourth, extra},
                cumulative);
     }
   };
   w.family("gen_ai_client_token_usage", "histogram",
-           "Tokens per model call, by operation, provider, requested model and token type (input or output).");
+           "Tokens per model call, by operation, provider, requested model and token type (input "
+           "or output).");
   emit("gen_ai_client_token_usage", "gen_ai_token_type", tokens_, token_buckets);
   w.family("gen_ai_client_operation_duration_seconds", "histogram",
-           "Duration of model calls (retries included), by operation, provider, requested model and error type.");
+           "Duration of model calls (retries included), by operation, provider, requested model "
+           "and error type.");
   emit("gen_ai_client_operation_duration_seconds", "error_type", durations_, duration_buckets);
   return out;
 }

@@ -48,12 +48,13 @@ class genai_metrics {
     std::array<std::uint64_t, N + 1> buckets{};  // not cumulative; the last is +Inf
     double sum = 0;
   };
-  using key = std::tuple<std::string, std::string, std::string, std::string>;  // op, provider, model, 4th label
+  using key = std::tuple<std::string, std::string, std::string,
+                         std::string>;  // op, provider, model, 4th label
   template <std::size_t N>
   static void observe(histogram<N>& h, const std::array<double, N>& bounds, double v);
 
   mutable std::mutex mu_;
-  std::map<key, histogram<token_buckets.size()>> tokens_;      // 4th: token type
+  std::map<key, histogram<token_buckets.size()>> tokens_;        // 4th: token type
   std::map<key, histogram<duration_buckets.size()>> durations_;  // 4th: error type
 };
 

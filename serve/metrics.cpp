@@ -37,7 +37,6 @@ std::uint64_t to_micros(double seconds) {
   return static_cast<std::uint64_t>(std::llround(std::min(seconds, 3.2e9) * 1e6));
 }
 
-
 // Sinks keyed by name, so that two sinks sharing one (an embedder's custom
 // sinks, say) become one set of series instead of duplicate series.
 std::map<std::string, sink_stats> sinks_by_name(const exporter_stats& ex) {
@@ -63,7 +62,8 @@ metrics::metrics() = default;
 metrics::~metrics() = default;
 
 void metrics::register_flow(std::string_view flow) {
-  if (flows_.find(flow) == flows_.end()) flows_.emplace(std::string(flow), std::make_unique<flow_series>());
+  if (flows_.find(flow) == flows_.end())
+    flows_.emplace(std::string(flow), std::make_unique<flow_series>());
 }
 
 metrics::flow_series* metrics::find(std::string_view flow) const {
@@ -71,9 +71,7 @@ metrics::flow_series* metrics::find(std::string_view flow) const {
   return it == flows_.end() ? nullptr : it->second.get();
 }
 
-void metrics::run_started() {
-  inflight_.fetch_add(1, std::memory_order_relaxed);
-}
+void metrics::run_started() { inflight_.fetch_add(1, std::memory_order_relaxed); }
 
 void metrics::run_finished(std::string_view flow, run_status status, double seconds) {
   inflight_.fetch_sub(1, std::memory_order_relaxed);
@@ -95,15 +93,14 @@ void metrics::run_rejected(std::string_view flow) {
 
 void metrics::http_request(int code) {
   if (code >= first_code && code < first_code + static_cast<int>(http_codes_.size())) {
-    http_codes_[static_cast<std::size_t>(code - first_code)].fetch_add(1, std::memory_order_relaxed);
+    http_codes_[static_cast<std::size_t>(code - first_code)].fetch_add(1,
+                                                                       std::memory_order_relaxed);
   } else {
     http_other_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-std::int64_t metrics::inflight() const {
-  return inflight_.load(std::memory_order_relaxed);
-}
+std::int64_t metrics::inflight() const { return inflight_.load(std::memory_order_relaxed); }
 
 std::string metrics::render(const exporter_stats& exporter) const {
   constexpr auto relaxed = std::memory_order_relaxed;
@@ -116,7 +113,8 @@ std::string metrics::render(const exporter_stats& exporter) const {
            "starting: 503 backpressure or 400 bad inputs).");
   for (const auto& [name, f] : flows_) {
     for (std::size_t i = 0; i < status_names.size(); ++i)
-      w.sample("weft_runs_total", {"flow", name, "status", status_names[i]}, f->runs[i].load(relaxed));
+      w.sample("weft_runs_total", {"flow", name, "status", status_names[i]},
+               f->runs[i].load(relaxed));
   }
 
   w.family("weft_run_duration_seconds", "histogram",
@@ -132,7 +130,8 @@ std::string metrics::render(const exporter_stats& exporter) const {
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < f->buckets.size(); ++i) {
       cumulative += f->buckets[i].load(relaxed);
-      w.sample("weft_run_duration_seconds_bucket", {"flow", name, "le", bucket_labels[i]}, cumulative);
+      w.sample("weft_run_duration_seconds_bucket", {"flow", name, "le", bucket_labels[i]},
+               cumulative);
     }
     w.sample("weft_run_duration_seconds_sum", {"flow", name},
              static_cast<double>(f->sum_us.load(relaxed)) / 1e6);
@@ -145,22 +144,26 @@ std::string metrics::render(const exporter_stats& exporter) const {
   w.family("weft_http_requests_total", "counter", "HTTP responses sent, by status code.");
   for (std::size_t i = 0; i < http_codes_.size(); ++i) {
     if (auto n = http_codes_[i].load(relaxed); n != 0)
-      w.sample("weft_http_requests_total", {"code", std::to_string(first_code + static_cast<int>(i))}, n);
+      w.sample("weft_http_requests_total",
+               {"code", std::to_string(first_code + static_cast<int>(i))}, n);
   }
   if (auto n = http_other_.load(relaxed); n != 0)
     w.sample("weft_http_requests_total", {"code", "other"}, n);
 
   const auto sinks = sinks_by_name(exporter);
   w.family("weft_spans_exported_total", "counter", "Spans the sink's backend (or file) accepted.");
-  for (const auto& [name, s] : sinks) w.sample("weft_spans_exported_total", {"sink", name}, s.exported);
+  for (const auto& [name, s] : sinks)
+    w.sample("weft_spans_exported_total", {"sink", name}, s.exported);
   w.family("weft_spans_dropped_total", "counter", "Spans a sink gave up on, by reason.");
   for (const auto& [name, s] : sinks) {
     for (const auto& [why, n] : s.dropped)
       w.sample("weft_spans_dropped_total", {"sink", name, "reason", why}, n);
   }
   w.family("weft_spans_spooled_total", "counter", "Spans written to the sink's disk spool.");
-  for (const auto& [name, s] : sinks) w.sample("weft_spans_spooled_total", {"sink", name}, s.spooled);
-  w.family("weft_export_queue_spans", "gauge", "Spans the sink holds in memory, not yet delivered.");
+  for (const auto& [name, s] : sinks)
+    w.sample("weft_spans_spooled_total", {"sink", name}, s.spooled);
+  w.family("weft_export_queue_spans", "gauge",
+           "Spans the sink holds in memory, not yet delivered.");
   for (const auto& [name, s] : sinks) w.sample("weft_export_queue_spans", {"sink", name}, s.queued);
   w.family("weft_spool_bytes", "gauge", "Current size of the sink's disk spool, in bytes.");
   for (const auto& [name, s] : sinks) w.sample("weft_spool_bytes", {"sink", name}, s.spool_bytes);

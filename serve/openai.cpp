@@ -43,7 +43,8 @@ bool takes_prompt(const flows::plan& p) {
 // `text` comes straight from an input.
 std::string text_node(const flows::plan& p) {
   for (const auto& o : p.outputs)
-    if (o.name == "text" && o.source.node >= 0) return p.nodes[static_cast<std::size_t>(o.source.node)].id;
+    if (o.name == "text" && o.source.node >= 0)
+      return p.nodes[static_cast<std::size_t>(o.source.node)].id;
   return {};
 }
 
@@ -53,7 +54,8 @@ std::string content_text(const value& content) {
   std::string out;
   if (content.is_array())
     for (const auto& part : content)
-      if (part.is_object() && part.value("type", "") == "text" && part.contains("text") && part["text"].is_string())
+      if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
+          part["text"].is_string())
         out += part["text"].get<std::string>();
   return out;
 }
@@ -78,11 +80,13 @@ net::server_response run_error(const run_result& r) {
 // One chat.completion.chunk.
 value chunk(const std::string& id, std::int64_t created, const std::string& model, value delta,
             const value& finish, bool with_usage) {
-  value c = {{"id", id},
-             {"object", "chat.completion.chunk"},
-             {"created", created},
-             {"model", model},
-             {"choices", value::array({{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", finish}}})}};
+  value c = {
+      {"id", id},
+      {"object", "chat.completion.chunk"},
+      {"created", created},
+      {"model", model},
+      {"choices",
+       value::array({{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", finish}}})}};
   if (with_usage) c["usage"] = nullptr;
   return c;
 }
@@ -98,8 +102,10 @@ std::string data_line(const value& v) { return "data: " + dump(v) + "\n\n"; }
 struct content_frame {
   std::string head, tail;
 
-  content_frame(const std::string& id, std::int64_t created, const std::string& model, bool with_usage) {
-    const auto line = data_line(chunk(id, created, model, {{"content", "\x01"}}, nullptr, with_usage));
+  content_frame(const std::string& id, std::int64_t created, const std::string& model,
+                bool with_usage) {
+    const auto line =
+        data_line(chunk(id, created, model, {{"content", "\x01"}}, nullptr, with_usage));
     const std::string marker = "\"\\u0001\"";
     const auto at = line.find(marker);
     head = line.substr(0, at) + '"';
@@ -136,7 +142,8 @@ void service::openai_models(const net::responder& reply) {
   value data = value::array();
   for (const auto& [name, flow] : flows_.all())
     if (is_chat_model(*flow))
-      data.push_back({{"id", name}, {"object", "model"}, {"created", started_unix_}, {"owned_by", "weft"}});
+      data.push_back(
+          {{"id", name}, {"object", "model"}, {"created", started_unix_}, {"owned_by", "weft"}});
   reply(json_ok(200, {{"object", "list"}, {"data", std::move(data)}}));
 }
 
@@ -156,7 +163,8 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
   if (!body.is_object()) return bad("the body must be a JSON object", {});
   auto model = body.find("model");
   if (model == body.end() || !model->is_string() || model->get<std::string>().empty())
-    return bad("you must provide a model parameter (a flow name; GET /v1/models lists them)", "model");
+    return bad("you must provide a model parameter (a flow name; GET /v1/models lists them)",
+               "model");
   auto messages = body.find("messages");
   if (messages == body.end() || !messages->is_array() || messages->empty())
     return bad("'messages' must be a non-empty array of messages", "messages");
@@ -164,7 +172,8 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
     const value& m = (*messages)[i];
     const std::string at = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) return bad(at + " must be an object", at);
-    if (!m.contains("role") || !m["role"].is_string()) return bad(at + ".role must be a string", at + ".role");
+    if (!m.contains("role") || !m["role"].is_string())
+      return bad(at + ".role must be a string", at + ".role");
   }
   bool stream = false, include_usage = false;
   if (auto s = body.find("stream"); s != body.end() && !s->is_null()) {
@@ -174,8 +183,9 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
   if (auto so = body.find("stream_options"); so != body.end() && !so->is_null()) {
     if (!so->is_object()) return bad("'stream_options' must be an object", "stream_options");
     if (auto iu = so->find("include_usage"); iu != so->end()) {
-      if (!iu->is_boolean()) return bad("'stream_options.include_usage' must be true or false",
-                                        "stream_options.include_usage");
+      if (!iu->is_boolean())
+        return bad("'stream_options.include_usage' must be true or false",
+                   "stream_options.include_usage");
       include_usage = iu->get<bool>();
     }
   }
@@ -197,7 +207,8 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
   auto flow = flows_.find(name);
   if (!flow || !is_chat_model(*flow))
     return reply(openai_error(404, "invalid_request_error",
-                              "The model '" + name + "' does not exist: a model is a flow with a 'messages' or "
+                              "The model '" + name +
+                                  "' does not exist: a model is a flow with a 'messages' or "
                                   "'prompt' input and a 'text' output (GET /v1/models lists them)",
                               "model", "model_not_found"));
   flows::value_map inputs;
@@ -207,7 +218,9 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
     const value* last_user = nullptr;
     for (const auto& m : *messages)
       if (m["role"] == "user") last_user = &m;
-    if (!last_user) return bad("the model '" + name + "' takes a prompt: send at least one user message", "messages");
+    if (!last_user)
+      return bad("the model '" + name + "' takes a prompt: send at least one user message",
+                 "messages");
     inputs["prompt"] = content_text(last_user->value("content", value()));
   }
   if (auto problems = eng_.prepare_inputs(flow, inputs); !problems.empty()) {
@@ -217,9 +230,10 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
   }
   if (!admit()) {
     metrics_.run_rejected(name);
-    auto r = openai_error(429, "rate_limit_error",
-                          std::to_string(cfg_.max_inflight) + " runs are in flight (--max-inflight); retry later",
-                          {}, "rate_limit_exceeded");
+    auto r = openai_error(
+        429, "rate_limit_error",
+        std::to_string(cfg_.max_inflight) + " runs are in flight (--max-inflight); retry later", {},
+        "rate_limit_exceeded");
     r.headers.emplace_back("retry-after", std::to_string(cfg_.retry_after_s));
     return reply(std::move(r));
   }
@@ -232,20 +246,24 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
   };
 
   if (!stream) {
-    eng_.run(flow, std::move(inputs), std::move(ro), [reply, name, created, finished](run_result r) {
-      finished(r);
-      if (!r.ok) return reply(run_error(r));
-      auto text = r.outputs.find("text");
-      value message = {{"role", "assistant"}, {"content", text == r.outputs.end() ? "" : text_of(text->second)}};
-      value answer = {{"id", "chatcmpl-" + r.run_id},
-                      {"object", "chat.completion"},
-                      {"created", created},
-                      {"model", name},
-                      {"choices", value::array({{{"index", 0}, {"message", std::move(message)},
-                                                 {"finish_reason", "stop"}, {"logprobs", nullptr}}})},
-                      {"usage", usage_of(r)}};
-      reply(json_ok(200, answer));
-    });
+    eng_.run(flow, std::move(inputs), std::move(ro),
+             [reply, name, created, finished](run_result r) {
+               finished(r);
+               if (!r.ok) return reply(run_error(r));
+               auto text = r.outputs.find("text");
+               value message = {{"role", "assistant"},
+                                {"content", text == r.outputs.end() ? "" : text_of(text->second)}};
+               value answer = {{"id", "chatcmpl-" + r.run_id},
+                               {"object", "chat.completion"},
+                               {"created", created},
+                               {"model", name},
+                               {"choices", value::array({{{"index", 0},
+                                                          {"message", std::move(message)},
+                                                          {"finish_reason", "stop"},
+                                                          {"logprobs", nullptr}}})},
+                               {"usage", usage_of(r)}};
+               reply(json_ok(200, answer));
+             });
     return;
   }
 
@@ -264,32 +282,34 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
   auto canceller = std::make_shared<run_canceller>();
   net::stream_options so;
   so.max_buffered_bytes = cfg_.max_stream_buffer_bytes;
-  so.overflow_tail = data_line({{"error", {{"message", "the client read too slowly; the stream ends here"},
-                                           {"type", "server_error"}, {"param", nullptr}, {"code", "stream_overflow"}}}});
+  so.overflow_tail = data_line({{"error",
+                                 {{"message", "the client read too slowly; the stream ends here"},
+                                  {"type", "server_error"},
+                                  {"param", nullptr},
+                                  {"code", "stream_overflow"}}}});
   so.on_close = cancel_on_close(canceller, streams_, false);
   st->out = reply.stream(sse_head(), std::move(so));
   streams_.active++;
   heartbeat_.add(st->out);
-  st->out.write(data_line(chunk(st->id, created, name, {{"role", "assistant"}, {"content", ""}}, nullptr, include_usage)));
+  st->out.write(data_line(chunk(st->id, created, name, {{"role", "assistant"}, {"content", ""}},
+                                nullptr, include_usage)));
   ro.canceller = canceller;
   ro.on_event = [st, created, name, include_usage, counters = &streams_](const run_event& e) {
-    if (e.type != run_event::kind::chunk || st->text_node.empty() || e.path.empty() || e.path[0] != st->text_node)
+    if (e.type != run_event::kind::chunk || st->text_node.empty() || e.path.empty() ||
+        e.path[0] != st->text_node)
       return;
     if (!e.data.is_string() || e.data.get<std::string>().empty()) return;
-    if (st->out.write(st->frame->with(e.data.get_ref<const std::string&>())))
-      counters->events++;
+    if (st->out.write(st->frame->with(e.data.get_ref<const std::string&>()))) counters->events++;
   };
   eng_.run(flow, std::move(inputs), std::move(ro),
            [st, created, name, include_usage, finished, counters = &streams_](run_result r) {
              if (r.ok) {
-               st->out.write(data_line(chunk(st->id, created, name, value::object(), "stop", include_usage)));
+               st->out.write(
+                   data_line(chunk(st->id, created, name, value::object(), "stop", include_usage)));
                if (include_usage) {
-                 value u = {{"id", st->id},
-                            {"object", "chat.completion.chunk"},
-                            {"created", created},
-                            {"model", name},
-                            {"choices", value::array()},
-                            {"usage", usage_of(r)}};
+                 value u = {
+                     {"id", st->id},  {"object", "chat.completion.chunk"}, {"created", created},
+                     {"model", name}, {"choices", value::array()},         {"usage", usage_of(r)}};
                  st->out.write(data_line(u));
                }
                st->out.write("data: [DONE]\n\n");

@@ -58,10 +58,17 @@ class writer {
   void escaped(std::string_view value) {
     for (char c : value) {
       switch (c) {
-        case '\\': out_ += "\\\\"; break;
-        case '"': out_ += "\\\""; break;
-        case '\n': out_ += "\\n"; break;
-        default: out_ += c;
+        case '\\':
+          out_ += "\\\\";
+          break;
+        case '"':
+          out_ += "\\\"";
+          break;
+        case '\n':
+          out_ += "\\n";
+          break;
+        default:
+          out_ += c;
       }
     }
   }

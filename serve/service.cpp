@@ -58,9 +58,9 @@ server_response invalid_inputs(const std::vector<weft::error>& problems) {
 
 // A body field of the wrong type -> 400 naming the field.
 server_response bad_field(const std::string& field, const std::string& want) {
-  return json_error(400, "invalid_request",
-                    "field '" + field + "' must be " + want,
-                    dump(flows::value::array({{{"field", field}, {"message", "must be " + want}}})));
+  return json_error(
+      400, "invalid_request", "field '" + field + "' must be " + want,
+      dump(flows::value::array({{{"field", field}, {"message", "must be " + want}}})));
 }
 
 // A session or user id over the cap: it would be copied onto every span.
@@ -81,25 +81,28 @@ std::string server_series(const net::http_server& srv) {
          "Answers never written because their connection was reset or closed by the peer first.",
          srv.answers_dropped());
   series("weft_http_forced_closes_total", "counter",
-         "Connections reset by the server: a client that stopped reading, or open at the drain deadline.",
+         "Connections reset by the server: a client that stopped reading, or open at the drain "
+         "deadline.",
          srv.forced_closes());
   series("weft_http_busy_refusals_total", "counter",
          "Requests refused with 503 because buffered bytes reached --max-buffered-bytes.",
          srv.busy_refusals());
   series("weft_http_buffered_bytes", "gauge",
-         "Request body and unsent answer bytes held now, over all connections.", srv.buffered_bytes());
+         "Request body and unsent answer bytes held now, over all connections.",
+         srv.buffered_bytes());
   return out;
 }
 
 std::string stream_series(const stream_counters& c) {
   std::string out;
   auto series = [&](const char* name, const char* type, const char* help, auto v) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-           std::to_string(v) + "\n";
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(v) + "\n";
   };
   series("weft_sse_streams_active", "gauge", "Event streams of runs open now.", c.active.load());
   series("weft_sse_overflows_total", "counter",
-         "Event streams ended because their client fell --max-stream-buffer-bytes behind.", c.overflows.load());
+         "Event streams ended because their client fell --max-stream-buffer-bytes behind.",
+         c.overflows.load());
   series("weft_run_events_total", "counter", "Run events sent on event streams.", c.events.load());
   return out;
 }
@@ -114,8 +117,12 @@ std::string traceparent_of(const run_result& r) {
 }  // namespace
 
 service::service(engine& eng, flow_catalog flows, service_config cfg)
-    : eng_(eng), flows_(std::move(flows)), cfg_(std::move(cfg)), heartbeat_(cfg_.heartbeat),
-      started_unix_(static_cast<std::int64_t>(std::time(nullptr))), background_(cfg_.background) {
+    : eng_(eng),
+      flows_(std::move(flows)),
+      cfg_(std::move(cfg)),
+      heartbeat_(cfg_.heartbeat),
+      started_unix_(static_cast<std::int64_t>(std::time(nullptr))),
+      background_(cfg_.background) {
   for (auto& [name, _] : flows_.all()) metrics_.register_flow(name);
 }
 
@@ -137,19 +144,27 @@ void service::handle(net::server_request req, net::responder reply) {
   }
   const bool openai = path == "/v1/models" || path == "/v1/chat/completions";
   if (openai && !cfg_.api_key.empty() && !bearer_matches(req.header("authorization"), cfg_.api_key))
-    return reply(openai_error(401, "invalid_request_error",
-                              req.header("authorization") ? "Incorrect API key provided."
-                                                          : "You didn't provide an API key: send 'Authorization: Bearer <key>'.",
-                              {}, "invalid_api_key"));
+    return reply(
+        openai_error(401, "invalid_request_error",
+                     req.header("authorization")
+                         ? "Incorrect API key provided."
+                         : "You didn't provide an API key: send 'Authorization: Bearer <key>'.",
+                     {}, "invalid_api_key"));
   if (path == "/v1/models") {
-    if (!get) return reply(openai_error(405, "invalid_request_error", req.method + " is not allowed on " + path + "; use GET"));
+    if (!get)
+      return reply(openai_error(405, "invalid_request_error",
+                                req.method + " is not allowed on " + path + "; use GET"));
     return openai_models(reply);
   }
   if (path == "/v1/chat/completions") {
     if (req.method != "POST")
-      return reply(openai_error(405, "invalid_request_error", req.method + " is not allowed on " + path + "; use POST"));
+      return reply(openai_error(405, "invalid_request_error",
+                                req.method + " is not allowed on " + path + "; use POST"));
     if (req.body.size() >= cfg_.offload_body_bytes) {
-      engine_internals::system(eng_).spawn([this, req = std::move(req), reply](caf::event_based_actor*) mutable { openai_chat(req, reply); });
+      engine_internals::system(eng_).spawn(
+          [this, req = std::move(req), reply](caf::event_based_actor*) mutable {
+            openai_chat(req, reply);
+          });
       return;
     }
     return openai_chat(req, reply);
@@ -164,12 +179,12 @@ void service::handle(net::server_request req, net::responder reply) {
   }
   if (path == "/readyz") {
     if (!get) return reply(method_not_allowed(req.method, path, "GET"));
-    if (draining_.load())
-      return reply(json_error(503, "draining", "the server is shutting down"));
+    if (draining_.load()) return reply(json_error(503, "draining", "the server is shutting down"));
     auto flows = flows_.size();
     eng_.stats(
         [reply, flows](std::optional<exporting::exporter_stats> s) {
-          if (!s) return reply(json_error(503, "exporter_down", "the trace exporter did not answer"));
+          if (!s)
+            return reply(json_error(503, "exporter_down", "the trace exporter did not answer"));
           reply(json_ok(200, {{"status", "ready"}, {"flows", flows}}));
         },
         std::chrono::seconds(2));
@@ -185,7 +200,9 @@ void service::handle(net::server_request req, net::responder reply) {
           if (server_) r.body += server_series(*server_);
           r.body += stream_series(streams_);
           if (genai_) r.body += genai_->render();
-          r.body += "# HELP weft_background_runs Background runs kept, by status.\n# TYPE weft_background_runs gauge\n";
+          r.body +=
+              "# HELP weft_background_runs Background runs kept, by status.\n# TYPE "
+              "weft_background_runs gauge\n";
           for (auto& [status, n] : background_.counts())
             r.body += "weft_background_runs{status=\"" + status + "\"} " + std::to_string(n) + "\n";
           reply(std::move(r));
@@ -217,17 +234,19 @@ void service::handle(net::server_request req, net::responder reply) {
     if (!runs && !get) return reply(method_not_allowed(req.method, path, "GET"));
     auto flow = flows_.find(rest);
     if (!flow)
-      return reply(json_error(404, "unknown_flow",
-                              "no flow named '" + rest + "'; GET /v1/flows lists the served flows"));
+      return reply(
+          json_error(404, "unknown_flow",
+                     "no flow named '" + rest + "'; GET /v1/flows lists the served flows"));
     if (!runs) return reply(json_ok(200, flow_catalog::describe(*flow)));
     // A large body is parsed and checked on a scheduler thread: the I/O
     // thread serves every connection, and 0.8 MB of JSON with 60,000 keys
     // kept it busy for seconds. A small one is parsed here, where it costs
     // microseconds and no thread hand-off (bench/RESULTS.md has both).
     if (req.body.size() >= cfg_.offload_body_bytes) {
-      engine_internals::system(eng_).spawn([this, flow, req = std::move(req), reply](caf::event_based_actor*) mutable {
-        start_run(flow, req, reply);
-      });
+      engine_internals::system(eng_).spawn(
+          [this, flow, req = std::move(req), reply](caf::event_based_actor*) mutable {
+            start_run(flow, req, reply);
+          });
       return;
     }
     return start_run(flow, req, reply);
@@ -236,8 +255,9 @@ void service::handle(net::server_request req, net::responder reply) {
                    "no route for " + path + "; see /v1/flows, /healthz, /readyz, /metrics"));
 }
 
-void service::start_background(const std::shared_ptr<const flows::plan>& flow, flows::value_map inputs,
-                               run_options ro, const net::responder& reply) {
+void service::start_background(const std::shared_ptr<const flows::plan>& flow,
+                               flows::value_map inputs, run_options ro,
+                               const net::responder& reply) {
   const std::string flow_name = flow->name();
   auto canceller = std::make_shared<run_canceller>();
   auto id = background_.add(flow_name, canceller);
@@ -257,7 +277,9 @@ void service::start_background(const std::shared_ptr<const flows::plan>& flow, f
     auto j = e.to_json();
     bg->event(id, j.value("event", ""), dump(j));
   };
-  reply(json_ok(202, {{"run_id", *id}, {"status_url", "/v1/runs/" + *id}, {"events_url", "/v1/runs/" + *id + "/events"}}));
+  reply(json_ok(202, {{"run_id", *id},
+                      {"status_url", "/v1/runs/" + *id},
+                      {"events_url", "/v1/runs/" + *id + "/events"}}));
   background_.started(*id);
   eng_.run(flow, std::move(inputs), std::move(ro), [this, bg, id = *id, flow_name](run_result r) {
     bg->finished(id, r);
@@ -271,14 +293,16 @@ void service::run_route(net::server_request& req, const net::responder& reply) {
   auto rest = req.path.substr(std::string_view("/v1/runs/").size());
   bool events = false;
   if (auto slash = rest.find('/'); slash != std::string::npos) {
-    if (rest.substr(slash) != "/events") return reply(json_error(404, "not_found", "no route for " + req.path));
+    if (rest.substr(slash) != "/events")
+      return reply(json_error(404, "not_found", "no route for " + req.path));
     rest.resize(slash);
     events = true;
   }
   const bool get = req.method == "GET" || req.method == "HEAD";
   auto unknown = [&] {
     reply(json_error(404, "unknown_run",
-                     "no background run '" + rest + "' (it never existed, or --run-history / --run-ttl-s let it go)"));
+                     "no background run '" + rest +
+                         "' (it never existed, or --run-history / --run-ttl-s let it go)"));
   };
   if (events) {
     if (!get) return reply(method_not_allowed(req.method, req.path, "GET"));
@@ -306,8 +330,8 @@ void service::trace_headers(const net::server_request& req, run_options& ro) {
       ro.tracestate += (ro.tracestate.empty() ? "" : ",") + value;
 }
 
-void service::start_run(const std::shared_ptr<const flows::plan>& flow,
-                        net::server_request& req, net::responder& reply) {
+void service::start_run(const std::shared_ptr<const flows::plan>& flow, net::server_request& req,
+                        net::responder& reply) {
   const std::string& flow_name = flow->name();
   // The body: a JSON object, or nothing at all (no inputs).
   flows::value body = flows::value::object();
@@ -322,17 +346,19 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
     } catch (const too_deep& e) {
       return reply(json_error(400, "too_deep", e.what()));
     } catch (const flows::value::parse_error& e) {
-      return reply(json_error(400, "invalid_json",
-                              "the body is not valid JSON at byte " + std::to_string(e.byte) +
-                                  ": " + e.what()));
+      return reply(json_error(
+          400, "invalid_json",
+          "the body is not valid JSON at byte " + std::to_string(e.byte) + ": " + e.what()));
     } catch (const flows::value::exception& e) {
       // Not a syntax error but a value JSON cannot hold here, e.g. 1e400
       // (nlohmann: "number overflow").
-      return reply(json_error(400, "invalid_json", std::string("the body is not usable JSON: ") + e.what()));
+      return reply(
+          json_error(400, "invalid_json", std::string("the body is not usable JSON: ") + e.what()));
     }
     if (!body.is_object())
-      return reply(json_error(400, "invalid_request",
-                              std::string("the body must be a JSON object, got ") + body.type_name()));
+      return reply(
+          json_error(400, "invalid_request",
+                     std::string("the body must be a JSON object, got ") + body.type_name()));
   }
   run_options ro;
   flows::value_map inputs;
@@ -347,18 +373,21 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
     } else if (key == "session_id") {
       if (!v.is_string()) return reply(bad_field("session_id", "a string"));
       ro.session_id = v.get<std::string>();
-      if (ro.session_id.size() > cfg_.max_id_bytes) return reply(too_long("session_id", cfg_.max_id_bytes));
+      if (ro.session_id.size() > cfg_.max_id_bytes)
+        return reply(too_long("session_id", cfg_.max_id_bytes));
     } else if (key == "user_id") {
       if (!v.is_string()) return reply(bad_field("user_id", "a string"));
       ro.user_id = v.get<std::string>();
-      if (ro.user_id.size() > cfg_.max_id_bytes) return reply(too_long("user_id", cfg_.max_id_bytes));
+      if (ro.user_id.size() > cfg_.max_id_bytes)
+        return reply(too_long("user_id", cfg_.max_id_bytes));
     } else if (key == "timeout_ms") {
       // Unsigned JSON integers past INT64_MAX read as negative here, so one
       // range check covers them too.
       if (!v.is_number_integer() || v.get<std::int64_t>() <= 0 ||
           v.get<std::int64_t>() > cfg_.max_timeout_ms)
-        return reply(bad_field("timeout_ms", "an integer from 1 to " +
-                                                 std::to_string(cfg_.max_timeout_ms) + " (milliseconds)"));
+        return reply(bad_field(
+            "timeout_ms",
+            "an integer from 1 to " + std::to_string(cfg_.max_timeout_ms) + " (milliseconds)"));
       ro.timeout_ms = v.get<std::int64_t>();
     } else if (key == "stream") {
       if (!v.is_boolean()) return reply(bad_field("stream", "true or false"));
@@ -371,11 +400,12 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
         return reply(bad_field("on_disconnect", "\"cancel\" (the default) or \"continue\""));
       keep_on_disconnect = v == "continue";
     } else {
-      return reply(json_error(
-          400, "invalid_request",
-          "unknown field '" + key +
-              "' in the body; expected inputs, session_id, user_id, timeout_ms, stream, on_disconnect, background",
-          dump(flows::value::array({{{"field", key}, {"message", "unknown field"}}}))));
+      return reply(
+          json_error(400, "invalid_request",
+                     "unknown field '" + key +
+                         "' in the body; expected inputs, session_id, user_id, timeout_ms, stream, "
+                         "on_disconnect, background",
+                     dump(flows::value::array({{{"field", key}, {"message", "unknown field"}}}))));
     }
   }
   if (ro.session_id.empty())
@@ -396,9 +426,9 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
   }
   if (!admit()) {
     metrics_.run_rejected(flow_name);
-    auto r = json_error(503, "overloaded",
-                        std::to_string(cfg_.max_inflight) +
-                            " runs are in flight (--max-inflight); retry later");
+    auto r = json_error(
+        503, "overloaded",
+        std::to_string(cfg_.max_inflight) + " runs are in flight (--max-inflight); retry later");
     r.headers.emplace_back("Retry-After", std::to_string(cfg_.retry_after_s));
     return reply(std::move(r));
   }
@@ -415,38 +445,39 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow,
     stream_run(eng_, flow, std::move(inputs), std::move(ro), reply, so, streams_, heartbeat_,
                [this, flow_name](const run_result& r) {
                  inflight_--;
-                 auto status = r.ok ? run_status::ok : r.timed_out ? run_status::timeout : run_status::failed;
+                 auto status = r.ok          ? run_status::ok
+                               : r.timed_out ? run_status::timeout
+                                             : run_status::failed;
                  metrics_.run_finished(flow_name, status, r.duration_ms / 1000.0);
                });
     return;
   }
-  eng_.run(flow, std::move(inputs), std::move(ro),
-           [this, reply, flow_name](run_result r) {
-             inflight_--;
-             auto tp = traceparent_of(r);
-             server_response resp;
-             if (r.ok) {
-               metrics_.run_finished(flow_name, run_status::ok, r.duration_ms / 1000.0);
-               flows::value body = {{"run_id", r.run_id},
-                                    {"trace_id", r.trace_id},
-                                    {"outputs", r.outputs_json()},
-                                    {"duration_ms", r.duration_ms}};
-               if (!r.warning.empty()) body["warning"] = r.warning;
-               resp = json_ok(200, body);
-             } else {
-               flows::value detail = {{"run_id", r.run_id}, {"trace_id", r.trace_id}};
-               if (!r.failed_node.empty()) detail["node"] = r.failed_node;
-               if (r.timed_out) {
-                 metrics_.run_finished(flow_name, run_status::timeout, r.duration_ms / 1000.0);
-                 resp = json_error(504, "run_timeout", r.error, dump(flows::value::array({detail})));
-               } else {
-                 metrics_.run_finished(flow_name, run_status::failed, r.duration_ms / 1000.0);
-                 resp = json_error(422, "run_failed", r.error, dump(flows::value::array({detail})));
-               }
-             }
-             if (!tp.empty()) resp.headers.emplace_back("traceparent", std::move(tp));
-             reply(std::move(resp));
-           });
+  eng_.run(flow, std::move(inputs), std::move(ro), [this, reply, flow_name](run_result r) {
+    inflight_--;
+    auto tp = traceparent_of(r);
+    server_response resp;
+    if (r.ok) {
+      metrics_.run_finished(flow_name, run_status::ok, r.duration_ms / 1000.0);
+      flows::value body = {{"run_id", r.run_id},
+                           {"trace_id", r.trace_id},
+                           {"outputs", r.outputs_json()},
+                           {"duration_ms", r.duration_ms}};
+      if (!r.warning.empty()) body["warning"] = r.warning;
+      resp = json_ok(200, body);
+    } else {
+      flows::value detail = {{"run_id", r.run_id}, {"trace_id", r.trace_id}};
+      if (!r.failed_node.empty()) detail["node"] = r.failed_node;
+      if (r.timed_out) {
+        metrics_.run_finished(flow_name, run_status::timeout, r.duration_ms / 1000.0);
+        resp = json_error(504, "run_timeout", r.error, dump(flows::value::array({detail})));
+      } else {
+        metrics_.run_finished(flow_name, run_status::failed, r.duration_ms / 1000.0);
+        resp = json_error(422, "run_failed", r.error, dump(flows::value::array({detail})));
+      }
+    }
+    if (!tp.empty()) resp.headers.emplace_back("traceparent", std::move(tp));
+    reply(std::move(resp));
+  });
 }
 
 }  // namespace weft::serve

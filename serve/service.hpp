@@ -41,13 +41,13 @@
 #include <cstdint>
 #include <string>
 
+#include "actors/engine_internals.hpp"
 #include "net/http_server.hpp"
 #include "serve/background_runs.hpp"
 #include "serve/event_stream.hpp"
 #include "serve/flow_catalog.hpp"
 #include "serve/genai_metrics.hpp"
 #include "serve/metrics.hpp"
-#include "actors/engine_internals.hpp"
 
 namespace weft::serve {
 

@@ -40,7 +40,8 @@ struct curl_result {
   std::optional<std::string> header(const std::string& name) const {
     for (auto& l : header_lines) {
       auto colon = l.find(':');
-      if (colon == std::string::npos || strcasecmp(l.substr(0, colon).c_str(), name.c_str()) != 0) continue;
+      if (colon == std::string::npos || strcasecmp(l.substr(0, colon).c_str(), name.c_str()) != 0)
+        continue;
       auto v = l.substr(colon + 1);
       while (!v.empty() && v.front() == ' ') v.erase(0, 1);
       while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
@@ -50,8 +51,8 @@ struct curl_result {
   }
 };
 
-curl_result post(const std::string& url, const std::string& body, std::vector<std::string> headers = {},
-                 long timeout_ms = 5000) {
+curl_result post(const std::string& url, const std::string& body,
+                 std::vector<std::string> headers = {}, long timeout_ms = 5000) {
   curl_result r;
   CURL* e = curl_easy_init();
   curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
@@ -64,17 +65,19 @@ curl_result post(const std::string& url, const std::string& body, std::vector<st
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &r);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, +[](char* p, size_t, size_t n, void* ud) -> size_t {
-    auto* res = static_cast<curl_result*>(ud);
-    res->body.append(p, n);
-    ++res->writes;
-    return n;
-  });
+  curl_easy_setopt(
+      e, CURLOPT_WRITEFUNCTION, +[](char* p, size_t, size_t n, void* ud) -> size_t {
+        auto* res = static_cast<curl_result*>(ud);
+        res->body.append(p, n);
+        ++res->writes;
+        return n;
+      });
   curl_easy_setopt(e, CURLOPT_HEADERDATA, &r);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, +[](char* p, size_t, size_t n, void* ud) -> size_t {
-    static_cast<curl_result*>(ud)->header_lines.emplace_back(p, n);
-    return n;
-  });
+  curl_easy_setopt(
+      e, CURLOPT_HEADERFUNCTION, +[](char* p, size_t, size_t n, void* ud) -> size_t {
+        static_cast<curl_result*>(ud)->header_lines.emplace_back(p, n);
+        return n;
+      });
   r.code = curl_easy_perform(e);
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
   curl_slist_free_all(list);
@@ -82,7 +85,8 @@ curl_result post(const std::string& url, const std::string& body, std::vector<st
   return r;
 }
 
-std::string chat_body(bool stream, bool include_usage = false, const std::string& model = "gpt-4o-mini") {
+std::string chat_body(bool stream, bool include_usage = false,
+                      const std::string& model = "gpt-4o-mini") {
   json j = {{"model", model}, {"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}};
   if (stream) j["stream"] = true;
   if (include_usage) j["stream_options"] = {{"include_usage", true}};
@@ -111,7 +115,8 @@ std::string joined_content(const std::vector<std::string>& data) {
     auto j = json::parse(d);
     if (j["choices"].empty()) continue;
     auto& delta = j["choices"][0]["delta"];
-    if (delta.contains("content") && delta["content"].is_string()) s += delta["content"].get<std::string>();
+    if (delta.contains("content") && delta["content"].is_string())
+      s += delta["content"].get<std::string>();
   }
   return s;
 }
@@ -179,7 +184,8 @@ TEST_CASE("chat_server: a JSON completion with usage, and the request recorded",
     s.on_request([](const chat_request&) -> chat_reply { throw std::runtime_error("boom"); });
     auto f = post(completions(s), chat_body(false));
     CHECK(f.status == 500);
-    CHECK(json::parse(f.body)["error"]["message"].get<std::string>().find("boom") != std::string::npos);
+    CHECK(json::parse(f.body)["error"]["message"].get<std::string>().find("boom") !=
+          std::string::npos);
     CHECK(s.request_count() == 4);
   }
   SECTION("write_split cuts a JSON answer too") {
@@ -194,7 +200,9 @@ TEST_CASE("chat_server: a JSON completion with usage, and the request recorded",
     const std::string odd = "say \"hi\"\\n\n\t\x01 — end";
     s.push(chat_reply::text(odd));
     s.push(chat_reply::text(odd));
-    CHECK(json::parse(post(completions(s), chat_body(false)).body)["choices"][0]["message"]["content"] == odd);
+    CHECK(json::parse(
+              post(completions(s), chat_body(false)).body)["choices"][0]["message"]["content"] ==
+          odd);
     CHECK(joined_content(sse_data(post(completions(s), chat_body(true)).body)) == odd);
   }
   SECTION("raw_json replaces the whole body") {
@@ -210,7 +218,8 @@ TEST_CASE("chat_server: errors for bodies that are not JSON and for other paths"
   s.push(chat_reply::text("never used by a 404"));
   auto nf = post(s.base_url() + "/models", "{}");
   CHECK(nf.status == 404);
-  CHECK(json::parse(nf.body)["error"]["message"].get<std::string>().find("/v1/models") != std::string::npos);
+  CHECK(json::parse(nf.body)["error"]["message"].get<std::string>().find("/v1/models") !=
+        std::string::npos);
   CHECK(s.queued() == 1);  // a 404 consumes nothing
   s.on_request(nullptr);   // back to the default handler
   auto ok = post(completions(s), chat_body(false));
@@ -222,7 +231,8 @@ TEST_CASE("chat_server: errors for bodies that are not JSON and for other paths"
   CHECK(s.request(2).json.is_discarded());
 }
 
-TEST_CASE("chat_server: a streamed reply joins to its content and ends with [DONE]", "[chat_server]") {
+TEST_CASE("chat_server: a streamed reply joins to its content and ends with [DONE]",
+          "[chat_server]") {
   chat_server s;
   const std::string text = "The quick brown fox jumps";
   chat_reply r = chat_reply::text(text);
@@ -237,9 +247,7 @@ TEST_CASE("chat_server: a streamed reply joins to its content and ends with [DON
     r.deltas = {"The qu", "ick brown", " fox jumps"};
     content_events = 3;
   }
-  SECTION("written 7 bytes at a time") {
-    r.write_split = 7;
-  }
+  SECTION("written 7 bytes at a time") { r.write_split = 7; }
   s.push(r);
   auto res = post(completions(s), chat_body(true));
   REQUIRE(res.code == CURLE_OK);
@@ -267,7 +275,8 @@ TEST_CASE("chat_server: a streamed reply joins to its content and ends with [DON
   CHECK(s.request(0).events_sent == data.size());
 }
 
-TEST_CASE("chat_server: the usage chunk comes only with stream_options.include_usage", "[chat_server]") {
+TEST_CASE("chat_server: the usage chunk comes only with stream_options.include_usage",
+          "[chat_server]") {
   chat_server s;
   chat_reply r = chat_reply::text("a b");
   r.usage = {20, 2, 16, std::nullopt};
@@ -289,8 +298,9 @@ TEST_CASE("chat_server: the usage chunk comes only with stream_options.include_u
 
 TEST_CASE("chat_server: tool calls, whole and as fragments", "[chat_server]") {
   chat_server s;
-  std::vector<chat_tool_call> calls = {{"call_a", "get_weather", R"({"city": "Paris", "unit": "celsius"})"},
-                                       {"call_b", "get_time", R"({"tz": "Europe/Paris"})"}};
+  std::vector<chat_tool_call> calls = {
+      {"call_a", "get_weather", R"({"city": "Paris", "unit": "celsius"})"},
+      {"call_b", "get_time", R"({"tz": "Europe/Paris"})"}};
   s.push(chat_reply::tools(calls));
   auto whole = json::parse(post(completions(s), chat_body(false)).body);
   auto& msg = whole["choices"][0]["message"];
@@ -459,7 +469,8 @@ namespace {
 
 // Sends a stream request on a raw socket and reads until `events` events
 // have arrived (the head, chunk framing and all, unparsed).
-bool read_events(weft::test::raw_conn& c, std::size_t events, std::chrono::milliseconds timeout = 3s) {
+bool read_events(weft::test::raw_conn& c, std::size_t events,
+                 std::chrono::milliseconds timeout = 3s) {
   std::string in;
   auto until = clock_type::now() + timeout;
   auto count = [&] {
@@ -468,7 +479,8 @@ bool read_events(weft::test::raw_conn& c, std::size_t events, std::chrono::milli
     return n;
   };
   while (count() < events) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now()).count();
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now()).count();
     if (left <= 0) return false;
     pollfd p{c.fd(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
@@ -528,7 +540,8 @@ TEST_CASE("chat_server: parked streams, and the client closing them", "[chat_ser
 
 TEST_CASE("chat_server: 200 sequential keep-alive requests on one connection", "[chat_server]") {
   chat_server s;
-  s.on_request([](const chat_request& r) { return chat_reply::text("n" + std::to_string(r.index)); });
+  s.on_request(
+      [](const chat_request& r) { return chat_reply::text("n" + std::to_string(r.index)); });
   weft::test::raw_conn c(s.port());
   for (int i = 0; i < 200; ++i) {
     REQUIRE(c.send(weft::test::json_post("/v1/chat/completions", chat_body(false))));
@@ -542,16 +555,19 @@ TEST_CASE("chat_server: 200 sequential keep-alive requests on one connection", "
 
   SECTION("pipelined: 50 in one write, answered in order") {
     std::string batch;
-    for (int i = 0; i < 50; ++i) batch += weft::test::json_post("/v1/chat/completions", chat_body(false));
+    for (int i = 0; i < 50; ++i)
+      batch += weft::test::json_post("/v1/chat/completions", chat_body(false));
     REQUIRE(c.send(batch));
     for (int i = 0; i < 50; ++i) {
       auto res = c.read_response(2s);
       REQUIRE(res);
-      CHECK(json::parse(res->body)["choices"][0]["message"]["content"] == "n" + std::to_string(200 + i));
+      CHECK(json::parse(res->body)["choices"][0]["message"]["content"] ==
+            "n" + std::to_string(200 + i));
     }
   }
   SECTION("Connection: close is honoured") {
-    REQUIRE(c.send(weft::test::json_post("/v1/chat/completions", chat_body(false), "Connection: close\r\n")));
+    REQUIRE(c.send(
+        weft::test::json_post("/v1/chat/completions", chat_body(false), "Connection: close\r\n")));
     auto res = c.read_response(2s);
     REQUIRE(res);
     CHECK(res->header("connection") == "close");
@@ -564,8 +580,8 @@ TEST_CASE("chat_server: Expect: 100-continue and large bodies", "[chat_server]")
   SECTION("raw: 100 Continue comes before the body is sent") {
     weft::test::raw_conn c(s.port());
     std::string body = chat_body(false);
-    REQUIRE(c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
-                   "\r\nExpect: 100-continue\r\n\r\n"));
+    REQUIRE(c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\nExpect: 100-continue\r\n\r\n"));
     pollfd p{c.fd(), POLLIN, 0};
     REQUIRE(::poll(&p, 1, 2000) == 1);
     char buf[256];

@@ -89,8 +89,11 @@ TEST_CASE("weft load --url --stream: every SSE run complete, events counted, tra
   INFO(s.srv->err());
   REQUIRE(s.srv->port());
   proc_result r;
-  auto j = load_json("--url " + s.base + " --flow story --stream -i prompt=hi --runs 300 --concurrency 30"
-                     " --session-id s1 --user-id u1 --trace-file " + s.trace_file, r);
+  auto j = load_json("--url " + s.base +
+                         " --flow story --stream -i prompt=hi --runs 300 --concurrency 30"
+                         " --session-id s1 --user-id u1 --trace-file " +
+                         s.trace_file,
+                     r);
   INFO(r.out << r.err);
   CHECK(r.code == 0);
   CHECK(j["ok"] == 300);
@@ -107,20 +110,26 @@ TEST_CASE("weft load --url --stream: every SSE run complete, events counted, tra
   CHECK(j["audit"]["problems"] == 0);
 
   // The text summary says the same in one line.
-  auto text = run_weft("load --url " + s.base + " --flow story --stream -i prompt=hi --runs 5 --no-progress");
+  auto text = run_weft("load --url " + s.base +
+                       " --flow story --stream -i prompt=hi --runs 5 --no-progress");
   CHECK(text.code == 0);
-  CHECK_THAT(text.out, Catch::Contains("stream  complete 5/5  events " + std::to_string(5 * (pieces + 3))));
+  CHECK_THAT(text.out,
+             Catch::Contains("stream  complete 5/5  events " + std::to_string(5 * (pieces + 3))));
   CHECK_THAT(text.out, Catch::Contains("first event p50"));
   CHECK(s.srv->stop(SIGTERM) == 0);
 }
 
-TEST_CASE("weft load --url --openai: chat completions, whole and streamed, audited", "[load_url][stream][openai]") {
+TEST_CASE("weft load --url --openai: chat completions, whole and streamed, audited",
+          "[load_url][stream][openai]") {
   stream_setup s;
   INFO(s.srv->err());
   REQUIRE(s.srv->port());
   proc_result r;
-  auto whole = load_json("--url " + s.base + " --flow story --openai -i prompt=hi --runs 200 --concurrency 20"
-                         " --user-id u1 --session-id s1 --trace-file " + s.trace_file, r);
+  auto whole = load_json("--url " + s.base +
+                             " --flow story --openai -i prompt=hi --runs 200 --concurrency 20"
+                             " --user-id u1 --session-id s1 --trace-file " +
+                             s.trace_file,
+                         r);
   INFO(r.out << r.err);
   CHECK(r.code == 0);
   CHECK(whole["ok"] == 200);
@@ -129,8 +138,11 @@ TEST_CASE("weft load --url --openai: chat completions, whole and streamed, audit
   CHECK(whole["audit"]["traces"] == 200);
   CHECK(whole["audit"]["problems"] == 0);
 
-  auto streamed = load_json("--url " + s.base + " --flow story --openai --stream -i prompt=hi --runs 200"
-                            " --concurrency 20 --trace-file " + s.trace_file, r);
+  auto streamed = load_json("--url " + s.base +
+                                " --flow story --openai --stream -i prompt=hi --runs 200"
+                                " --concurrency 20 --trace-file " +
+                                s.trace_file,
+                            r);
   INFO(r.out << r.err);
   CHECK(r.code == 0);
   CHECK(streamed["ok"] == 200);
@@ -146,12 +158,15 @@ TEST_CASE("weft load --url --openai drives any OpenAI-compatible server, not onl
   stream_setup s;
   proc_result r;
   // The chat server's base URL ends in /v1, as OpenAI clients take it.
-  auto j = load_json("--url " + s.chat.base_url() + " --flow gpt-test --openai --stream --runs 100 --concurrency 10", r);
+  auto j = load_json("--url " + s.chat.base_url() +
+                         " --flow gpt-test --openai --stream --runs 100 --concurrency 10",
+                     r);
   INFO(r.out << r.err);
   CHECK(r.code == 0);
   CHECK(j["stream"]["complete"] == 100);
   CHECK(j["stream"]["events"] == 100 * (pieces + 3));
-  auto whole = load_json("--url " + s.chat.base_url() + " --flow gpt-test --openai --runs 50 --concurrency 5", r);
+  auto whole = load_json(
+      "--url " + s.chat.base_url() + " --flow gpt-test --openai --runs 50 --concurrency 5", r);
   CHECK(r.code == 0);
   CHECK(whole["ok"] == 50);
 }
@@ -162,9 +177,11 @@ TEST_CASE("weft load --stream / --openai: usage errors name the fix", "[load_url
   auto no_url = run_weft("load --stream --runs 1 --no-progress");
   CHECK(no_url.code == 2);
   CHECK_THAT(no_url.err, Catch::Contains("--stream drives a server: give --url URL --flow NAME"));
-  auto other_input = run_weft("load --url " + s.base + " --flow story --openai -i topic=x --runs 1 --no-progress");
+  auto other_input =
+      run_weft("load --url " + s.base + " --flow story --openai -i topic=x --runs 1 --no-progress");
   CHECK(other_input.code == 2);
-  CHECK_THAT(other_input.err, Catch::Contains("-i topic=x: with --openai the only input is prompt=TEXT"));
+  CHECK_THAT(other_input.err,
+             Catch::Contains("-i topic=x: with --openai the only input is prompt=TEXT"));
   auto unknown = run_weft("load --url " + s.base + " --flow nope --openai --runs 1 --no-progress");
   CHECK(unknown.code == 2);
   CHECK_THAT(unknown.err, Catch::Contains("does not list 'nope'"));
@@ -174,9 +191,9 @@ TEST_CASE("weft load --stream / --openai: usage errors name the fix", "[load_url
 
 TEST_CASE("load answers: a run stream is complete only when it ends in run_finished, ids unbroken",
           "[load_url][stream]") {
-  const std::string good = run_event(1, "node_started", {{"path", {"a"}}}) +
-                           run_event(2, "chunk", {{"data", "x"}}) +
-                           run_event(3, "run_finished", {{"status", "ok"}, {"trace_id", "t1"}, {"run_id", "r1"}});
+  const std::string good =
+      run_event(1, "node_started", {{"path", {"a"}}}) + run_event(2, "chunk", {{"data", "x"}}) +
+      run_event(3, "run_finished", {{"status", "ok"}, {"trace_id", "t1"}, {"run_id", "r1"}});
   auto a = read_answer(load_route::runs_stream, answer(good), false);
   CHECK(a.ok);
   CHECK(a.complete);
@@ -192,27 +209,36 @@ TEST_CASE("load answers: a run stream is complete only when it ends in run_finis
   CHECK_FALSE(cut.ok);
   CHECK_THAT(cut.error, Catch::Contains("without run_finished"));
 
-  auto gap = read_answer(load_route::runs_stream,
-                         answer(run_event(1, "node_started", {}) + run_event(3, "run_finished", {{"status", "ok"}})), false);
+  auto gap = read_answer(
+      load_route::runs_stream,
+      answer(run_event(1, "node_started", {}) + run_event(3, "run_finished", {{"status", "ok"}})),
+      false);
   CHECK_FALSE(gap.ok);
   CHECK_THAT(gap.error, Catch::Contains("has id '3', expected 2"));
 
-  auto failed = read_answer(load_route::runs_stream,
-                            answer(run_event(1, "run_finished", {{"status", "error"}, {"node", "ask"}, {"error", "boom"}})), false);
+  auto failed =
+      read_answer(load_route::runs_stream,
+                  answer(run_event(1, "run_finished",
+                                   {{"status", "error"}, {"node", "ask"}, {"error", "boom"}})),
+                  false);
   CHECK(failed.complete);
   CHECK_FALSE(failed.ok);
   CHECK_THAT(failed.error, Catch::Contains("run failed at node 'ask': boom"));
 
-  auto overflow = read_answer(load_route::runs_stream,
-                              answer(run_event(1, "node_started", {}) +
-                                     run_event(2, "error", {{"error", "the client read too slowly"}})), false);
+  auto overflow =
+      read_answer(load_route::runs_stream,
+                  answer(run_event(1, "node_started", {}) +
+                         run_event(2, "error", {{"error", "the client read too slowly"}})),
+                  false);
   CHECK_FALSE(overflow.ok);
-  CHECK_THAT(overflow.error, Catch::Contains("the server ended the stream: the client read too slowly"));
+  CHECK_THAT(overflow.error,
+             Catch::Contains("the server ended the stream: the client read too slowly"));
   // As the server sends it: the overflow's error event has no id line.
-  auto unnumbered = read_answer(load_route::runs_stream,
-                                answer(run_event(1, "node_started", {}) +
-                                       weft::serve::sse_event("error", json{{"error", "too slow"}}.dump(), 0)),
-                                false);
+  auto unnumbered =
+      read_answer(load_route::runs_stream,
+                  answer(run_event(1, "node_started", {}) +
+                         weft::serve::sse_event("error", json{{"error", "too slow"}}.dump(), 0)),
+                  false);
   CHECK_FALSE(unnumbered.ok);
   CHECK_THAT(unnumbered.error, Catch::Contains("the server ended the stream: too slow"));
 
@@ -222,27 +248,33 @@ TEST_CASE("load answers: a run stream is complete only when it ends in run_finis
 }
 
 TEST_CASE("load answers: chat completions and their streams", "[load_url][stream][openai]") {
-  auto whole = read_answer(load_route::chat,
-                           answer(R"({"id":"chatcmpl-r9","object":"chat.completion","choices":[{"index":0}]})"), false);
+  auto whole = read_answer(
+      load_route::chat,
+      answer(R"({"id":"chatcmpl-r9","object":"chat.completion","choices":[{"index":0}]})"), false);
   CHECK(whole.ok);
   CHECK(whole.run_id == "r9");
   auto not_chat = read_answer(load_route::chat, answer(R"({"id":"x","object":"list"})"), false);
   CHECK_FALSE(not_chat.ok);
   CHECK_THAT(not_chat.error, Catch::Contains("not a chat.completion"));
 
-  const std::string chunk = R"(data: {"object":"chat.completion.chunk","choices":[]})" "\n\n";
-  auto good = read_answer(load_route::chat_stream, answer(chunk + chunk + "data: [DONE]\n\n"), false);
+  const std::string chunk = R"(data: {"object":"chat.completion.chunk","choices":[]})"
+                            "\n\n";
+  auto good =
+      read_answer(load_route::chat_stream, answer(chunk + chunk + "data: [DONE]\n\n"), false);
   CHECK(good.ok);
   CHECK(good.events == 2);
   auto no_done = read_answer(load_route::chat_stream, answer(chunk + chunk), false);
   CHECK_FALSE(no_done.ok);
   CHECK_THAT(no_done.error, Catch::Contains("without [DONE]"));
-  auto error = read_answer(load_route::chat_stream,
-                           answer(chunk + R"(data: {"error":{"message":"node ask failed","code":"run_failed"}})" "\n\n"),
-                           false);
+  auto error = read_answer(
+      load_route::chat_stream,
+      answer(chunk + R"(data: {"error":{"message":"node ask failed","code":"run_failed"}})"
+                     "\n\n"),
+      false);
   CHECK_FALSE(error.ok);
   CHECK_THAT(error.error, Catch::Contains("node ask failed (run_failed)"));
-  auto after = read_answer(load_route::chat_stream, answer(chunk + "data: [DONE]\n\n" + chunk), false);
+  auto after =
+      read_answer(load_route::chat_stream, answer(chunk + "data: [DONE]\n\n" + chunk), false);
   CHECK_FALSE(after.ok);
   CHECK_THAT(after.error, Catch::Contains("after [DONE]"));
 }

@@ -30,8 +30,8 @@
 #include <nlohmann/json.hpp>
 
 #include "support/serve_process.hpp"
-#include "support/weft_command.hpp"
 #include "support/test_collector.hpp"
+#include "support/weft_command.hpp"
 #include "tracing/otlp_json.hpp"
 #include "tracing/traceparent.hpp"
 
@@ -491,11 +491,13 @@ TEST_CASE("weft load --url: SIGINT stops sending, and the runs sent are summed u
   CHECK(srv.requests().size() == j["runs"].get<std::size_t>() + 1);
 }
 
-TEST_CASE("weft load --url against a real weft serve: every request's trace audited", "[load_url][serve]") {
+TEST_CASE("weft load --url against a real weft serve: every request's trace audited",
+          "[load_url][serve]") {
   auto dir = fs::temp_directory_path() / ("weft-e2e-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "flows");
-  fs::copy_file(std::string(WEFT_SOURCE_DIR) + "/examples/chain10.yaml", dir / "flows" / "chain10.yaml");
+  fs::copy_file(std::string(WEFT_SOURCE_DIR) + "/examples/chain10.yaml",
+                dir / "flows" / "chain10.yaml");
   auto trace_file = (dir / "traces.jsonl").string();
   weft::test::serve_process srv({"--flows", (dir / "flows").string(), "--trace-file", trace_file},
                                 {"WEFT_API_KEY=e2e-key-123"});
@@ -504,8 +506,10 @@ TEST_CASE("weft load --url against a real weft serve: every request's trace audi
   const std::string base = "http://127.0.0.1:" + std::to_string(srv.port());
 
   proc_result r;
-  auto j = load_url_json(base, "--flow chain10 -i value=hi --session-id s1 --user-id u1 --runs 400 "
-                               "--concurrency 50 --trace-file " + trace_file,
+  auto j = load_url_json(base,
+                         "--flow chain10 -i value=hi --session-id s1 --user-id u1 --runs 400 "
+                         "--concurrency 50 --trace-file " +
+                             trace_file,
                          r, "WEFT_API_KEY=e2e-key-123");
   INFO(r.out << r.err);
   CHECK(r.code == 0);
@@ -520,7 +524,8 @@ TEST_CASE("weft load --url against a real weft serve: every request's trace audi
   CHECK(r.err.find("e2e-key-123") == std::string::npos);
 
   // Without the key the server says 401 and the tool says how to fix it.
-  auto denied = run_weft("load --url " + base + " --flow chain10 --runs 1 --no-progress", "WEFT_API_KEY=");
+  auto denied =
+      run_weft("load --url " + base + " --flow chain10 --runs 1 --no-progress", "WEFT_API_KEY=");
   CHECK(denied.code == 2);
   CHECK(denied.err.find("WEFT_API_KEY") != std::string::npos);
   CHECK(srv.stop(SIGTERM) == 0);

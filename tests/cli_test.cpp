@@ -35,7 +35,8 @@ std::string scratch(const std::string& name, const std::string& text) {
 TEST_CASE("weft run prints outputs on stdout and the trace on stderr", "[cli]") {
   auto trace = scratch("run.jsonl", "");
   fs::remove(trace);
-  auto r = run_weft("run " + src("examples/hello.yaml") + " -i name=World --session-id s9 --user-id u9 --trace-file " + trace);
+  auto r = run_weft("run " + src("examples/hello.yaml") +
+                    " -i name=World --session-id s9 --user-id u9 --trace-file " + trace);
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(nlohmann::json::parse(r.out) == nlohmann::json{{"greeting", "Hello, World!"}});
@@ -55,7 +56,8 @@ nodes:
   t: {type: template, params: {template: "{{n}}/{{#flag}}yes{{/flag}}{{^flag}}no{{/flag}}/{{obj.k}}"}, inputs: {n: $inputs.n, flag: $inputs.flag, obj: $inputs.obj}}
 outputs: {t: t.text}
 )");
-  auto ok = run_weft("run " + flow + " -i n=42 -i flag=true -i 'obj={\"k\":\"v\"}' --trace-file t.jsonl");
+  auto ok =
+      run_weft("run " + flow + " -i n=42 -i flag=true -i 'obj={\"k\":\"v\"}' --trace-file t.jsonl");
   INFO(ok.err);
   CHECK(ok.code == 0);
   CHECK(nlohmann::json::parse(ok.out)["t"] == "42/yes/v");
@@ -75,14 +77,17 @@ outputs: {t: t.text}
 }
 
 TEST_CASE("weft run --stats prints the exporter's counters", "[cli]") {
-  auto r = run_weft("run " + src("examples/hello.yaml") + " -i name=x --stats --trace-file stats.jsonl");
+  auto r =
+      run_weft("run " + src("examples/hello.yaml") + " -i name=x --stats --trace-file stats.jsonl");
   CHECK(r.code == 0);
   CHECK_THAT(r.err, Catch::Contains("spans received: 3"));
   CHECK_THAT(r.err, Catch::Contains("sink file: received 3, exported 3, queued 0"));
 }
 
 TEST_CASE("weft run exits 1 when the run fails, 2 on usage errors", "[cli]") {
-  auto flow = scratch("failing.yaml", "flow: bad\nnodes: {x: {type: fail, params: {message: nope}}}\noutputs: {v: x.value}\n");
+  auto flow = scratch(
+      "failing.yaml",
+      "flow: bad\nnodes: {x: {type: fail, params: {message: nope}}}\noutputs: {v: x.value}\n");
   auto r = run_weft("run " + flow + " --trace-file t.jsonl");
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Catch::Contains("weft: run failed: node 'x' failed: nope"));
@@ -90,15 +95,18 @@ TEST_CASE("weft run exits 1 when the run fails, 2 on usage errors", "[cli]") {
   CHECK(run_weft("frobnicate").code == 2);
   auto env = run_weft("run " + src("examples/hello.yaml") + " -i name=x", "WEFT_TRACE_SAMPLE=2");
   CHECK(env.code == 2);
-  CHECK_THAT(env.err, Catch::Contains("WEFT_TRACE_SAMPLE='2' is not valid: expected a number from 0 to 1"));
+  CHECK_THAT(env.err,
+             Catch::Contains("WEFT_TRACE_SAMPLE='2' is not valid: expected a number from 0 to 1"));
 }
 
 TEST_CASE("weft run with a traceparent joins the caller's trace; a bad one warns", "[cli]") {
   auto r = run_weft("run " + src("examples/hello.yaml") +
-                " -i name=x --trace-file t.jsonl --traceparent 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+                    " -i name=x --trace-file t.jsonl --traceparent "
+                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   CHECK(r.code == 0);
   CHECK_THAT(r.err, Catch::Contains("trace 0af7651916cd43dd8448eb211c80319c"));
-  auto bad = run_weft("run " + src("examples/hello.yaml") + " -i name=x --trace-file t.jsonl --traceparent garbage");
+  auto bad = run_weft("run " + src("examples/hello.yaml") +
+                      " -i name=x --trace-file t.jsonl --traceparent garbage");
   CHECK(bad.code == 0);
   CHECK_THAT(bad.err, Catch::Contains("warning: ignoring invalid traceparent"));
 }
@@ -113,9 +121,12 @@ TEST_CASE("weft run without a configured sink writes the default trace file", "[
 }
 
 TEST_CASE("weft validate prints every error and exits 2", "[cli]") {
-  auto good = run_weft("validate " + src("examples/hello.yaml") + " " + src("examples/chain10.yaml"));
+  auto good =
+      run_weft("validate " + src("examples/hello.yaml") + " " + src("examples/chain10.yaml"));
   CHECK(good.code == 0);
-  auto bad = scratch("bad.yaml", "flow: x\nnodes:\n  a: {type: nope}\n  b: {type: passthrough, inputs: {value: zz.value}}\noutputs: {o: a.value}\n");
+  auto bad = scratch("bad.yaml",
+                     "flow: x\nnodes:\n  a: {type: nope}\n  b: {type: passthrough, inputs: {value: "
+                     "zz.value}}\noutputs: {o: a.value}\n");
   auto r = run_weft("validate " + bad);
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::Contains("bad.yaml:3:"));
@@ -127,8 +138,9 @@ TEST_CASE("weft validate prints every error and exits 2", "[cli]") {
 TEST_CASE("weft load runs N runs and audits their traces", "[cli]") {
   auto trace = scratch("load.jsonl", "");
   fs::remove(trace);
-  auto r = run_weft("load " + src("examples/chain10.yaml") +
-                " --runs 2000 --concurrency 64 --session-id s --user-id u --json --trace-file " + trace);
+  auto r = run_weft(
+      "load " + src("examples/chain10.yaml") +
+      " --runs 2000 --concurrency 64 --session-id s --user-id u --json --trace-file " + trace);
   INFO(r.err);
   REQUIRE(r.code == 0);
   auto j = nlohmann::json::parse(r.out);
@@ -152,22 +164,28 @@ TEST_CASE("weft load fails when the audit finds a foreign span in a run's trace"
   // line must be reported as a bad line but not fail the audit of its runs.
   // (--trace-file would truncate the file: WEFT_TRACE_FILE appends to it.)
   auto trace = scratch("load2.jsonl", "not json\n");
-  auto r = run_weft("load " + src("examples/hello.yaml") + " -i name=x --runs 50 --concurrency 5 --json",
-                    "WEFT_TRACE_FILE='" + trace + "'");
+  auto r =
+      run_weft("load " + src("examples/hello.yaml") + " -i name=x --runs 50 --concurrency 5 --json",
+               "WEFT_TRACE_FILE='" + trace + "'");
   INFO(r.err);
   CHECK(r.code == 0);
   CHECK(nlohmann::json::parse(r.out)["audit"]["traces"] == 50);
-  CHECK_THAT(r.err, Catch::Contains("1 unreadable line(s) in the trace file; first: " + trace + ":1:"));
+  CHECK_THAT(r.err,
+             Catch::Contains("1 unreadable line(s) in the trace file; first: " + trace + ":1:"));
 }
 
 TEST_CASE("weft trace show prints each trace as a tree", "[cli]") {
   auto trace = scratch("show.jsonl", "");
   fs::remove(trace);
-  auto run = run_weft("run " + src("examples/hello.yaml") + " -i name=x --session-id sx --trace-file " + trace);
+  auto run = run_weft("run " + src("examples/hello.yaml") +
+                      " -i name=x --session-id sx --trace-file " + trace);
   REQUIRE(run.code == 0);
   auto r = run_weft("trace show " + trace);
   CHECK(r.code == 0);
-  CHECK_THAT(r.out, Catch::Matches("(.|\\n)*trace [0-9a-f]{32}  \\(3 spans\\)\\n  greet  [0-9.]+ ms  ok  weft.run.id=[-0-9a-f]+  session.id=sx\\n  \\|- hello  [0-9.]+ ms  ok  type=template\\n  `- shout  [0-9.]+ ms  ok  type=passthrough\\n"));
+  CHECK_THAT(r.out,
+             Catch::Matches("(.|\\n)*trace [0-9a-f]{32}  \\(3 spans\\)\\n  greet  [0-9.]+ ms  ok  "
+                            "weft.run.id=[-0-9a-f]+  session.id=sx\\n  \\|- hello  [0-9.]+ ms  ok  "
+                            "type=template\\n  `- shout  [0-9.]+ ms  ok  type=passthrough\\n"));
   auto id = run.err.substr(run.err.find("trace ") + 6, 32);
   CHECK(run_weft("trace show " + trace + " --trace-id " + id).code == 0);
   CHECK(run_weft("trace show " + trace + " --trace-id " + std::string(32, 'a')).code == 1);
@@ -206,11 +224,13 @@ const std::string show_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 }  // namespace
 
-TEST_CASE("weft trace show: a span that is its own parent, and a cycle with no root", "[cli][trace_show]") {
+TEST_CASE("weft trace show: a span that is its own parent, and a cycle with no root",
+          "[cli][trace_show]") {
   // A root and a span that names itself as its parent (issue 14.15: exit 139).
-  auto self = scratch("self_parent.jsonl",
-                      otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), "", "root"),
-                                             span_of(hex_id(2), hex_id(2), "selfie")})));
+  auto self = scratch(
+      "self_parent.jsonl",
+      otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), "", "root"),
+                                                   span_of(hex_id(2), hex_id(2), "selfie")})));
   auto r = run_weft("trace show " + self);
   INFO(r.err);
   REQUIRE(r.code == 0);
@@ -221,9 +241,10 @@ TEST_CASE("weft trace show: a span that is its own parent, and a cycle with no r
 
   // The same, but the span reuses the root's id: it is then its own parent's
   // child, and a recursive walk never ends.
-  auto twin = scratch("self_parent_twin.jsonl",
-                      otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), "", "root"),
-                                                                   span_of(hex_id(1), hex_id(1), "selfie")})));
+  auto twin = scratch(
+      "self_parent_twin.jsonl",
+      otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), "", "root"),
+                                                   span_of(hex_id(1), hex_id(1), "selfie")})));
   r = run_weft("trace show " + twin);
   INFO(r.err);
   REQUIRE(r.code == 0);
@@ -231,11 +252,12 @@ TEST_CASE("weft trace show: a span that is its own parent, and a cycle with no r
   CHECK_THAT(r.out, Catch::Contains("(span " + hex_id(1) + " is its own parent)\n  selfie  "));
 
   // Three spans in a ring and one hanging from it: none has a root, all are shown.
-  auto ring = scratch("ring.jsonl",
-                      otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), hex_id(3), "a"),
-                                             span_of(hex_id(2), hex_id(1), "b"),
-                                             span_of(hex_id(3), hex_id(2), "c"),
-                                             span_of(hex_id(4), hex_id(2), "leaf")})));
+  auto ring = scratch(
+      "ring.jsonl",
+      otlp_line(show_trace,
+                nlohmann::json::array(
+                    {span_of(hex_id(1), hex_id(3), "a"), span_of(hex_id(2), hex_id(1), "b"),
+                     span_of(hex_id(3), hex_id(2), "c"), span_of(hex_id(4), hex_id(2), "leaf")})));
   r = run_weft("trace show " + ring);
   INFO(r.err);
   REQUIRE(r.code == 0);
@@ -262,24 +284,28 @@ TEST_CASE("weft trace show: a 100,000-deep parent chain", "[cli][trace_show]") {
   CHECK_THAT(last, Catch::Matches(" *`- \\[depth 99999\\] s100000  [0-9.]+ ms  unset\\n"));
 }
 
-TEST_CASE("weft trace show: a deeply nested arrayValue is refused with its line, the rest shown", "[cli][trace_show]") {
+TEST_CASE("weft trace show: a deeply nested arrayValue is refused with its line, the rest shown",
+          "[cli][trace_show]") {
   std::string nested;
   constexpr int levels = 100'000;
   for (int i = 0; i < levels; ++i) nested += R"({"arrayValue":{"values":[)";
   nested += R"({"stringValue":"x"})";
   for (int i = 0; i < levels; ++i) nested += "]}}";
   std::string bad = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")" + show_trace +
-                    R"(","spanId":")" + hex_id(9) + R"(","name":"deep","attributes":[{"key":"k","value":)" +
-                    nested + "}]}]}]}]}\n";
+                    R"(","spanId":")" + hex_id(9) +
+                    R"(","name":"deep","attributes":[{"key":"k","value":)" + nested + "}]}]}]}]}\n";
   std::string kv;
   for (int i = 0; i < levels; ++i) kv += R"({"kvlistValue":{"values":[{"key":"k","value":)";
   kv += R"({"intValue":"1"})";
   for (int i = 0; i < levels; ++i) kv += "}]}}";
   std::string bad_kv = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")" + show_trace +
-                       R"(","spanId":")" + hex_id(10) + R"(","name":"deepkv","attributes":[{"key":"k","value":)" +
-                       kv + "}]}]}]}]}\n";
-  auto path = scratch("deep_value.jsonl",
-                      otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), "", "fine")})) + bad + bad_kv);
+                       R"(","spanId":")" + hex_id(10) +
+                       R"(","name":"deepkv","attributes":[{"key":"k","value":)" + kv +
+                       "}]}]}]}]}\n";
+  auto path =
+      scratch("deep_value.jsonl",
+              otlp_line(show_trace, nlohmann::json::array({span_of(hex_id(1), "", "fine")})) + bad +
+                  bad_kv);
   auto r = run_weft("trace show " + path);
   REQUIRE(r.code == 0);
   CHECK_THAT(r.out, Catch::Contains("(1 spans)"));
@@ -293,8 +319,8 @@ TEST_CASE("weft run names the OTLP sink its trace went to", "[cli][run_sinks]") 
   const auto endpoint = collector.base_url() + "/v1/traces";
   auto spool = weft::test::scratch_dir() / "otlp-only-spool";
   auto r = run_weft("run " + src("examples/hello.yaml") + " -i name=x",
-                    "env -u WEFT_TRACE_FILE -u LANGFUSE_HOST OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='" + endpoint +
-                        "' WEFT_SPOOL_DIR='" + spool.string() + "'");
+                    "env -u WEFT_TRACE_FILE -u LANGFUSE_HOST OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='" +
+                        endpoint + "' WEFT_SPOOL_DIR='" + spool.string() + "'");
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK_THAT(r.err, Catch::Contains(" -> otlp " + endpoint + "\n"));
@@ -302,7 +328,8 @@ TEST_CASE("weft run names the OTLP sink its trace went to", "[cli][run_sinks]") 
   CHECK(collector.wait_for([&] { return collector.request_count() > 0; }, std::chrono::seconds(5)));
 }
 
-TEST_CASE("weft run: a fail message built from ${ENV} is masked on stderr and in the trace", "[cli][redaction]") {
+TEST_CASE("weft run: a fail message built from ${ENV} is masked on stderr and in the trace",
+          "[cli][redaction]") {
   const std::string secret = "tok-CliEnv-5h4G3f2D1s";
   auto flow = scratch("env_fail.yaml", R"(
 flow: envfail

@@ -18,7 +18,8 @@ namespace {
 
 const auto the_trace = *weft::tracing::trace_id::from_hex("4bf92f3577b34da6a3ce929d0e0e4736");
 
-std::string write_trace(const std::string& name, const std::vector<weft::tracing::span_record>& spans) {
+std::string write_trace(const std::string& name,
+                        const std::vector<weft::tracing::span_record>& spans) {
   auto path = weft::test::scratch_dir() / name;
   std::ofstream(path) << weft::tracing::encode_export_request(spans, {}) << '\n';
   return path.string();
@@ -67,7 +68,8 @@ TEST_CASE("weft trace show: a map of 14 items shows 5 and folds 9; --expand show
   CHECK(r.out.find("[item 0]") < r.out.find("[item 4]"));
   CHECK_THAT(r.out, Catch::Contains("     |- [item 4] item_flow  "));
   CHECK_THAT(r.out, Catch::Contains("     |  `- step  "));
-  CHECK_THAT(r.out, Catch::EndsWith("     `- \u2026 9 more items (18 spans; --expand shows them)\n"));
+  CHECK_THAT(r.out,
+             Catch::EndsWith("     `- \u2026 9 more items (18 spans; --expand shows them)\n"));
   CHECK(r.out.find("parent cycle") == std::string::npos);
   CHECK(lines(r.out) == 1 + 2 + 5 * 2 + 1);
 
@@ -103,7 +105,8 @@ TEST_CASE("weft trace show: five items are not folded; loop iterations are label
   CHECK_THAT(r.out, Catch::Contains("`- [iteration 6] body  "));
 }
 
-TEST_CASE("weft trace show: maps inside map items fold at each level", "[cli][trace_show][nested]") {
+TEST_CASE("weft trace show: maps inside map items fold at each level",
+          "[cli][trace_show][nested]") {
   nested_trace t(the_trace);
   auto top = t.top("outer", "R");
   auto fan = t.node(top, "fan", "map");
@@ -119,7 +122,7 @@ TEST_CASE("weft trace show: maps inside map items fold at each level", "[cli][tr
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   CHECK(count(r.out, "[item ") == 5 + 5 * 5);
-  CHECK(count(r.out, "\u2026 2 more items (2 spans;") == 5);  // inside each shown item
+  CHECK(count(r.out, "\u2026 2 more items (2 spans;") == 5);   // inside each shown item
   CHECK(count(r.out, "\u2026 2 more items (18 spans;") == 1);  // the outer map
   CHECK(r.out.find("parent cycle") == std::string::npos);
 

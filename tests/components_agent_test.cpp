@@ -25,25 +25,37 @@ namespace {
 // Tool flows: `weather` (city, optional units) and `add` (two numbers),
 // both waiting a little, so parallel calls overlap.
 void write_tools(const flow_dir& d, int wait_ms = 150) {
-  d.write("weather.yaml", "flow: weather\ndescription: Current weather for a city\n"
-                          "inputs: {city: {type: string}, units: {type: string, default: C}}\nnodes:\n"
-                          "  wait: {type: sleep, params: {ms: " + std::to_string(wait_ms) + "}, inputs: {value: $inputs.city}}\n"
-                          "  say: {type: template, params: {template: '{{c}}: 21 {{u}}'}, inputs: {c: wait.value, u: $inputs.units}}\n"
-                          "outputs: {report: say.text}\n");
-  d.write("add.yaml", "flow: add\ninputs: {a: {type: number}, b: {type: number}}\nnodes:\n"
-                      "  wait: {type: sleep, params: {ms: " + std::to_string(wait_ms) + "}, inputs: {value: $inputs.a}}\n"
-                      "  sum: {type: lua, params: {outputs: [sum], script: 'return {sum = inputs.a + inputs.b}'}, "
-                      "inputs: {a: wait.value, b: $inputs.b}}\n"
-                      "outputs: {sum: sum.sum}\n");
+  d.write("weather.yaml",
+          "flow: weather\ndescription: Current weather for a city\n"
+          "inputs: {city: {type: string}, units: {type: string, default: C}}\nnodes:\n"
+          "  wait: {type: sleep, params: {ms: " +
+              std::to_string(wait_ms) +
+              "}, inputs: {value: $inputs.city}}\n"
+              "  say: {type: template, params: {template: '{{c}}: 21 {{u}}'}, inputs: {c: "
+              "wait.value, u: $inputs.units}}\n"
+              "outputs: {report: say.text}\n");
+  d.write("add.yaml",
+          "flow: add\ninputs: {a: {type: number}, b: {type: number}}\nnodes:\n"
+          "  wait: {type: sleep, params: {ms: " +
+              std::to_string(wait_ms) +
+              "}, inputs: {value: $inputs.a}}\n"
+              "  sum: {type: lua, params: {outputs: [sum], script: 'return {sum = inputs.a + "
+              "inputs.b}'}, "
+              "inputs: {a: wait.value, b: $inputs.b}}\n"
+              "outputs: {sum: sum.sum}\n");
 }
 
 std::string agent_flow(const chat_server& srv, const std::string& extra = "") {
   return "flow: assistant\ninputs: {q: {type: string}}\nnodes:\n  helper:\n    type: agent\n"
-         "    params:\n      model: m1\n      base_url: '" + srv.base_url() + "'\n"
+         "    params:\n      model: m1\n      base_url: '" +
+         srv.base_url() +
+         "'\n"
          "      tools:\n        - {name: weather, flow: ./weather.yaml}\n"
-         "        - {name: add, description: Adds two numbers, flow: ./add.yaml}\n" + extra +
+         "        - {name: add, description: Adds two numbers, flow: ./add.yaml}\n" +
+         extra +
          "    inputs: {prompt: $inputs.q}\n"
-         "outputs: {text: helper.text, messages: helper.messages, steps: helper.steps, usage: helper.usage}\n";
+         "outputs: {text: helper.text, messages: helper.messages, steps: helper.steps, usage: "
+         "helper.usage}\n";
 }
 
 // The last message of a request's transcript.
@@ -59,7 +71,8 @@ std::int64_t int_attr(const span_record& s, std::string_view key) {
 
 }  // namespace
 
-TEST_CASE("agent: parallel tool calls run as child runs and answer as tool messages", "[llm][agent]") {
+TEST_CASE("agent: parallel tool calls run as child runs and answer as tool messages",
+          "[llm][agent]") {
   flow_dir d;
   write_tools(d);
   chat_server srv;
@@ -69,8 +82,8 @@ TEST_CASE("agent: parallel tool calls run as child runs and answer as tool messa
   REQUIRE(flow.flow);
   srv.on_request([](const chat_request& r) {
     if (last_message(r)["role"] == "user")
-      return chat_reply::tools({{"call_w", "weather", R"({"city":"Oslo"})"},
-                                {"call_a", "add", R"({"a":2,"b":3.5})"}});
+      return chat_reply::tools(
+          {{"call_w", "weather", R"({"city":"Oslo"})"}, {"call_a", "add", R"({"a":2,"b":3.5})"}});
     return chat_reply::text("Oslo is 21 C and the sum is 5.5.");
   });
   auto t0 = std::chrono::steady_clock::now();
@@ -80,7 +93,8 @@ TEST_CASE("agent: parallel tool calls run as child runs and answer as tool messa
   REQUIRE(r.ok);
   CHECK(r.outputs.at("text") == "Oslo is 21 C and the sum is 5.5.");
   CHECK(r.outputs.at("steps") == 2);
-  CHECK(r.outputs.at("usage") == value{{"input_tokens", 20}, {"output_tokens", 10}, {"total_tokens", 30}});
+  CHECK(r.outputs.at("usage") ==
+        value{{"input_tokens", 20}, {"output_tokens", 10}, {"total_tokens", 30}});
   // The two 150 ms tools ran side by side.
   CHECK(took < 290ms);
 
@@ -101,14 +115,18 @@ TEST_CASE("agent: parallel tool calls run as child runs and answer as tool messa
   REQUIRE(msgs.size() == 4);
   CHECK(msgs[1]["role"] == "assistant");
   CHECK(msgs[1]["tool_calls"].size() == 2);
-  CHECK(msgs[2] == value{{"role", "tool"}, {"tool_call_id", "call_w"}, {"content", R"({"report":"Oslo: 21 C"})"}});
-  CHECK(msgs[3] == value{{"role", "tool"}, {"tool_call_id", "call_a"}, {"content", R"({"sum":5.5})"}});
+  CHECK(msgs[2] == value{{"role", "tool"},
+                         {"tool_call_id", "call_w"},
+                         {"content", R"({"report":"Oslo: 21 C"})"}});
+  CHECK(msgs[3] ==
+        value{{"role", "tool"}, {"tool_call_id", "call_a"}, {"content", R"({"sum":5.5})"}});
   auto transcript = r.outputs.at("messages");
   REQUIRE(transcript.size() == 5);
   CHECK(transcript[4]["content"] == "Oslo is 21 C and the sum is 5.5.");
 }
 
-TEST_CASE("agent: the span tree, invoke_agent -> chat and execute_tool -> tool run", "[llm][agent][genai]") {
+TEST_CASE("agent: the span tree, invoke_agent -> chat and execute_tool -> tool run",
+          "[llm][agent][genai]") {
   flow_dir d;
   write_tools(d, 5);
   chat_server srv;
@@ -119,7 +137,8 @@ TEST_CASE("agent: the span tree, invoke_agent -> chat and execute_tool -> tool r
   auto flow = eng.load_file(d.write("assistant.yaml", agent_flow(srv, "      name: helper-bot\n")));
   REQUIRE(flow.flow);
   srv.on_request([](const chat_request& r) {
-    if (last_message(r)["role"] == "user") return chat_reply::tools({{"call_w", "weather", R"({"city":"Rome"})"}});
+    if (last_message(r)["role"] == "user")
+      return chat_reply::tools({{"call_w", "weather", R"({"city":"Rome"})"}});
     return chat_reply::text("Warm.");
   });
   run_options o;
@@ -161,7 +180,8 @@ TEST_CASE("agent: the span tree, invoke_agent -> chat and execute_tool -> tool r
   CHECK(tool_run->parent == tool->id);
   CHECK(str_attr(*tool_run, "weft.parent_run.id") == r.run_id);
   for (auto& s : spans) {
-    if (str_attr(s, "weft.run.id") != str_attr(*tool_run, "weft.run.id") || &s == tool_run) continue;
+    if (str_attr(s, "weft.run.id") != str_attr(*tool_run, "weft.run.id") || &s == tool_run)
+      continue;
     CHECK(s.parent == tool_run->id);  // the tool's nodes
   }
   tracing::audit_expectation e;
@@ -198,13 +218,17 @@ TEST_CASE("agent: bad arguments and unknown tools go back to the model as errors
   REQUIRE(r.ok);
   auto msgs = srv.request(1).json["messages"];
   REQUIRE(msgs.size() == 7);
-  auto content = [&](int i) { return msgs[static_cast<std::size_t>(i)]["content"].get<std::string>(); };
+  auto content = [&](int i) {
+    return msgs[static_cast<std::size_t>(i)]["content"].get<std::string>();
+  };
   CHECK_THAT(content(2), Catch::StartsWith("error: ") && Catch::Contains("must be a JSON object"));
   CHECK_THAT(content(3), Catch::Contains("do not fit its schema") && Catch::Contains("city"));
   CHECK_THAT(content(4), Catch::Contains("do not fit its schema") && Catch::Contains("b"));
-  CHECK_THAT(content(5), Catch::Contains("there is no tool 'search'") && Catch::Contains("weather, add"));
+  CHECK_THAT(content(5),
+             Catch::Contains("there is no tool 'search'") && Catch::Contains("weather, add"));
   CHECK_THAT(content(6), Catch::Contains("do not fit its schema"));
-  for (int i = 2; i < 7; ++i) CHECK(msgs[static_cast<std::size_t>(i)]["tool_call_id"] == "c" + std::to_string(i - 1));
+  for (int i = 2; i < 7; ++i)
+    CHECK(msgs[static_cast<std::size_t>(i)]["tool_call_id"] == "c" + std::to_string(i - 1));
   auto spans = wait_spans(*st, r.trace_id, 12);
   auto agent = find_span(spans, "invoke_agent helper");
   REQUIRE(agent);
@@ -222,7 +246,9 @@ TEST_CASE("agent: a model that never stops calling tools fails at max_steps", "[
   engine eng(engine_options{});
   auto flow = eng.load_file(d.write("assistant.yaml", agent_flow(srv, "      max_steps: 3\n")));
   REQUIRE(flow.flow);
-  srv.on_request([](const chat_request&) { return chat_reply::tools({{"c", "add", R"({"a":1,"b":1})"}}); });
+  srv.on_request([](const chat_request&) {
+    return chat_reply::tools({{"c", "add", R"({"a":1,"b":1})"}});
+  });
   auto r = eng.run(flow.flow, {{"q", "loop"}}).get();
   CHECK_FALSE(r.ok);
   CHECK_THAT(r.error, Catch::Contains("no final answer after 3 model call(s) (max_steps)"));
@@ -234,9 +260,11 @@ TEST_CASE("agent: bad tool params are load errors", "[llm][agent][validation]") 
   write_tools(d, 1);
   engine eng(engine_options{});
   auto load = [&](const std::string& tools) {
-    auto r = eng.load_file(d.write("bad.yaml", "flow: bad\ninputs: {q: {type: string}}\nnodes:\n  a:\n    type: agent\n"
-                                               "    params: {model: m, base_url: 'http://127.0.0.1:1/v1', tools: " +
-                                                   tools + "}\n    inputs: {prompt: $inputs.q}\n"));
+    auto r = eng.load_file(
+        d.write("bad.yaml",
+                "flow: bad\ninputs: {q: {type: string}}\nnodes:\n  a:\n    type: agent\n"
+                "    params: {model: m, base_url: 'http://127.0.0.1:1/v1', tools: " +
+                    tools + "}\n    inputs: {prompt: $inputs.q}\n"));
     std::string all;
     for (auto& e : r.errors) all += e.to_string() + "\n";
     return all;
@@ -244,11 +272,13 @@ TEST_CASE("agent: bad tool params are load errors", "[llm][agent][validation]") 
   CHECK_THAT(load("[]"), Catch::Contains("must list the agent's tools"));
   CHECK_THAT(load("[{name: x}]"), Catch::Contains("want {name, description, flow}"));
   CHECK_THAT(load("[{name: x, flow: ./missing.yaml}]"), Catch::Contains("missing.yaml"));
-  CHECK_THAT(load("[{name: x, flow: ./add.yaml}, {name: x, flow: ./add.yaml}]"), Catch::Contains("used twice"));
+  CHECK_THAT(load("[{name: x, flow: ./add.yaml}, {name: x, flow: ./add.yaml}]"),
+             Catch::Contains("used twice"));
   CHECK(load("[{name: x, flow: ./add.yaml}]").empty());
 }
 
-TEST_CASE("agent: 1,000 concurrent agents, each calling 2 sleeping tools, audited", "[llm][agent][concurrency]") {
+TEST_CASE("agent: 1,000 concurrent agents, each calling 2 sleeping tools, audited",
+          "[llm][agent][concurrency]") {
   flow_dir d;
   chat_server srv;
   srv.set_recording(false);
@@ -259,15 +289,21 @@ TEST_CASE("agent: 1,000 concurrent agents, each calling 2 sleeping tools, audite
   add_type(eng, "jitter", [](node_context& ctx, value_map in) {
     thread_local std::mt19937 rng(std::random_device{}());
     auto c = ctx.shared_from_this();
-    ctx.after(std::chrono::milliseconds(rng() % 20),
-              [c, v = std::move(in["value"])]() mutable { c->complete({{"value", std::move(v)}}); });
+    ctx.after(std::chrono::milliseconds(rng() % 20), [c, v = std::move(in["value"])]() mutable {
+      c->complete({{"value", std::move(v)}});
+    });
   });
-  d.write("echo.yaml", "flow: echo\ninputs: {text: {type: string}}\nnodes:\n"
-                       "  wait: {type: jitter, inputs: {value: $inputs.text}}\noutputs: {said: wait.value}\n");
-  auto flow = eng.load_file(d.write("a.yaml", "flow: a\ninputs: {q: {type: string}}\nnodes:\n  helper:\n    type: agent\n"
-                                              "    params: {model: m1, base_url: '" + srv.base_url() + "', "
-                                              "tools: [{name: first, flow: ./echo.yaml}, {name: second, flow: ./echo.yaml}]}\n"
-                                              "    inputs: {prompt: $inputs.q}\noutputs: {text: helper.text}\n"));
+  d.write("echo.yaml",
+          "flow: echo\ninputs: {text: {type: string}}\nnodes:\n"
+          "  wait: {type: jitter, inputs: {value: $inputs.text}}\noutputs: {said: wait.value}\n");
+  auto flow = eng.load_file(
+      d.write("a.yaml",
+              "flow: a\ninputs: {q: {type: string}}\nnodes:\n  helper:\n    type: agent\n"
+              "    params: {model: m1, base_url: '" +
+                  srv.base_url() +
+                  "', "
+                  "tools: [{name: first, flow: ./echo.yaml}, {name: second, flow: ./echo.yaml}]}\n"
+                  "    inputs: {prompt: $inputs.q}\noutputs: {text: helper.text}\n"));
   REQUIRE(flow.flow);
   // The model calls both tools with the question, then answers with what
   // they said: each run's answer proves its tools saw its own question.
@@ -280,7 +316,8 @@ TEST_CASE("agent: 1,000 concurrent agents, each calling 2 sleeping tools, audite
     }
     std::string said;
     for (auto& m : msgs)
-      if (m["role"] == "tool") said += value::parse(m["content"].get<std::string>())["said"].get<std::string>() + ";";
+      if (m["role"] == "tool")
+        said += value::parse(m["content"].get<std::string>())["said"].get<std::string>() + ";";
     return chat_reply::text(said);
   });
   constexpr int runs = 1000;

@@ -55,13 +55,15 @@ TEST_CASE("genai: content-part arrays map to text, uri, blob, file and generic p
 }
 
 TEST_CASE("genai: an assistant refusal becomes a generic refusal part", "[genai]") {
-  CHECK(genai_input_messages(j(R"([{"role":"assistant","content":[{"type":"refusal","refusal":"No."}]},
+  CHECK(genai_input_messages(
+            j(R"([{"role":"assistant","content":[{"type":"refusal","refusal":"No."}]},
                                    {"role":"assistant","content":null,"refusal":"Can't."}])")) ==
         j(R"([{"role":"assistant","parts":[{"type":"refusal","content":"No."}]},
               {"role":"assistant","parts":[{"type":"refusal","content":"Can't."}]}])"));
 }
 
-TEST_CASE("genai: assistant tool_calls become tool_call parts, arguments parsed when JSON", "[genai]") {
+TEST_CASE("genai: assistant tool_calls become tool_call parts, arguments parsed when JSON",
+          "[genai]") {
   value in = j(R"([{"role":"assistant","content":"Let me look.","tool_calls":[
       {"id":"c1","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"Paris\"}"}},
       {"id":"c2","type":"function","function":{"name":"echo","arguments":"not json {"}},
@@ -95,8 +97,9 @@ TEST_CASE("genai: arguments nested deeper than the limit stay a raw string", "[g
   ok += std::string(genai_max_argument_depth, ']');
   value msgs = value::array();
   msgs.push_back({{"role", "assistant"},
-                  {"tool_calls", {{{"id", "d"}, {"function", {{"name", "f"}, {"arguments", deep}}}},
-                                  {{"id", "o"}, {"function", {{"name", "f"}, {"arguments", ok}}}}}}});
+                  {"tool_calls",
+                   {{{"id", "d"}, {"function", {{"name", "f"}, {"arguments", deep}}}},
+                    {{"id", "o"}, {"function", {{"name", "f"}, {"arguments", ok}}}}}}});
   value out = genai_input_messages(msgs);
   const value& parts = out.at(0).at("parts");
   REQUIRE(parts.size() == 2);
@@ -118,8 +121,7 @@ TEST_CASE("genai: a tool message becomes a tool_call_response part", "[genai]") 
       {"role":"tool","tool_call_id":"c2","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},
       {"role":"tool","tool_call_id":"c3","content":{"temp":14}},
       {"role":"tool","content":[{"type":"text","text":"a"},{"type":"image_url"}]},
-      {"role":"tool","tool_call_id":7}])")) ==
-        j(R"([
+      {"role":"tool","tool_call_id":7}])")) == j(R"([
       {"role":"tool","parts":[{"type":"tool_call_response","id":"c1","response":"rainy, 57F"}]},
       {"role":"tool","parts":[{"type":"tool_call_response","id":"c2","response":"ab"}]},
       {"role":"tool","parts":[{"type":"tool_call_response","id":"c3","response":{"temp":14}}]},
@@ -128,16 +130,18 @@ TEST_CASE("genai: a tool message becomes a tool_call_response part", "[genai]") 
       {"role":"tool","parts":[{"type":"tool_call_response","response":null}]}])"));
 }
 
-TEST_CASE("genai: a system message stays a system-role input message; developer is kept", "[genai]") {
+TEST_CASE("genai: a system message stays a system-role input message; developer is kept",
+          "[genai]") {
   CHECK(genai_input_messages(j(R"([{"role":"system","content":"Be brief."},
                                    {"role":"developer","content":[{"type":"text","text":"Use JSON."}]}])")) ==
         j(R"([{"role":"system","parts":[{"type":"text","content":"Be brief."}]},
               {"role":"developer","parts":[{"type":"text","content":"Use JSON."}]}])"));
 }
 
-TEST_CASE("genai: reasoning from OpenAI-compatible servers comes first as a reasoning part", "[genai]") {
-  CHECK(genai_output_messages(j(R"({"role":"assistant","content":"42","reasoning_content":"6*7"})"), "stop") ==
-        j(R"([{"role":"assistant","finish_reason":"stop","parts":[
+TEST_CASE("genai: reasoning from OpenAI-compatible servers comes first as a reasoning part",
+          "[genai]") {
+  CHECK(genai_output_messages(j(R"({"role":"assistant","content":"42","reasoning_content":"6*7"})"),
+                              "stop") == j(R"([{"role":"assistant","finish_reason":"stop","parts":[
                {"type":"reasoning","content":"6*7"},{"type":"text","content":"42"}]}])"));
 }
 
@@ -145,16 +149,17 @@ TEST_CASE("genai: output messages carry the reply and the spec's finish_reason",
   CHECK(genai_output_messages(j(R"({"role":"assistant","content":"Rainy in Paris."})"), "stop") ==
         j(R"([{"role":"assistant","parts":[{"type":"text","content":"Rainy in Paris."}],
                "finish_reason":"stop"}])"));
-  CHECK(genai_output_messages(
-            j(R"({"role":"assistant","content":null,"tool_calls":[
+  CHECK(genai_output_messages(j(R"({"role":"assistant","content":null,"tool_calls":[
                   {"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"Paris\"}"}}]})"),
-            "tool_calls") ==
+                              "tool_calls") ==
         j(R"([{"role":"assistant","finish_reason":"tool_call","parts":[
                {"type":"tool_call","id":"call_1","name":"get_weather","arguments":{"location":"Paris"}}]}])"));
-  CHECK(genai_output_messages(j(R"({"content":"x"})"), "function_call") ==
-        j(R"([{"role":"assistant","finish_reason":"tool_call","parts":[{"type":"text","content":"x"}]}])"));
-  CHECK(genai_output_messages(j(R"({"role":"assistant","content":"cut"})"), "length").at(0).at("finish_reason") ==
-        "length");
+  CHECK(
+      genai_output_messages(j(R"({"content":"x"})"), "function_call") ==
+      j(R"([{"role":"assistant","finish_reason":"tool_call","parts":[{"type":"text","content":"x"}]}])"));
+  CHECK(genai_output_messages(j(R"({"role":"assistant","content":"cut"})"), "length")
+            .at(0)
+            .at("finish_reason") == "length");
   CHECK(genai_output_messages(j(R"({"role":"assistant","content":""})"), "content_filter") ==
         j(R"([{"role":"assistant","finish_reason":"content_filter","parts":[]}])"));
   CHECK(genai_output_messages(value(), "stop") ==

@@ -15,7 +15,8 @@ namespace {
 
 std::string flow_for(const std::string& params, const std::string& inputs = "{}") {
   return "flow: h\ninputs: {p: {type: any, default: 1}}\nnodes:\n  call:\n    type: http.request\n"
-         "    params: " + params + "\n    inputs: " + inputs +
+         "    params: " +
+         params + "\n    inputs: " + inputs +
          "\noutputs: {status: call.status, body: call.body, headers: call.headers, ok: call.ok}\n";
 }
 
@@ -29,7 +30,8 @@ std::vector<tracing::span_record> spans_named(const std::vector<tracing::span_re
   return out;
 }
 
-std::vector<tracing::span_record> trace_spans(span_store& st, const std::string& trace, std::size_t n) {
+std::vector<tracing::span_record> trace_spans(span_store& st, const std::string& trace,
+                                              std::size_t n) {
   for (int i = 0; i < 300; ++i) {
     auto s = spans_of(st.snapshot(), trace);
     if (s.size() >= n) return s;
@@ -50,9 +52,10 @@ TEST_CASE("http.request: JSON and text bodies, lower-case headers, templated URL
   loopback_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
-  auto flow = must_load(eng, flow_for(R"({method: post, url: ")" + srv.url("/items/{{p}}?json=1") +
-                                      R"(", body: '{"q": "{{p}}"}', headers: {X-Trace-Me: "v-{{p}}"}})",
-                                      "{p: $inputs.p}"));
+  auto flow =
+      must_load(eng, flow_for(R"({method: post, url: ")" + srv.url("/items/{{p}}?json=1") +
+                                  R"(", body: '{"q": "{{p}}"}', headers: {X-Trace-Me: "v-{{p}}"}})",
+                              "{p: $inputs.p}"));
   auto r = eng.run(flow, {{"p", 7}}).get();
   INFO(r.error);
   REQUIRE(r.ok);
@@ -76,8 +79,8 @@ TEST_CASE("http.request: JSON and text bodies, lower-case headers, templated URL
 TEST_CASE("http.request: an input named body is sent as JSON", "[components][http_request]") {
   loopback_server srv;
   engine eng(memory_options(std::make_shared<span_store>()));
-  auto flow = must_load(eng, flow_for(R"({method: PUT, url: ")" + srv.url("/put") + R"("})",
-                                      "{body: $inputs.p}"));
+  auto flow = must_load(
+      eng, flow_for(R"({method: PUT, url: ")" + srv.url("/put") + R"("})", "{body: $inputs.p}"));
   auto r = eng.run(flow, {{"p", {{"a", 1}}}}).get();
   REQUIRE(r.ok);
   auto reqs = srv.requests();
@@ -114,8 +117,9 @@ TEST_CASE("http.request: 5xx and 429 are retried, each attempt its own span with
   loopback_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
-  auto flow = must_load(eng, flow_for(R"({url: ")" + srv.url("/flaky?status=503&fail_first=2&key=1") +
-                                      R"(", retry: {max_attempts: 3, initial_ms: 10, max_ms: 20}})"));
+  auto flow =
+      must_load(eng, flow_for(R"({url: ")" + srv.url("/flaky?status=503&fail_first=2&key=1") +
+                              R"(", retry: {max_attempts: 3, initial_ms: 10, max_ms: 20}})"));
   auto r = eng.run(flow, {}).get();
   INFO(r.error);
   REQUIRE(r.ok);
@@ -140,7 +144,8 @@ TEST_CASE("http.request: 5xx and 429 are retried, each attempt its own span with
   // Each attempt sent its own span's traceparent.
   auto reqs = srv.requests();
   for (std::size_t i = 0; i < 3; ++i)
-    CHECK(reqs[i].header("traceparent") == "00-" + r.trace_id + "-" + attempts[i].id.to_hex() + "-01");
+    CHECK(reqs[i].header("traceparent") ==
+          "00-" + r.trace_id + "-" + attempts[i].id.to_hex() + "-01");
   // Out of attempts: the last status fails the node.
   flow = must_load(eng, flow_for(R"({url: ")" + srv.url("/down?status=429&fail_first=9&key=2") +
                                  R"(", retry: {max_attempts: 2, initial_ms: 5, max_ms: 5}})"));
@@ -157,8 +162,9 @@ TEST_CASE("http.request: 5xx and 429 are retried, each attempt its own span with
 TEST_CASE("http.request: Retry-After is honoured", "[components][http_request]") {
   loopback_server srv;
   engine eng(memory_options(std::make_shared<span_store>()));
-  auto flow = must_load(eng, flow_for(R"({url: ")" + srv.url("/busy?status=503&fail_first=1&key=4&retry_after=1") +
-                                      R"(", retry: {initial_ms: 1, max_ms: 2}})"));
+  auto flow = must_load(
+      eng, flow_for(R"({url: ")" + srv.url("/busy?status=503&fail_first=1&key=4&retry_after=1") +
+                    R"(", retry: {initial_ms: 1, max_ms: 2}})"));
   auto t0 = std::chrono::steady_clock::now();
   auto r = eng.run(flow, {}).get();
   auto took = std::chrono::steady_clock::now() - t0;
@@ -199,13 +205,15 @@ TEST_CASE("http.request: the URL on spans has no userinfo and no query; header v
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
   auto url = "http://alice:pw@127.0.0.1:" + std::to_string(srv.port()) + "/secret?token=abc123";
-  auto flow = must_load(eng, flow_for("{url: \"" + url + "\", headers: {Authorization: \"Bearer hdr-value-123\"}}"));
+  auto flow = must_load(
+      eng, flow_for("{url: \"" + url + "\", headers: {Authorization: \"Bearer hdr-value-123\"}}"));
   auto r = eng.run(flow, {}).get();
   REQUIRE(r.ok);
   auto spans = trace_spans(*st, r.trace_id, 3);
   auto attempts = spans_named(spans, "HTTP GET");
   REQUIRE(attempts.size() == 1);
-  CHECK(str_attr(attempts[0], "url.full") == "http://127.0.0.1:" + std::to_string(srv.port()) + "/secret");
+  CHECK(str_attr(attempts[0], "url.full") ==
+        "http://127.0.0.1:" + std::to_string(srv.port()) + "/secret");
   for (auto& s : spans)
     for (auto& a : s.attributes)
       if (auto* v = std::get_if<std::string>(&a.value)) {
@@ -238,7 +246,9 @@ TEST_CASE("http.request: bad URLs, schemes and params are validation errors at t
   e = errors_of(R"({url: "http://x/", expect_status: [2xx, teapot]})");
   CHECK(e.find("expect_status") != std::string::npos);
   // A URL whose scheme comes from an input is checked when it runs.
-  auto r = eng.run(must_load(eng, flow_for(R"({url: "{{p}}"})", "{p: $inputs.p}")), {{"p", "file:///etc/passwd"}}).get();
+  auto r = eng.run(must_load(eng, flow_for(R"({url: "{{p}}"})", "{p: $inputs.p}")),
+                   {{"p", "file:///etc/passwd"}})
+               .get();
   CHECK_FALSE(r.ok);
   CHECK(r.error.find("not an http:// or https:// URL") != std::string::npos);
 }

@@ -18,7 +18,8 @@ namespace {
 
 std::string one_call(const std::string& params) {
   return "flow: h\ninputs: {p: {type: any, default: 1}}\nnodes:\n  call:\n    type: http.request\n"
-         "    params: " + params + "\n    inputs: {p: $inputs.p}\noutputs: {status: call.status}\n";
+         "    params: " +
+         params + "\n    inputs: {p: $inputs.p}\noutputs: {status: call.status}\n";
 }
 
 std::string percent_decode(const std::string& s) {
@@ -41,8 +42,9 @@ TEST_CASE("http.request: {{x}} is percent-encoded in the URL, JSON-escaped in a 
   loopback_server srv;
   engine eng(memory_options(std::make_shared<span_store>()));
   const std::string tricky = "a&b c/\xC3\xA9?#\"q\"\\\n<x>";
-  auto flow = must_load(eng, one_call(R"({method: POST, url: ")" + srv.url("/e?q={{p}}&raw={{{p}}}") +
-                                      R"(", body: '{"q": "{{p}}"}'})"));
+  auto flow =
+      must_load(eng, one_call(R"({method: POST, url: ")" + srv.url("/e?q={{p}}&raw={{{p}}}") +
+                              R"(", body: '{"q": "{{p}}"}'})"));
   auto r = eng.run(flow, {{"p", "a&b=c/d"}}).get();
   INFO(r.error);
   REQUIRE(r.ok);
@@ -72,14 +74,19 @@ TEST_CASE("http.request: {{x}} is percent-encoded in the URL, JSON-escaped in a 
   CHECK(sent["q"] == tricky);
 
   // A form body is percent-encoded; a text body goes as is.
-  r = eng.run(must_load(eng, one_call(R"({method: POST, url: ")" + srv.url("/f") +
-                                      R"(", headers: {Content-Type: application/x-www-form-urlencoded}, body: 'q={{p}}'})")),
-              {{"p", "a&b=c"}})
+  r = eng.run(
+             must_load(
+                 eng,
+                 one_call(
+                     R"({method: POST, url: ")" + srv.url("/f") +
+                     R"(", headers: {Content-Type: application/x-www-form-urlencoded}, body: 'q={{p}}'})")),
+             {{"p", "a&b=c"}})
           .get();
   REQUIRE(r.ok);
   CHECK(srv.requests().back().body == "q=a%26b%3Dc");
-  r = eng.run(must_load(eng, one_call(R"({method: POST, url: ")" + srv.url("/t") +
-                                      R"(", headers: {Content-Type: text/plain}, body: 'say {{p}}'})")),
+  r = eng.run(must_load(eng,
+                        one_call(R"({method: POST, url: ")" + srv.url("/t") +
+                                 R"(", headers: {Content-Type: text/plain}, body: 'say {{p}}'})")),
               {{"p", "<a & b>"}})
           .get();
   REQUIRE(r.ok);
@@ -91,8 +98,8 @@ TEST_CASE("http.request: a header rendered with a CR or LF fails the node; nothi
   loopback_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
-  auto flow = must_load(eng, one_call(R"({url: ")" + srv.url("/h") +
-                                      R"(", headers: {X-Tag: "v-{{p}}"}})"));
+  auto flow =
+      must_load(eng, one_call(R"({url: ")" + srv.url("/h") + R"(", headers: {X-Tag: "v-{{p}}"}})"));
   for (const char* evil : {"1\r\nX-Evil: yes", "1\nX-Evil: yes", "1\rX"}) {
     auto r = eng.run(flow, {{"p", evil}}).get();
     CHECK_FALSE(r.ok);
@@ -138,17 +145,25 @@ TEST_CASE("http.request: fuzzed header templates and inputs never crash and neve
   loopback_server srv;
   engine eng(memory_options(std::make_shared<span_store>()));
   std::mt19937 rng(7);
-  const std::vector<std::string> pieces = {"{{p}}", "{{{p}}}", "{{& p}}", "{{#p}}", "{{/p}}",
-                                           "{{^p}}", "{{p.a}}", "{{", "}}", "{{!c}}", "{{=<% %>=}}",
-                                           "text", " ", "\\r\\n", "\\n", "\\u0000", "X-Evil: 1",
-                                           ":", "é", "{{.}}", "{{p.0}}", "\\t"};
-  const std::vector<value> inputs = {"plain", "a\r\nX-Evil: 1", "line\nbreak", std::string("nul\0x", 5),
-                                     value::object({{"a", "x\r\ny"}}), value::array({"\n", 2}),
-                                     true, 42, nullptr, "\xff\xfe bad utf8"};
+  const std::vector<std::string> pieces = {
+      "{{p}}",     "{{{p}}}", "{{& p}}",     "{{#p}}", "{{/p}}",  "{{^p}}", "{{p.a}}", "{{",
+      "}}",        "{{!c}}",  "{{=<% %>=}}", "text",   " ",       "\\r\\n", "\\n",     "\\u0000",
+      "X-Evil: 1", ":",       "é",           "{{.}}",  "{{p.0}}", "\\t"};
+  const std::vector<value> inputs = {"plain",
+                                     "a\r\nX-Evil: 1",
+                                     "line\nbreak",
+                                     std::string("nul\0x", 5),
+                                     value::object({{"a", "x\r\ny"}}),
+                                     value::array({"\n", 2}),
+                                     true,
+                                     42,
+                                     nullptr,
+                                     "\xff\xfe bad utf8"};
   int loaded = 0, ran_ok = 0;
   for (int i = 0; i < 150; ++i) {
     std::string tpl;
-    for (int k = 0, n = 1 + static_cast<int>(rng() % 5); k < n; ++k) tpl += pieces[rng() % pieces.size()];
+    for (int k = 0, n = 1 + static_cast<int>(rng() % 5); k < n; ++k)
+      tpl += pieces[rng() % pieces.size()];
     // A YAML double-quoted scalar: backslash escapes above become control bytes.
     std::string quoted;
     for (char c : tpl) quoted += (c == '"') ? std::string("\\\"") : std::string(1, c);

@@ -23,23 +23,29 @@ namespace {
 std::string chat_flow(const chat_server& srv, const std::string& extra_params = "",
                       const std::string& inputs = "{prompt: $inputs.prompt}",
                       const std::string& outputs = "") {
-  return "flow: chat\ninputs: {prompt: {type: string, default: 'Say hi'}, system: {type: string, default: ''}, "
+  return "flow: chat\ninputs: {prompt: {type: string, default: 'Say hi'}, system: {type: string, "
+         "default: ''}, "
          "messages: {type: array, default: []}}\nnodes:\n  ask:\n    type: llm.chat\n"
-         "    params: {model: m1, base_url: '" + srv.base_url() + "', retry: {initial_ms: 20, max_ms: 40}" +
+         "    params: {model: m1, base_url: '" +
+         srv.base_url() + "', retry: {initial_ms: 20, max_ms: 40}" +
          (extra_params.empty() ? "" : ", " + extra_params) + "}\n    inputs: " + inputs +
-         "\noutputs: {text: ask.text, message: ask.message, tool_calls: ask.tool_calls, usage: ask.usage, "
-         "finish_reason: ask.finish_reason" + outputs + "}\n";
+         "\noutputs: {text: ask.text, message: ask.message, tool_calls: ask.tool_calls, usage: "
+         "ask.usage, "
+         "finish_reason: ask.finish_reason" +
+         outputs + "}\n";
 }
 
 const span_record* named(const std::vector<span_record>& spans, const std::string& name) {
   return find_span(spans, name);
 }
 
-std::vector<const span_record*> all_named(const std::vector<span_record>& spans, const std::string& name) {
+std::vector<const span_record*> all_named(const std::vector<span_record>& spans,
+                                          const std::string& name) {
   std::vector<const span_record*> out;
   for (auto& s : spans)
     if (s.name == name) out.push_back(&s);
-  std::sort(out.begin(), out.end(), [](auto a, auto b) { return a->start_unix_ns < b->start_unix_ns; });
+  std::sort(out.begin(), out.end(),
+            [](auto a, auto b) { return a->start_unix_ns < b->start_unix_ns; });
   return out;
 }
 
@@ -55,8 +61,9 @@ double double_attr(const span_record& s, std::string_view key) {
 
 std::vector<std::string> strings_attr(const span_record& s, std::string_view key) {
   auto v = s.find(key);
-  return v && std::holds_alternative<std::vector<std::string>>(*v) ? std::get<std::vector<std::string>>(*v)
-                                                                    : std::vector<std::string>{};
+  return v && std::holds_alternative<std::vector<std::string>>(*v)
+             ? std::get<std::vector<std::string>>(*v)
+             : std::vector<std::string>{};
 }
 
 // Every string an exporter could ship from these spans.
@@ -76,15 +83,18 @@ std::string all_text(const std::vector<span_record>& spans) {
 
 }  // namespace
 
-TEST_CASE("llm.chat: the request carries the model, messages and every param set", "[llm][llm_chat]") {
+TEST_CASE("llm.chat: the request carries the model, messages and every param set",
+          "[llm][llm_chat]") {
   chat_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
-  auto flow = must_load(eng, chat_flow(srv,
-                                       "temperature: 0.3, top_p: 0.8, max_tokens: 64, stop: ['END', 'STOP'], "
-                                       "seed: 42, api_key: sk-test-0123456789abcdef, "
-                                       "tools: [{name: lookup, description: Finds things, parameters: {type: object}}]",
-                                       "{prompt: $inputs.prompt, system: $inputs.system}"));
+  auto flow = must_load(
+      eng,
+      chat_flow(srv,
+                "temperature: 0.3, top_p: 0.8, max_tokens: 64, stop: ['END', 'STOP'], "
+                "seed: 42, api_key: sk-test-0123456789abcdef, "
+                "tools: [{name: lookup, description: Finds things, parameters: {type: object}}]",
+                "{prompt: $inputs.prompt, system: $inputs.system}"));
   auto r = eng.run(flow, {{"prompt", "What is weft?"}, {"system", "Be brief."}}).get();
   INFO(r.error);
   REQUIRE(r.ok);
@@ -131,14 +141,17 @@ TEST_CASE("llm.chat: max_tokens_field, messages as input, and no key means no Au
   CHECK_FALSE(req.header("authorization").has_value());
 }
 
-TEST_CASE("llm.chat: the key comes from OPENAI_API_KEY and the URL from OPENAI_BASE_URL", "[llm][llm_chat]") {
+TEST_CASE("llm.chat: the key comes from OPENAI_API_KEY and the URL from OPENAI_BASE_URL",
+          "[llm][llm_chat]") {
   chat_server srv;
   ::setenv("OPENAI_API_KEY", "sk-env-abcdef0123456789", 1);
   ::setenv("OPENAI_BASE_URL", srv.base_url().c_str(), 1);
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
-  auto flow = must_load(eng, "flow: e\ninputs: {p: {type: string}}\nnodes:\n  ask: {type: llm.chat, params: "
-                             "{model: m1}, inputs: {prompt: $inputs.p}}\noutputs: {text: ask.text}\n");
+  auto flow =
+      must_load(eng,
+                "flow: e\ninputs: {p: {type: string}}\nnodes:\n  ask: {type: llm.chat, params: "
+                "{model: m1}, inputs: {prompt: $inputs.p}}\noutputs: {text: ask.text}\n");
   ::unsetenv("OPENAI_API_KEY");
   ::unsetenv("OPENAI_BASE_URL");
   auto r = eng.run(flow, {{"p", "x"}}).get();
@@ -161,10 +174,12 @@ TEST_CASE("llm.chat: every output of a JSON reply, text and tool calls", "[llm][
   CHECK(r.outputs.at("text") == "Hello there");
   CHECK(r.outputs.at("message") == value{{"role", "assistant"}, {"content", "Hello there"}});
   CHECK(r.outputs.at("tool_calls") == value::array());
-  CHECK(r.outputs.at("usage") == value{{"input_tokens", 12}, {"output_tokens", 3}, {"total_tokens", 15}});
+  CHECK(r.outputs.at("usage") ==
+        value{{"input_tokens", 12}, {"output_tokens", 3}, {"total_tokens", 15}});
   CHECK(r.outputs.at("finish_reason") == "stop");
 
-  srv.push(chat_reply::tools({{"call_a", "lookup", R"({"q":"x"})"}, {"call_b", "add", R"({"a":1})"}}));
+  srv.push(
+      chat_reply::tools({{"call_a", "lookup", R"({"q":"x"})"}, {"call_b", "add", R"({"a":1})"}}));
   r = eng.run(flow, {}).get();
   INFO(r.error);
   REQUIRE(r.ok);
@@ -180,13 +195,15 @@ TEST_CASE("llm.chat: every output of a JSON reply, text and tool calls", "[llm][
   CHECK(r.outputs.at("message")["tool_calls"] == calls);
 }
 
-TEST_CASE("llm.chat: a streamed reply gives chunk events and the same outputs", "[llm][llm_chat][stream]") {
+TEST_CASE("llm.chat: a streamed reply gives chunk events and the same outputs",
+          "[llm][llm_chat][stream]") {
   chat_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
   auto flow = must_load(eng, chat_flow(srv, "stream: true"));
   for (std::size_t split : {0, 1, 2, 3, 5, 7, 13}) {
-    chat_reply a = chat_reply::text("The quick brown fox jumps over the lazy dog, \xC3\xA9t\xC3\xA9!");
+    chat_reply a =
+        chat_reply::text("The quick brown fox jumps over the lazy dog, \xC3\xA9t\xC3\xA9!");
     a.write_split = split;
     a.split_pause = 0us;
     a.tool_calls = {{"call_1", "f", R"({"k":"v","n":[1,2,3]})"}};
@@ -206,7 +223,8 @@ TEST_CASE("llm.chat: a streamed reply gives chunk events and the same outputs", 
     auto r = eng.run(flow, {}, o).get();
     INFO("write_split " << split << ": " << r.error);
     REQUIRE(r.ok);
-    CHECK(r.outputs.at("text") == "The quick brown fox jumps over the lazy dog, \xC3\xA9t\xC3\xA9!");
+    CHECK(r.outputs.at("text") ==
+          "The quick brown fox jumps over the lazy dog, \xC3\xA9t\xC3\xA9!");
     CHECK(joined == r.outputs.at("text").get<std::string>());
     CHECK(chunk_events == 10);  // one per word
     CHECK(r.outputs.at("finish_reason") == "tool_calls");
@@ -267,7 +285,9 @@ TEST_CASE("llm.chat: retry rules, with the waits they ask for", "[llm][llm_chat]
   engine eng(memory_options(st));
   auto flow = must_load(eng, chat_flow(srv));
   auto gap_ms = [&](std::size_t a, std::size_t b) {
-    return std::chrono::duration<double, std::milli>(srv.request(b).received - srv.request(a).received).count();
+    return std::chrono::duration<double, std::milli>(srv.request(b).received -
+                                                     srv.request(a).received)
+        .count();
   };
 
   SECTION("429 with retry-after-ms is obeyed") {
@@ -353,12 +373,14 @@ TEST_CASE("llm.chat: retry rules, with the waits they ask for", "[llm][llm_chat]
   }
 }
 
-TEST_CASE("llm.chat: response_format validates the reply with its schema", "[llm][llm_chat][schema]") {
+TEST_CASE("llm.chat: response_format validates the reply with its schema",
+          "[llm][llm_chat][schema]") {
   chat_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
-  const std::string rf = "response_format: {name: person, schema: {type: object, required: [name, age], "
-                         "properties: {name: {type: string}, age: {type: integer, minimum: 0}}}}";
+  const std::string rf =
+      "response_format: {name: person, schema: {type: object, required: [name, age], "
+      "properties: {name: {type: string}, age: {type: integer, minimum: 0}}}}";
   auto flow = must_load(eng, chat_flow(srv, rf, "{prompt: $inputs.prompt}", ", json: ask.json"));
   srv.push(chat_reply::text(R"({"name":"Ada","age":36})"));
   auto r = eng.run(flow, {}).get();
@@ -383,7 +405,8 @@ TEST_CASE("llm.chat: response_format validates the reply with its schema", "[llm
   CHECK_THAT(r.error, Catch::Contains("not JSON"));
 
   // retry_invalid: the model is asked again, shown what was wrong.
-  auto again = must_load(eng, chat_flow(srv, rf + ", retry_invalid: 1", "{prompt: $inputs.prompt}", ", json: ask.json"));
+  auto again = must_load(eng, chat_flow(srv, rf + ", retry_invalid: 1", "{prompt: $inputs.prompt}",
+                                        ", json: ask.json"));
   srv.push(chat_reply::text(R"({"name":"Ada"})"));
   chat_reply good = chat_reply::text(R"({"name":"Ada","age":36})");
   srv.push(good);
@@ -405,8 +428,10 @@ TEST_CASE("llm.chat: the chat span carries the GenAI attributes", "[llm][llm_cha
   chat_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
-  auto flow = must_load(eng, chat_flow(srv, "provider: vllm, temperature: 0.5, top_p: 0.9, max_tokens: 100, "
-                                            "seed: 7, stop: [X], price_per_mtok: {input: 2.0, output: 8.0}"));
+  auto flow =
+      must_load(eng, chat_flow(srv,
+                               "provider: vllm, temperature: 0.5, top_p: 0.9, max_tokens: 100, "
+                               "seed: 7, stop: [X], price_per_mtok: {input: 2.0, output: 8.0}"));
   chat_reply a = chat_reply::text("hi");
   a.id = "chatcmpl-abc";
   a.model = "m1-2026-01-01";
@@ -484,7 +509,8 @@ TEST_CASE("llm.chat: the chat span carries the GenAI attributes", "[llm][llm_cha
   }
 }
 
-TEST_CASE("llm.chat: with content tracing the messages are on the span, secrets masked", "[llm][llm_chat][genai]") {
+TEST_CASE("llm.chat: with content tracing the messages are on the span, secrets masked",
+          "[llm][llm_chat][genai]") {
   chat_server srv;
   auto st = std::make_shared<span_store>();
   auto opts = memory_options(st);
@@ -493,7 +519,8 @@ TEST_CASE("llm.chat: with content tracing the messages are on the span, secrets 
   auto flow = must_load(eng, chat_flow(srv, "api_key: sk-secret-9876543210fedcba, stream: true",
                                        "{prompt: $inputs.prompt, system: $inputs.system}"));
   srv.push(chat_reply::text("Your key is sk-secret-9876543210fedcba"));
-  auto r = eng.run(flow, {{"prompt", "repeat sk-secret-9876543210fedcba"}, {"system", "You echo."}}).get();
+  auto r = eng.run(flow, {{"prompt", "repeat sk-secret-9876543210fedcba"}, {"system", "You echo."}})
+               .get();
   INFO(r.error);
   REQUIRE(r.ok);
   auto spans = wait_spans(*st, r.trace_id, 4);
@@ -574,9 +601,10 @@ TEST_CASE("llm.chat: a run timeout mid-stream closes the connection and ends eve
 TEST_CASE("llm.chat: bad params are load errors at their line", "[llm][llm_chat][validation]") {
   engine eng(engine_options{});
   auto load = [&](const std::string& params) {
-    auto r = eng.load_string("flow: v\ninputs: {p: {type: string}}\nnodes:\n  ask:\n    type: llm.chat\n    params: " +
-                                 params + "\n    inputs: {prompt: $inputs.p}\n",
-                             "v.yaml");
+    auto r = eng.load_string(
+        "flow: v\ninputs: {p: {type: string}}\nnodes:\n  ask:\n    type: llm.chat\n    params: " +
+            params + "\n    inputs: {prompt: $inputs.p}\n",
+        "v.yaml");
     std::string all;
     for (auto& d : r.errors) all += d.to_string() + "\n";
     return all;
@@ -585,16 +613,20 @@ TEST_CASE("llm.chat: bad params are load errors at their line", "[llm][llm_chat]
   CHECK_THAT(load("{model: m, temperature: 3}"), Catch::Contains("v.yaml:6"));
   CHECK_THAT(load("{model: m, temperature: 3}"), Catch::Contains("temperature"));
   CHECK_THAT(load("{model: m, base_url: 'ftp://x'}"), Catch::Contains("http:// or https://"));
-  CHECK_THAT(load("{model: m, response_format: {schema: {type: 12}}}"), Catch::Contains("not a valid JSON Schema"));
-  CHECK_THAT(load("{model: m, retry_invalid: 2}"), Catch::Contains("only applies with response_format"));
+  CHECK_THAT(load("{model: m, response_format: {schema: {type: 12}}}"),
+             Catch::Contains("not a valid JSON Schema"));
+  CHECK_THAT(load("{model: m, retry_invalid: 2}"),
+             Catch::Contains("only applies with response_format"));
   CHECK_THAT(load("{model: m, tools: [{description: x}]}"), Catch::Contains("needs a 'name'"));
   CHECK_THAT(load("{model: m, max_tokens_field: n}"), Catch::Contains("max_completion_tokens"));
   CHECK_THAT(load("{model: m, price_per_mtok: {input: 1}}"), Catch::Contains("price_per_mtok"));
   CHECK(load("{model: m, base_url: 'http://127.0.0.1:1/v1'}").empty());
   // `json` exists only with response_format.
-  auto r = eng.load_string("flow: v\ninputs: {p: {type: string}}\nnodes:\n  ask: {type: llm.chat, params: {model: m}, inputs: {prompt: $inputs.p}}\n"
-                           "outputs: {j: ask.json}\n",
-                           "v.yaml");
+  auto r = eng.load_string(
+      "flow: v\ninputs: {p: {type: string}}\nnodes:\n  ask: {type: llm.chat, params: {model: m}, "
+      "inputs: {prompt: $inputs.p}}\n"
+      "outputs: {j: ask.json}\n",
+      "v.yaml");
   REQUIRE_FALSE(r.flow);
   CHECK_THAT(r.errors.at(0).to_string(), Catch::Contains("json"));
 }
@@ -603,7 +635,8 @@ TEST_CASE("llm.chat: inputs that make no transcript fail the node", "[llm][llm_c
   chat_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
-  auto both = must_load(eng, chat_flow(srv, "", "{prompt: $inputs.prompt, messages: $inputs.messages}"));
+  auto both =
+      must_load(eng, chat_flow(srv, "", "{prompt: $inputs.prompt, messages: $inputs.messages}"));
   auto r = eng.run(both, {{"messages", value::parse(R"([{"role":"user","content":"x"}])")}}).get();
   CHECK_FALSE(r.ok);
   CHECK_THAT(r.error, Catch::Contains("not both"));
@@ -618,9 +651,12 @@ TEST_CASE("llm.chat: the model input picks the model for one run", "[llm][llm_ch
   chat_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
-  auto flow = must_load(eng, "flow: pick\ninputs: {p: {type: string}, model: {type: string, default: m1}}\nnodes:\n"
-                             "  ask: {type: llm.chat, params: {model: m1, base_url: '" + srv.base_url() +
-                                 "'}, inputs: {prompt: $inputs.p, model: $inputs.model}}\noutputs: {t: ask.text}\n");
+  auto flow = must_load(
+      eng,
+      "flow: pick\ninputs: {p: {type: string}, model: {type: string, default: m1}}\nnodes:\n"
+      "  ask: {type: llm.chat, params: {model: m1, base_url: '" +
+          srv.base_url() +
+          "'}, inputs: {prompt: $inputs.p, model: $inputs.model}}\noutputs: {t: ask.text}\n");
   auto r = eng.run(flow, {{"p", "x"}, {"model", "llama3.2:1b"}}).get();
   INFO(r.error);
   REQUIRE(r.ok);
@@ -634,7 +670,8 @@ TEST_CASE("llm.chat: the model input picks the model for one run", "[llm][llm_ch
   CHECK(srv.request(1).json["model"] == "m1");
 }
 
-TEST_CASE("llm.chat: each call is counted in the run's usage and reaches on_llm_call", "[llm][llm_chat]") {
+TEST_CASE("llm.chat: each call is counted in the run's usage and reaches on_llm_call",
+          "[llm][llm_chat]") {
   chat_server srv;
   auto st = std::make_shared<span_store>();
   auto opts = memory_options(st);
@@ -646,13 +683,17 @@ TEST_CASE("llm.chat: each call is counted in the run's usage and reaches on_llm_
   };
   engine eng(std::move(opts));
   // Two calls, one of them a sub-flow down: the top-level run sums both.
-  auto flow = must_load(eng, "flow: two\ninputs: {p: {type: string}}\nnodes:\n"
-                             "  a: {type: llm.chat, params: {model: m1, provider: vllm, base_url: '" + srv.base_url() +
-                                 "'}, inputs: {prompt: $inputs.p}}\n"
-                             "  b:\n    type: flow\n    params:\n      flow:\n        inputs: {p: {type: string}}\n"
-                             "        nodes: {c: {type: llm.chat, params: {model: m2, base_url: '" + srv.base_url() +
-                                 "'}, inputs: {prompt: $inputs.p}}}\n        outputs: {t: c.text}\n"
-                             "    inputs: {p: a.text}\noutputs: {t: b.t}\n");
+  auto flow = must_load(
+      eng,
+      "flow: two\ninputs: {p: {type: string}}\nnodes:\n"
+      "  a: {type: llm.chat, params: {model: m1, provider: vllm, base_url: '" +
+          srv.base_url() +
+          "'}, inputs: {prompt: $inputs.p}}\n"
+          "  b:\n    type: flow\n    params:\n      flow:\n        inputs: {p: {type: string}}\n"
+          "        nodes: {c: {type: llm.chat, params: {model: m2, base_url: '" +
+          srv.base_url() +
+          "'}, inputs: {prompt: $inputs.p}}}\n        outputs: {t: c.text}\n"
+          "    inputs: {p: a.text}\noutputs: {t: b.t}\n");
   chat_reply one = chat_reply::text("first");
   one.usage = {100, 10, {}, {}};
   chat_reply two = chat_reply::text("second");

@@ -15,7 +15,8 @@ using namespace weft::components;
 
 namespace {
 
-std::vector<sse_event> parse_in_pieces(std::string_view text, const std::vector<std::size_t>& cuts) {
+std::vector<sse_event> parse_in_pieces(std::string_view text,
+                                       const std::vector<std::size_t>& cuts) {
   sse_parser p;
   std::vector<sse_event> out;
   std::size_t from = 0;
@@ -33,14 +34,21 @@ std::vector<sse_event> parse_in_pieces(std::string_view text, const std::vector<
 
 const std::string stream_text =
     "\xEF\xBB\xBF: heartbeat\r\n"
-    "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\r\n\r\n"
+    "data: "
+    "{\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\r\n\r\n"
     "event: message\n"
     "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n"
     "data: {\"choices\":[{\"delta\":{\"content\":\"lo \\u00e9\"}}]}\r\r"
-    "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"function\":{\"name\":\"get\",\"arguments\":\"{\\\"ci\"}}]}}]}\n\n"
-    "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"ty\\\":1}\"}}]}}]}\n\n"
+    "data: "
+    "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"function\":{"
+    "\"name\":\"get\",\"arguments\":\"{\\\"ci\"}}]}}]}\n\n"
+    "data: "
+    "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"ty\\\":1}"
+    "\"}}]}}]}\n\n"
     "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
-    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,\"prompt_tokens_details\":{\"cached_tokens\":2}}}\n\n"
+    "data: "
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,\"prompt_tokens_"
+    "details\":{\"cached_tokens\":2}}}\n\n"
     "data: [DONE]\n\n";
 
 }  // namespace
@@ -112,7 +120,8 @@ TEST_CASE("chat stream: deltas, tool-call fragments joined by index, usage, [DON
 TEST_CASE("chat stream: an error chunk, data that is not JSON, a wild tool index", "[llm][sse]") {
   std::string delta;
   chat_stream a(64);
-  CHECK(a.add(R"({"error":{"message":"overloaded","type":"server_error"}})", delta) == chat_stream::step::failed);
+  CHECK(a.add(R"({"error":{"message":"overloaded","type":"server_error"}})", delta) ==
+        chat_stream::step::failed);
   CHECK_THAT(a.error(), Catch::Contains("overloaded"));
   chat_stream b(64);
   CHECK(b.add("{not json", delta) == chat_stream::step::failed);
@@ -122,7 +131,8 @@ TEST_CASE("chat stream: an error chunk, data that is not JSON, a wild tool index
         chat_stream::step::failed);
 }
 
-TEST_CASE("chat stream: chunks too deep, not UTF-8, not objects, or with trailing bytes fail", "[llm][sse]") {
+TEST_CASE("chat stream: chunks too deep, not UTF-8, not objects, or with trailing bytes fail",
+          "[llm][sse]") {
   std::string delta;
   const std::string deep = std::string(R"({"choices":[{"delta":{"x":)") + std::string(100, '[') +
                            std::string(100, ']') + "}}]}";
@@ -133,7 +143,8 @@ TEST_CASE("chat stream: chunks too deep, not UTF-8, not objects, or with trailin
   chat_stream b(64);
   CHECK(b.add(std::string(1000000, '['), delta) == chat_stream::step::failed);
   chat_stream c(64);
-  CHECK(c.add("{\"choices\":[{\"delta\":{\"content\":\"\xff\xfe\"}}]}", delta) == chat_stream::step::failed);
+  CHECK(c.add("{\"choices\":[{\"delta\":{\"content\":\"\xff\xfe\"}}]}", delta) ==
+        chat_stream::step::failed);
   CHECK_THAT(c.error(), Catch::Contains("not a JSON object"));
   for (const char* bad : {"[1,2]", "\"text\"", "{} {}", "null"}) {
     chat_stream d(64);
@@ -141,8 +152,10 @@ TEST_CASE("chat stream: chunks too deep, not UTF-8, not objects, or with trailin
   }
   // Just inside the bound is fine, and the usage chunk is read.
   chat_stream e(64);
-  CHECK(e.add(R"({"choices":[{"delta":{"content":"h\u00e9"}}],"usage":{"prompt_tokens":7,"completion_tokens":2}})",
-              delta) == chat_stream::step::more);
+  CHECK(
+      e.add(
+          R"({"choices":[{"delta":{"content":"h\u00e9"}}],"usage":{"prompt_tokens":7,"completion_tokens":2}})",
+          delta) == chat_stream::step::more);
   CHECK(delta == "h\xc3\xa9");
   CHECK(e.add("[DONE]", delta) == chat_stream::step::done);
   auto r = e.take();
@@ -152,20 +165,24 @@ TEST_CASE("chat stream: chunks too deep, not UTF-8, not objects, or with trailin
 
 TEST_CASE("chat reply: a whole reply is read", "[llm]") {
   chat_reply r;
-  auto err = parse_chat_reply(R"({"id":"x","model":"m2","choices":[{"message":{"role":"assistant","content":null,
+  auto err = parse_chat_reply(
+      R"({"id":"x","model":"m2","choices":[{"message":{"role":"assistant","content":null,
       "tool_calls":[{"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],
       "usage":{"prompt_tokens":5,"completion_tokens":6,"completion_tokens_details":{"reasoning_tokens":4}}})",
-                              64, r);
+      64, r);
   REQUIRE_FALSE(err);
   CHECK(r.text.empty());
   CHECK(r.message["content"].is_null());
   CHECK(r.tool_calls.size() == 1);
   CHECK(r.usage.reasoning == 4);
-  CHECK(r.usage.to_value() == value{{"input_tokens", 5}, {"output_tokens", 6}, {"total_tokens", 11}});
+  CHECK(r.usage.to_value() ==
+        value{{"input_tokens", 5}, {"output_tokens", 6}, {"total_tokens", 11}});
   CHECK(parse_chat_reply("<html>", 64, r).value().find("not JSON") != std::string::npos);
-  CHECK(parse_chat_reply(R"({"choices":[]})", 64, r).value().find("no choices") != std::string::npos);
-  CHECK(parse_chat_reply(std::string(100, '[') + std::string(100, ']'), 64, r).value().find("deeper") !=
+  CHECK(parse_chat_reply(R"({"choices":[]})", 64, r).value().find("no choices") !=
         std::string::npos);
+  CHECK(parse_chat_reply(std::string(100, '[') + std::string(100, ']'), 64, r)
+            .value()
+            .find("deeper") != std::string::npos);
 }
 
 TEST_CASE("chat request: only the params that are set go out", "[llm]") {

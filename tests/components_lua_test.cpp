@@ -9,12 +9,12 @@
 #include "support/engine_fixture.hpp"
 
 using namespace weft;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 using weft::components::lua_binding;
 using weft::components::lua_limits;
 using weft::components::lua_sandbox;
 using weft::test::must_load;
-using Catch::Matchers::Contains;
-using Catch::Matchers::StartsWith;
 
 namespace {
 
@@ -140,12 +140,14 @@ TEST_CASE("lua: results JSON cannot hold are errors naming the field", "[lua]") 
   CHECK_THAT(error_of("return {[1] = 1, [3] = 3}"),
              StartsWith("lua: result: a table with integer keys that are not 1..2"));
   CHECK_THAT(error_of("return {[0] = 1}"), StartsWith("lua: result: a table with integer keys"));
-  CHECK(error_of("return {[1.5] = 1}") == "lua: result: a table with a float key cannot become JSON");
+  CHECK(error_of("return {[1.5] = 1}") ==
+        "lua: result: a table with a float key cannot become JSON");
   CHECK(error_of("return {[true] = 1}") ==
         "lua: result: a table with a boolean key cannot become JSON");
   CHECK(error_of("return {a = {['b c'] = string}}") ==
         "lua: result.a[\"b c\"]: a userdata cannot become JSON");
-  CHECK_THAT(error_of("return {s = '\\xff'}"), StartsWith("lua: result.s: the string is not valid UTF-8"));
+  CHECK_THAT(error_of("return {s = '\\xff'}"),
+             StartsWith("lua: result.s: the string is not valid UTF-8"));
   CHECK_THAT(error_of("return {['\\xc0'] = 1}"), Contains("the key is not valid UTF-8"));
   CHECK_THAT(error_of("local t = array(); t.x = 1; return t"),
              StartsWith("lua: result: a table marked as an array has string keys"));
@@ -161,13 +163,14 @@ TEST_CASE("lua: nesting past the depth limit is refused, both ways", "[lua]") {
   CHECK_THAT(error_of("local t = {} t.self = t return t"), Contains("contains itself"));
   lua_limits shallow;
   shallow.max_depth = 2;
-  CHECK_THAT(error_of("return {a = {b = {}}}", {}, shallow), StartsWith("lua: result.a.b: nested deeper than 2"));
+  CHECK_THAT(error_of("return {a = {b = {}}}", {}, shallow),
+             StartsWith("lua: result.a.b: nested deeper than 2"));
   // In: a value deeper than the limit never becomes Lua tables.
   flows::value deep = flows::value::array();
   for (int i = 0; i < 100; ++i) deep = flows::value::array({deep});
-  CHECK_THAT(error_of("return 1", {{"x", {{"k", deep}}}}),
-             StartsWith("lua: inputs.x.k[1][1][1]"));
-  CHECK_THAT(error_of("return 1", {{"x", deep}}), Contains("nested deeper than 64 levels (params.max_depth)"));
+  CHECK_THAT(error_of("return 1", {{"x", {{"k", deep}}}}), StartsWith("lua: inputs.x.k[1][1][1]"));
+  CHECK_THAT(error_of("return 1", {{"x", deep}}),
+             Contains("nested deeper than 64 levels (params.max_depth)"));
   // A settable limit: deep enough for this one.
   lua_limits roomy;
   roomy.max_depth = 200;
@@ -211,7 +214,8 @@ nodes:
         local b = a +
         return {value = b}
 outputs: {v: calc.value}
-)", "flow.yaml");
+)",
+                             "flow.yaml");
     REQUIRE_FALSE(r.flow);
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].file == "flow.yaml");
@@ -224,7 +228,8 @@ outputs: {v: calc.value}
   SECTION("one line: the value's place") {
     auto r = eng.load_string(
         "flow: f\nnodes:\n  calc: {type: lua, params: {script: 'return ('}}\n"
-        "outputs: {v: calc.value}\n", "flow.yaml");
+        "outputs: {v: calc.value}\n",
+        "flow.yaml");
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].line == 3);
     CHECK(r.errors[0].column == 38);
@@ -233,7 +238,8 @@ outputs: {v: calc.value}
   SECTION("quoted over several lines: the value's place, and the script's line") {
     auto r = eng.load_string(
         "flow: f\nnodes:\n  calc: {type: lua, params: {script: \"local a = 1\\nreturn (\"}}\n"
-        "outputs: {v: calc.value}\n", "flow.yaml");
+        "outputs: {v: calc.value}\n",
+        "flow.yaml");
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].line == 3);
     CHECK_THAT(r.errors[0].message, Contains("Lua syntax error (line 2 of the script)"));
@@ -245,7 +251,8 @@ nodes:
     type: lua
     params: {script: "return 1", outputs: [a, "b c", a], budget: 0, max_depth: 1000}
 outputs: {v: calc.a}
-)", "flow.yaml");
+)",
+                             "flow.yaml");
     auto text = all_errors(r.errors);
     INFO(text);
     CHECK_THAT(text, Contains("flow.yaml:5:43: error: node 'calc': param 'outputs' has \"b c\""));
@@ -258,7 +265,8 @@ outputs: {v: calc.a}
 nodes:
   calc: {type: lua, params: {script: "return {a = 1}", outputs: [a]}}
 outputs: {v: calc.value}
-)", "flow.yaml");
+)",
+                             "flow.yaml");
     CHECK_THAT(all_errors(r.errors), Contains("has no output 'value'; its outputs are: a"));
   }
 }
@@ -320,7 +328,7 @@ TEST_CASE("lua: the instruction budget stops loops, even under pcall", "[lua]") 
 
 TEST_CASE("lua: the memory limit refuses big allocations cleanly", "[lua]") {
   const std::string mem = "lua: memory limit of 16 MiB exceeded (params.memory_bytes)";
-  CHECK(error_of("return #string.rep('x', 1 << 30)") == mem);   // 1 GiB
+  CHECK(error_of("return #string.rep('x', 1 << 30)") == mem);  // 1 GiB
   CHECK(error_of("local s = 'x' while true do s = s .. s end") == mem);
   // Table bombs: the budget stops them first by default; with budget to
   // spare, the memory limit does.
@@ -338,13 +346,13 @@ TEST_CASE("lua: the memory limit refuses big allocations cleanly", "[lua]") {
         "lua: memory limit of 64 KiB exceeded (params.memory_bytes)");
   // Memory spent in one evaluation does not count against the next
   // (string.rep holds its buffer and the result: twice 6 MiB at the peak).
-  for (int i = 0; i < 5; ++i)
-    CHECK(ok_value("return #string.rep('x', 6 << 20)") == 6 << 20);
+  for (int i = 0; i < 5; ++i) CHECK(ok_value("return #string.rep('x', 6 << 20)") == 6 << 20);
 }
 
 TEST_CASE("lua: no state survives from one evaluation to the next", "[lua]") {
-  auto s = compiled("local seen = counter; counter = (counter or 0) + 1; x = inputs.v; "
-                    "return {seen = seen == nil, x = x}");
+  auto s = compiled(
+      "local seen = counter; counter = (counter or 0) + 1; x = inputs.v; "
+      "return {seen = seen == nil, x = x}");
   for (int i = 0; i < 20; ++i) {
     flows::value_map in{{"v", i}};
     lua_binding b{"inputs", &in};
@@ -424,13 +432,16 @@ outputs: {total: sum.total, label: sum.label, missing: sum.missing, twice: twice
 TEST_CASE("lua: a node fails cleanly, and the engine goes on", "[lua]") {
   engine eng(test::memory_options(store()));
   auto load = [&](const std::string& script, const std::string& outputs = "[value]") {
-    return must_load(eng, "flow: f\ninputs: {x: {type: any}}\nnodes:\n  n:\n    type: lua\n"
-                          "    params:\n      outputs: " + outputs + "\n      script: |\n        " +
-                              script + "\n    inputs: {x: $inputs.x}\noutputs: {v: n.value}\n");
+    return must_load(eng,
+                     "flow: f\ninputs: {x: {type: any}}\nnodes:\n  n:\n    type: lua\n"
+                     "    params:\n      outputs: " +
+                         outputs + "\n      script: |\n        " + script +
+                         "\n    inputs: {x: $inputs.x}\noutputs: {v: n.value}\n");
   };
   const std::pair<std::string, std::string> cases[] = {
       {"while true do end", "lua: instruction budget of 1000000 exceeded (params.budget)"},
-      {"return #string.rep('x', 1 << 30)", "lua: memory limit of 16 MiB exceeded (params.memory_bytes)"},
+      {"return #string.rep('x', 1 << 30)",
+       "lua: memory limit of 16 MiB exceeded (params.memory_bytes)"},
       {"return os.execute('true')", "attempt to index a nil value (global 'os')"},
       {"return {value = 1, extra = 2}", "lua: outputs.extra: not an output (outputs: value)"},
       {"return {1, 2}", "lua: outputs: the result table has a number key"},
@@ -448,10 +459,13 @@ TEST_CASE("lua: a node fails cleanly, and the engine goes on", "[lua]") {
   REQUIRE(r.ok);
   CHECK(r.outputs.at("v") == 2);
   // Without `value` among the outputs, a non-table result is an error.
-  auto r2 = eng.run(must_load(eng, "flow: g\nnodes:\n  n: {type: lua, params: {script: 'return 1', "
-                                   "outputs: [a]}}\noutputs: {v: n.a}\n"),
-                    {}).get();
-  CHECK_THAT(r2.error, Contains("lua: the script returned a number, not a table of outputs (outputs: a)"));
+  auto r2 = eng.run(must_load(eng,
+                              "flow: g\nnodes:\n  n: {type: lua, params: {script: 'return 1', "
+                              "outputs: [a]}}\noutputs: {v: n.a}\n"),
+                    {})
+                .get();
+  CHECK_THAT(r2.error,
+             Contains("lua: the script returned a number, not a table of outputs (outputs: a)"));
 }
 
 TEST_CASE("lua: 1,000 concurrent runs share no state", "[lua][concurrency]") {

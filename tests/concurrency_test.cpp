@@ -118,9 +118,11 @@ void run_many(int threads, int runs, std::string trace_file) {
 }  // namespace
 
 TEST_CASE("2,500 concurrent runs each get one correct trace", "[concurrency]") {
-  run_many(0, 2500, (std::filesystem::temp_directory_path() / "weft-concurrency-all.jsonl").string());
+  run_many(0, 2500,
+           (std::filesystem::temp_directory_path() / "weft-concurrency-all.jsonl").string());
 }
 
 TEST_CASE("2,500 concurrent runs on a single scheduler thread", "[concurrency]") {
-  run_many(1, 2500, (std::filesystem::temp_directory_path() / "weft-concurrency-one.jsonl").string());
+  run_many(1, 2500,
+           (std::filesystem::temp_directory_path() / "weft-concurrency-one.jsonl").string());
 }

@@ -60,7 +60,8 @@ inputs: {xs: {type: array}}
 nodes:
   each: {type: map, timeout_ms: 300, params: {flow: ./wrap.yaml, max_concurrency: 100}, inputs: {items: $inputs.xs}}
 outputs: {r: each.results}
-)")).flow.plan();
+)"))
+                  .flow.plan();
   REQUIRE(plan);
   value xs = value::array();
   for (int i = 0; i < 100; ++i) xs.push_back(i);
@@ -76,7 +77,7 @@ outputs: {r: each.results}
   CHECK_FALSE(r.ok);
   CHECK(r.error.find("timeout") != std::string::npos);
   CHECK(r.duration_ms < 300 + 100 + 200);  // generous: a shared CI machine
-  CHECK(settled_actors(eng) == before);  // no actor outlives the run
+  CHECK(settled_actors(eng) == before);    // no actor outlives the run
   eng.shutdown();
 
   auto spans = spans_of(st->snapshot(), r.trace_id);
@@ -109,7 +110,8 @@ inputs: {x: {type: any, default: 1}}
 nodes:
   deep: {type: flow, params: {flow: ./wrap.yaml}, inputs: {item: $inputs.x}}
 outputs: {v: deep.v}
-)")).flow.plan();
+)"))
+                  .flow.plan();
   REQUIRE(plan);
   auto r = eng.run(plan, {}).get();
   CHECK_FALSE(r.ok);

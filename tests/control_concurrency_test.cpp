@@ -31,8 +31,9 @@ TEST_CASE("control flow: 1,000 concurrent runs x 20 mapped items with routers, a
   add_type(eng, "jitter", [](node_context& ctx, value_map in) {
     thread_local std::mt19937 rng(std::random_device{}());
     auto c = ctx.shared_from_this();
-    ctx.after(std::chrono::milliseconds(rng() % 5),
-              [c, v = std::move(in["value"])]() mutable { c->complete({{"value", std::move(v)}}); });
+    ctx.after(std::chrono::milliseconds(rng() % 5), [c, v = std::move(in["value"])]() mutable {
+      c->complete({{"value", std::move(v)}});
+    });
   });
   d.write("item.yaml", R"(
 flow: item
@@ -54,7 +55,8 @@ inputs: {xs: {type: array}, who: {type: string}}
 nodes:
   each: {type: map, params: {flow: ./item.yaml, max_concurrency: 20, output: v}, inputs: {items: $inputs.xs, who: $inputs.who}}
 outputs: {r: each.results}
-)")).flow.plan();
+)"))
+                  .flow.plan();
   REQUIRE(plan);
   value xs = value::array();
   for (int i = 0; i < 20; ++i) xs.push_back(i);

@@ -106,9 +106,10 @@ TEST_CASE("loop: until stops the loop; outputs are the last iteration's plus ite
   CHECK(r.outputs.at("iterations") == 3);
 }
 
-TEST_CASE("loop: outputs named like the child's inputs feed the next iteration; the other "
-          "inputs keep their first values",
-          "[control][loop]") {
+TEST_CASE(
+    "loop: outputs named like the child's inputs feed the next iteration; the other "
+    "inputs keep their first values",
+    "[control][loop]") {
   flow_dir d;
   engine eng(memory_options(std::make_shared<span_store>()));
   auto flow = load_parent(eng, d, "max_iterations: 3");
@@ -123,9 +124,10 @@ TEST_CASE("loop: outputs named like the child's inputs feed the next iteration; 
   CHECK(r.outputs.at("iterations") == 3);
 }
 
-TEST_CASE("loop: reaching max_iterations without until holding fails the node, naming "
-          "max_iterations; on_limit: stop takes the last outputs",
-          "[control][loop]") {
+TEST_CASE(
+    "loop: reaching max_iterations without until holding fails the node, naming "
+    "max_iterations; on_limit: stop takes the last outputs",
+    "[control][loop]") {
   flow_dir d;
   engine eng(memory_options(std::make_shared<span_store>()));
   SECTION("fail (the default)") {
@@ -214,8 +216,8 @@ outputs: {n: refine.n}
   auto r = eng.run(l.flow, {{"n", 0}}).get();
   REQUIRE_FALSE(r.ok);
   CHECK(r.failed_node == "refine");
-  CHECK_THAT(r.error, Catch::Contains("loop: iteration 4 failed") &&
-                          Catch::Contains("no threes here"));
+  CHECK_THAT(r.error,
+             Catch::Contains("loop: iteration 4 failed") && Catch::Contains("no threes here"));
 }
 
 TEST_CASE("loop: each iteration is its own child run under the loop node's span, in one trace",

@@ -206,10 +206,11 @@ outputs: {first: j.value, all: after.value}
 
 TEST_CASE("skip rules: a skip cascades down a long chain without recursion", "[control][skip]") {
   engine eng(memory_options(std::make_shared<span_store>()));
-  std::string text = "flow: chain\ninputs: {x: {type: any, default: 1}}\nnodes:\n"
-                     "  r: {type: router, params: {routes: {never: \"false\"}, default: other}, "
-                     "inputs: {value: $inputs.x}}\n"
-                     "  n0: {type: passthrough, inputs: {value: r.never}}\n";
+  std::string text =
+      "flow: chain\ninputs: {x: {type: any, default: 1}}\nnodes:\n"
+      "  r: {type: router, params: {routes: {never: \"false\"}, default: other}, "
+      "inputs: {value: $inputs.x}}\n"
+      "  n0: {type: passthrough, inputs: {value: r.never}}\n";
   for (int i = 1; i < 2000; ++i)
     text += "  n" + std::to_string(i) + ": {type: passthrough, inputs: {value: n" +
             std::to_string(i - 1) + ".value}}\n";

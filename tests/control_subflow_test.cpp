@@ -104,7 +104,8 @@ TEST_CASE("sub-flows: four levels deep (flow -> map -> flow -> node), every pare
     INFO(s.name);
     CHECK(root_run_of(s) == r.run_id);
     // Only child runs' spans say it; a top-level span's run id is it.
-    CHECK((attr_str(s, "weft.run.id") == r.run_id) == (attr_str(s, "weft.root_run.id") == "<absent>"));
+    CHECK((attr_str(s, "weft.run.id") == r.run_id) ==
+          (attr_str(s, "weft.root_run.id") == "<absent>"));
     CHECK(attr_str(s, "session.id") == "sess-4");
     CHECK(attr_str(s, "user.id") == "user-4");
     CHECK(s.status == tracing::status_code::ok);
@@ -130,7 +131,8 @@ TEST_CASE("sub-flows: four levels deep (flow -> map -> flow -> node), every pare
   REQUIRE(t);
   std::vector<std::string> chain;
   for (auto* s = t; s; s = by_id(spans, s->parent)) chain.push_back(s->name);
-  CHECK(chain == std::vector<std::string>{"t", "cell", "inner", "leaf", "each", "mid", "outer", "top"});
+  CHECK(chain ==
+        std::vector<std::string>{"t", "cell", "inner", "leaf", "each", "mid", "outer", "top"});
   std::set<std::int64_t> indexes;
   for (auto& s : spans)
     if (s.name == "leaf") indexes.insert(attr_int(s, "weft.map.index"));
@@ -151,8 +153,9 @@ TEST_CASE("sub-flows: four levels deep (flow -> map -> flow -> node), every pare
   CHECK(finished == 1);  // child runs' own ends are not top-level events
 }
 
-TEST_CASE("map: results stay in item order under random sleeps; live items never exceed max_concurrency",
-          "[control][map]") {
+TEST_CASE(
+    "map: results stay in item order under random sleeps; live items never exceed max_concurrency",
+    "[control][map]") {
   flow_dir d;
   engine eng(memory_options(std::make_shared<span_store>()));
   std::atomic<int> live{0}, peak{0};
@@ -199,8 +202,9 @@ outputs: {r: each.results, e: each.errors}
   CHECK(peak.load() >= 2);  // it does run items side by side
 }
 
-TEST_CASE("map: on_error collect keeps going; on_error fail cancels the rest; items must be an array",
-          "[control][map]") {
+TEST_CASE(
+    "map: on_error collect keeps going; on_error fail cancels the rest; items must be an array",
+    "[control][map]") {
   flow_dir d;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
@@ -217,7 +221,8 @@ inputs: {xs: {type: any}}
 nodes:
   each: {type: map, params: {flow: ./pick.yaml, on_error: collect, output: v}, inputs: {items: $inputs.xs}}
 outputs: {r: each.results, e: each.errors}
-)")).flow.plan();
+)"))
+                     .flow.plan();
   REQUIRE(collect);
   auto r = eng.run(collect, {{"xs", value::array({1, 2, 3, 4, 6})}}).get();
   INFO(r.error);
@@ -235,7 +240,8 @@ inputs: {xs: {type: any}}
 nodes:
   each: {type: map, params: {flow: ./pick.yaml, max_concurrency: 1}, inputs: {items: $inputs.xs}}
 outputs: {r: each.results}
-)")).flow.plan();
+)"))
+                  .flow.plan();
   REQUIRE(fail);
   auto rf = eng.run(fail, {{"xs", value::array({1, 3, 4, 5, 7})}}).get();
   CHECK_FALSE(rf.ok);

@@ -135,15 +135,18 @@ outputs: {text: again.text}
   expect_errors(p, {{p, 4, 3, {"node 'again'", "'max_iterations' is required"}}});
 }
 
-TEST_CASE("validation: a missing sub-flow file, at the referencing line",
-          "[control][validation]") {
+TEST_CASE("validation: a missing sub-flow file, at the referencing line", "[control][validation]") {
   flow_dir d;
   auto p = d.write("parent.yaml", R"(flow: parent
 nodes:
   sub: {type: flow, params: {flow: ./nowhere/child.yaml}}
 outputs: {}
 )");
-  expect_errors(p, {{p, 3, 36, {"flow file './nowhere/child.yaml' does not exist", d.path("nowhere/child.yaml")}}});
+  expect_errors(
+      p, {{p,
+           3,
+           36,
+           {"flow file './nowhere/child.yaml' does not exist", d.path("nowhere/child.yaml")}}});
 }
 
 TEST_CASE("validation: an unreadable sub-flow file, at the referencing line",
@@ -172,9 +175,10 @@ outputs: {}
   }
 }
 
-TEST_CASE("validation: child inputs unknown (at the binding) or required and not connected "
-          "(at the node)",
-          "[control][validation]") {
+TEST_CASE(
+    "validation: child inputs unknown (at the binding) or required and not connected "
+    "(at the node)",
+    "[control][validation]") {
   flow_dir d;
   d.write("child.yaml", child_flow);
   auto p = d.write("parent.yaml", R"(flow: parent
@@ -192,8 +196,11 @@ nodes:
     inputs: {greeting: $inputs.name}
 outputs: {}
 )");
-  expect_errors(p, {{p, 9, 7, {"node 'sub'", "input 'nmae' is not an input of flow 'child'",
-                               "its inputs are: name, greeting"}},
+  expect_errors(p, {{p,
+                     9,
+                     7,
+                     {"node 'sub'", "input 'nmae' is not an input of flow 'child'",
+                      "its inputs are: name, greeting"}},
                     {p, 4, 3, {"node 'sub'", "needs input 'name', which is not connected"}},
                     {p, 10, 3, {"node 'again'", "needs input 'name', which is not connected"}}});
 }
@@ -224,7 +231,9 @@ TEST_CASE("validation: flows nest at most 16 deep", "[control][validation]") {
       d.write(me + ".yaml", "flow: " + me + "\nnodes:\n  next: {type: flow, params: {flow: ./f" +
                                 std::to_string(i + 1) + ".yaml}}\noutputs: {}\n");
     else
-      d.write(me + ".yaml", "flow: " + me + "\nnodes:\n  t: {type: template, params: {template: x}}\noutputs: {}\n");
+      d.write(
+          me + ".yaml",
+          "flow: " + me + "\nnodes:\n  t: {type: template, params: {template: x}}\noutputs: {}\n");
   }
   SECTION("f3 .. f18: 16 levels load") {
     engine eng(memory_options(std::make_shared<span_store>()));
@@ -236,43 +245,54 @@ TEST_CASE("validation: flows nest at most 16 deep", "[control][validation]") {
     CHECK_THAT(cli.out, Catch::Contains("ok (flow 'f3'"));
   }
   SECTION("f1 .. f18: too deep, at the 16th file's reference") {
-    expect_errors(d.path("f1.yaml"),
-                  {{d.path("f16.yaml"), 3, 37,
-                    {"flows nest deeper than 16 levels: f1.yaml -> f2.yaml -> ", "f16.yaml -> ..."}},
-                   {d.path("f1.yaml"), 3, 37, {"flow file " + d.path("f2.yaml") + " has errors"}}});
+    expect_errors(
+        d.path("f1.yaml"),
+        {{d.path("f16.yaml"),
+          3,
+          37,
+          {"flows nest deeper than 16 levels: f1.yaml -> f2.yaml -> ", "f16.yaml -> ..."}},
+         {d.path("f1.yaml"), 3, 37, {"flow file " + d.path("f2.yaml") + " has errors"}}});
   }
 }
 
-TEST_CASE("validation: a file reused at a deeper level must still fit in 16 levels, whatever "
-          "the order of the references",
-          "[control][validation]") {
+TEST_CASE(
+    "validation: a file reused at a deeper level must still fit in 16 levels, whatever "
+    "the order of the references",
+    "[control][validation]") {
   flow_dir d;
   // a1 -> a2 spans 2 levels; c2 -> ... -> c15 -> a1 puts a1 at level 16,
   // a2 at 17. Whether `top` meets a1 first directly (loaded once, then
   // reused) or first through the chain, that is one level too deep.
-  d.write("a1.yaml", "flow: a1\nnodes:\n  next: {type: flow, params: {flow: ./a2.yaml}}\noutputs: {}\n");
-  d.write("a2.yaml", "flow: a2\nnodes:\n  t: {type: template, params: {template: x}}\noutputs: {}\n");
+  d.write("a1.yaml",
+          "flow: a1\nnodes:\n  next: {type: flow, params: {flow: ./a2.yaml}}\noutputs: {}\n");
+  d.write("a2.yaml",
+          "flow: a2\nnodes:\n  t: {type: template, params: {template: x}}\noutputs: {}\n");
   for (int i = 2; i <= 15; ++i)
     d.write("c" + std::to_string(i) + ".yaml",
             "flow: c" + std::to_string(i) + "\nnodes:\n  next: {type: flow, params: {flow: ./" +
-                (i < 15 ? "c" + std::to_string(i + 1) : std::string("a1")) + ".yaml}}\noutputs: {}\n");
+                (i < 15 ? "c" + std::to_string(i + 1) : std::string("a1")) +
+                ".yaml}}\noutputs: {}\n");
   const std::string direct = "  direct: {type: flow, params: {flow: ./a1.yaml}}\n";
   const std::string chain = "  chain: {type: flow, params: {flow: ./c2.yaml}}\n";
   SECTION("a1 first, then the chain") {
     auto top = d.write("top.yaml", "flow: top\nnodes:\n" + direct + chain + "outputs: {}\n");
-    expect_errors(top, {{d.path("c15.yaml"), 3, 37, {"flows nest deeper than 16 levels", "c15.yaml -> a1.yaml"}},
-                        {top, 4, 38, {"flow file " + d.path("c2.yaml") + " has errors"}}});
+    expect_errors(
+        top,
+        {{d.path("c15.yaml"), 3, 37, {"flows nest deeper than 16 levels", "c15.yaml -> a1.yaml"}},
+         {top, 4, 38, {"flow file " + d.path("c2.yaml") + " has errors"}}});
   }
   SECTION("the chain first, then a1") {
     auto top = d.write("top.yaml", "flow: top\nnodes:\n" + chain + direct + "outputs: {}\n");
-    expect_errors(top, {{d.path("a1.yaml"), 3, 37, {"flows nest deeper than 16 levels", "a1.yaml -> ..."}},
-                        {top, 3, 38, {"flow file " + d.path("c2.yaml") + " has errors"}}});
+    expect_errors(
+        top, {{d.path("a1.yaml"), 3, 37, {"flows nest deeper than 16 levels", "a1.yaml -> ..."}},
+              {top, 3, 38, {"flow file " + d.path("c2.yaml") + " has errors"}}});
   }
 }
 
-TEST_CASE("validation: an error in a referenced file carries its own path and line, and the "
-          "reference gets one at its line",
-          "[control][validation]") {
+TEST_CASE(
+    "validation: an error in a referenced file carries its own path and line, and the "
+    "reference gets one at its line",
+    "[control][validation]") {
   flow_dir d;
   auto c = d.write("child.yaml", R"(flow: child
 inputs: {x: {type: string}}
@@ -310,8 +330,10 @@ outputs:
   ok: sub.text
   bad: sub.nope
 )");
-  expect_errors(p, {{p, 5, 44, {"node 'use', input 'value'", "has no output 'nope'", "its outputs are: text"}},
-                    {p, 8, 8, {"output 'bad'", "has no output 'nope'", "its outputs are: text"}}});
+  expect_errors(
+      p,
+      {{p, 5, 44, {"node 'use', input 'value'", "has no output 'nope'", "its outputs are: text"}},
+       {p, 8, 8, {"output 'bad'", "has no output 'nope'", "its outputs are: text"}}});
 }
 
 TEST_CASE("validation: a map over a flow without an `item` input", "[control][validation]") {

@@ -60,17 +60,25 @@ outputs: {text: t.text}
 
 TEST_CASE("const outputs its param, variadic sockets collect lists", "[engine][components]") {
   engine eng(test::memory_options(store()));
-  engine_internals::components(eng).add({"join", "joins strings", {{"items", true, true}}, false, {"text"}, {}, false,
-                        [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
-                          struct join final : flows::sync_component {
-                            flows::value_map run(const flows::value_map& in) const override {
-                              std::string out;
-                              for (auto& v : in.at("items")) out += v.get<std::string>();
-                              return {{"text", out}};
-                            }
-                          };
-                          return std::make_shared<join>();
-                        }});
+  engine_internals::components(eng).add(
+      {"join",
+       "joins strings",
+       {{"items", true, true}},
+       false,
+       {"text"},
+       {},
+       false,
+       [](const flows::node_spec&, const flows::component_services&,
+          flows::diagnostics&) -> std::shared_ptr<const flows::component> {
+         struct join final : flows::sync_component {
+           flows::value_map run(const flows::value_map& in) const override {
+             std::string out;
+             for (auto& v : in.at("items")) out += v.get<std::string>();
+             return {{"text", out}};
+           }
+         };
+         return std::make_shared<join>();
+       }});
   auto flow = must_load(eng, R"(
 flow: c
 nodes:
@@ -112,18 +120,27 @@ outputs: {v: z.value}
 
 TEST_CASE("a blocking component runs on its own thread", "[engine][components]") {
   engine eng(test::memory_options(store(), 1));
-  engine_internals::components(eng).add({"block", "blocks its thread", {}, false, {"value"}, {}, true,
-                        [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
-                          struct block final : flows::sync_component {
-                            flows::value_map run(const flows::value_map&) const override {
-                              std::this_thread::sleep_for(std::chrono::milliseconds(300));
-                              return {{"value", "slept"}};
-                            }
-                          };
-                          return std::make_shared<block>();
-                        }});
+  engine_internals::components(eng).add(
+      {"block",
+       "blocks its thread",
+       {},
+       false,
+       {"value"},
+       {},
+       true,
+       [](const flows::node_spec&, const flows::component_services&,
+          flows::diagnostics&) -> std::shared_ptr<const flows::component> {
+         struct block final : flows::sync_component {
+           flows::value_map run(const flows::value_map&) const override {
+             std::this_thread::sleep_for(std::chrono::milliseconds(300));
+             return {{"value", "slept"}};
+           }
+         };
+         return std::make_shared<block>();
+       }});
   auto blocking = must_load(eng, "flow: b\nnodes: {x: {type: block}}\noutputs: {v: x.value}\n");
-  auto quick = must_load(eng, "flow: q\nnodes: {x: {type: const, params: {value: 1}}}\noutputs: {v: x.value}\n");
+  auto quick = must_load(
+      eng, "flow: q\nnodes: {x: {type: const, params: {value: 1}}}\noutputs: {v: x.value}\n");
   auto slow = eng.run(blocking, {});
   // With the only scheduler thread free, a quick run finishes long before the
   // blocking one does.

@@ -49,7 +49,8 @@ TEST_CASE("engine: inputs nested deeper than max_value_depth are refused, naming
   deep.emplace("x", nested(20000));
   auto r = eng.run(flow, std::move(deep)).get();
   CHECK_FALSE(r.ok);
-  CHECK(r.error.find("input 'x' nests arrays and objects deeper than 64 levels") != std::string::npos);
+  CHECK(r.error.find("input 'x' nests arrays and objects deeper than 64 levels") !=
+        std::string::npos);
   // At the limit it runs.
   r = eng.run(flow, {{"x", nested(64)}}).get();
   CHECK(r.ok);
@@ -72,8 +73,10 @@ TEST_CASE("weft run refuses deep --inputs and -i values and exits 2", "[runtime]
   auto r = run_weft("run '" + flow.string() + "' --inputs deep.json --trace-file t.jsonl",
                     "WEFT_TRACE_CONTENT=true");
   CHECK(r.code == 2);
-  CHECK(r.err.find("deep.json: nests arrays and objects deeper than 64 levels") != std::string::npos);
-  r = run_weft("run '" + flow.string() + "' -i 'x=" + deep + "' --trace-file t.jsonl", "WEFT_TRACE_CONTENT=true");
+  CHECK(r.err.find("deep.json: nests arrays and objects deeper than 64 levels") !=
+        std::string::npos);
+  r = run_weft("run '" + flow.string() + "' -i 'x=" + deep + "' --trace-file t.jsonl",
+               "WEFT_TRACE_CONTENT=true");
   CHECK(r.code == 2);
   CHECK(r.err.find("deeper than 64") != std::string::npos);
 }
@@ -107,12 +110,19 @@ TEST_CASE("engine: component factories get the engine's services (settings, valu
   opts.settings.http.max_connections = 7;
   engine eng(std::move(opts));
   flows::component_services seen;
-  engine_internals::components(eng).add({"probe", "records its services", {}, false, {"value"}, {}, false,
-                        [&seen](const flows::node_spec&, const flows::component_services& svc,
-                                flows::diagnostics&) -> std::shared_ptr<const flows::component> {
-                          seen = svc;
-                          return nullptr;  // rejected: the load fails, which is fine here
-                        }});
+  engine_internals::components(eng).add(
+      {"probe",
+       "records its services",
+       {},
+       false,
+       {"value"},
+       {},
+       false,
+       [&seen](const flows::node_spec&, const flows::component_services& svc,
+               flows::diagnostics&) -> std::shared_ptr<const flows::component> {
+         seen = svc;
+         return nullptr;  // rejected: the load fails, which is fine here
+       }});
   auto r = eng.load_string("flow: p\nnodes:\n  n: {type: probe}\n", "p.yaml");
   CHECK_FALSE(r.flow);
   CHECK(seen.max_value_depth == 12);

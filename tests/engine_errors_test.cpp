@@ -49,17 +49,26 @@ outputs: {v: after.value}
 
 TEST_CASE("an exception in a component becomes the node's error", "[engine][errors]") {
   fixture f;
-  engine_internals::components(f.eng).add({"thrower", "throws", {}, false, {"value"}, {}, false,
-                          [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
-                            struct thrower final : flows::component {
-                              void start(flows::node_context&, flows::value_map) const override {
-                                throw std::runtime_error("bad state");
-                              }
-                            };
-                            return std::make_shared<thrower>();
-                          }});
+  engine_internals::components(f.eng).add(
+      {"thrower",
+       "throws",
+       {},
+       false,
+       {"value"},
+       {},
+       false,
+       [](const flows::node_spec&, const flows::component_services&,
+          flows::diagnostics&) -> std::shared_ptr<const flows::component> {
+         struct thrower final : flows::component {
+           void start(flows::node_context&, flows::value_map) const override {
+             throw std::runtime_error("bad state");
+           }
+         };
+         return std::make_shared<thrower>();
+       }});
   auto bad = must_load(f.eng, "flow: t\nnodes: {x: {type: thrower}}\noutputs: {v: x.value}\n");
-  auto good = must_load(f.eng, "flow: g\nnodes: {x: {type: const, params: {value: 7}}}\noutputs: {v: x.value}\n");
+  auto good = must_load(
+      f.eng, "flow: g\nnodes: {x: {type: const, params: {value: 7}}}\noutputs: {v: x.value}\n");
   auto r = f.eng.run(bad, {}).get();
   CHECK_FALSE(r.ok);
   CHECK(r.error == "node 'x' failed: exception: bad state");
@@ -151,7 +160,8 @@ outputs: {v: p.value}
 TEST_CASE("shutdown cancels runs that outlive its deadline and flushes their spans",
           "[engine][errors]") {
   fixture f;
-  auto flow = must_load(f.eng, "flow: long\nnodes: {z: {type: sleep, params: {ms: 60000}}}\noutputs: {v: z.value}\n");
+  auto flow = must_load(
+      f.eng, "flow: long\nnodes: {z: {type: sleep, params: {ms: 60000}}}\noutputs: {v: z.value}\n");
   auto fut = f.eng.run(flow, {});
   CHECK(f.eng.shutdown(std::chrono::milliseconds(50)));
   auto r = fut.get();

@@ -26,7 +26,6 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-
 http_request get(const loopback_server& srv, const std::string& target) {
   http_request r;
   r.url = srv.url(target);
@@ -45,9 +44,10 @@ const tracing::span_record* span_named(const std::vector<tracing::span_record>& 
 
 }  // namespace
 
-TEST_CASE("http: a request under a child span carries its traceparent and tracestate; "
-          "node span -> HTTP span",
-          "[runtime][http]") {
+TEST_CASE(
+    "http: a request under a child span carries its traceparent and tracestate; "
+    "node span -> HTTP span",
+    "[runtime][http]") {
   loopback_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
@@ -61,8 +61,11 @@ TEST_CASE("http: a request under a child span carries its traceparent and traces
           s.set("http.response.status_code", static_cast<std::int64_t>(r.status)).end();
           value hdrs = value::object();
           for (auto& [k, v] : r.headers) hdrs[k] = v;
-          ctx.complete({{"value", value{{"status", r.status}, {"body", r.body}, {"ok", r.ok()},
-                                        {"error", r.error}, {"headers", hdrs}}}});
+          ctx.complete({{"value", value{{"status", r.status},
+                                        {"body", r.body},
+                                        {"ok", r.ok()},
+                                        {"error", r.error},
+                                        {"headers", hdrs}}}});
         },
         {}, s);
   });
@@ -105,7 +108,8 @@ TEST_CASE("http: a request under a child span carries its traceparent and traces
   CHECK(got[0].header("x-custom") == "yes");
   // The component's own traceparent was replaced, not sent twice.
   int tp_count = 0;
-  for (auto& [k, v] : got[0].headers) tp_count += (k.size() == 11 && strncasecmp(k.c_str(), "traceparent", 11) == 0);
+  for (auto& [k, v] : got[0].headers)
+    tp_count += (k.size() == 11 && strncasecmp(k.c_str(), "traceparent", 11) == 0);
   CHECK(tp_count == 1);
   // Header values never reach a span.
   for (auto& s : spans)
@@ -147,7 +151,9 @@ TEST_CASE("http: statuses are answers, transport failures are error types", "[ru
     auto results = std::make_shared<std::map<std::string, value>>();
     auto note = [&ctx, results](std::string key) {
       return [&ctx, results, key](http_response r) {
-        (*results)[key] = value{{"status", r.status}, {"ok", r.ok()}, {"error_type", r.error_type},
+        (*results)[key] = value{{"status", r.status},
+                                {"ok", r.ok()},
+                                {"error_type", r.error_type},
                                 {"has_error", !r.error.empty()}};
         if (results->size() == 3) {
           value all = value::object();
@@ -178,9 +184,10 @@ TEST_CASE("http: statuses are answers, transport failures are error types", "[ru
   CHECK(out["timeout"]["error_type"] == "timeout");
 }
 
-TEST_CASE("http: a node timeout during a slow response aborts it: the server sees the close, "
-          "spans end in error, no callback runs after",
-          "[runtime][http]") {
+TEST_CASE(
+    "http: a node timeout during a slow response aborts it: the server sees the close, "
+    "spans end in error, no callback runs after",
+    "[runtime][http]") {
   loopback_server srv;
   auto st = std::make_shared<span_store>();
   engine eng(memory_options(st));
@@ -218,7 +225,8 @@ TEST_CASE("http: a node timeout during a slow response aborts it: the server see
   REQUIRE_FALSE(r.ok);
   CHECK(r.error.find("timeout") != std::string::npos);
   REQUIRE(obs->cancelled);
-  REQUIRE(srv.wait_for([&] { return srv.request_count() == 1 && srv.requests()[0].closed_early; }, 2s));
+  REQUIRE(
+      srv.wait_for([&] { return srv.request_count() == 1 && srv.requests()[0].closed_early; }, 2s));
   auto close_ms = ms_between(obs->cancel_time, *srv.requests()[0].closed_early);
   CHECK(close_ms < 100);
   // Chunks were flowing before the timeout, and none reached the
@@ -290,7 +298,8 @@ TEST_CASE("http: an exception in a callback fails the node and aborts the reques
   auto r = eng.run(flow, {}, {}).get();
   REQUIRE_FALSE(r.ok);
   CHECK(r.error.find("bad chunk") != std::string::npos);
-  CHECK(srv.wait_for([&] { return srv.request_count() == 1 && srv.requests()[0].closed_early; }, 2s));
+  CHECK(
+      srv.wait_for([&] { return srv.request_count() == 1 && srv.requests()[0].closed_early; }, 2s));
 }
 
 TEST_CASE("http: on_chunk gets the body in order whatever the chunk boundaries (fuzz)",
@@ -306,8 +315,11 @@ TEST_CASE("http: on_chunk gets the body in order whatever the chunk boundaries (
     ctx.http(
         get(srv, target),
         [&ctx, body, calls, empty_piece](http_response r) {
-          ctx.complete({{"value", value{{"body", *body}, {"calls", *calls}, {"status", r.status},
-                                        {"rest", r.body}, {"empty_piece", *empty_piece}}}});
+          ctx.complete({{"value", value{{"body", *body},
+                                        {"calls", *calls},
+                                        {"status", r.status},
+                                        {"rest", r.body},
+                                        {"empty_piece", *empty_piece}}}});
         },
         [body, calls, empty_piece](std::string_view piece) {
           if (piece.empty()) *empty_piece = true;
@@ -321,13 +333,14 @@ TEST_CASE("http: on_chunk gets the body in order whatever the chunk boundaries (
     int chunks = std::uniform_int_distribution<int>(1, 30)(rng);  // chunks=0 means a plain body
     int max_bytes = std::uniform_int_distribution<int>(1, 5000)(rng);
     int interval = std::uniform_int_distribution<int>(0, 2)(rng);
-    auto target = "/f?chunks=" + std::to_string(chunks) + "&chunk_bytes=" +
-                  std::to_string(max_bytes) + "&seed=" + std::to_string(i) +
+    auto target = "/f?chunks=" + std::to_string(chunks) +
+                  "&chunk_bytes=" + std::to_string(max_bytes) + "&seed=" + std::to_string(i) +
                   "&interval_ms=" + std::to_string(interval);
     std::mt19937 replay(static_cast<unsigned>(i));
     std::size_t total = 0;
     for (int k = 0; k < chunks; ++k)
-      total += std::uniform_int_distribution<std::size_t>(1, static_cast<std::size_t>(max_bytes))(replay);
+      total += std::uniform_int_distribution<std::size_t>(
+          1, static_cast<std::size_t>(max_bytes))(replay);
     auto r = eng.run(flow, {{"x", target}}, {}).get();
     INFO(target);
     REQUIRE(r.ok);
@@ -340,9 +353,10 @@ TEST_CASE("http: on_chunk gets the body in order whatever the chunk boundaries (
   }
 }
 
-TEST_CASE("http: 2,000 runs in flight, each with its own call: every span in its own trace, "
-          "the server saw each run's own traceparent",
-          "[runtime][http]") {
+TEST_CASE(
+    "http: 2,000 runs in flight, each with its own call: every span in its own trace, "
+    "the server saw each run's own traceparent",
+    "[runtime][http]") {
   loopback_server srv;
   auto st = std::make_shared<span_store>();
   auto opts = memory_options(st);
@@ -449,7 +463,8 @@ TEST_CASE("http: the component client's limits come from WEFT_HTTP_* and name a 
   CHECK(errors[0].find("WEFT_HTTP_STREAM_WINDOW_BYTES") != std::string::npos);
 }
 
-TEST_CASE("http: a body over the engine's http_max_response_bytes fails the call", "[runtime][http]") {
+TEST_CASE("http: a body over the engine's http_max_response_bytes fails the call",
+          "[runtime][http]") {
   loopback_server srv;
   auto st = std::make_shared<span_store>();
   auto opts = memory_options(st);

@@ -46,11 +46,13 @@ class stderr_capture {
 
 }  // namespace
 
-TEST_CASE("the engine's messages go to the log callback, secrets masked, none to stderr", "[engine][log]") {
+TEST_CASE("the engine's messages go to the log callback, secrets masked, none to stderr",
+          "[engine][log]") {
   const std::string secret = "otlp-header-secret-4242";
   test::test_collector backend;
   // A backend that refuses every batch and quotes the header back.
-  backend.set_default(test::fault::answer(400, {}, R"({"error":"x-api-key )" + secret + R"( is not valid"})"));
+  backend.set_default(
+      test::fault::answer(400, {}, R"({"error":"x-api-key )" + secret + R"( is not valid"})"));
   auto dir = test::scratch_dir("weft-engine-log");
   std::filesystem::create_directories(dir);
 

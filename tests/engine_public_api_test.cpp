@@ -37,7 +37,8 @@ component_type doubler_type() {
   t.params = {{"limit", false}};
   t.opens_spans = true;
   t.make = [](const node_info& node) -> std::shared_ptr<const component> {
-    if (node.params.value("limit", 100) < 0) throw std::invalid_argument("param 'limit' must not be negative");
+    if (node.params.value("limit", 100) < 0)
+      throw std::invalid_argument("param 'limit' must not be negative");
     return std::make_shared<doubler>();
   };
   return t;
@@ -72,10 +73,12 @@ TEST_CASE("add_component: a public component type runs, with its own spans", "[a
   // The run span, two node spans and one double.wait under each node.
   auto all = spans->snapshot();
   CHECK(all.size() == 5);
-  CHECK(std::count_if(all.begin(), all.end(), [](const auto& s) { return s.name == "double.wait"; }) == 2);
+  CHECK(std::count_if(all.begin(), all.end(),
+                      [](const auto& s) { return s.name == "double.wait"; }) == 2);
 }
 
-TEST_CASE("add_component: what is wrong with a type comes back as errors naming the field", "[api][components]") {
+TEST_CASE("add_component: what is wrong with a type comes back as errors naming the field",
+          "[api][components]") {
   engine eng(test::memory_options(std::make_shared<test::span_store>()));
   component_type t;
   t.type = "9lives";
@@ -94,7 +97,8 @@ TEST_CASE("add_component: what is wrong with a type comes back as errors naming 
   CHECK(std::find(types.begin(), types.end(), "9lives") == types.end());
 }
 
-TEST_CASE("add_component: a factory that throws is a load error at the node's line", "[api][components]") {
+TEST_CASE("add_component: a factory that throws is a load error at the node's line",
+          "[api][components]") {
   engine eng(test::memory_options(std::make_shared<test::span_store>()));
   REQUIRE(eng.add_component(doubler_type()).empty());
   // Validation comes first: an unknown param is an error before any
@@ -105,7 +109,8 @@ nodes:
   ok: {type: acme.double, inputs: {n: $inputs.n}}
   typo: {type: acme.double, params: {limt: 1}, inputs: {n: ok.n}}
 outputs: {n: typo.n}
-)", "f.yaml");
+)",
+                              "f.yaml");
   REQUIRE_FALSE(typo);
   REQUIRE(typo.errors.size() == 1);
   CHECK(typo.errors[0].code == error_code::invalid_flow);
@@ -119,7 +124,8 @@ nodes:
   ok: {type: acme.double, inputs: {n: $inputs.n}}
   bad: {type: acme.double, params: {limit: -1}, inputs: {n: ok.n}}
 outputs: {n: bad.n}
-)", "f.yaml");
+)",
+                                "f.yaml");
   REQUIRE_FALSE(loaded);
   REQUIRE(loaded.errors.size() == 1);
   const auto& e = loaded.errors[0];
@@ -156,7 +162,8 @@ TEST_CASE("flow handle: name, description, declared inputs and outputs", "[api][
   CHECK(empty.inputs().empty());
 }
 
-TEST_CASE("prepare_inputs: one error per input, with its field; defaults applied", "[api][inputs]") {
+TEST_CASE("prepare_inputs: one error per input, with its field; defaults applied",
+          "[api][inputs]") {
   engine eng(test::memory_options(std::make_shared<test::span_store>()));
   REQUIRE(eng.add_component(doubler_type()).empty());
   auto loaded = eng.load_string(doubling_flow, "twice.yaml");

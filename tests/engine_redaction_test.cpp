@@ -41,7 +41,8 @@ std::shared_ptr<const flows::plan> load_with_env(engine& eng, const std::string&
     if (name == "TEST_TOKEN") return std::string(env_secret);
     return std::nullopt;
   };
-  auto plan = flows::load_flow_text(text, "secrets.yaml", engine_internals::components(eng), errs, env);
+  auto plan =
+      flows::load_flow_text(text, "secrets.yaml", engine_internals::components(eng), errs, env);
   std::string all;
   for (auto& d : errs) all += d.to_string() + "\n";
   INFO(all);
@@ -57,7 +58,8 @@ engine_options content_options(const std::shared_ptr<test::span_store>& store, b
 
 }  // namespace
 
-TEST_CASE("redaction by value: an input under a secret key, in a socket named k", "[redaction][engine]") {
+TEST_CASE("redaction by value: an input under a secret key, in a socket named k",
+          "[redaction][engine]") {
   auto store = std::make_shared<test::span_store>();
   engine eng(content_options(store, true));
   auto flow = must_load(eng, R"(
@@ -88,7 +90,8 @@ outputs: {out: use.text, key: hop.value}
   CHECK(str_attr(*root, "weft.outputs") == R"({"key":"***","out":"q=what"})");
 }
 
-TEST_CASE("redaction by value: nested secret inputs, and runs do not share secrets", "[redaction][engine]") {
+TEST_CASE("redaction by value: nested secret inputs, and runs do not share secrets",
+          "[redaction][engine]") {
   auto store = std::make_shared<test::span_store>();
   engine eng(content_options(store, true));
   auto flow = must_load(eng, R"(
@@ -100,9 +103,11 @@ outputs: {out: show.text}
 )");
   // The secret sits two levels down, under "password"; the note quotes it.
   auto with = eng.run(flow, {{"cfg", {{"db", {{"password", "hunter2-long-pw"}}}}},
-                             {"note", "pw is hunter2-long-pw"}}).get();
+                             {"note", "pw is hunter2-long-pw"}})
+                  .get();
   // Another run with the same note but no secret: nothing to mask there.
-  auto without = eng.run(flow, {{"cfg", {{"db", {{"host", "h"}}}}}, {"note", "pw is hunter2-long-pw"}}).get();
+  auto without =
+      eng.run(flow, {{"cfg", {{"db", {{"host", "h"}}}}}, {"note", "pw is hunter2-long-pw"}}).get();
   REQUIRE(with.ok);
   REQUIRE(without.ok);
   eng.shutdown();
@@ -112,7 +117,8 @@ outputs: {out: show.text}
   CHECK(str_attr(*find_span(spans, "show"), "weft.outputs") == R"({"text":"pw is ***"})");
   auto other = spans_of(store->snapshot(), without.trace_id);
   REQUIRE(find_span(other, "show"));
-  CHECK(str_attr(*find_span(other, "show"), "weft.outputs") == R"({"text":"pw is hunter2-long-pw"})");
+  CHECK(str_attr(*find_span(other, "show"), "weft.outputs") ==
+        R"({"text":"pw is hunter2-long-pw"})");
 }
 
 TEST_CASE("redaction by value: a ${ENV} value in a const param", "[redaction][engine]") {
@@ -136,7 +142,8 @@ outputs: {v: copy.value}
   REQUIRE(creds);
   CHECK(str_attr(*creds, "weft.outputs") == R"({"value":{"header":"Bearer ***","n":1}})");
   REQUIRE(find_span(spans, "copy"));
-  CHECK(str_attr(*find_span(spans, "copy"), "weft.inputs") == R"({"value":{"header":"Bearer ***","n":1}})");
+  CHECK(str_attr(*find_span(spans, "copy"), "weft.inputs") ==
+        R"({"value":{"header":"Bearer ***","n":1}})");
 }
 
 TEST_CASE("redaction by value: a template output holding part of a secret", "[redaction][engine]") {
@@ -166,7 +173,8 @@ outputs: {text: render.text}
   CHECK(str_attr(*render, "weft.outputs") == R"({"text":"auth=*** env=*** hint=...***... end"})");
 }
 
-TEST_CASE("redaction by value: a fail message built from ${ENV}, content tracing off", "[redaction][engine]") {
+TEST_CASE("redaction by value: a fail message built from ${ENV}, content tracing off",
+          "[redaction][engine]") {
   auto store = std::make_shared<test::span_store>();
   engine eng(content_options(store, false));
   auto flow = load_with_env(eng, R"(
@@ -193,7 +201,8 @@ outputs: {v: bad.value}
   CHECK(root->status_message == "node 'bad' failed: upstream refused key ***");
 }
 
-TEST_CASE("redaction by value: a component's attributes and exception text", "[redaction][engine]") {
+TEST_CASE("redaction by value: a component's attributes and exception text",
+          "[redaction][engine]") {
   // A component that echoes its input into an attribute and then throws
   // with it: the way an HTTP client might quote a header back.
   struct echo_then_throw final : flows::component {
@@ -210,7 +219,8 @@ TEST_CASE("redaction by value: a component's attributes and exception text", "[r
   d.summary = "test";
   d.inputs = {{"value", true, false}};
   d.outputs = {"value"};
-  d.make = [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
+  d.make = [](const flows::node_spec&, const flows::component_services&,
+              flows::diagnostics&) -> std::shared_ptr<const flows::component> {
     return std::make_shared<echo_then_throw>();
   };
   engine_internals::components(eng).add(d);

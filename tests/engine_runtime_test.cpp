@@ -70,7 +70,8 @@ TEST_CASE("runtime: child and grandchild spans nest under the node span, with ev
   CHECK(std::get<std::int64_t>(*call->find("i")) == 42);
   CHECK(std::get<double>(*call->find("d")) == 0.5);
   CHECK(std::get<bool>(*call->find("b")) == true);
-  CHECK(std::get<std::vector<std::string>>(*call->find("arr")) == std::vector<std::string>{"stop", "length"});
+  CHECK(std::get<std::vector<std::string>>(*call->find("arr")) ==
+        std::vector<std::string>{"stop", "length"});
   REQUIRE(call->events.size() == 1);
   CHECK(call->events[0].name == "got.first.byte");
   CHECK(call->status == tracing::status_code::error);
@@ -81,7 +82,8 @@ TEST_CASE("runtime: child and grandchild spans nest under the node span, with ev
   CHECK(seen_tp_child == tracing::format_traceparent(tool->trace, tool->id, true));
 }
 
-TEST_CASE("runtime: a span the component never ended ends with the node, as an error", "[runtime]") {
+TEST_CASE("runtime: a span the component never ended ends with the node, as an error",
+          "[runtime]") {
   auto st = store();
   engine eng(memory_options(st));
   add_type(eng, "leaky", [](node_context& ctx, value_map in) {
@@ -194,7 +196,8 @@ TEST_CASE("runtime: fail carries an error type, and an exception in a callback f
           "[runtime]") {
   auto st = store();
   engine eng(memory_options(st));
-  add_type(eng, "typed", [](node_context& ctx, value_map) { ctx.fail("the backend said 503", "http.503"); });
+  add_type(eng, "typed",
+           [](node_context& ctx, value_map) { ctx.fail("the backend said 503", "http.503"); });
   add_type(eng, "throws_later", [](node_context& ctx, value_map) {
     ctx.after(1ms, [] { throw std::runtime_error("boom in a timer"); });
   });
@@ -298,7 +301,8 @@ TEST_CASE("runtime: a failing node's events end with node_finished error, then r
   CHECK(events[2].to_json()["error"].get<std::string>().find("nope") != std::string::npos);
 }
 
-TEST_CASE("runtime: 1,000 concurrent runs with child spans never mix their parents", "[runtime][concurrency]") {
+TEST_CASE("runtime: 1,000 concurrent runs with child spans never mix their parents",
+          "[runtime][concurrency]") {
   auto st = store();
   engine eng(memory_options(st));
   add_type(eng, "nested", [](node_context& ctx, value_map in) {
@@ -376,7 +380,8 @@ outputs: {text: b.value}
   CHECK(lines[4]["outputs"]["text"] == "Hi Ada");
   // A failing run: exit code 1, the last line says why.
   auto bad = dir / "bad.yaml";
-  std::ofstream(bad) << "flow: bad\nnodes:\n  f: {type: fail, params: {message: broken}}\noutputs: {}\n";
+  std::ofstream(bad)
+      << "flow: bad\nnodes:\n  f: {type: fail, params: {message: broken}}\noutputs: {}\n";
   auto rb = run_weft("run '" + bad.string() + "' --stream --trace-file t.jsonl");
   CHECK(rb.code == 1);
   auto last = rb.out.substr(rb.out.rfind('{', rb.out.size() - 2));

@@ -9,10 +9,7 @@ using weft::test::must_load;
 using weft::test::spans_of;
 using weft::test::str_attr;
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("a run is one trace: a root span and node spans under it", "[engine][tracing]") {
   auto store = std::make_shared<test::span_store>();
@@ -61,7 +58,8 @@ TEST_CASE("without session and user ids the attributes are absent", "[engine][tr
   }
 }
 
-TEST_CASE("an incoming traceparent makes the root a child of the remote span", "[engine][tracing]") {
+TEST_CASE("an incoming traceparent makes the root a child of the remote span",
+          "[engine][tracing]") {
   auto store = std::make_shared<test::span_store>();
   engine eng(test::memory_options(store));
   auto flow = must_load(eng, test::two_node_flow);
@@ -114,7 +112,8 @@ TEST_CASE("sampling: ratio 0 records nothing, a sampled parent still wins", "[en
   CHECK(spans_of(store->snapshot(), unsampled.trace_id).empty());
 }
 
-TEST_CASE("tracing off builds no span at all, even for a sampled traceparent", "[engine][tracing]") {
+TEST_CASE("tracing off builds no span at all, even for a sampled traceparent",
+          "[engine][tracing]") {
   // The exporter counts every span a run hands it: with tracing on it sees
   // them all; off, runs are unsampled and it must see none.
   auto received = [](bool tracing_on) {
@@ -156,7 +155,8 @@ TEST_CASE("content tracing records inputs and outputs, with secrets masked", "[e
   CHECK_THAT(str_attr(*root, "weft.outputs"), Catch::Contains("\"y\""));
   for (auto& s : spans) {
     for (auto& a : s.attributes)
-      if (auto p = std::get_if<std::string>(&a.value)) CHECK_THAT(*p, !Catch::Contains("sk-very-secret"));
+      if (auto p = std::get_if<std::string>(&a.value))
+        CHECK_THAT(*p, !Catch::Contains("sk-very-secret"));
   }
   CHECK_THAT(str_attr(*find_span(spans, "first"), "weft.outputs"), Catch::Contains("query"));
 }
@@ -211,8 +211,7 @@ TEST_CASE("an invalid tracestate is dropped with a warning; the traceparent stil
   REQUIRE(r.ok);
   CHECK(r.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
   CHECK_THAT(r.warning, Catch::Contains("ignoring invalid tracestate") &&
-                            Catch::Contains("list member 2") &&
-                            !Catch::Contains("traceparent ("));
+                            Catch::Contains("list member 2") && !Catch::Contains("traceparent ("));
 
   // Too long is not invalid: whole members go, and the caller hears of it.
   o.traceparent = "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -220,8 +219,7 @@ TEST_CASE("an invalid tracestate is dropped with a warning; the traceparent stil
   o.tracestate = keep + ",b=" + std::string(200, 'w') + ",c=" + std::string(200, 'x');
   auto cut = eng.run(flow, {{"x", 1}}, o).get();
   REQUIRE(cut.ok);
-  CHECK_THAT(cut.warning, Catch::Contains("tracestate cut to 512") &&
-                              Catch::Contains("dropped 1"));
+  CHECK_THAT(cut.warning, Catch::Contains("tracestate cut to 512") && Catch::Contains("dropped 1"));
   eng.shutdown();
 
   auto spans = spans_of(store->snapshot(), r.trace_id);
@@ -250,8 +248,8 @@ TEST_CASE("a tracestate without a valid traceparent is ignored", "[engine][traci
   o.tracestate = "Not=valid";
   auto bad_parent = eng.run(flow, {{"x", 1}}, o).get();
   REQUIRE(bad_parent.ok);
-  CHECK_THAT(bad_parent.warning, Catch::Contains("ignoring invalid traceparent") &&
-                                     !Catch::Contains("tracestate"));
+  CHECK_THAT(bad_parent.warning,
+             Catch::Contains("ignoring invalid traceparent") && !Catch::Contains("tracestate"));
   eng.shutdown();
   for (auto* r : {&alone, &bad_parent}) {
     auto spans = spans_of(store->snapshot(), r->trace_id);

@@ -14,7 +14,9 @@ using namespace weft::test;
 
 namespace {
 
-std::string example(const std::string& name) { return std::string(WEFT_SOURCE_DIR) + "/examples/llm/" + name; }
+std::string example(const std::string& name) {
+  return std::string(WEFT_SOURCE_DIR) + "/examples/llm/" + name;
+}
 
 struct env_base_url {
   explicit env_base_url(const std::string& url) { ::setenv("OPENAI_BASE_URL", url.c_str(), 1); }
@@ -53,7 +55,8 @@ TEST_CASE("examples/llm: summarise, extract and agent run against a Chat Complet
   r = eng.run(ext.flow, {{"text", "Ada Lovelace, born 1815 in London."}}).get();
   INFO(r.error);
   REQUIRE(r.ok);
-  CHECK(r.outputs.at("person") == value{{"name", "Ada Lovelace"}, {"born", 1815}, {"city", "London"}});
+  CHECK(r.outputs.at("person") ==
+        value{{"name", "Ada Lovelace"}, {"born", 1815}, {"city", "London"}});
 
   auto agent = eng.load_file(example("agent.yaml"));
   REQUIRE(agent.flow);

@@ -199,7 +199,8 @@ TEST_CASE("hardening: credentials in the endpoint URL reach neither the dead let
   test_collector c;
   c.script({fault::answer(400, {}, R"({"error":"bad"})")});
   auto spool = fresh_dir("userinfo");
-  const auto endpoint = "http://alice:PW-s3cret@127.0.0.1:" + std::to_string(c.port()) + "/v1/traces";
+  const auto endpoint =
+      "http://alice:PW-s3cret@127.0.0.1:" + std::to_string(c.port()) + "/v1/traces";
   test::stderr_capture err;
   engine eng(options(endpoint, spool));
   run_n(eng, 2);
@@ -220,7 +221,9 @@ TEST_CASE("hardening: credentials in the endpoint URL reach neither the dead let
 
 TEST_CASE("hardening: a backend cannot forge log lines or send terminal escapes",
           "[exporter][hardening]") {
-  const std::string forged = "nope\r\nweft: sink 'otlp': all spans exported OK\x1b[2J\x1b]0;owned\x07\xc2\x9b" "31m";
+  const std::string forged =
+      "nope\r\nweft: sink 'otlp': all spans exported OK\x1b[2J\x1b]0;owned\x07\xc2\x9b"
+      "31m";
   test_collector c;
   nlohmann::json partial = {{"partialSuccess", {{"rejectedSpans", 1}, {"errorMessage", forged}}}};
   c.script({fault::answer(503, {}, forged), fault::answer(200, {}, partial.dump()),
@@ -243,7 +246,8 @@ TEST_CASE("hardening: a backend cannot forge log lines or send terminal escapes"
   // Each of the three log lines quotes the body, escaped.
   const std::string escaped = "nope\\r\\nweft: sink 'otlp': all spans exported OK\\x1b[2J";
   std::size_t quoted = 0;
-  for (auto at = log.find(escaped); at != std::string::npos; at = log.find(escaped, at + 1)) ++quoted;
+  for (auto at = log.find(escaped); at != std::string::npos; at = log.find(escaped, at + 1))
+    ++quoted;
   CHECK(quoted == 3);
   CHECK(net::printable("a\\b\x01\xff") == "a\\\\b\\x01\\xff");
 }
@@ -271,12 +275,13 @@ TEST_CASE("hardening: dead letters stay within the spool budget, and private",
     REQUIRE(fs::exists(p));
     CHECK(fs::file_size(p) <= 4096);
     total += fs::file_size(p);
-    struct stat sb{};
+    struct stat sb {};
     REQUIRE(::stat(p.c_str(), &sb) == 0);
     CHECK((sb.st_mode & 0777) == 0600);
     std::ifstream f(p);
     std::string line;
-    while (std::getline(f, line)) CHECK_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded());
+    while (std::getline(f, line))
+      CHECK_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded());
   }
   CHECK(total <= 8 * 1024);
 }
@@ -284,7 +289,8 @@ TEST_CASE("hardening: dead letters stay within the spool budget, and private",
 TEST_CASE("http_client: keep_body_bytes keeps the head of a huge answer and still succeeds",
           "[net][hardening]") {
   test_collector c;
-  c.script({fault::padded(200, 80u << 20, R"({"partialSuccess":{}})"), fault::padded(200, 80u << 20)});
+  c.script(
+      {fault::padded(200, 80u << 20, R"({"partialSuccess":{}})"), fault::padded(200, 80u << 20)});
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   auto client = net::spawn_http_client(sys);

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <set>
 
-#include "support/engine_fixture.hpp"
 #include "export/http_sink.hpp"
+#include "support/engine_fixture.hpp"
 #include "support/test_collector.hpp"
 #include "tracing/otlp_json_reader.hpp"
 
@@ -115,13 +115,15 @@ TEST_CASE("langfuse: the secret key never appears in output, logs, spans or stat
   auto dir = fs::temp_directory_path() / ("weft-secret-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  std::string cmd = "cd '" + dir.string() + "' && LANGFUSE_PUBLIC_KEY=pk-lf-1 LANGFUSE_SECRET_KEY=" + secret +
-                    " LANGFUSE_HOST=" + c.base_url() +
-                    " WEFT_EXPORT_RETRY_INITIAL_MS=50 WEFT_TRACE_CONTENT=true WEFT_SPOOL_DIR=spool '" +
-                    WEFT_BINARY + "' load " + WEFT_SOURCE_DIR +
-                    "/examples/hello.yaml -i name=x --runs 200 --concurrency 8 --trace-file t.jsonl"
-                    " --session-id s > out.txt 2>&1; '" + WEFT_BINARY + "' run " + WEFT_SOURCE_DIR +
-                    "/examples/hello.yaml -i name=x --stats --trace-file t.jsonl >> out.txt 2>&1";
+  std::string cmd =
+      "cd '" + dir.string() + "' && LANGFUSE_PUBLIC_KEY=pk-lf-1 LANGFUSE_SECRET_KEY=" + secret +
+      " LANGFUSE_HOST=" + c.base_url() +
+      " WEFT_EXPORT_RETRY_INITIAL_MS=50 WEFT_TRACE_CONTENT=true WEFT_SPOOL_DIR=spool '" +
+      WEFT_BINARY + "' load " + WEFT_SOURCE_DIR +
+      "/examples/hello.yaml -i name=x --runs 200 --concurrency 8 --trace-file t.jsonl"
+      " --session-id s > out.txt 2>&1; '" +
+      WEFT_BINARY + "' run " + WEFT_SOURCE_DIR +
+      "/examples/hello.yaml -i name=x --stats --trace-file t.jsonl >> out.txt 2>&1";
   std::system(cmd.c_str());
   std::string all;
   for (auto& e : fs::recursive_directory_iterator(dir)) {
@@ -189,11 +191,13 @@ TEST_CASE("langfuse legacy: a 207 retries only the events that failed with 5xx o
   auto events = nlohmann::json::parse(req.body)["batch"];
   auto event_for = [&](const tracing::span_record& s) {
     for (auto& e : events)
-      if (e["type"] == "span-create" && e["body"]["id"] == s.id.to_hex()) return e["id"].get<std::string>();
+      if (e["type"] == "span-create" && e["body"]["id"] == s.id.to_hex())
+        return e["id"].get<std::string>();
     FAIL("no event for span " << s.name);
     return std::string{};
   };
-  nlohmann::json answer = {{"successes", nlohmann::json::array()}, {"errors", nlohmann::json::array()}};
+  nlohmann::json answer = {{"successes", nlohmann::json::array()},
+                           {"errors", nlohmann::json::array()}};
   for (auto& e : events) {
     auto id = e["id"].get<std::string>();
     if (id == event_for(batch[1]))
@@ -202,8 +206,7 @@ TEST_CASE("langfuse legacy: a 207 retries only the events that failed with 5xx o
       answer["errors"].push_back({{"id", id}, {"status", 400}, {"message", "bad field"}});
     else if (id == event_for(batch[3]))
       answer["errors"].push_back({{"id", id}, {"status", 429}, {"message", "slow down"}});
-    else
-      answer["successes"].push_back({{"id", id}, {"status", 201}});
+    else answer["successes"].push_back({{"id", id}, {"status", 201}});
   }
   net::http_response r;
   r.status = 207;

@@ -17,7 +17,6 @@ using weft::test::test_collector;
 
 namespace {
 
-
 std::string fresh_dir(const std::string& name) {
   auto d = fs::temp_directory_path() / ("weft-exporter-" + std::to_string(getpid())) / name;
   fs::remove_all(d);
@@ -42,7 +41,8 @@ engine_options otlp_options(const test_collector& c, const std::string& spool_ro
 }
 
 // Every span id the collector received, with how often each came.
-std::map<std::uint64_t, int> received_ids(const test_collector& c, std::size_t* bad_bodies = nullptr) {
+std::map<std::uint64_t, int> received_ids(const test_collector& c,
+                                          std::size_t* bad_bodies = nullptr) {
   std::map<std::uint64_t, int> ids;
   for (auto& r : c.requests()) {
     if (r.answered_status < 200 || r.answered_status >= 300) continue;
@@ -109,7 +109,8 @@ TEST_CASE("otlp: gzip bodies when compression is on", "[exporter]") {
   CHECK(received_ids(c).size() == 60);
 }
 
-TEST_CASE("otlp: 429, 502, 503, 504, resets and timeouts are retried until delivered", "[exporter]") {
+TEST_CASE("otlp: 429, 502, 503, 504, resets and timeouts are retried until delivered",
+          "[exporter]") {
   test_collector c;
   c.script({fault::answer(503), fault::answer(429), fault::answer(502), fault::answer(504),
             fault::reset_connection(), fault::delay_by(3000)});
@@ -120,7 +121,8 @@ TEST_CASE("otlp: 429, 502, 503, 504, resets and timeouts are retried until deliv
   CHECK(ids.size() == 90);
   auto st = otlp_stats(eng.stats());
   std::string trail;
-  for (auto& r : c.requests()) trail += std::to_string(r.script_step) + ":" + std::to_string(r.answered_status) + " ";
+  for (auto& r : c.requests())
+    trail += std::to_string(r.script_step) + ":" + std::to_string(r.answered_status) + " ";
   INFO("collector saw (step:status): " << trail);
   CHECK(st.retried > 0);
   // Six scripted failures; libcurl itself resends a request once when a
@@ -187,7 +189,8 @@ TEST_CASE("otlp: Retry-After is honoured, as seconds and as an HTTP-date", "[exp
 
 TEST_CASE("otlp: partialSuccess.rejectedSpans is counted", "[exporter]") {
   test_collector c;
-  c.script({fault::answer(200, {}, R"({"partialSuccess":{"rejectedSpans":"2","errorMessage":"bad attrs"}})")});
+  c.script({fault::answer(
+      200, {}, R"({"partialSuccess":{"rejectedSpans":"2","errorMessage":"bad attrs"}})")});
   auto o = otlp_options(c, fresh_dir("partial"));
   o.settings.tracing.batch_max_spans = 100000;
   o.settings.tracing.batch_delay_ms = 200;

@@ -68,8 +68,9 @@ TEST_CASE("a SIGKILLed engine's spool is delivered by the next engine", "[export
   envp.push_back(nullptr);
   std::string bin = WEFT_BINARY, flow = std::string(WEFT_SOURCE_DIR) + "/examples/chain10.yaml";
   std::string trace = (root / "unused.jsonl").string();
-  std::vector<std::string> args = {bin, "load", flow, "--runs", "3000", "--concurrency", "64",
-                                   "--no-progress", "--trace-file", trace};
+  std::vector<std::string> args = {
+      bin,  "load",          flow,           "--runs", "3000", "--concurrency",
+      "64", "--no-progress", "--trace-file", trace};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -85,16 +85,19 @@ TEST_CASE("spool damage end to end: one bad crc costs one record, and the counte
                                        {{"sink", "otlp"}}) == static_cast<double>(quarantined));
 }
 
-TEST_CASE("spool damage end to end: weft load --json reports the damage", "[exporter][spool][damage][cli]") {
+TEST_CASE("spool damage end to end: weft load --json reports the damage",
+          "[exporter][spool][damage][cli]") {
   test::spool_scratch root("cli");
   auto layout = test::write_spool(root.path / "otlp", 30, 10, 1);
   test::flip_bits(layout.records[5].segment, layout.records[5].offset + 20, 0x80);
   test_collector c;
-  auto r = test::run_weft(
-      "load '" WEFT_SOURCE_DIR "/examples/hello.yaml' --runs 2 --concurrency 1 -i name=x --json "
-      "--trace-file '" + (root.path / "t.jsonl").string() + "'",
-      "WEFT_SPOOL_DIR='" + root.path.string() + "' OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='" +
-          c.base_url() + "/v1/traces'");
+  auto r =
+      test::run_weft("load '" WEFT_SOURCE_DIR
+                     "/examples/hello.yaml' --runs 2 --concurrency 1 -i name=x --json "
+                     "--trace-file '" +
+                         (root.path / "t.jsonl").string() + "'",
+                     "WEFT_SPOOL_DIR='" + root.path.string() +
+                         "' OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='" + c.base_url() + "/v1/traces'");
   INFO(r.err);
   REQUIRE(r.code == 0);
   auto j = nlohmann::json::parse(r.out);

@@ -77,17 +77,23 @@ std::string breach(std::string_view text, const registry& components, bool* vali
 // Bytes and words that mean something to YAML or to the flow format: random
 // bytes alone would mostly test the UTF-8 check.
 const std::vector<std::string> dictionary = {
-    ":",        " ",        "\n",      "\n  ",     "- ",       "? ",     "[",      "]",
-    "{",        "}",        ",",       "#",        "&a ",      "*a",     "!",      "!!str ",
-    "!!int ",   "|",        ">",       "'",        "\"",       "%",      "@",      "`",
-    "---\n",    "...\n",    "\t",      "\\",       "${",       "$${",    "}",      "$inputs.",
-    ".",        "flow: ",   "nodes:",  "inputs:",  "outputs:", "type: ", "params:", "timeout_ms: ",
-    "passthrough", "template", "join", "sleep",    "const",    "value",  "items",  "text",
-    "~",        "null",     "true",    "-1",       "0",        "1e999",  "\xc3\xa9", "\xff",
-    "\x00",     "\r\n",     "\xef\xbb\xbf"};
+    ":",           " ",        "\n",     "\n  ",        "- ",
+    "? ",          "[",        "]",      "{",           "}",
+    ",",           "#",        "&a ",    "*a",          "!",
+    "!!str ",      "!!int ",   "|",      ">",           "'",
+    "\"",          "%",        "@",      "`",           "---\n",
+    "...\n",       "\t",       "\\",     "${",          "$${",
+    "}",           "$inputs.", ".",      "flow: ",      "nodes:",
+    "inputs:",     "outputs:", "type: ", "params:",     "timeout_ms: ",
+    "passthrough", "template", "join",   "sleep",       "const",
+    "value",       "items",    "text",   "~",           "null",
+    "true",        "-1",       "0",      "1e999",       "\xc3\xa9",
+    "\xff",        "\x00",     "\r\n",   "\xef\xbb\xbf"};
 
 std::string mutate(std::string s, std::mt19937& rng, const std::vector<seed>& seeds) {
-  auto pick = [&](std::size_t n) { return n == 0 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+  auto pick = [&](std::size_t n) {
+    return n == 0 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+  };
   int rounds = 1 + static_cast<int>(pick(4));
   for (int r = 0; r < rounds; ++r) {
     std::size_t at = pick(s.size() + 1);
@@ -174,8 +180,8 @@ TEST_CASE("20,000 seeded mutations of the corpus never break the contract", "[fl
     bool valid = false;
     std::string b = breach(input, components, &valid);
     if (!b.empty())
-      FAIL("mutation " << iterations << " of " << base.name << ": " << b << "\ninput (hex): "
-                       << hex(input));
+      FAIL("mutation " << iterations << " of " << base.name << ": " << b
+                       << "\ninput (hex): " << hex(input));
     specs += valid ? 1 : 0;
   }
   const auto seconds =

@@ -3,8 +3,8 @@
 // substitution; and the hostile input the parser must survive.
 #include <catch2/catch.hpp>
 
-#include "flows/names.hpp"
 #include "flows/flow_limits.hpp"
+#include "flows/names.hpp"
 #include "flows_test_support.hpp"
 
 using namespace weft::flows;
@@ -187,8 +187,9 @@ TEST_CASE("unknown keys are named, with the valid ones and a suggestion", "[flow
 
   auto n = parse_fixture("bad_node_unknown_key.yaml");
   INFO(n.dump());
-  CHECK(n.has(7, 5, "unknown key 'input' in node 'hello' (did you mean 'inputs'?); valid keys "
-                    "are: type, params, inputs, timeout_ms, description"));
+  CHECK(n.has(7, 5,
+              "unknown key 'input' in node 'hello' (did you mean 'inputs'?); valid keys "
+              "are: type, params, inputs, timeout_ms, description"));
 
   auto d = parse_fixture("bad_default_type.yaml");
   INFO(d.dump());
@@ -383,8 +384,8 @@ TEST_CASE("params of the wrong type, unknown params, missing params", "[flows]")
 
   auto unknown = parse_fixture("bad_unknown_param.yaml");
   INFO(unknown.dump());
-  CHECK(unknown.has(7, 7,
-                    "node 'wait': unknown param 'msec' for type sleep; valid params are: ms"));
+  CHECK(
+      unknown.has(7, 7, "node 'wait': unknown param 'msec' for type sleep; valid params are: ms"));
   CHECK(unknown.errs.size() == 1);
 
   auto missing = parse_fixture("bad_missing_param.yaml");
@@ -477,10 +478,11 @@ TEST_CASE("input declarations: types, defaults, descriptions", "[flows]") {
               "input 'kind': unknown type 'strin' (did you mean 'string'?); valid types are: "
               "string, number, integer, boolean, object, array, any"));
 
-  auto list = parse_text("flow: x\ninputs: [a, b]\nnodes: {n: {type: const, params: {value: 1}}}\n");
+  auto list =
+      parse_text("flow: x\ninputs: [a, b]\nnodes: {n: {type: const, params: {value: 1}}}\n");
   CHECK(list.has(2, 9, "inputs must be a mapping from input name to type, got a sequence"));
-  auto seq_decl = parse_text(
-      "flow: x\ninputs: {a: [string]}\nnodes: {n: {type: const, params: {value: 1}}}\n");
+  auto seq_decl =
+      parse_text("flow: x\ninputs: {a: [string]}\nnodes: {n: {type: const, params: {value: 1}}}\n");
   CHECK(seq_decl.has(2, 13, "input 'a': expected a type name"));
 }
 
@@ -650,7 +652,8 @@ TEST_CASE("deep nesting is rejected without deep recursion", "[flows]") {
   CHECK(deep.mentions("nesting deeper than 64 levels"));
 
   std::string block = "flow: x\nnodes:\n";
-  for (int i = 0; i < 80; ++i) block += std::string(2 * i + 2, ' ') + "k" + std::to_string(i) + ":\n";
+  for (int i = 0; i < 80; ++i)
+    block += std::string(2 * i + 2, ' ') + "k" + std::to_string(i) + ":\n";
   auto indented = parse_text(block);
   INFO(indented.dump());
   CHECK(indented.mentions("nesting deeper than 64 levels"));
@@ -671,7 +674,9 @@ nodes:
   REQUIRE(shared.spec);
   CHECK(shared.spec->nodes[1].params["value"] == value{{"k", {1, 2}}});
 
-  std::string bomb = "flow: x\nnodes:\n  a: {type: const, params: {value: 1}}\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  std::string bomb =
+      "flow: x\nnodes:\n  a: {type: const, params: {value: 1}}\nl0: &l0 [x, x, x, x, x, x, x, x, "
+      "x, x]\n";
   for (int i = 1; i < 10; ++i) {
     bomb += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
     for (int j = 0; j < 10; ++j) bomb += std::string(j ? ", " : "") + "*l" + std::to_string(i - 1);
@@ -742,8 +747,9 @@ TEST_CASE("binary junk, bad UTF-8, control characters, oversized text", "[flows]
   auto big = parse_text(std::string(max_flow_bytes + 1, ' '));
   CHECK(big.mentions("the limit is"));
   // Good UTF-8 is fine, in values and in messages (names are escaped).
-  auto unicode = parse_text("flow: x\ndescription: \"h\xc3\xa9llo \xf0\x9f\x8c\x8d\"\nnodes:\n  "
-                            "n\xc3\xa9: {type: const, params: {value: 1}}\n");
+  auto unicode = parse_text(
+      "flow: x\ndescription: \"h\xc3\xa9llo \xf0\x9f\x8c\x8d\"\nnodes:\n  "
+      "n\xc3\xa9: {type: const, params: {value: 1}}\n");
   INFO(unicode.dump());
   CHECK(unicode.has(4, 3, "bad node id 'n\\xc3\\xa9'"));
 }

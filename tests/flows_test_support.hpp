@@ -19,14 +19,14 @@
 namespace weft::flows::test {
 
 inline registry test_registry() {
-  auto none = [](const node_spec&, const component_services&, diagnostics&)
-                  -> std::shared_ptr<const component> {
+  auto none = [](const node_spec&, const component_services&,
+                 diagnostics&) -> std::shared_ptr<const component> {
     return nullptr;  // never called: the parser does not instantiate
   };
   registry r;
   r.add({"passthrough", "", {{"value", true, false}}, false, {"value"}, {}, false, none});
-  r.add({"template", "", {}, true, {"text"}, {{"template", value_type::string, true}}, false,
-         none});
+  r.add(
+      {"template", "", {}, true, {"text"}, {{"template", value_type::string, true}}, false, none});
   r.add({"join",
          "",
          {{"items", true, true}},
@@ -35,8 +35,14 @@ inline registry test_registry() {
          {{"separator", value_type::string, false}, {"limits", value_type::object, false}},
          false,
          none});
-  r.add({"sleep", "", {{"value", false, false}}, false, {"value"},
-         {{"ms", value_type::integer, true}}, false, none});
+  r.add({"sleep",
+         "",
+         {{"value", false, false}},
+         false,
+         {"value"},
+         {{"ms", value_type::integer, true}},
+         false,
+         none});
   r.add({"const", "", {}, false, {"value"}, {{"value", value_type::any, true}}, false, none});
   return r;
 }

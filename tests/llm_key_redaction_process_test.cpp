@@ -42,9 +42,11 @@ TEST_CASE("llm.chat: the API key is in no answer, metric, trace file, spool or l
           "[llm][redaction][process]") {
   chat_server llm;
   flow_dir d;
-  d.write("flows/ask.yaml", "flow: ask\ninputs: {q: {type: string}}\nnodes:\n"
-                            "  chat: {type: llm.chat, params: {model: m1, retry: {max_retries: 0}}, inputs: {prompt: $inputs.q}}\n"
-                            "outputs: {text: chat.text}\n");
+  d.write("flows/ask.yaml",
+          "flow: ask\ninputs: {q: {type: string}}\nnodes:\n"
+          "  chat: {type: llm.chat, params: {model: m1, retry: {max_retries: 0}}, inputs: {prompt: "
+          "$inputs.q}}\n"
+          "outputs: {text: chat.text}\n");
   const auto spool = d.path() / "spool";
   const auto trace_file = d.path() / "traces.jsonl";
   serve_process srv({"--flows", (d.path() / "flows").string(), "--trace-file", trace_file.string()},
@@ -59,7 +61,8 @@ TEST_CASE("llm.chat: the API key is in no answer, metric, trace file, spool or l
 
   // A call the server rejects, quoting the key.
   llm.push(chat_reply::error(401, std::string("Incorrect API key provided: ") + key + "."));
-  auto failed = http_exchange(srv.port(), json_post("/v1/flows/ask/runs", R"({"inputs": {"q": "hi"}})"));
+  auto failed =
+      http_exchange(srv.port(), json_post("/v1/flows/ask/runs", R"({"inputs": {"q": "hi"}})"));
   REQUIRE(failed);
   CHECK(failed->status >= 400);
   CHECK_THAT(failed->body, Catch::Contains("401"));
@@ -67,7 +70,9 @@ TEST_CASE("llm.chat: the API key is in no answer, metric, trace file, spool or l
   // A call that succeeds; the model repeats the key, and content tracing
   // puts the messages on the span.
   llm.push(chat_reply::text(std::string("Your key is ") + key));
-  auto ok = http_exchange(srv.port(), json_post("/v1/flows/ask/runs", std::string(R"({"inputs": {"q": "my key is )") + key + "\"}}"));
+  auto ok = http_exchange(srv.port(),
+                          json_post("/v1/flows/ask/runs",
+                                    std::string(R"({"inputs": {"q": "my key is )") + key + "\"}}"));
   REQUIRE(ok);
   CHECK(ok->status == 200);
   REQUIRE(llm.request_count() == 2);

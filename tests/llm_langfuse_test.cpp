@@ -33,7 +33,9 @@ engine_options langfuse_to(const test_collector& c, bool legacy) {
 
 std::string flow_for(const chat_server& srv) {
   return "flow: summarise\ninputs: {text: {type: string}}\nnodes:\n  sum:\n    type: llm.chat\n"
-         "    params: {model: m1, base_url: '" + srv.base_url() + "', stream: true, temperature: 0.1, "
+         "    params: {model: m1, base_url: '" +
+         srv.base_url() +
+         "', stream: true, temperature: 0.1, "
          "max_tokens: 50, price_per_mtok: {input: 1.0, output: 2.0}}\n"
          "    inputs: {prompt: $inputs.text, system: $inputs.text}\noutputs: {s: sum.text}\n";
 }
@@ -89,7 +91,8 @@ TEST_CASE("llm + langfuse OTLP: the chat span is a generation, the node span is 
   CHECK_FALSE(node->find("langfuse.observation.usage_details"));
 }
 
-TEST_CASE("llm + langfuse legacy: the chat span is a generation-create event", "[llm][langfuse][exporter]") {
+TEST_CASE("llm + langfuse legacy: the chat span is a generation-create event",
+          "[llm][langfuse][exporter]") {
   test_collector c;
   chat_server srv;
   engine eng(langfuse_to(c, true));

@@ -57,10 +57,10 @@ http_response call(caf::actor_system& sys, const caf::actor& client, http_reques
 }
 
 struct load_result {
-  int ok = 0;             // 2xx answers
-  int failed = 0;         // other statuses and transport errors
-  int caf_errors = 0;     // requests that got a caf::error instead
-  int shut_down = 0;      // "http client shut down" answers
+  int ok = 0;          // 2xx answers
+  int failed = 0;      // other statuses and transport errors
+  int caf_errors = 0;  // requests that got a caf::error instead
+  int shut_down = 0;   // "http client shut down" answers
   double elapsed_ms = 0;
 };
 
@@ -311,14 +311,12 @@ TEST_CASE("http_client: keep-alive reuses a handful of connections", "[net]") {
   CHECK(r.caf_errors == 0);
   CHECK(col.request_count() == 500);
   CHECK(col.connections_accepted() <= 8);
-  WARN("keep-alive: 500 requests (8 in flight) in " << r.elapsed_ms << " ms over "
-                                                     << col.connections_accepted()
-                                                     << " connections");
+  WARN("keep-alive: 500 requests (8 in flight) in "
+       << r.elapsed_ms << " ms over " << col.connections_accepted() << " connections");
   anon_send_exit(client, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("http_client: 2,000 requests in flight never block the one scheduler thread",
-          "[net]") {
+TEST_CASE("http_client: 2,000 requests in flight never block the one scheduler thread", "[net]") {
   test::test_collector col;
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", 1);
@@ -327,9 +325,8 @@ TEST_CASE("http_client: 2,000 requests in flight never block the one scheduler t
   // An unrelated actor that must stay responsive on the same (only) thread.
   // It takes an argument only because CAF 0.17 dereferences a null argument
   // tuple when spawning a function without any, which UBSan reports.
-  auto echo = sys.spawn([](int offset) -> caf::behavior {
-    return {[offset](int x) { return x + offset; }};
-  }, 0);
+  auto echo = sys.spawn(
+      [](int offset) -> caf::behavior { return {[offset](int x) { return x + offset; }}; }, 0);
 
   caf::scoped_actor self{sys};
   caf::scoped_actor pinger{sys};
@@ -366,17 +363,15 @@ TEST_CASE("http_client: 2,000 requests in flight never block the one scheduler t
   // tells that apart without turning machine noise (sanitizers, a busy CI
   // box) into failures.
   CHECK(worst_ping_ms < std::max(250.0, r.elapsed_ms / 2));
-  WARN("2,000 concurrent requests: " << r.elapsed_ms << " ms ("
-                                     << static_cast<int>(2000 / (r.elapsed_ms / 1000))
-                                     << " req/s), " << col.connections_accepted()
-                                     << " connections; " << pings
-                                     << " pings meanwhile, worst " << worst_ping_ms << " ms");
+  WARN("2,000 concurrent requests: "
+       << r.elapsed_ms << " ms (" << static_cast<int>(2000 / (r.elapsed_ms / 1000)) << " req/s), "
+       << col.connections_accepted() << " connections; " << pings << " pings meanwhile, worst "
+       << worst_ping_ms << " ms");
   anon_send_exit(client, caf::exit_reason::user_shutdown);
   anon_send_exit(echo, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("http_client: exiting with requests pending answers them and does not hang",
-          "[net]") {
+TEST_CASE("http_client: exiting with requests pending answers them and does not hang", "[net]") {
   test::test_collector col;
   col.set_default(fault::delay_by(10000));
   caf::actor_system_config cfg;
@@ -554,8 +549,9 @@ TEST_CASE("http_client: an abort closes the connection at once and nothing more 
     auto t1 = clock_type::now();
     self->send(client, net::http_abort_atom::value, caf::actor{self}, std::uint64_t{3});
     REQUIRE(srv.wait_for([&] { return srv.requests().at(1).closed_early.has_value(); }, 2s));
-    CHECK(std::chrono::duration<double, std::milli>(*srv.requests().at(1).closed_early - t1)
-              .count() < 100);
+    CHECK(
+        std::chrono::duration<double, std::milli>(*srv.requests().at(1).closed_early - t1).count() <
+        100);
   }
   anon_send_exit(client, caf::exit_reason::user_shutdown);
 }
@@ -609,14 +605,15 @@ TEST_CASE("http_client: streamed bodies survive random chunk boundaries (fuzz)",
     int chunks = std::uniform_int_distribution<int>(1, 40)(rng);  // chunks=0 means a plain body
     int max_bytes = std::uniform_int_distribution<int>(1, 3000)(rng);
     int interval = std::uniform_int_distribution<int>(0, 2)(rng);
-    auto target = "/f?chunks=" + std::to_string(chunks) + "&chunk_bytes=" +
-                  std::to_string(max_bytes) + "&seed=" + std::to_string(i) +
+    auto target = "/f?chunks=" + std::to_string(chunks) +
+                  "&chunk_bytes=" + std::to_string(max_bytes) + "&seed=" + std::to_string(i) +
                   "&interval_ms=" + std::to_string(interval);
     // The server's sizes, replayed: same PRNG, same seed.
     std::mt19937 replay(static_cast<unsigned>(i));
     std::size_t total = 0;
     for (int k = 0; k < chunks; ++k)
-      total += std::uniform_int_distribution<std::size_t>(1, static_cast<std::size_t>(max_bytes))(replay);
+      total += std::uniform_int_distribution<std::size_t>(
+          1, static_cast<std::size_t>(max_bytes))(replay);
     self->send(client, net::http_start_atom::value, caf::actor{self}, i, true, get(srv, target));
     stream_log log;
     receive_stream(self, i, log, 10000ms);

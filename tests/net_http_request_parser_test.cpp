@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include <http_parser.h>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
-#include <http_parser.h>
 
 #include "net/http_request_parser.hpp"
 #include "net/http_response.hpp"
@@ -115,7 +115,8 @@ void check_three(const std::vector<net::server_request>& rs) {
 TEST_CASE("request_parser: a simple GET", "[http_parser]") {
   request_parser p;
   CHECK_FALSE(p.in_progress());
-  std::string in = "GET /v1/health HTTP/1.1\r\nHost: localhost\r\nX-Trace:  a b \r\nx-trace: second\r\n\r\n";
+  std::string in =
+      "GET /v1/health HTTP/1.1\r\nHost: localhost\r\nX-Trace:  a b \r\nx-trace: second\r\n\r\n";
   std::size_t consumed = 0;
   REQUIRE(p.feed(in.data(), in.size(), consumed) == state::request_ready);
   CHECK(consumed == in.size());
@@ -144,7 +145,9 @@ TEST_CASE("request_parser: a simple GET", "[http_parser]") {
 
 TEST_CASE("request_parser: a POST with a body", "[http_parser]") {
   request_parser p;
-  std::string head = "POST /v1/flows/echo/runs HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n";
+  std::string head =
+      "POST /v1/flows/echo/runs HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: "
+      "13\r\n\r\n";
   std::size_t consumed = 0;
   REQUIRE(p.feed(head.data(), head.size(), consumed) == state::need_more);
   CHECK(consumed == head.size());
@@ -157,7 +160,9 @@ TEST_CASE("request_parser: a POST with a body", "[http_parser]") {
   CHECK(r.body == body);
   CHECK(r.header("content-type") == "application/json");
   // PUT, PATCH and a GET that carries a body are framed the same way.
-  auto o = feed_all("PUT /p HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET /g HTTP/1.1\r\nContent-Length: 1\r\n\r\nz");
+  auto o = feed_all(
+      "PUT /p HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET /g HTTP/1.1\r\nContent-Length: "
+      "1\r\n\r\nz");
   REQUIRE(o.requests.size() == 2);
   CHECK(o.requests[0].body == "ab");
   CHECK(o.requests[1].body == "z");
@@ -171,7 +176,8 @@ TEST_CASE("request_parser: path is percent-decoded, query split off raw", "[http
   CHECK(r.target == "/v1/flows/a%20b/%41%2f?x=1&y=%41+b#frag");
   CHECK(r.path == "/v1/flows/a b/A/");
   CHECK(r.query == "x=1&y=%41+b");
-  CHECK(feed_all("GET /a+b?%zz HTTP/1.1\r\n\r\n").requests.at(0).path == "/a+b");  // query stays raw
+  CHECK(feed_all("GET /a+b?%zz HTTP/1.1\r\n\r\n").requests.at(0).path ==
+        "/a+b");  // query stays raw
   CHECK(feed_all("GET /? HTTP/1.1\r\n\r\n").requests.at(0).query.empty());
   CHECK(feed_all("GET http://example.com:8080/p%20q?z=1 HTTP/1.1\r\n\r\n").requests.at(0).path ==
         "/p q");
@@ -255,7 +261,8 @@ TEST_CASE("request_parser: keep-alive from version and Connection", "[http_parse
 }
 
 TEST_CASE("request_parser: bodies need Content-Length (411)", "[http_parser]") {
-  auto chunked = error_of("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  auto chunked =
+      error_of("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
   CHECK(chunked.status == 411);
   CHECK(chunked.code == "length_required");
   CHECK_THAT(chunked.message, Catch::Contains("Transfer-Encoding"));
@@ -501,8 +508,11 @@ TEST_CASE("encode_response: what a client parses back", "[http_parser]") {
     CHECK(find(back.headers, "Connection") == "close");
   }
   SECTION("the encoder owns framing, and header values cannot inject lines") {
-    net::server_response r{413, {{"Content-Length", "999"}, {"Connection", "keep-alive"},
-                                 {"X-Id", "a\r\nSet-Cookie: evil=1"}, {"Bad Name", "x"}},
+    net::server_response r{413,
+                           {{"Content-Length", "999"},
+                            {"Connection", "keep-alive"},
+                            {"X-Id", "a\r\nSet-Cookie: evil=1"},
+                            {"Bad Name", "x"}},
                            "too big"};
     auto back = parse_response(net::encode_response(r, false));
     REQUIRE(back.complete);
@@ -523,7 +533,8 @@ TEST_CASE("encode_response: what a client parses back", "[http_parser]") {
     CHECK(bytes.find("Content-Length") == std::string::npos);
     CHECK(net::encode_response(net::server_response{100, {}, {}}, true) ==
           "HTTP/1.1 100 Continue\r\n\r\n");
-    CHECK(net::encode_response(net::server_response{42, {}, {}}, true).rfind("HTTP/1.1 500 ", 0) == 0);
+    CHECK(net::encode_response(net::server_response{42, {}, {}}, true).rfind("HTTP/1.1 500 ", 0) ==
+          0);
   }
   SECTION("reason phrases") {
     CHECK(net::reason_phrase(411) == "Length Required");
@@ -541,7 +552,8 @@ TEST_CASE("encode_response: what a client parses back", "[http_parser]") {
   }
   SECTION("a parsed request's answer round trip") {
     auto req = feed_all("GET /x HTTP/1.0\r\n\r\n").requests.at(0);
-    auto back = parse_response(net::encode_response(net::server_response{200, {}, "hi"}, req.keep_alive));
+    auto back =
+        parse_response(net::encode_response(net::server_response{200, {}, "hi"}, req.keep_alive));
     CHECK(find(back.headers, "Connection") == "close");
   }
 }
@@ -573,7 +585,8 @@ TEST_CASE("request_parser: mutated requests never crash, hang or overrun", "[htt
   const std::string valid =
       "POST /v1/flows/a%20b/runs?x=1 HTTP/1.1\r\nHost: localhost:8080\r\n"
       "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 16\r\n\r\n"
-      "{\"input\": \"abc\"}" + get_a;
+      "{\"input\": \"abc\"}" +
+      get_a;
   net::parse_limits limits;
   limits.max_header_bytes = 512;
   limits.max_body_bytes = 64;
@@ -586,10 +599,18 @@ TEST_CASE("request_parser: mutated requests never crash, hang or overrun", "[htt
     for (int m = 0; m < mutations; ++m) {
       auto at = rng() % in.size();
       switch (rng() % 4) {
-        case 0: in[at] = static_cast<char>(rng() % 256); break;
-        case 1: in.erase(at, 1 + rng() % 8); break;
-        case 2: in.insert(at, std::string(1 + rng() % 4, static_cast<char>(rng() % 256))); break;
-        case 3: in.insert(at, in.substr(rng() % in.size(), rng() % 64)); break;
+        case 0:
+          in[at] = static_cast<char>(rng() % 256);
+          break;
+        case 1:
+          in.erase(at, 1 + rng() % 8);
+          break;
+        case 2:
+          in.insert(at, std::string(1 + rng() % 4, static_cast<char>(rng() % 256)));
+          break;
+        case 3:
+          in.insert(at, in.substr(rng() % in.size(), rng() % 64));
+          break;
       }
       if (in.empty()) in = "G";
     }

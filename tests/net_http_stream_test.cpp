@@ -33,34 +33,36 @@ struct stream_server {
     net::http_server_config hc;
     hc.port = 0;
     hc.idle_timeout = 3s;
-    auto started = net::http_server::start(*sys, hc, [this, cap](net::server_request req, net::responder reply) {
-      // /stream?n=N&ms=M: N chunks "chunk i\n", M ms apart; /plain: one answer.
-      if (req.target.rfind("/plain", 0) == 0) {
-        reply(net::server_response{200, {{"Content-Type", "text/plain"}}, "plain"});
-        return;
-      }
-      int n = 5, ms = 0;
-      std::size_t size = 0;
-      std::sscanf(req.target.c_str(), "/stream?n=%d&ms=%d&size=%zu", &n, &ms, &size);
-      net::stream_options o;
-      o.max_buffered_bytes = cap;
-      o.overflow_tail = "event: error\ndata: too slow\n\n";
-      o.on_close = [this](net::stream_end why) {
-        (why == net::stream_end::disconnected ? disconnected : overflowed)++;
-      };
-      auto w = reply.stream(net::server_response{200, {{"Content-Type", "text/event-stream"}}, "first\n"}, o);
-      producers.emplace_back([this, w, n, ms, size] {
-        for (int i = 0; i < n; ++i) {
-          if (ms) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-          std::string c = size ? std::string(size, 'x') : "chunk " + std::to_string(i) + "\n";
-          if (!w.write(std::move(c))) {
-            ++refused_writes;
+    auto started = net::http_server::start(
+        *sys, hc, [this, cap](net::server_request req, net::responder reply) {
+          // /stream?n=N&ms=M: N chunks "chunk i\n", M ms apart; /plain: one answer.
+          if (req.target.rfind("/plain", 0) == 0) {
+            reply(net::server_response{200, {{"Content-Type", "text/plain"}}, "plain"});
             return;
           }
-        }
-        w.end();
-      });
-    });
+          int n = 5, ms = 0;
+          std::size_t size = 0;
+          std::sscanf(req.target.c_str(), "/stream?n=%d&ms=%d&size=%zu", &n, &ms, &size);
+          net::stream_options o;
+          o.max_buffered_bytes = cap;
+          o.overflow_tail = "event: error\ndata: too slow\n\n";
+          o.on_close = [this](net::stream_end why) {
+            (why == net::stream_end::disconnected ? disconnected : overflowed)++;
+          };
+          auto w = reply.stream(
+              net::server_response{200, {{"Content-Type", "text/event-stream"}}, "first\n"}, o);
+          producers.emplace_back([this, w, n, ms, size] {
+            for (int i = 0; i < n; ++i) {
+              if (ms) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+              std::string c = size ? std::string(size, 'x') : "chunk " + std::to_string(i) + "\n";
+              if (!w.write(std::move(c))) {
+                ++refused_writes;
+                return;
+              }
+            }
+            w.end();
+          });
+        });
     REQUIRE(started);
     server = std::move(*started);
   }
@@ -72,7 +74,9 @@ struct stream_server {
   std::uint16_t port() const { return server->port(); }
 };
 
-std::string get(const std::string& target) { return "GET " + target + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
+std::string get(const std::string& target) {
+  return "GET " + target + " HTTP/1.1\r\nHost: t\r\n\r\n";
+}
 
 }  // namespace
 
@@ -117,7 +121,8 @@ TEST_CASE("http stream: the first chunks arrive before the stream ends", "[net][
   CHECK(c.pending().find("chunk 1") == std::string::npos);
 }
 
-TEST_CASE("http stream: a client that leaves mid-stream ends it, and the producer hears", "[net][stream]") {
+TEST_CASE("http stream: a client that leaves mid-stream ends it, and the producer hears",
+          "[net][stream]") {
   stream_server srv;
   {
     raw_conn c(srv.port());
@@ -125,24 +130,28 @@ TEST_CASE("http stream: a client that leaves mid-stream ends it, and the produce
     REQUIRE(c.read_until("chunk 1\n", 3s));
   }  // closed
   auto until = std::chrono::steady_clock::now() + 5s;
-  while ((srv.disconnected == 0 || srv.refused_writes == 0) && std::chrono::steady_clock::now() < until)
+  while ((srv.disconnected == 0 || srv.refused_writes == 0) &&
+         std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(5ms);
   CHECK(srv.disconnected == 1);
   CHECK(srv.refused_writes == 1);  // its next write was refused: it stopped
   CHECK(srv.overflowed == 0);
 }
 
-TEST_CASE("http stream: a client that does not read is cut at the cap, with the last words, and counted",
-          "[net][stream]") {
+TEST_CASE(
+    "http stream: a client that does not read is cut at the cap, with the last words, and counted",
+    "[net][stream]") {
   stream_server srv(64 * 1024);
   raw_conn c(srv.port(), 4096);  // a small receive window, and we do not read
   REQUIRE(c.send(get("/stream?n=2000&ms=0&size=1000")));
   auto until = std::chrono::steady_clock::now() + 5s;
-  while (srv.overflowed == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+  while (srv.overflowed == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(5ms);
   CHECK(srv.overflowed == 1);
   CHECK(srv.server->stream_overflows() == 1);
   // The producer stopped at its next write, far short of 2,000 chunks.
-  while (srv.refused_writes == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+  while (srv.refused_writes == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(5ms);
   CHECK(srv.refused_writes == 1);
   // What the server holds for this client stays near the cap.
   CHECK(srv.server->buffered_bytes() < 200 * 1024);

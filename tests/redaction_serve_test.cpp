@@ -40,7 +40,8 @@ struct secret_server {
     d.summary = "fails quoting its input";
     d.inputs = {{"value", true, false}};
     d.outputs = {"value"};
-    d.make = [](const flows::node_spec&, const flows::component_services&, flows::diagnostics&) -> std::shared_ptr<const flows::component> {
+    d.make = [](const flows::node_spec&, const flows::component_services&,
+                flows::diagnostics&) -> std::shared_ptr<const flows::component> {
       return std::make_shared<quote_and_fail>();
     };
     engine_internals::components(*eng).add(d);
@@ -51,12 +52,14 @@ struct secret_server {
       if (name == "SLACK_TOKEN") return std::string(env_secret);
       return std::nullopt;
     };
-    auto env_flow = flows::load_flow_text(R"(
+    auto env_flow =
+        flows::load_flow_text(R"(
 flow: envfail
 nodes:
   post: {type: fail, params: {message: "slack said invalid_auth for ${SLACK_TOKEN}"}}
 outputs: {v: post.value}
-)", "envfail.yaml", engine_internals::components(*eng), errs, env);
+)",
+                              "envfail.yaml", engine_internals::components(*eng), errs, env);
     REQUIRE(env_flow);
     REQUIRE(cat.add(env_flow));
     REQUIRE(cat.add(test::must_load(*eng, R"(
@@ -71,10 +74,11 @@ outputs: {v: call.value}
     hc.host = "127.0.0.1";
     hc.port = 0;
     hc.on_response = [s = svc.get()](int status) { s->on_response(status); };
-    auto started = net::http_server::start(engine_internals::system(*eng), hc,
-                                           [s = svc.get()](net::server_request req, net::responder reply) {
-                                             s->handle(std::move(req), std::move(reply));
-                                           });
+    auto started =
+        net::http_server::start(engine_internals::system(*eng), hc,
+                                [s = svc.get()](net::server_request req, net::responder reply) {
+                                  s->handle(std::move(req), std::move(reply));
+                                });
     REQUIRE(started);
     server = std::move(*started);
     svc->attach_server(server.get());
@@ -106,9 +110,9 @@ TEST_CASE("redaction by value: the 422 body of weft serve", "[redaction][serve_r
   CHECK(body["error"]["code"] == "run_failed");
   CHECK(body["error"]["message"] == "node 'post' failed: slack said invalid_auth for ***");
 
-  r = http_exchange(s.server->port(),
-                    json_post("/v1/flows/inputfail/runs",
-                              std::string(R"({"inputs": {"api_key": ")") + input_secret + R"("}})"));
+  r = http_exchange(s.server->port(), json_post("/v1/flows/inputfail/runs",
+                                                std::string(R"({"inputs": {"api_key": ")") +
+                                                    input_secret + R"("}})"));
   REQUIRE(r);
   CHECK(r->status == 422);
   check_masked(r->body, input_secret);

@@ -52,7 +52,8 @@ fs::path flows_dir(const std::string& name) {
   return dir;
 }
 
-double metric(std::uint16_t port, const std::string& name, const prometheus::label_map& labels = {}) {
+double metric(std::uint16_t port, const std::string& name,
+              const prometheus::label_map& labels = {}) {
   auto r = http_exchange(port, get_request("/metrics"));
   if (!r || r->status != 200) return -1;
   auto p = prometheus::parse(r->body);
@@ -101,8 +102,8 @@ class driver {
       for (auto& c : conns_) {
         std::string bytes;
         for (int i = 0; i < batch_; ++i)
-          bytes += json_post("/v1/flows/echo/runs",
-                             R"({"background": true, "inputs": {"x": )" + std::to_string(next_x_++) + "}}");
+          bytes += json_post("/v1/flows/echo/runs", R"({"background": true, "inputs": {"x": )" +
+                                                        std::to_string(next_x_++) + "}}");
         if (!c->send(bytes)) return fail("send failed");
       }
       std::vector<std::string> last(conns_.size());
@@ -110,7 +111,8 @@ class driver {
         for (int i = 0; i < batch_; ++i) {
           auto r = conns_[k]->read_response(20s);
           if (!r) return fail("no answer to a start");
-          if (r->status != 202) return fail("start answered " + std::to_string(r->status) + ": " + r->body);
+          if (r->status != 202)
+            return fail("start answered " + std::to_string(r->status) + ": " + r->body);
           auto id = json_of(*r).value("run_id", "");
           if (id.empty()) return fail("202 without run_id: " + r->body);
           ids_.push_back(id);
@@ -118,7 +120,8 @@ class driver {
         }
       for (std::size_t k = 0; k < conns_.size(); ++k) {
         auto s = wait_over(*conns_[k], last[k]);
-        if (s.value("status", "") != "succeeded") return fail("run " + last[k] + " ended as " + s.dump());
+        if (s.value("status", "") != "succeeded")
+          return fail("run " + last[k] + " ended as " + s.dump());
         ++polled_;
       }
     }
@@ -167,8 +170,8 @@ TEST_CASE("weft serve memory stays flat over 20,000 background runs (--run-histo
   auto dir = flows_dir("background-rss");
   // A trace file, as a real deployment has a sink: the spans of every run go
   // through the exporter too, so the measurement covers that path.
-  serve_process srv({"--flows", dir.string(), "--run-history", std::to_string(history), "--trace-file",
-                     (dir / "t.jsonl").string()},
+  serve_process srv({"--flows", dir.string(), "--run-history", std::to_string(history),
+                     "--trace-file", (dir / "t.jsonl").string()},
                     {"WEFT_EXPORT_BATCH_DELAY_MS=100"});
   REQUIRE(srv.port());
   // 4 connections x 25 pipelined starts: at most ~100 runs going at once,
@@ -193,18 +196,24 @@ TEST_CASE("weft serve memory stays flat over 20,000 background runs (--run-histo
   REQUIRE(wait_idle(srv.port()));
   const long after = rss_kib(srv.pid());
   const double secs = std::chrono::duration<double>(t2 - t1).count();
-  WARN("RSS " << before << " KiB after " << warmup << " runs -> " << after << " KiB after " << total << " ("
-              << (after - before) << " KiB); " << static_cast<int>((total - warmup) / secs) << " background runs/s; "
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s in all");
+  WARN("RSS " << before << " KiB after " << warmup << " runs -> " << after << " KiB after " << total
+              << " (" << (after - before) << " KiB); " << static_cast<int>((total - warmup) / secs)
+              << " background runs/s; "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+              << " s in all");
 
   const auto& ids = d.ids();
   REQUIRE(ids.size() == static_cast<std::size_t>(total));
-  CHECK(d.polled() == total / 25);  // one status poll per connection per round, each found the run succeeded
+  CHECK(d.polled() ==
+        total / 25);  // one status poll per connection per round, each found the run succeeded
 
   // Retention: the newest `history` runs are kept, with their outputs; the
   // ones before were let go and are unknown now.
-  auto status = [&](std::size_t i) { return http_exchange(srv.port(), get_request("/v1/runs/" + ids[i])); };
-  for (std::size_t i : {std::size_t{0}, std::size_t{1}, std::size_t{warmup}, ids.size() - history - 1}) {
+  auto status = [&](std::size_t i) {
+    return http_exchange(srv.port(), get_request("/v1/runs/" + ids[i]));
+  };
+  for (std::size_t i :
+       {std::size_t{0}, std::size_t{1}, std::size_t{warmup}, ids.size() - history - 1}) {
     auto r = status(i);
     REQUIRE(r);
     INFO("run " << i << ": " << r->body);

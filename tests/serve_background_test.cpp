@@ -38,18 +38,21 @@ void add_ticker(engine& eng) {
   add_type(eng, "ticker", [](node_context& ctx, value_map in) {
     auto v = in["value"];
     const int ms = v.value("ms", 0);
-    ctx.after(std::chrono::milliseconds(ms), tick_step{ctx.shared_from_this(), 0, v.value("n", 3), ms});
+    ctx.after(std::chrono::milliseconds(ms),
+              tick_step{ctx.shared_from_this(), 0, v.value("n", 3), ms});
   });
 }
 
 const std::vector<std::string> ticker_flows = {
-    "flow: ticks\ninputs: {x: {type: object}}\nnodes:\n  t: {type: ticker, inputs: {value: $inputs.x}}\n"
+    "flow: ticks\ninputs: {x: {type: object}}\nnodes:\n  t: {type: ticker, inputs: {value: "
+    "$inputs.x}}\n"
     "outputs: {count: t.value}\n"};
 
 value json_of(const raw_response& r) { return value::parse(r.body, nullptr, false); }
 
 std::string start(serve_fixture& f, const std::string& inputs) {
-  auto r = http_exchange(f.port(), json_post("/v1/flows/ticks/runs", R"({"background": true, "inputs": )" + inputs + "}"));
+  auto r = http_exchange(f.port(), json_post("/v1/flows/ticks/runs",
+                                             R"({"background": true, "inputs": )" + inputs + "}"));
   REQUIRE(r);
   INFO(r->body);
   REQUIRE(r->status == 202);
@@ -106,7 +109,8 @@ TEST_CASE("background runs: 202, status while running and after, outputs", "[ser
   CHECK(unknown->status == 404);
 }
 
-TEST_CASE("background runs: events replayed then followed live, and Last-Event-ID", "[serve][background][sse]") {
+TEST_CASE("background runs: events replayed then followed live, and Last-Event-ID",
+          "[serve][background][sse]") {
   serve_fixture f({}, {}, add_ticker, ticker_flows);
   auto id = start(f, R"({"x": {"n": 6, "ms": 80}})");
   std::this_thread::sleep_for(200ms);  // some events are history by now
@@ -121,7 +125,8 @@ TEST_CASE("background runs: events replayed then followed live, and Last-Event-I
   CHECK(all.back().type == "run_finished");
   CHECK(value::parse(all.back().data)["outputs"]["count"] == 6);
   // Resuming after event 4 gives 5.. only.
-  auto resumed = http_exchange(f.port(), get_request("/v1/runs/" + id + "/events", "Last-Event-ID: 4\r\n"));
+  auto resumed =
+      http_exchange(f.port(), get_request("/v1/runs/" + id + "/events", "Last-Event-ID: 4\r\n"));
   REQUIRE(resumed);
   auto rest = events_of(resumed->body);
   REQUIRE(rest.size() == 5);
@@ -161,8 +166,9 @@ TEST_CASE("background runs: the history bound, and retention adds no memory over
   auto run_batch = [&](bool background, std::vector<std::string>* ids) {
     std::string batch;
     for (int i = 0; i < 20; ++i)
-      batch += json_post("/v1/flows/ticks/runs", background ? R"({"background": true, "inputs": {"x": {"n": 2}}})"
-                                                            : R"({"inputs": {"x": {"n": 2}}})");
+      batch += json_post("/v1/flows/ticks/runs",
+                         background ? R"({"background": true, "inputs": {"x": {"n": 2}}})"
+                                    : R"({"inputs": {"x": {"n": 2}}})");
     REQUIRE(c.send(batch));
     for (int i = 0; i < 20; ++i) {
       auto r = c.read_response(10s);
@@ -180,8 +186,8 @@ TEST_CASE("background runs: the history bound, and retention adds no memory over
   const long mid = rss_kib(getpid());
   for (int k = 0; k < 500; ++k) run_batch(true, nullptr);
   const long after = rss_kib(getpid());
-  WARN("RSS: " << before << " KiB, after 10,000 plain runs " << mid << " KiB, after 10,000 background runs "
-               << after << " KiB");
+  WARN("RSS: " << before << " KiB, after 10,000 plain runs " << mid
+               << " KiB, after 10,000 background runs " << after << " KiB");
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   // A sanitizer's quarantine holds freed memory, so RSS says nothing here.
   WARN("RSS growth not checked under a sanitizer");

@@ -54,7 +54,9 @@ TEST_CASE("serve: 1,000 concurrent requests, one correct trace each", "[serve][c
                  std::to_string(i) + R"(", "user_id": "u-)" + std::to_string(i) + "\"}";
         return r;
       },
-      [&](net::http_load_sample&& s) { answers[static_cast<std::size_t>(s.index)] = std::move(s.response); });
+      [&](net::http_load_sample&& s) {
+        answers[static_cast<std::size_t>(s.index)] = std::move(s.response);
+      });
   sampling = false;
   sampler.join();
 

@@ -44,14 +44,16 @@ TEST_CASE("weft serve exits within the drain deadline while a client never reads
   raw_conn c(srv.port(), 4096);
   REQUIRE(c.ok());
   std::string big(900 * 1000, 'a'), blob;
-  for (int i = 0; i < 10; ++i) blob += json_post("/v1/flows/echo/runs", R"({"inputs": {"x": ")" + big + R"("}})");
+  for (int i = 0; i < 10; ++i)
+    blob += json_post("/v1/flows/echo/runs", R"({"inputs": {"x": ")" + big + R"("}})");
   std::thread sender([&] { c.send(blob); });
   std::this_thread::sleep_for(1s);
 
   auto t0 = std::chrono::steady_clock::now();
   kill(srv.pid(), SIGTERM);
   int code = srv.wait(30s);
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   WARN("exit " << code << " after " << took.count() << " ms; stderr: " << srv.err());
   CHECK(code == 0);
   // Deadline 1 s, plus at most 1 s to reset what is left and exit.

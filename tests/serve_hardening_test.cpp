@@ -142,13 +142,14 @@ TEST_CASE("serve: a client that never reads its answers is reset after the idle 
   while (f.server->connections() == 0 && f.server->forced_closes() == 0 &&
          std::chrono::steady_clock::now() < t0 + 20s)
     std::this_thread::sleep_for(5ms);
-  auto accepted_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::steady_clock::now() - t0).count();
+  auto accepted_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   auto until = std::chrono::steady_clock::now() + 8s;
   while (f.server->forced_closes() == 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(20ms);
   INFO("accepted after " << accepted_ms << " ms; still open: " << f.server->connections()
-       << "; buffered " << f.server->buffered_bytes());
+                         << "; buffered " << f.server->buffered_bytes());
   CHECK(f.server->forced_closes() == 1);
   until = std::chrono::steady_clock::now() + 2s;
   while (f.server->connections() > 0 && std::chrono::steady_clock::now() < until)
@@ -163,8 +164,9 @@ TEST_CASE("serve: bodies past the process-wide budget get 503 before they are re
   net::http_server_config hc;
   hc.max_buffered_bytes = 1500 * 1000;
   serve_fixture f({}, hc);
-  std::string head = "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     "Content-Length: 1000000\r\n\r\n";
+  std::string head =
+      "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Content-Length: 1000000\r\n\r\n";
   // The first body is admitted and held while it arrives.
   raw_conn a(f.port());
   REQUIRE(a.send(head + R"({"inputs": {"x": ")"));
@@ -220,20 +222,24 @@ TEST_CASE("serve: numbers JSON cannot hold and timeouts out of range are 400, no
   CHECK(r.status == 200);
 }
 
-TEST_CASE("serve: error bodies stay valid JSON whatever bytes the client sent", "[serve][hardening]") {
+TEST_CASE("serve: error bodies stay valid JSON whatever bytes the client sent",
+          "[serve][hardening]") {
   serve_fixture f;
   auto r = http_exchange(f.port(), get_request("/v1/flows/%ff%fe"));
   REQUIRE(r);
   CHECK(r->status == 404);
-  CHECK(strict_json(*r)["error"]["message"].get<std::string>().find("\xEF\xBF\xBD") != std::string::npos);
+  CHECK(strict_json(*r)["error"]["message"].get<std::string>().find("\xEF\xBF\xBD") !=
+        std::string::npos);
 
   r = http_exchange(f.port(), echo_post("{\"inputs\": {\"x\": \"\xff\"}}"));
   REQUIRE(r);
   CHECK(r->status == 400);
   CHECK(error_code_of(*r) == "invalid_json");
 
-  r = http_exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: text/\xff\xfe\r\n"
-                              "Content-Length: 2\r\n\r\n{}");
+  r = http_exchange(
+      f.port(),
+      "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: text/\xff\xfe\r\n"
+      "Content-Length: 2\r\n\r\n{}");
   REQUIRE(r);
   CHECK(r->status == 415);
   strict_json(*r);
@@ -278,7 +284,8 @@ TEST_CASE("serve: session and user ids are capped (they are copied onto every sp
     return r->status;
   };
   std::string ok(256, 's'), long_id(257, 's'), huge(100 * 1000, 's');
-  CHECK(status(R"({"inputs": {"x": 1}, "session_id": ")" + ok + R"(", "user_id": ")" + ok + "\"}") == 200);
+  CHECK(status(R"({"inputs": {"x": 1}, "session_id": ")" + ok + R"(", "user_id": ")" + ok +
+               "\"}") == 200);
   CHECK(status(R"({"inputs": {"x": 1}, "session_id": ")" + long_id + "\"}") == 400);
   CHECK(status(R"({"inputs": {"x": 1}, "session_id": ")" + huge + "\"}") == 400);
   CHECK(status(R"({"inputs": {"x": 1}, "user_id": ")" + long_id + "\"}") == 400);
@@ -290,7 +297,8 @@ TEST_CASE("serve: session and user ids are capped (they are copied onto every sp
 TEST_CASE("serve: a body nested 20,000 deep is refused and the server answers the next request",
           "[serve][hardening]") {
   serve_fixture f;
-  std::string deep = R"({"inputs": {"x": )" + std::string(20000, '[') + std::string(20000, ']') + "}}";
+  std::string deep =
+      R"({"inputs": {"x": )" + std::string(20000, '[') + std::string(20000, ']') + "}}";
   auto r = http_exchange(f.port(), echo_post(deep));
   REQUIRE(r);
   CHECK(r->status == 400);
@@ -334,7 +342,8 @@ TEST_CASE("serve: large bodies are parsed off the I/O thread, so /healthz stays 
   for (int i = 0; i < 20; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     auto r = http_exchange(f.port(), get_request("/healthz"));
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     REQUIRE(r);
     std::this_thread::sleep_for(25ms);
   }

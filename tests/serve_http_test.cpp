@@ -21,7 +21,9 @@ flows::value body_json(const raw_response& r) {
   return v;
 }
 
-std::string error_code_of(const raw_response& r) { return body_json(r)["error"]["code"].get<std::string>(); }
+std::string error_code_of(const raw_response& r) {
+  return body_json(r)["error"]["code"].get<std::string>();
+}
 
 }  // namespace
 
@@ -64,8 +66,10 @@ TEST_CASE("serve: health, readiness, flow listing and description", "[serve]") {
 
 TEST_CASE("serve: a run answers 200 with outputs and the root span's traceparent", "[serve]") {
   serve_fixture f;
-  auto r = http_exchange(f.port(), json_post("/v1/flows/echo/runs",
-                                        R"({"inputs": {"x": {"k": [1, 2]}}, "session_id": "s-9", "user_id": "u-9"})"));
+  auto r = http_exchange(
+      f.port(),
+      json_post("/v1/flows/echo/runs",
+                R"({"inputs": {"x": {"k": [1, 2]}}, "session_id": "s-9", "user_id": "u-9"})"));
   REQUIRE(r);
   REQUIRE(r->status == 200);
   auto b = body_json(*r);
@@ -93,11 +97,12 @@ TEST_CASE("serve: an incoming traceparent makes the run a child of the caller's 
   serve_fixture f;
   const std::string caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
   const std::string caller_span = "00f067aa0ba902b7";
-  auto r = http_exchange(f.port(),
-                    json_post("/v1/flows/fan/runs", R"({"inputs": {"x": "hi"}})",
-                              "traceparent: 00-" + caller_trace + "-" + caller_span +
-                                  "-01\r\nX-Session-Id: hs\r\nX-User-Id: hu\r\n"
-                                  "tracestate: congo=t61rcWkgMzE\r\ntracestate: rojo=00f067aa0ba902b7\r\n"));
+  auto r = http_exchange(
+      f.port(),
+      json_post("/v1/flows/fan/runs", R"({"inputs": {"x": "hi"}})",
+                "traceparent: 00-" + caller_trace + "-" + caller_span +
+                    "-01\r\nX-Session-Id: hs\r\nX-User-Id: hu\r\n"
+                    "tracestate: congo=t61rcWkgMzE\r\ntracestate: rojo=00f067aa0ba902b7\r\n"));
   REQUIRE(r);
   REQUIRE(r->status == 200);
   CHECK(body_json(*r)["trace_id"] == caller_trace);
@@ -156,18 +161,22 @@ TEST_CASE("serve: 400 for bad JSON and bad inputs, naming the field", "[serve]")
   CHECK(error_code_of(*r) == "invalid_inputs");
   CHECK(body_json(*r)["error"]["details"][0]["field"] == "inputs.x");
 
-  r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1, "n": "two"}})"));
+  r = http_exchange(f.port(),
+                    json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1, "n": "two"}})"));
   REQUIRE(r);
   CHECK(r->status == 400);
   CHECK(body_json(*r)["error"]["details"][0]["field"] == "inputs.n");
-  CHECK(body_json(*r)["error"]["message"].get<std::string>().find("expected integer") != std::string::npos);
+  CHECK(body_json(*r)["error"]["message"].get<std::string>().find("expected integer") !=
+        std::string::npos);
 
-  r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}, "colour": "red"})"));
+  r = http_exchange(f.port(),
+                    json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}, "colour": "red"})"));
   REQUIRE(r);
   CHECK(r->status == 400);
   CHECK(body_json(*r)["error"]["details"][0]["field"] == "colour");
 
-  r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}, "timeout_ms": -4})"));
+  r = http_exchange(f.port(),
+                    json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}, "timeout_ms": -4})"));
   REQUIRE(r);
   CHECK(r->status == 400);
   CHECK(body_json(*r)["error"]["details"][0]["field"] == "timeout_ms");
@@ -184,8 +193,9 @@ TEST_CASE("serve: 411, 413 and 415 for bodies the server will not read", "[serve
     return hc;
   }());
   raw_conn chunked(f.port());
-  chunked.send("POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-               "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n");
+  chunked.send(
+      "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n");
   auto r = chunked.read_response();
   REQUIRE(r);
   CHECK(r->status == 411);
@@ -198,23 +208,27 @@ TEST_CASE("serve: 411, 413 and 415 for bodies the server will not read", "[serve
 
   // 413 comes from the Content-Length alone: the body is never sent.
   raw_conn big(f.port());
-  big.send("POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-           "Content-Length: 5000\r\n\r\n");
+  big.send(
+      "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Content-Length: 5000\r\n\r\n");
   r = big.read_response();
   REQUIRE(r);
   CHECK(r->status == 413);
   CHECK(error_code_of(*r) == "body_too_large");
   CHECK(big.closed_by_peer());
 
-  r = http_exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
-                         "Content-Length: 2\r\n\r\nhi");
+  r = http_exchange(f.port(),
+                    "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+                    "Content-Length: 2\r\n\r\nhi");
   REQUIRE(r);
   CHECK(r->status == 415);
   CHECK(error_code_of(*r) == "unsupported_media_type");
 
   // A JSON media type with parameters is JSON.
-  r = http_exchange(f.port(), "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json; charset=utf-8\r\n"
-                         "Content-Length: 18\r\n\r\n{\"inputs\":{\"x\":1}}");
+  r = http_exchange(f.port(),
+                    "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                    "application/json; charset=utf-8\r\n"
+                    "Content-Length: 18\r\n\r\n{\"inputs\":{\"x\":1}}");
   REQUIRE(r);
   CHECK(r->status == 200);
 }
@@ -236,7 +250,8 @@ TEST_CASE("serve: 422 names the failing node, 504 for a run past its timeout", "
   CHECK(error_code_of(*r) == "run_timeout");
 }
 
-TEST_CASE("serve: malformed requests get 400 and a closed connection; the server lives on", "[serve]") {
+TEST_CASE("serve: malformed requests get 400 and a closed connection; the server lives on",
+          "[serve]") {
   serve_fixture f;
   for (std::string bad : {std::string("GARBAGE\r\n\r\n"), std::string("GET /x HTTP/9.9\r\n\r\n"),
                           std::string("GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n"),
@@ -317,10 +332,12 @@ TEST_CASE("serve: keep-alive, and pipelined requests answered in order", "[serve
   CHECK(!closing.read_response(500ms));
   CHECK(closing.closed_by_peer());
   std::this_thread::sleep_for(100ms);
-  CHECK(f.store->snapshot().size() == 4);  // the two runs above (slow, echo: 2 spans each), no third
+  CHECK(f.store->snapshot().size() ==
+        4);  // the two runs above (slow, echo: 2 spans each), no third
 }
 
-TEST_CASE("serve: slow clients get 408, idle connections close, dropped ones harm nobody", "[serve]") {
+TEST_CASE("serve: slow clients get 408, idle connections close, dropped ones harm nobody",
+          "[serve]") {
   net::http_server_config hc;
   hc.request_timeout = 300ms;
   hc.idle_timeout = 400ms;
@@ -345,8 +362,9 @@ TEST_CASE("serve: slow clients get 408, idle connections close, dropped ones har
   // Dropped mid-body and mid-run: the server goes on serving.
   {
     raw_conn drop(f.port());
-    drop.send("POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-              "Content-Length: 100\r\n\r\n{\"inputs\":");
+    drop.send(
+        "POST /v1/flows/echo/runs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n{\"inputs\":");
   }
   {
     raw_conn gone(f.port());
@@ -375,7 +393,7 @@ TEST_CASE("serve: bearer auth with WEFT_API_KEY; /healthz stays open", "[serve]"
   CHECK(r->body.find("s3cr3t") == std::string::npos);
 
   r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}})",
-                                   "Authorization: bearer s3cr3t-key\r\n"));
+                                        "Authorization: bearer s3cr3t-key\r\n"));
   REQUIRE(r);
   CHECK(r->status == 200);
 

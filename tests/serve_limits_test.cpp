@@ -27,7 +27,8 @@ prometheus::parsed scrape(std::uint16_t port) {
 
 }  // namespace
 
-TEST_CASE("serve: over --max-inflight, requests get 503 with Retry-After and nothing breaks", "[serve]") {
+TEST_CASE("serve: over --max-inflight, requests get 503 with Retry-After and nothing breaks",
+          "[serve]") {
   serve::service_config sc;
   sc.max_inflight = 10;
   serve_fixture f(sc);
@@ -59,7 +60,8 @@ TEST_CASE("serve: over --max-inflight, requests get 503 with Retry-After and not
 
   auto m = scrape(f.port());
   CHECK(prometheus::sample_value(m, "weft_runs_total", {{"flow", "slow"}, {"status", "ok"}}) == ok);
-  CHECK(prometheus::sample_value(m, "weft_runs_total", {{"flow", "slow"}, {"status", "rejected"}}) == busy);
+  CHECK(prometheus::sample_value(m, "weft_runs_total",
+                                 {{"flow", "slow"}, {"status", "rejected"}}) == busy);
   CHECK(prometheus::sample_value(m, "weft_http_requests_total", {{"code", "503"}}) == busy);
   CHECK(prometheus::sample_value(m, "weft_runs_inflight", {}) == 0);
 
@@ -69,7 +71,8 @@ TEST_CASE("serve: over --max-inflight, requests get 503 with Retry-After and not
   CHECK(again->status == 200);
 }
 
-TEST_CASE("serve: /metrics parses as Prometheus text and counts what happened", "[serve][metrics]") {
+TEST_CASE("serve: /metrics parses as Prometheus text and counts what happened",
+          "[serve][metrics]") {
   serve_fixture f;
   for (int i = 0; i < 3; ++i) {
     auto r = http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {"x": 1}})"));
@@ -77,8 +80,11 @@ TEST_CASE("serve: /metrics parses as Prometheus text and counts what happened", 
     REQUIRE(r->status == 200);
   }
   REQUIRE(http_exchange(f.port(), json_post("/v1/flows/boom/runs", "{}"))->status == 422);
-  REQUIRE(http_exchange(f.port(), json_post("/v1/flows/slow/runs", R"({"timeout_ms": 30})"))->status == 504);
-  REQUIRE(http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {}})"))->status == 400);
+  REQUIRE(
+      http_exchange(f.port(), json_post("/v1/flows/slow/runs", R"({"timeout_ms": 30})"))->status ==
+      504);
+  REQUIRE(http_exchange(f.port(), json_post("/v1/flows/echo/runs", R"({"inputs": {}})"))->status ==
+          400);
   REQUIRE(http_exchange(f.port(), get_request("/nowhere"))->status == 404);
   REQUIRE(http_exchange(f.port(), get_request("/v1/flows/unknown"))->status == 404);
   REQUIRE(http_exchange(f.port(), "GARBAGE\r\n\r\n")->status == 400);
@@ -91,7 +97,8 @@ TEST_CASE("serve: /metrics parses as Prometheus text and counts what happened", 
   CHECK(sample_value(m, "weft_runs_total", {{"flow", "slow"}, {"status", "timeout"}}) == 1);
   CHECK(sample_value(m, "weft_runs_total", {{"flow", "fan"}, {"status", "ok"}}) == 0);
   CHECK(sample_value(m, "weft_run_duration_seconds_count", {{"flow", "echo"}}) == 3);
-  CHECK(sample_value(m, "weft_run_duration_seconds_bucket", {{"flow", "echo"}, {"le", "+Inf"}}) == 3);
+  CHECK(sample_value(m, "weft_run_duration_seconds_bucket", {{"flow", "echo"}, {"le", "+Inf"}}) ==
+        3);
   CHECK(sample_value(m, "weft_run_duration_seconds_count", {{"flow", "slow"}}) == 1);
   CHECK(sample_value(m, "weft_runs_inflight", {}) == 0);
   CHECK(sample_value(m, "weft_http_requests_total", {{"code", "200"}}) == 3);
@@ -108,7 +115,8 @@ TEST_CASE("serve: /metrics parses as Prometheus text and counts what happened", 
   auto m2 = scrape(f.port());
   CHECK(sample_value(m2, "weft_http_requests_total", {{"code", "200"}}) == 4);
   // Spans of the 5 runs (3 echo x 2, boom 2, slow 2) reach the sink and the counter.
-  for (int i = 0; i < 100 && sample_value(m2, "weft_spans_exported_total", {{"sink", "memory"}}) < 10; ++i) {
+  for (int i = 0;
+       i < 100 && sample_value(m2, "weft_spans_exported_total", {{"sink", "memory"}}) < 10; ++i) {
     std::this_thread::sleep_for(20ms);
     m2 = scrape(f.port());
   }

@@ -43,7 +43,7 @@ std::vector<double> buckets(const prom::parsed& doc, const std::string& flow) {
   for (const auto* s : prom::samples_named(doc, "weft_run_duration_seconds_bucket")) {
     if (s->labels.at("flow") != flow) continue;
     double bound = std::stod(s->labels.at("le") == "+Inf" ? "inf" : s->labels.at("le"));
-    CHECK(bound > last_bound);  // bounds ascend
+    CHECK(bound > last_bound);                        // bounds ascend
     if (!out.empty()) CHECK(s->value >= out.back());  // counts are cumulative
     last_bound = bound;
     out.push_back(s->value);
@@ -76,7 +76,7 @@ TEST_CASE("metrics: counters after a scripted sequence of events", "[metrics]") 
   m.http_request(404);
   m.http_request(503);
   m.http_request(400);
-  m.http_request(99);   // not a status code: counted as "other"
+  m.http_request(99);  // not a status code: counted as "other"
   m.http_request(600);
 
   CHECK(m.inflight() == 1);
@@ -103,11 +103,16 @@ TEST_CASE("metrics: counters after a scripted sequence of events", "[metrics]") 
   CHECK(prom::samples_named(doc, "weft_http_requests_total").size() == 5);  // codes seen only
 
   const std::pair<const char*, const char*> families[] = {
-      {"weft_runs_total", "counter"},          {"weft_run_duration_seconds", "histogram"},
-      {"weft_runs_inflight", "gauge"},         {"weft_http_requests_total", "counter"},
-      {"weft_spans_exported_total", "counter"}, {"weft_spans_dropped_total", "counter"},
-      {"weft_spans_spooled_total", "counter"}, {"weft_export_queue_spans", "gauge"},
-      {"weft_spool_bytes", "gauge"},           {"weft_spool_records_damaged_total", "counter"},
+      {"weft_runs_total", "counter"},
+      {"weft_run_duration_seconds", "histogram"},
+      {"weft_runs_inflight", "gauge"},
+      {"weft_http_requests_total", "counter"},
+      {"weft_spans_exported_total", "counter"},
+      {"weft_spans_dropped_total", "counter"},
+      {"weft_spans_spooled_total", "counter"},
+      {"weft_export_queue_spans", "gauge"},
+      {"weft_spool_bytes", "gauge"},
+      {"weft_spool_records_damaged_total", "counter"},
       {"weft_spool_bytes_quarantined", "gauge"}};
   CHECK(doc.families.size() == std::size(families));
   for (auto [name, type] : families) {
@@ -126,8 +131,8 @@ TEST_CASE("metrics: histogram buckets, +Inf, _count and _sum", "[metrics]") {
   // Each observation and the first bucket (le) that holds it.
   const std::pair<double, double> observed[] = {
       {0.0005, 0.001}, {0.001, 0.001},  // le is inclusive
-      {0.003, 0.005},  {0.2, 0.25},  {0.2, 0.25}, {1.5, 2.5}, {60, 60},
-      {100, std::numeric_limits<double>::infinity()}};
+      {0.003, 0.005},  {0.2, 0.25},    {0.2, 0.25},
+      {1.5, 2.5},      {60, 60},       {100, std::numeric_limits<double>::infinity()}};
   std::int64_t sum_us = 0;
   for (auto [seconds, le] : observed) {
     m.run_started();
@@ -301,7 +306,8 @@ TEST_CASE("metrics: 8 threads x 10,000 events give exact totals", "[metrics]") {
           m.run_rejected(e.flow);
         } else {
           m.run_started();
-          m.run_finished(e.flow, static_cast<run_status>(e.kind), static_cast<double>(e.micros) / 1e6);
+          m.run_finished(e.flow, static_cast<run_status>(e.kind),
+                         static_cast<double>(e.micros) / 1e6);
         }
         m.http_request(e.code);
       }
@@ -364,8 +370,10 @@ TEST_CASE("prometheus text: the parser rejects malformed lines, naming them", "[
                StartsWith("line 4: bad label syntax") && Contains("expected '='"));
     CHECK_THAT(error_of(head + "x_total{a=\"1} 1\n"), StartsWith("line 3: bad label syntax"));
     CHECK_THAT(error_of(head + "x_total{a=\"\\t\"} 1\n"), StartsWith("line 3: bad label syntax"));
-    CHECK_THAT(error_of(head + "x_total{a=\"1\" b=\"2\"} 1\n"), StartsWith("line 3: bad label syntax"));
-    CHECK_THAT(error_of(head + "x_total{a=\"1\",a=\"2\"} 1\n"), StartsWith("line 3: bad label syntax"));
+    CHECK_THAT(error_of(head + "x_total{a=\"1\" b=\"2\"} 1\n"),
+               StartsWith("line 3: bad label syntax"));
+    CHECK_THAT(error_of(head + "x_total{a=\"1\",a=\"2\"} 1\n"),
+               StartsWith("line 3: bad label syntax"));
     CHECK_THAT(error_of(head + "x_total{1a=\"1\"} 1\n"), StartsWith("line 3: bad label syntax"));
   }
   SECTION("unknown TYPE") {
@@ -374,7 +382,8 @@ TEST_CASE("prometheus text: the parser rejects malformed lines, naming them", "[
     CHECK_THAT(error_of(head + "# TYPE x_total gauge\n"), StartsWith("line 3: second TYPE"));
   }
   SECTION("sample without a matching TYPE family") {
-    CHECK_THAT(error_of("y_total 1\n"), StartsWith("line 1: sample 'y_total' has no matching TYPE"));
+    CHECK_THAT(error_of("y_total 1\n"),
+               StartsWith("line 1: sample 'y_total' has no matching TYPE"));
     CHECK_THAT(error_of(head + "x_total 1\ny_total 1\n"), StartsWith("line 4: sample 'y_total'"));
     // A histogram's family takes _bucket, _sum and _count, not the bare name.
     CHECK_THAT(error_of("# TYPE h histogram\nh 1\n"), StartsWith("line 2: sample 'h'"));
@@ -383,13 +392,16 @@ TEST_CASE("prometheus text: the parser rejects malformed lines, naming them", "[
   SECTION("non-numeric value") {
     CHECK_THAT(error_of(head + "x_total one\n"), StartsWith("line 3: non-numeric value 'one'"));
     CHECK_THAT(error_of(head + "x_total 1.5x\n"), StartsWith("line 3: non-numeric value"));
-    CHECK_THAT(error_of(head + "x_total\n"), StartsWith("line 3: expected a blank before the value"));
+    CHECK_THAT(error_of(head + "x_total\n"),
+               StartsWith("line 3: expected a blank before the value"));
   }
   SECTION("other breaches") {
-    CHECK_THAT(error_of(head + "x_total 1\nx_total 2\n"), StartsWith("line 4: series x_total appears twice"));
+    CHECK_THAT(error_of(head + "x_total 1\nx_total 2\n"),
+               StartsWith("line 4: series x_total appears twice"));
     CHECK_THAT(error_of(head + "x_total 1"), StartsWith("line 3: missing the newline"));
     CHECK_THAT(error_of(head + "x_total 1 12ab\n"), StartsWith("line 3: bad timestamp"));
-    CHECK_THAT(error_of("# TYPE h histogram\nh_bucket 1\n"), StartsWith("line 2: histogram bucket"));
+    CHECK_THAT(error_of("# TYPE h histogram\nh_bucket 1\n"),
+               StartsWith("line 2: histogram bucket"));
     CHECK_THAT(error_of(head + "# TYPE y gauge\n# TYPE x_total counter\n"),
                StartsWith("line 4: the lines of family 'x_total' are not one group"));
   }

@@ -20,19 +20,27 @@ std::vector<std::string> chat_flows(const chat_server& llm) {
   const std::string url = llm.base_url();
   return {
       "flow: assistant\ninputs: {messages: {type: array}}\nnodes:\n"
-      "  ask: {type: llm.chat, params: {model: m1, stream: true, base_url: '" + url + "'}, inputs: {messages: $inputs.messages}}\n"
-      "outputs: {text: ask.text}\n",
+      "  ask: {type: llm.chat, params: {model: m1, stream: true, base_url: '" +
+          url +
+          "'}, inputs: {messages: $inputs.messages}}\n"
+          "outputs: {text: ask.text}\n",
       "flow: summary\ninputs: {prompt: {type: string}}\nnodes:\n"
-      "  pre: {type: template, params: {template: 'Summarise: {{p}}'}, inputs: {p: $inputs.prompt}}\n"
-      "  ask: {type: llm.chat, params: {model: m2, base_url: '" + url + "'}, inputs: {prompt: pre.text}}\n"
-      "outputs: {text: ask.text}\n",
+      "  pre: {type: template, params: {template: 'Summarise: {{p}}'}, inputs: {p: "
+      "$inputs.prompt}}\n"
+      "  ask: {type: llm.chat, params: {model: m2, base_url: '" +
+          url +
+          "'}, inputs: {prompt: pre.text}}\n"
+          "outputs: {text: ask.text}\n",
       "flow: nested\ninputs: {prompt: {type: string}}\nnodes:\n"
       "  sub:\n    type: flow\n    params:\n      flow:\n        inputs: {p: {type: string}}\n"
-      "        nodes: {ask: {type: llm.chat, params: {model: m3, stream: true, base_url: '" + url + "'}, inputs: {prompt: $inputs.p}}}\n"
-      "        outputs: {text: ask.text}\n    inputs: {p: $inputs.prompt}\n"
-      "outputs: {text: sub.text}\n",
+      "        nodes: {ask: {type: llm.chat, params: {model: m3, stream: true, base_url: '" +
+          url +
+          "'}, inputs: {prompt: $inputs.p}}}\n"
+          "        outputs: {text: ask.text}\n    inputs: {p: $inputs.prompt}\n"
+          "outputs: {text: sub.text}\n",
       "flow: broken\ninputs: {prompt: {type: string}}\nnodes:\n"
-      "  boom: {type: fail, params: {message: the model is on fire}, inputs: {value: $inputs.prompt}}\n"
+      "  boom: {type: fail, params: {message: the model is on fire}, inputs: {value: "
+      "$inputs.prompt}}\n"
       "outputs: {text: boom.value}\n"};
 }
 
@@ -53,7 +61,8 @@ std::vector<std::string> data_lines(const std::string& body) {
   return out;
 }
 
-void check_error(const raw_response& r, int status, const char* type, const char* param, const char* code) {
+void check_error(const raw_response& r, int status, const char* type, const char* param,
+                 const char* code) {
   INFO(r.body);
   CHECK(r.status == status);
   auto b = body_of(r);
@@ -93,8 +102,10 @@ TEST_CASE("openai: a chat.completion, field by field", "[serve][openai]") {
   chat_reply a = chat_reply::text("Hello from the flow.");
   a.usage = {31, 7, {}, {}};
   llm.push(a);
-  const std::string msgs = R"([{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}])";
-  auto r = http_exchange(f.port(), post_chat(R"({"model":"assistant","messages":)" + msgs + R"(,"user":"u-42"})"));
+  const std::string msgs =
+      R"([{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}])";
+  auto r = http_exchange(
+      f.port(), post_chat(R"({"model":"assistant","messages":)" + msgs + R"(,"user":"u-42"})"));
   REQUIRE(r);
   INFO(r->body);
   CHECK(r->status == 200);
@@ -106,7 +117,8 @@ TEST_CASE("openai: a chat.completion, field by field", "[serve][openai]") {
   CHECK(b["model"] == "assistant");
   REQUIRE(b["choices"].size() == 1);
   CHECK(b["choices"][0]["index"] == 0);
-  CHECK(b["choices"][0]["message"] == value{{"role", "assistant"}, {"content", "Hello from the flow."}});
+  CHECK(b["choices"][0]["message"] ==
+        value{{"role", "assistant"}, {"content", "Hello from the flow."}});
   CHECK(b["choices"][0]["finish_reason"] == "stop");
   CHECK(b["usage"] == value{{"prompt_tokens", 31}, {"completion_tokens", 7}, {"total_tokens", 38}});
   // The messages went to the model as sent; `user` is the run's user.
@@ -121,7 +133,8 @@ TEST_CASE("openai: a chat.completion, field by field", "[serve][openai]") {
 
   // A prompt flow gets the last user message (text parts joined).
   llm.push(chat_reply::text("short"));
-  r = http_exchange(f.port(), post_chat(R"({"model":"summary","messages":[{"role":"user","content":"old"},
+  r = http_exchange(f.port(),
+                    post_chat(R"({"model":"summary","messages":[{"role":"user","content":"old"},
       {"role":"assistant","content":"x"},{"role":"user","content":[{"type":"text","text":"new "},{"type":"text","text":"text"}]}]})"));
   REQUIRE(r);
   CHECK(r->status == 200);
@@ -173,7 +186,8 @@ TEST_CASE("openai: streamed chunks, the usage chunk and [DONE]", "[serve][openai
       CHECK(chunks[last]["choices"][0]["finish_reason"] == "stop");
       if (usage) {
         CHECK(chunks.back()["choices"] == value::array());
-        CHECK(chunks.back()["usage"] == value{{"prompt_tokens", 11}, {"completion_tokens", 3}, {"total_tokens", 14}});
+        CHECK(chunks.back()["usage"] ==
+              value{{"prompt_tokens", 11}, {"completion_tokens", 3}, {"total_tokens", 14}});
       }
     }
   }
@@ -189,18 +203,21 @@ TEST_CASE("openai: every error in OpenAI's shape", "[serve][openai]") {
     REQUIRE(r);
     return *r;
   };
-  check_error(ask(R"({"messages":[{"role":"user","content":"x"}]})"), 400, "invalid_request_error", "model", nullptr);
+  check_error(ask(R"({"messages":[{"role":"user","content":"x"}]})"), 400, "invalid_request_error",
+              "model", nullptr);
   check_error(ask(R"({"model":"assistant"})"), 400, "invalid_request_error", "messages", nullptr);
-  check_error(ask(R"({"model":"assistant","messages":[]})"), 400, "invalid_request_error", "messages", nullptr);
+  check_error(ask(R"({"model":"assistant","messages":[]})"), 400, "invalid_request_error",
+              "messages", nullptr);
   check_error(ask(R"({"model":"assistant","messages":[{"role":"user"},{"content":"x"}]})"), 400,
               "invalid_request_error", "messages[1].role", nullptr);
-  check_error(ask(R"({"model":"assistant","messages":[{"role":"user","content":"x"}],"stream":"yes"})"), 400,
-              "invalid_request_error", "stream", nullptr);
+  check_error(
+      ask(R"({"model":"assistant","messages":[{"role":"user","content":"x"}],"stream":"yes"})"),
+      400, "invalid_request_error", "stream", nullptr);
   check_error(ask("{not json"), 400, "invalid_request_error", nullptr, nullptr);
-  check_error(ask(R"({"model":"nope","messages":[{"role":"user","content":"x"}]})"), 404, "invalid_request_error",
-              "model", "model_not_found");
-  check_error(ask(R"({"model":"echo","messages":[{"role":"user","content":"x"}]})"), 404, "invalid_request_error",
-              "model", "model_not_found");
+  check_error(ask(R"({"model":"nope","messages":[{"role":"user","content":"x"}]})"), 404,
+              "invalid_request_error", "model", "model_not_found");
+  check_error(ask(R"({"model":"echo","messages":[{"role":"user","content":"x"}]})"), 404,
+              "invalid_request_error", "model", "model_not_found");
   check_error(ask(R"({"model":"summary","messages":[{"role":"system","content":"x"}]})"), 400,
               "invalid_request_error", "messages", nullptr);
   auto get = http_exchange(f.port(), get_request("/v1/chat/completions"));
@@ -217,7 +234,8 @@ TEST_CASE("openai: every error in OpenAI's shape", "[serve][openai]") {
   slow.delay = 600ms;
   llm.push(slow);
   raw_conn first(f.port());
-  REQUIRE(first.send(post_chat(R"({"model":"summary","messages":[{"role":"user","content":"x"}]})")));
+  REQUIRE(
+      first.send(post_chat(R"({"model":"summary","messages":[{"role":"user","content":"x"}]})")));
   REQUIRE(llm.wait_for([&] { return llm.request_count() >= 1; }, 3000ms));
   auto busy = ask(R"({"model":"summary","messages":[{"role":"user","content":"y"}]})");
   check_error(busy, 429, "rate_limit_error", nullptr, "rate_limit_exceeded");
@@ -232,28 +250,33 @@ TEST_CASE("openai: 401 under WEFT_API_KEY, in OpenAI's shape", "[serve][openai]"
   serve::service_config sc;
   sc.api_key = "weft-secret-key-123";
   serve_fixture f(sc, {}, {}, chat_flows(llm));
-  auto r = http_exchange(f.port(), post_chat(R"({"model":"assistant","messages":[{"role":"user","content":"x"}]})"));
+  auto r = http_exchange(
+      f.port(), post_chat(R"({"model":"assistant","messages":[{"role":"user","content":"x"}]})"));
   REQUIRE(r);
   check_error(*r, 401, "invalid_request_error", nullptr, "invalid_api_key");
   r = http_exchange(f.port(), get_request("/v1/models", "Authorization: Bearer wrong\r\n"));
   REQUIRE(r);
   check_error(*r, 401, "invalid_request_error", nullptr, "invalid_api_key");
-  r = http_exchange(f.port(), get_request("/v1/models", "Authorization: Bearer weft-secret-key-123\r\n"));
+  r = http_exchange(f.port(),
+                    get_request("/v1/models", "Authorization: Bearer weft-secret-key-123\r\n"));
   REQUIRE(r);
   CHECK(r->status == 200);
 }
 
-TEST_CASE("openai: /metrics has the GenAI histograms of the model calls", "[serve][openai][metrics]") {
+TEST_CASE("openai: /metrics has the GenAI histograms of the model calls",
+          "[serve][openai][metrics]") {
   chat_server llm;
   serve_fixture f({}, {}, {}, chat_flows(llm));
   chat_reply a = chat_reply::text("x");
   a.usage = {300, 20, {}, {}};
   llm.push(a);
-  auto r = http_exchange(f.port(), post_chat(R"({"model":"summary","messages":[{"role":"user","content":"x"}]})"));
+  auto r = http_exchange(
+      f.port(), post_chat(R"({"model":"summary","messages":[{"role":"user","content":"x"}]})"));
   REQUIRE(r);
   REQUIRE(r->status == 200);
   llm.push(chat_reply::error(400));
-  r = http_exchange(f.port(), post_chat(R"({"model":"summary","messages":[{"role":"user","content":"x"}]})"));
+  r = http_exchange(f.port(),
+                    post_chat(R"({"model":"summary","messages":[{"role":"user","content":"x"}]})"));
   REQUIRE(r);
   CHECK(r->status == 500);
   auto m = http_exchange(f.port(), get_request("/metrics"));
@@ -279,7 +302,8 @@ TEST_CASE("openai: /metrics has the GenAI histograms of the model calls", "[serv
   auto le1024 = in;
   le1024["le"] = "1024";
   CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_token_usage_bucket", le256)->value == 0);
-  CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_token_usage_bucket", le1024)->value == 1);
+  CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_token_usage_bucket", le1024)->value ==
+        1);
   auto out = in;
   out["gen_ai_token_type"] = "output";
   CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_token_usage_sum", out)->value == 20);
@@ -289,8 +313,13 @@ TEST_CASE("openai: /metrics has the GenAI histograms of the model calls", "[serv
                               {"error_type", ""}};
   auto failed = ok;
   failed["error_type"] = "400";
-  REQUIRE(prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", ok));
-  CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", ok)->value == 1);
-  REQUIRE(prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", failed));
-  CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", failed)->value == 1);
+  REQUIRE(
+      prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", ok));
+  CHECK(prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", ok)
+            ->value == 1);
+  REQUIRE(prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count",
+                                  failed));
+  CHECK(
+      prometheus::find_sample(scrape.doc, "gen_ai_client_operation_duration_seconds_count", failed)
+          ->value == 1);
 }

@@ -42,7 +42,9 @@ double inflight(std::uint16_t port) {
 }  // namespace
 
 TEST_CASE("weft serve refuses to start on a bad flow, naming file and line", "[serve][process]") {
-  auto dir = flows_dir("bad", {serve_flows[0], "flow: broken\nnodes:\n  a: {type: nosuch}\noutputs: {y: a.value}\n"});
+  auto dir = flows_dir(
+      "bad",
+      {serve_flows[0], "flow: broken\nnodes:\n  a: {type: nosuch}\noutputs: {y: a.value}\n"});
   serve_process srv({"--flows", dir.string()});
   CHECK(srv.port() == 0);
   CHECK(srv.wait() == 2);
@@ -57,10 +59,12 @@ TEST_CASE("weft serve names the address when it cannot listen", "[serve][process
   auto dir = flows_dir("ok", {serve_flows[0]});
   serve_process first({"--flows", dir.string()});
   REQUIRE(first.port());
-  serve_process second({"--flows", dir.string(), "--listen", "127.0.0.1:" + std::to_string(first.port())});
+  serve_process second(
+      {"--flows", dir.string(), "--listen", "127.0.0.1:" + std::to_string(first.port())});
   CHECK(second.port() == 0);
   CHECK(second.wait() == 2);
-  CHECK(second.err().find("cannot listen on 127.0.0.1:" + std::to_string(first.port())) != std::string::npos);
+  CHECK(second.err().find("cannot listen on 127.0.0.1:" + std::to_string(first.port())) !=
+        std::string::npos);
   CHECK(first.stop(SIGTERM) == 0);
 }
 
@@ -80,9 +84,11 @@ TEST_CASE("SIGTERM during load: in-flight requests answered, spans in the file, 
     REQUIRE(conns.back()->ok());
     traces.push_back(tracing::trace_id::random().to_hex());
     parents.push_back(tracing::span_id::random().to_hex());
-    auto body = R"({"session_id": "s-)" + std::to_string(i) + R"(", "user_id": "u-)" + std::to_string(i) + "\"}";
-    REQUIRE(conns.back()->send(json_post("/v1/flows/slow/runs", body,
-                                         "traceparent: 00-" + traces.back() + "-" + parents.back() + "-01\r\n")));
+    auto body = R"({"session_id": "s-)" + std::to_string(i) + R"(", "user_id": "u-)" +
+                std::to_string(i) + "\"}";
+    REQUIRE(conns.back()->send(
+        json_post("/v1/flows/slow/runs", body,
+                  "traceparent: 00-" + traces.back() + "-" + parents.back() + "-01\r\n")));
   }
   // All runs started; then the signal comes in the middle of them.
   auto until = std::chrono::steady_clock::now() + 5s;

@@ -16,8 +16,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/prometheus_text.hpp"
 #include "support/proc_status.hpp"
+#include "support/prometheus_text.hpp"
 #include "support/raw_http.hpp"
 #include "support/serve_fixture.hpp"
 #include "support/serve_process.hpp"
@@ -70,7 +70,8 @@ TEST_CASE("soak: slow readers, half-closers and pipeliners do not hurt ordinary 
         auto t0 = std::chrono::steady_clock::now();
         if (!c.send(echo(t * 1000000 + i))) break;
         auto r = c.read_response(10s);
-        auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                      .count();
         if (!r || r->status != 200) {
           ++failures;
           break;
@@ -144,14 +145,15 @@ TEST_CASE("soak: slow readers, half-closers and pipeliners do not hurt ordinary 
   REQUIRE(m);
   auto doc = prometheus::parse(m->body);
   REQUIRE(doc);
-  auto runs = prometheus::sample_value(doc.doc, "weft_runs_total", {{"flow", "echo"}, {"status", "ok"}});
+  auto runs =
+      prometheus::sample_value(doc.doc, "weft_runs_total", {{"flow", "echo"}, {"status", "ok"}});
   auto dropped = prometheus::sample_value(doc.doc, "weft_http_answers_dropped_total", {});
   std::sort(normal_ms.begin(), normal_ms.end());
   REQUIRE(!normal_ms.empty());
   auto p99 = normal_ms[normal_ms.size() * 99 / 100];
   WARN("soak " << length.count() << " s: " << normal_ms.size() << " ordinary requests, p99 " << p99
-               << " ms; runs " << runs << ", answers received " << run_answers.load() << ", dropped "
-               << dropped << "; RSS " << rss_early << " -> " << rss_late << " KiB");
+               << " ms; runs " << runs << ", answers received " << run_answers.load()
+               << ", dropped " << dropped << "; RSS " << rss_early << " -> " << rss_late << " KiB");
   CHECK(failures.load() == 0);
   CHECK(p99 < 1000);
   // Every executed run reached its client, or is counted as dropped.

@@ -37,7 +37,9 @@ constexpr std::size_t deltas_per_stream = 50;
 constexpr std::size_t spans_per_run = 6;
 
 // The i-th delta of the answer to `prompt`.
-std::string delta(const std::string& prompt, std::size_t i) { return "<" + prompt + ":" + std::to_string(i) + ">"; }
+std::string delta(const std::string& prompt, std::size_t i) {
+  return "<" + prompt + ":" + std::to_string(i) + ">";
+}
 
 std::string answer(const std::string& prompt) {
   std::string s;
@@ -49,7 +51,9 @@ std::string answer(const std::string& prompt) {
 std::string prompt_of(const chat_request& r) {
   if (!r.json.is_object() || !r.json.contains("messages")) return {};
   auto& m = r.json["messages"];
-  if (!m.is_array() || m.empty() || !m.back().contains("content") || !m.back()["content"].is_string()) return {};
+  if (!m.is_array() || m.empty() || !m.back().contains("content") ||
+      !m.back()["content"].is_string())
+    return {};
   return m.back()["content"].get<std::string>();
 }
 
@@ -88,8 +92,8 @@ std::string user_for(std::size_t i) { return "u" + std::to_string(i % 13); }
 
 // Checks one stream's response; "" when it is right, else what is wrong.
 // On success fills the run's trace and run ids.
-std::string check_stream(const std::optional<raw_response>& r, std::size_t i, std::string& trace_hex,
-                         std::string& run_id) {
+std::string check_stream(const std::optional<raw_response>& r, std::size_t i,
+                         std::string& trace_hex, std::string& run_id) {
   if (!r) return "no response";
   if (r->status != 200) return "status " + std::to_string(r->status);
   if (r->header("content-type") != "text/event-stream") return "content-type not text/event-stream";
@@ -98,11 +102,14 @@ std::string check_stream(const std::optional<raw_response>& r, std::size_t i, st
   // node_finished sub, run_finished
   if (events.size() != deltas_per_stream + 5) return "events: " + std::to_string(events.size());
   for (std::size_t k = 0; k < events.size(); ++k)
-    if (events[k].id != std::to_string(k + 1)) return "event " + std::to_string(k) + " has id " + events[k].id;
+    if (events[k].id != std::to_string(k + 1))
+      return "event " + std::to_string(k) + " has id " + events[k].id;
   const auto sub = value::array({"sub"}), inner = value::array({"sub", "ask"});
   auto expect = [&](std::size_t k, const char* type, const value& path) -> std::string {
-    if (events[k].type != type) return "event " + std::to_string(k) + " is " + events[k].type + ", not " + type;
-    if (events[k].data["path"] != path) return "event " + std::to_string(k) + " path " + events[k].data["path"].dump();
+    if (events[k].type != type)
+      return "event " + std::to_string(k) + " is " + events[k].type + ", not " + type;
+    if (events[k].data["path"] != path)
+      return "event " + std::to_string(k) + " path " + events[k].data["path"].dump();
     return {};
   };
   if (auto e = expect(0, "node_started", sub); !e.empty()) return e;
@@ -114,7 +121,8 @@ std::string check_stream(const std::optional<raw_response>& r, std::size_t i, st
     auto& d = events[2 + k].data["data"];
     if (!d.is_string()) return "chunk " + std::to_string(k) + " data is not a string";
     if (d.get<std::string>() != delta(prompt, k))
-      return "chunk " + std::to_string(k) + " is " + d.get<std::string>() + ", not " + delta(prompt, k);
+      return "chunk " + std::to_string(k) + " is " + d.get<std::string>() + ", not " +
+             delta(prompt, k);
     joined += d.get<std::string>();
   }
   if (joined != answer(prompt)) return "chunks joined differ";
@@ -123,8 +131,10 @@ std::string check_stream(const std::optional<raw_response>& r, std::size_t i, st
   auto& done = events.back();
   if (done.type != "run_finished") return "last event is " + done.type;
   if (done.data["status"] != "ok") return "run status " + done.data.dump();
-  if (done.data["outputs"]["text"] != answer(prompt)) return "outputs " + done.data["outputs"].dump();
-  if (!done.data["trace_id"].is_string() || !done.data["run_id"].is_string()) return "no trace_id or run_id";
+  if (done.data["outputs"]["text"] != answer(prompt))
+    return "outputs " + done.data["outputs"].dump();
+  if (!done.data["trace_id"].is_string() || !done.data["run_id"].is_string())
+    return "no trace_id or run_id";
   trace_hex = done.data["trace_id"].get<std::string>();
   run_id = done.data["run_id"].get<std::string>();
   return {};
@@ -132,8 +142,9 @@ std::string check_stream(const std::optional<raw_response>& r, std::size_t i, st
 
 }  // namespace
 
-TEST_CASE("serve sse: 2,000 concurrent streams of a sub-flow's streamed model call, in order, audited",
-          "[serve][sse][concurrency]") {
+TEST_CASE(
+    "serve sse: 2,000 concurrent streams of a sub-flow's streamed model call, in order, audited",
+    "[serve][sse][concurrency]") {
   using clock = std::chrono::steady_clock;
   // Declared first, so it outlives the engine's connections to it.
   chat_server srv;
@@ -156,8 +167,9 @@ TEST_CASE("serve sse: 2,000 concurrent streams of a sub-flow's streamed model ca
     REQUIRE(conns.back()->ok());
   }
   for (std::size_t i = 0; i < streams; ++i) {
-    auto body = R"({"stream": true, "inputs": {"prompt": ")" + prompt_for(i) + R"("}, "session_id": ")" +
-                session_for(i) + R"(", "user_id": ")" + user_for(i) + R"("})";
+    auto body = R"({"stream": true, "inputs": {"prompt": ")" + prompt_for(i) +
+                R"("}, "session_id": ")" + session_for(i) + R"(", "user_id": ")" + user_for(i) +
+                R"("})";
     REQUIRE(conns[i]->send(json_post("/v1/flows/relay/runs", body)));
   }
   const auto t_sent = clock::now();
@@ -246,9 +258,12 @@ TEST_CASE("serve sse: 2,000 concurrent streams of a sub-flow's streamed model ca
   CHECK(report.spans == streams * spans_per_run);
   CHECK(f.svc->runs_in_flight() == 0);
 
-  auto ms = [](auto d) { return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
-  WARN("sse concurrency: " << streams << " streams x " << deltas_per_stream << " chunks: connect+send "
-                            << ms(t_sent - t0) << " ms, read " << ms(t_read - t_sent) << " ms, spans "
-                            << ms(t_spans - t_read) << " ms, audit " << ms(clock::now() - t_spans)
-                            << " ms; model server connections: " << srv.connections_accepted());
+  auto ms = [](auto d) {
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
+  WARN("sse concurrency: " << streams << " streams x " << deltas_per_stream
+                           << " chunks: connect+send " << ms(t_sent - t0) << " ms, read "
+                           << ms(t_read - t_sent) << " ms, spans " << ms(t_spans - t_read)
+                           << " ms, audit " << ms(clock::now() - t_spans)
+                           << " ms; model server connections: " << srv.connections_accepted());
 }

@@ -37,20 +37,23 @@ void add_ticker(engine& eng) {
   add_type(eng, "ticker", [](node_context& ctx, value_map in) {
     auto v = in["value"];
     const int ms = v.value("ms", 0);
-    ctx.after(std::chrono::milliseconds(ms),
-              tick_step{ctx.shared_from_this(), 0, v.value("n", 3), ms, v.value("size", std::size_t{0})});
+    ctx.after(std::chrono::milliseconds(ms), tick_step{ctx.shared_from_this(), 0, v.value("n", 3),
+                                                       ms, v.value("size", std::size_t{0})});
   });
 }
 
 const std::vector<std::string> sse_flows = {
-    "flow: ticks\ninputs: {x: {type: object}}\nnodes:\n  t: {type: ticker, inputs: {value: $inputs.x}}\n"
+    "flow: ticks\ninputs: {x: {type: object}}\nnodes:\n  t: {type: ticker, inputs: {value: "
+    "$inputs.x}}\n"
     "outputs: {count: t.value}\n",
     // The same, one sub-flow down: its events carry their path.
     "flow: nested\ninputs: {x: {type: object}}\nnodes:\n"
-    "  sub: {type: flow, params: {flow: {flow: inner, inputs: {x: {type: object}}, nodes: {t: {type: ticker, "
+    "  sub: {type: flow, params: {flow: {flow: inner, inputs: {x: {type: object}}, nodes: {t: "
+    "{type: ticker, "
     "inputs: {value: $inputs.x}}}, outputs: {count: t.value}}}, inputs: {x: $inputs.x}}\n"
     "outputs: {count: sub.count}\n",
-    "flow: broken\nnodes:\n  boom: {type: fail, params: {message: no luck}}\noutputs: {v: boom.value}\n"};
+    "flow: broken\nnodes:\n  boom: {type: fail, params: {message: no luck}}\noutputs: {v: "
+    "boom.value}\n"};
 
 serve::service_config quick_heartbeat(std::size_t cap = 1 << 20) {
   serve::service_config sc;
@@ -81,12 +84,14 @@ std::vector<parsed_event> parse_events(std::string_view body, std::size_t split 
 }
 
 std::string stream_post(const std::string& flow, const std::string& body, bool header = false) {
-  return json_post("/v1/flows/" + flow + "/runs", body, header ? "Accept: text/event-stream\r\n" : "");
+  return json_post("/v1/flows/" + flow + "/runs", body,
+                   header ? "Accept: text/event-stream\r\n" : "");
 }
 
 }  // namespace
 
-TEST_CASE("serve sse: the run's events in order, at every byte split, then keep-alive", "[serve][sse]") {
+TEST_CASE("serve sse: the run's events in order, at every byte split, then keep-alive",
+          "[serve][sse]") {
   serve_fixture f(quick_heartbeat(), {}, add_ticker, sse_flows);
   raw_conn c(f.port());
   REQUIRE(c.send(stream_post("nested", R"({"inputs": {"x": {"n": 4}}})", true)));
@@ -101,8 +106,9 @@ TEST_CASE("serve sse: the run's events in order, at every byte split, then keep-
   REQUIRE(events.size() == 9);
   std::vector<std::string> types;
   for (auto& e : events) types.push_back(e.type);
-  CHECK(types == std::vector<std::string>{"node_started", "node_started", "chunk", "chunk", "chunk", "chunk",
-                                          "node_finished", "node_finished", "run_finished"});
+  CHECK(types == std::vector<std::string>{"node_started", "node_started", "chunk", "chunk", "chunk",
+                                          "chunk", "node_finished", "node_finished",
+                                          "run_finished"});
   for (std::size_t i = 0; i < events.size(); ++i) CHECK(events[i].id == std::to_string(i + 1));
   CHECK(events[1].data["path"] == value::array({"sub", "t"}));
   for (int k = 0; k < 4; ++k) CHECK(events[2 + k].data["data"] == "tick " + std::to_string(k));
@@ -138,7 +144,8 @@ TEST_CASE("serve sse: stream in the body, a failed run, heartbeats", "[serve][ss
   CHECK(events.back().data["node"] == "boom");
 
   // A run that is quiet for 450 ms gets heartbeat comments (every 100 ms).
-  REQUIRE(c.send(stream_post("ticks", R"({"stream": true, "inputs": {"x": {"n": 1, "ms": 450}}})")));
+  REQUIRE(
+      c.send(stream_post("ticks", R"({"stream": true, "inputs": {"x": {"n": 1, "ms": 450}}})")));
   auto slow = c.read_response();
   REQUIRE(slow);
   std::string raw;
@@ -151,13 +158,14 @@ TEST_CASE("serve sse: stream in the body, a failed run, heartbeats", "[serve][ss
   CHECK(bad->status == 400);
 }
 
-TEST_CASE("serve sse: a client that leaves cancels its run, unless it said continue", "[serve][sse]") {
+TEST_CASE("serve sse: a client that leaves cancels its run, unless it said continue",
+          "[serve][sse]") {
   serve_fixture f(quick_heartbeat(), {}, add_ticker, sse_flows);
   std::string cancelled_trace, continued_trace;
   for (bool keep : {false, true}) {
     raw_conn c(f.port());
-    std::string body = std::string(R"({"stream": true, "session_id": ")") + (keep ? "keep" : "cancel") +
-                       R"(", "inputs": {"x": {"n": 20, "ms": 50}})" +
+    std::string body = std::string(R"({"stream": true, "session_id": ")") +
+                       (keep ? "keep" : "cancel") + R"(", "inputs": {"x": {"n": 20, "ms": 50}})" +
                        (keep ? R"(, "on_disconnect": "continue")" : "") + "}";
     REQUIRE(c.send(stream_post("ticks", body)));
     REQUIRE(c.read_until("tick 1", 5s));
@@ -199,7 +207,8 @@ TEST_CASE("serve sse: a client too slow to read gets an error event, and the ove
           "[serve][sse]") {
   serve_fixture f(quick_heartbeat(32 * 1024), {}, add_ticker, sse_flows);
   raw_conn c(f.port(), 4096);  // a small window, and nothing read for now
-  REQUIRE(c.send(stream_post("ticks", R"({"stream": true, "inputs": {"x": {"n": 5000, "size": 2000}}})")));
+  REQUIRE(c.send(
+      stream_post("ticks", R"({"stream": true, "inputs": {"x": {"n": 5000, "size": 2000}}})")));
   auto until = std::chrono::steady_clock::now() + 10s;
   while (f.server->stream_overflows() == 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(10ms);
@@ -229,7 +238,8 @@ TEST_CASE("serve sse: a client too slow to read gets an error event, and the ove
   CHECK(value_of("weft_run_events_total") > 0);
 }
 
-TEST_CASE("serve sse: a chunk event printed field by field is the event to_json() prints", "[serve][sse]") {
+TEST_CASE("serve sse: a chunk event printed field by field is the event to_json() prints",
+          "[serve][sse]") {
   // The fast path must match the generic one byte for byte, for the bytes
   // that need escaping or replacing too.
   std::vector<run_event> cases;
@@ -248,7 +258,8 @@ TEST_CASE("serve sse: a chunk event printed field by field is the event to_json(
   e.data = nullptr;
   cases.push_back(e);
   for (auto& c : cases) {
-    auto generic = serve::sse_event("chunk", c.to_json().dump(-1, ' ', false, flows::value::error_handler_t::replace), 42);
+    auto generic = serve::sse_event(
+        "chunk", c.to_json().dump(-1, ' ', false, flows::value::error_handler_t::replace), 42);
     CHECK(serve::run_event_sse(c, 42) == generic);
   }
 }

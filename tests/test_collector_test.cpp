@@ -80,8 +80,8 @@ class raw_connection {
 };
 
 std::string post_text(std::string path, std::string body, std::string extra_headers = "") {
-  return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
+  return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n" + extra_headers + "\r\n" + body;
 }
 
 }  // namespace
@@ -162,8 +162,8 @@ TEST_CASE("test_collector: scripted faults are consumed in order", "[net]") {
               fault::reset_connection()});
   raw_connection c(col.port());
   c.send(post_text("/v1/traces", "a"));
-  CHECK(c.read_response() == std::pair<std::string, std::string>{"HTTP/1.1 503 Service Unavailable",
-                                                                 "down"});
+  CHECK(c.read_response() ==
+        std::pair<std::string, std::string>{"HTTP/1.1 503 Service Unavailable", "down"});
   auto t0 = std::chrono::steady_clock::now();
   c.send(post_text("/v1/traces", "b"));
   CHECK(c.read_response().first == "HTTP/1.1 201 Status");

@@ -36,8 +36,8 @@ struct four_levels {
       sub_roots.push_back(t.child_run(subs.back(), "inner", run + ".s"));
       auto loop = t.node(sub_roots.back(), "again", "loop");
       for (int k = 0; k < 2; ++k) {
-        auto it = t.child_run(loop, "body", run + ".s.l" + std::to_string(k),
-                              "weft.loop.iteration", k);
+        auto it =
+            t.child_run(loop, "body", run + ".s.l" + std::to_string(k), "weft.loop.iteration", k);
         t.node(it, "step", "template");
       }
     }
@@ -128,14 +128,16 @@ TEST_CASE("audit: a child run's root under another run's node fails", "[tracing]
   CHECK_THAT(rep.problems[0], Catch::Contains("is neither a node span nor a span a node opened"));
 }
 
-TEST_CASE("audit: a child run's root without weft.parent_run.id fails", "[tracing][audit][nested]") {
+TEST_CASE("audit: a child run's root without weft.parent_run.id fails",
+          "[tracing][audit][nested]") {
   four_levels f;
   f.t.drop(f.items[0], "weft.parent_run.id");
   auto rep = audit_traces(f.t.spans, {expect()});
   INFO(all(rep));
   REQUIRE(rep.problem_count == 1);
   CHECK_THAT(rep.problems[0], Catch::Contains("span 'item_flow'"));
-  CHECK_THAT(rep.problems[0], Catch::Contains("has no weft.parent_run.id, yet its parent span 'fan'"));
+  CHECK_THAT(rep.problems[0],
+             Catch::Contains("has no weft.parent_run.id, yet its parent span 'fan'"));
 }
 
 TEST_CASE("audit: two child runs with one id, or a child with its parent's id, fail",
@@ -216,8 +218,7 @@ TEST_CASE("audit: spans without weft.root_run.id (before child runs) still pass"
 
 TEST_CASE("audit: counts, roots and cycles", "[tracing][audit][nested]") {
   four_levels f;
-  CHECK_THAT(all(audit_traces(f.t.spans, {expect(5)})),
-             Catch::Contains("27 spans, expected 5"));
+  CHECK_THAT(all(audit_traces(f.t.spans, {expect(5)})), Catch::Contains("27 spans, expected 5"));
 
   // The root is a node span: the run's own span is missing.
   nested_trace t(the_trace);

@@ -107,7 +107,8 @@ TEST_CASE("the streaming audit forgets each fixed-shape trace once complete",
   std::uint64_t started = 0;
   std::size_t fed = 0;
   while (started < runs || !open.empty()) {
-    while (open.size() < window && started < runs) open.push_back(chain_trace(started++)), next.push_back(0);
+    while (open.size() < window && started < runs)
+      open.push_back(chain_trace(started++)), next.push_back(0);
     for (std::size_t k = 0; k < open.size();) {
       a.add(open[k][next[k]]);
       a.add(chain_trace(1'000'000 + fed++ % 7)[3]);  // a foreign trace's span
@@ -239,7 +240,8 @@ std::size_t write_big_trace_file(const fs::path& path, std::size_t mb) {
   const std::size_t lines = mb * 1024 * 1024 / line.size() + 1;
   std::FILE* f = std::fopen(path.c_str(), "wb");
   REQUIRE(f);
-  for (std::size_t i = 0; i < lines; ++i) REQUIRE(std::fwrite(line.data(), 1, line.size(), f) == line.size());
+  for (std::size_t i = 0; i < lines; ++i)
+    REQUIRE(std::fwrite(line.data(), 1, line.size(), f) == line.size());
   REQUIRE(std::fclose(f) == 0);
   return lines * batch.size();
 }
@@ -255,18 +257,19 @@ TEST_CASE("weft load audits a trace file of hundreds of MB with flat memory",
   fs::remove(small);
 
   // The same load with an empty trace file, for the RSS the runs take.
-  auto base = run_weft_rusage({"load", src("examples/chain10.yaml"), "--runs", "2000", "--concurrency",
-                               "64", "--json", "--no-progress"},
+  auto base = run_weft_rusage({"load", src("examples/chain10.yaml"), "--runs", "2000",
+                               "--concurrency", "64", "--json", "--no-progress"},
                               {"WEFT_TRACE_FILE=" + small.string()});
   INFO(base.err);
   REQUIRE(base.code == 0);
 
   auto t0 = std::chrono::steady_clock::now();
   const std::size_t foreign = write_big_trace_file(big, mb);
-  const double write_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double write_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // Without --trace-file, load appends to WEFT_TRACE_FILE and audits all of it.
-  auto r = run_weft_rusage({"load", src("examples/chain10.yaml"), "--runs", "2000", "--concurrency", "64",
-                            "--json", "--no-progress"},
+  auto r = run_weft_rusage({"load", src("examples/chain10.yaml"), "--runs", "2000", "--concurrency",
+                            "64", "--json", "--no-progress"},
                            {"WEFT_TRACE_FILE=" + big.string()});
   const auto size = fs::file_size(big);
   fs::remove(big);
@@ -281,9 +284,9 @@ TEST_CASE("weft load audits a trace file of hundreds of MB with flat memory",
   CHECK_THAT(r.err, Catch::Contains("appending to trace file"));
   const double audit_s = j["audit"]["seconds"].get<double>();
   WARN("trace file " << size / (1024 * 1024) << " MiB (" << foreign + 22000 << " spans, written in "
-                     << write_s << " s): weft load peak RSS " << r.max_rss_kib / 1024
-                     << " MiB (" << base.max_rss_kib / 1024 << " MiB with an empty file), audit "
-                     << audit_s << " s");
+                     << write_s << " s): weft load peak RSS " << r.max_rss_kib / 1024 << " MiB ("
+                     << base.max_rss_kib / 1024 << " MiB with an empty file), audit " << audit_s
+                     << " s");
   // Holding the file's spans took over 1 KiB of RSS per span (280 MB for
   // 440,000); the streaming audit holds none of them: a few MiB over the
   // same load's RSS with an empty file, whatever the size of the file.
@@ -300,8 +303,8 @@ TEST_CASE("weft load --trace-file truncates the file; without it, load appends a
     f << weft::tracing::encode_export_request(old, {"weft", "test"}) << "\nnot json\n";
   };
   write_old();
-  auto r = run_weft_rusage({"load", src("examples/chain10.yaml"), "--runs", "20", "--concurrency", "4",
-                            "--json", "--no-progress", "--trace-file", path.string()},
+  auto r = run_weft_rusage({"load", src("examples/chain10.yaml"), "--runs", "20", "--concurrency",
+                            "4", "--json", "--no-progress", "--trace-file", path.string()},
                            {});
   INFO(r.err);
   REQUIRE(r.code == 0);

@@ -64,7 +64,8 @@ TEST_CASE("file_sink: N batches make N lines of valid JSON", "[tracing]") {
   CHECK(sink->path() == path);
 
   constexpr int batches = 7;
-  for (int b = 0; b < batches; ++b) CHECK(sink->write(make_batch(b + 1, "b" + std::to_string(b))).empty());
+  for (int b = 0; b < batches; ++b)
+    CHECK(sink->write(make_batch(b + 1, "b" + std::to_string(b))).empty());
   CHECK(sink->write({}).empty());  // empty batch: no empty line
   CHECK(sink->flush().empty());
 

@@ -18,7 +18,8 @@ namespace {
 
 constexpr std::uint64_t t0 = 1700000000123456789ULL;  // 2023-11-14T22:13:20.123456789Z
 
-const char* input_messages = R"([{"role":"user","parts":[{"type":"text","content":"Weather in Paris?"}]}])";
+const char* input_messages =
+    R"([{"role":"user","parts":[{"type":"text","content":"Weather in Paris?"}]}])";
 const char* output_messages =
     R"([{"role":"assistant","parts":[{"type":"text","content":"Sunny."}],"finish_reason":"stop"}])";
 const char* system_instructions = R"([{"type":"text","content":"You are terse."}])";
@@ -140,9 +141,9 @@ const std::vector<std::string> generation_keys = {
     "langfuse.observation.usage_details", "langfuse.observation.cost_details",
     "langfuse.observation.completion_start_time"};
 
-const std::vector<std::string> content_keys = {"gen_ai.input.messages", "gen_ai.output.messages",
-                                               "gen_ai.system_instructions", "gen_ai.tool.call.arguments",
-                                               "gen_ai.tool.call.result"};
+const std::vector<std::string> content_keys = {
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+    "gen_ai.tool.call.arguments", "gen_ai.tool.call.result"};
 
 // The one observation event of a non-root span.
 json legacy_event(const span_record& s, bool content) {
@@ -198,19 +199,27 @@ TEST_CASE("langfuse genai: observation types by gen_ai.operation.name", "[langfu
 
 // ---------------------------------------------------------------- OTLP: generations
 
-TEST_CASE("langfuse genai: a chat span becomes a generation with every field", "[langfuse][genai]") {
+TEST_CASE("langfuse genai: a chat span becomes a generation with every field",
+          "[langfuse][genai]") {
   const span_record s = mapped(chat_span(), false);
 
   CHECK(text(s, "langfuse.observation.type") == "generation");
   CHECK(text(s, "langfuse.observation.model.name") == "gpt-4o-2024-08-06");  // the response model
   CHECK(json_text(s, "langfuse.observation.model.parameters") ==
-        json{{"temperature", 0.2}, {"top_p", 0.9}, {"max_tokens", 256}, {"seed", 42},
+        json{{"temperature", 0.2},
+             {"top_p", 0.9},
+             {"max_tokens", 256},
+             {"seed", 42},
              {"stop", R"(["\n\n","END"])"}});
-  CHECK(json_text(s, "langfuse.observation.usage_details") ==
-        json{{"input", 60}, {"input_cache_read", 40}, {"output", 30}, {"output_reasoning", 20}, {"total", 150}});
+  CHECK(json_text(s, "langfuse.observation.usage_details") == json{{"input", 60},
+                                                                   {"input_cache_read", 40},
+                                                                   {"output", 30},
+                                                                   {"output_reasoning", 20},
+                                                                   {"total", 150}});
   CHECK(json_text(s, "langfuse.observation.cost_details") ==
         json{{"input", 0.00025}, {"output", 0.0005}, {"total", 0.00075}});
-  CHECK(text(s, "langfuse.observation.completion_start_time") == "2023-11-14T22:13:20.373Z");  // + 250.5 ms
+  CHECK(text(s, "langfuse.observation.completion_start_time") ==
+        "2023-11-14T22:13:20.373Z");  // + 250.5 ms
 
   // The ordinary mapping is still there.
   CHECK(text(s, "langfuse.trace.name") == "assistant");
@@ -251,9 +260,11 @@ TEST_CASE("langfuse genai: a chat span becomes a generation with every field", "
 TEST_CASE("langfuse genai: optional generation fields only when given", "[langfuse][genai]") {
   const span_record s = mapped(plain_chat_span(), false);
   CHECK(text(s, "langfuse.observation.type") == "generation");
-  CHECK(text(s, "langfuse.observation.model.name") == "gpt-4o-mini");  // no response model: the request's
+  CHECK(text(s, "langfuse.observation.model.name") ==
+        "gpt-4o-mini");  // no response model: the request's
   CHECK(json_text(s, "langfuse.observation.model.parameters") == json{{"temperature", 0.7}});
-  CHECK(json_text(s, "langfuse.observation.usage_details") == json{{"input", 12}, {"output", 34}, {"total", 46}});
+  CHECK(json_text(s, "langfuse.observation.usage_details") ==
+        json{{"input", 12}, {"output", 34}, {"total", 46}});
   CHECK_FALSE(s.find("langfuse.observation.cost_details"));
   CHECK_FALSE(s.find("langfuse.observation.completion_start_time"));
 
@@ -269,7 +280,8 @@ TEST_CASE("langfuse genai: optional generation fields only when given", "[langfu
   SECTION("only some costs") {
     span_record priced = plain_chat_span();
     priced.set("weft.llm.cost.total", 0.5);
-    CHECK(json_text(mapped(priced, false), "langfuse.observation.cost_details") == json{{"total", 0.5}});
+    CHECK(json_text(mapped(priced, false), "langfuse.observation.cost_details") ==
+          json{{"total", 0.5}});
   }
   SECTION("values Langfuse would refuse are left out") {
     span_record odd = base_span("chat m", span_kind::client);
@@ -316,19 +328,22 @@ TEST_CASE("langfuse genai: chat content only with content on", "[langfuse][genai
         json::parse(R"([{"role":"system","parts":[{"type":"text","content":"You are terse."}]},
                         {"role":"user","parts":[{"type":"text","content":"Weather in Paris?"}]}])"));
   CHECK(json_text(s, "langfuse.observation.output") == json::parse(output_messages));
-  CHECK_FALSE(s.find("langfuse.trace.input"));  // not the run's root
+  CHECK_FALSE(s.find("langfuse.trace.input"));                // not the run's root
   CHECK(text(s, "gen_ai.input.messages") == input_messages);  // the attributes themselves stay
 
   SECTION("no system instructions: the messages as they are") {
     span_record c = chat_span();
-    std::erase_if(c.attributes, [](const attribute& a) { return a.key == "gen_ai.system_instructions"; });
+    std::erase_if(c.attributes,
+                  [](const attribute& a) { return a.key == "gen_ai.system_instructions"; });
     CHECK(text(mapped(c, true), "langfuse.observation.input") == input_messages);
   }
   SECTION("system instructions without messages") {
     span_record c = chat_span();
-    std::erase_if(c.attributes, [](const attribute& a) { return a.key == "gen_ai.input.messages"; });
-    CHECK(json_text(mapped(c, true), "langfuse.observation.input") ==
-          json::parse(R"([{"role":"system","parts":[{"type":"text","content":"You are terse."}]}])"));
+    std::erase_if(c.attributes,
+                  [](const attribute& a) { return a.key == "gen_ai.input.messages"; });
+    CHECK(
+        json_text(mapped(c, true), "langfuse.observation.input") ==
+        json::parse(R"([{"role":"system","parts":[{"type":"text","content":"You are terse."}]}])"));
   }
   SECTION("an empty message list") {
     span_record c = chat_span();
@@ -341,7 +356,8 @@ TEST_CASE("langfuse genai: chat content only with content on", "[langfuse][genai
     for (auto& a : c.attributes)
       if (a.key == "gen_ai.system_instructions") a.value = std::string("Be \"brief\".");
     const json input = json_text(mapped(c, true), "langfuse.observation.input");
-    CHECK(input.at(0) == json::parse(R"({"role":"system","parts":[{"type":"text","content":"Be \"brief\"."}]})"));
+    CHECK(input.at(0) ==
+          json::parse(R"({"role":"system","parts":[{"type":"text","content":"Be \"brief\"."}]})"));
     CHECK(input.size() == 2);
   }
   SECTION("messages that are not a JSON array go as they are") {
@@ -388,7 +404,8 @@ TEST_CASE("langfuse genai: agents and tools", "[langfuse][genai]") {
     CHECK_FALSE(s.find("langfuse.observation.model.name"));
     CHECK_FALSE(s.find("langfuse.observation.model.parameters"));
     CHECK_FALSE(s.find("langfuse.observation.cost_details"));
-    CHECK(std::get<std::int64_t>(*s.find("gen_ai.usage.input_tokens")) == 300);  // still there as an attribute
+    CHECK(std::get<std::int64_t>(*s.find("gen_ai.usage.input_tokens")) ==
+          300);  // still there as an attribute
   }
   SECTION("tool, with content") {
     const span_record s = mapped(tool_span(), true);
@@ -410,17 +427,23 @@ TEST_CASE("langfuse genai: agents and tools", "[langfuse][genai]") {
 
 // ---------------------------------------------------------------- legacy
 
-TEST_CASE("langfuse genai legacy: a chat span is a generation-create with each field", "[langfuse][genai]") {
+TEST_CASE("langfuse genai legacy: a chat span is a generation-create with each field",
+          "[langfuse][genai]") {
   const json event = legacy_event(chat_span(), false);
   const json& b = event.at("body");
   CHECK(event.at("type") == "generation-create");
   CHECK(b.at("name") == "chat gpt-4o");
   CHECK(b.at("model") == "gpt-4o-2024-08-06");
-  CHECK(b.at("modelParameters") ==
-        json{{"temperature", 0.2}, {"top_p", 0.9}, {"max_tokens", 256}, {"seed", 42},
-             {"stop", R"(["\n\n","END"])"}});
-  CHECK(b.at("usageDetails") ==
-        json{{"input", 60}, {"input_cache_read", 40}, {"output", 30}, {"output_reasoning", 20}, {"total", 150}});
+  CHECK(b.at("modelParameters") == json{{"temperature", 0.2},
+                                        {"top_p", 0.9},
+                                        {"max_tokens", 256},
+                                        {"seed", 42},
+                                        {"stop", R"(["\n\n","END"])"}});
+  CHECK(b.at("usageDetails") == json{{"input", 60},
+                                     {"input_cache_read", 40},
+                                     {"output", 30},
+                                     {"output_reasoning", 20},
+                                     {"total", 150}});
   CHECK(b.at("costDetails") == json{{"input", 0.00025}, {"output", 0.0005}, {"total", 0.00075}});
   CHECK(b.at("completionStartTime") == "2023-11-14T22:13:20.373956Z");
   CHECK(b.at("startTime") == "2023-11-14T22:13:20.123456Z");
@@ -486,11 +509,13 @@ TEST_CASE("langfuse genai legacy: a chat span is a generation-create with each f
   }
 }
 
-TEST_CASE("langfuse genai legacy: node spans, agents and tools are span-create", "[langfuse][genai]") {
+TEST_CASE("langfuse genai legacy: node spans, agents and tools are span-create",
+          "[langfuse][genai]") {
   SECTION("node span of type llm.chat") {
     const json event = legacy_event(node_span("answer", "llm.chat"), false);
     CHECK(event.at("type") == "span-create");
-    for (const char* key : {"model", "modelParameters", "usageDetails", "costDetails", "completionStartTime"})
+    for (const char* key :
+         {"model", "modelParameters", "usageDetails", "costDetails", "completionStartTime"})
       CHECK_FALSE(event.at("body").contains(key));
   }
   SECTION("agent") {

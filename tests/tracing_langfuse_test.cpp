@@ -65,7 +65,9 @@ std::vector<span_record> make_run(bool with_content) {
   return {run, prompt, llm, broken};
 }
 
-const std::string* text(const span_record& s, std::string_view key) { return string_attribute(s, key); }
+const std::string* text(const span_record& s, std::string_view key) {
+  return string_attribute(s, key);
+}
 
 std::size_t count_key(const span_record& s, std::string_view key) {
   std::size_t n = 0;
@@ -90,10 +92,17 @@ bool matches(std::string_view s, std::string_view pattern) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     switch (pattern[i]) {
-      case 'd': if (c < '0' || c > '9') return false; break;
-      case 'x': if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false; break;
-      case 'v': if (c != '8' && c != '9' && c != 'a' && c != 'b') return false; break;
-      default: if (c != pattern[i]) return false;
+      case 'd':
+        if (c < '0' || c > '9') return false;
+        break;
+      case 'x':
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+        break;
+      case 'v':
+        if (c != '8' && c != '9' && c != 'a' && c != 'b') return false;
+        break;
+      default:
+        if (c != pattern[i]) return false;
     }
   }
   return true;
@@ -105,7 +114,8 @@ bool is_uuid_v4(std::string_view s) { return matches(s, "xxxxxxxx-xxxx-4xxx-vxxx
 
 // ---------------------------------------------------------------- mapping
 
-TEST_CASE("langfuse mapping: trace, session and user on every span, types by component", "[langfuse][tracing]") {
+TEST_CASE("langfuse mapping: trace, session and user on every span, types by component",
+          "[langfuse][tracing]") {
   auto spans = make_run(true);  // content recorded, but not sent:
   add_langfuse_attributes(spans, {});
   for (const auto& s : spans) {
@@ -121,7 +131,8 @@ TEST_CASE("langfuse mapping: trace, session and user on every span, types by com
   }
   REQUIRE(*text(spans[0], "langfuse.observation.type") == "span");
   REQUIRE(*text(spans[1], "langfuse.observation.type") == "span");
-  REQUIRE(*text(spans[2], "langfuse.observation.type") == "generation");  // gen_ai.operation.name chat
+  REQUIRE(*text(spans[2], "langfuse.observation.type") ==
+          "generation");  // gen_ai.operation.name chat
   REQUIRE(*text(spans[3], "langfuse.observation.type") == "span");
 
   SECTION("neither a gen_ai attribute nor an \"llm\" node type alone makes a generation") {
@@ -192,8 +203,9 @@ TEST_CASE("langfuse mapping: environment and release, and no duplicates", "[lang
   for (const auto& s : spans) {
     REQUIRE(*text(s, "langfuse.environment") == "staging");
     REQUIRE(*text(s, "langfuse.release") == "1.4.2");
-    for (auto key : {"langfuse.environment", "langfuse.release", "langfuse.trace.name", "langfuse.session.id",
-                     "langfuse.observation.type", "langfuse.observation.input"})
+    for (auto key :
+         {"langfuse.environment", "langfuse.release", "langfuse.trace.name", "langfuse.session.id",
+          "langfuse.observation.type", "langfuse.observation.input"})
       REQUIRE(count_key(s, key) == 1);
   }
   REQUIRE(*text(spans[1], "langfuse.observation.type") == "agent");
@@ -346,7 +358,8 @@ TEST_CASE("langfuse legacy: oversized fields are truncated and marked", "[langfu
   REQUIRE(input.find("\xE2\x80\xA6[truncated by weft: kept") != std::string::npos);
   REQUIRE(input.find("of 6002 bytes]") != std::string::npos);
   REQUIRE(input.size() < 1100);
-  REQUIRE(b.at("metadata").at("note").get<std::string>().find("truncated by weft") != std::string::npos);
+  REQUIRE(b.at("metadata").at("note").get<std::string>().find("truncated by weft") !=
+          std::string::npos);
   REQUIRE(b.at("statusMessage").get<std::string>().find("truncated by weft") != std::string::npos);
   REQUIRE(b.at("metadata").at("weft.truncated") == true);
   REQUIRE_FALSE(events[3].at("body").at("metadata").contains("weft.truncated"));
@@ -402,8 +415,12 @@ namespace {
 std::string request_with_ids(const std::vector<std::string>& ids) {
   json batch = json::array();
   for (auto& id : ids)
-    batch.push_back({{"id", id}, {"type", "span-create"}, {"timestamp", "t"}, {"body", {{"id", "span-" + id}}}});
-  return json{{"batch", batch}, {"metadata", {{"batch_size", ids.size()}, {"sdk_name", "weft"}}}}.dump();
+    batch.push_back({{"id", id},
+                     {"type", "span-create"},
+                     {"timestamp", "t"},
+                     {"body", {{"id", "span-" + id}}}});
+  return json{{"batch", batch}, {"metadata", {{"batch_size", ids.size()}, {"sdk_name", "weft"}}}}
+      .dump();
 }
 
 }  // namespace
@@ -459,9 +476,11 @@ TEST_CASE("langfuse legacy: subset_batch keeps only the listed events", "[langfu
   REQUIRE(subset_batch("not json", {retry_id}).empty());
 
   // The round trip the exporter does: a 207 asks for a retry of some events.
-  const std::string response =
-      R"({"successes":[],"errors":[{"id":")" + retry_id + R"(","status":502,"message":"bad gateway"}]})";
+  const std::string response = R"({"successes":[],"errors":[{"id":")" + retry_id +
+                               R"(","status":502,"message":"bad gateway"}]})";
   auto r = parse_legacy_response(207, response, bodies[0]);
-  REQUIRE(std::find(r.retry_event_ids.begin(), r.retry_event_ids.end(), retry_id) != r.retry_event_ids.end());
-  REQUIRE(json::parse(subset_batch(bodies[0], r.retry_event_ids)).at("batch").size() == events.size());
+  REQUIRE(std::find(r.retry_event_ids.begin(), r.retry_event_ids.end(), retry_id) !=
+          r.retry_event_ids.end());
+  REQUIRE(json::parse(subset_batch(bodies[0], r.retry_event_ids)).at("batch").size() ==
+          events.size());
 }

@@ -95,8 +95,7 @@ TEST_CASE("otlp_json_reader: round trip with the encoder", "[tracing]") {
 
   std::string error;
   resource_info res;
-  const auto back =
-      read_otlp_json_line(encode_export_request(spans, {"svc", "9.9"}), &error, &res);
+  const auto back = read_otlp_json_line(encode_export_request(spans, {"svc", "9.9"}), &error, &res);
   CHECK(error.empty());
   CHECK(res.service_name == "svc");
   CHECK(res.service_version == "9.9");
@@ -109,11 +108,15 @@ TEST_CASE("otlp_json_reader: round trip with the encoder", "[tracing]") {
 
 TEST_CASE("otlp_json_reader: invalid UTF-8 reads back as U+FFFD", "[tracing]") {
   span_record s = make_span(1);
-  s.name = "a\xff" "b";
+  s.name =
+      "a\xff"
+      "b";
   std::string error;
   const auto back = read_otlp_json_line(encode_export_request({s}, {}), &error);
   REQUIRE(back.size() == 1);
-  CHECK(back[0].name == "a\xef\xbf\xbd" "b");
+  CHECK(back[0].name ==
+        "a\xef\xbf\xbd"
+        "b");
 }
 
 TEST_CASE("otlp_json_reader: other producers' spellings", "[tracing]") {
@@ -139,7 +142,10 @@ TEST_CASE("otlp_json_reader: other producers' spellings", "[tracing]") {
   std::vector<std::pair<span_record, std::string>> got;
   std::string error;
   REQUIRE(read_otlp_json_line(
-      line, [&](span_record&& s, const resource_info& r) { got.emplace_back(std::move(s), r.service_name); },
+      line,
+      [&](span_record&& s, const resource_info& r) {
+        got.emplace_back(std::move(s), r.service_name);
+      },
       &error));
   CHECK(error.empty());
   REQUIRE(got.size() == 2);
@@ -155,7 +161,8 @@ TEST_CASE("otlp_json_reader: other producers' spellings", "[tracing]") {
   CHECK(std::isinf(std::get<double>(*a.find("d"))));
   CHECK(std::get<double>(*a.find("d2")) == 3.0);
   CHECK(std::get<std::vector<std::string>>(*a.find("arr")) == std::vector<std::string>{"x"});
-  CHECK(std::get<std::string>(*a.find("kv")) == R"({"kvlistValue":{"values":[]}})");  // kept as JSON text
+  CHECK(std::get<std::string>(*a.find("kv")) ==
+        R"({"kvlistValue":{"values":[]}})");  // kept as JSON text
   CHECK(std::get<std::string>(*a.find("none")).empty());
   CHECK(a.status == status_code::error);
   CHECK(a.status_message == "m");
@@ -184,14 +191,19 @@ TEST_CASE("otlp_json_reader: errors name the field", "[tracing]") {
              Catch::Contains("request.resourceSpans: expected an array"));
   const std::string prefix = R"({"resourceSpans":[{"scopeSpans":[{"spans":[)";
   const std::string suffix = "]}]}]}";
-  const std::string ok_ids = R"("traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7")";
+  const std::string ok_ids =
+      R"("traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7")";
   CHECK(read_error(prefix + R"({"spanId":"00f067aa0ba902b7"})" + suffix) ==
         "resourceSpans[0].scopeSpans[0].spans[0].traceId: missing");
   CHECK_THAT(read_error(prefix + R"({"traceId":"abc","spanId":"00f067aa0ba902b7"})" + suffix),
              Catch::Contains("spans[0].traceId: expected 32 hex"));
-  CHECK_THAT(read_error(prefix + R"({"traceId":"00000000000000000000000000000000","spanId":"00f067aa0ba902b7"})" + suffix),
-             Catch::Contains("traceId"));
-  CHECK_THAT(read_error(prefix + "{" + ok_ids + "}, {\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}" + suffix),
+  CHECK_THAT(
+      read_error(prefix +
+                 R"({"traceId":"00000000000000000000000000000000","spanId":"00f067aa0ba902b7"})" +
+                 suffix),
+      Catch::Contains("traceId"));
+  CHECK_THAT(read_error(prefix + "{" + ok_ids +
+                        "}, {\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}" + suffix),
              Catch::Contains("spans[1].spanId: missing"));
   CHECK_THAT(read_error(prefix + "{" + ok_ids + R"(,"kind":9})" + suffix),
              Catch::Contains("kind: value 9 is out of range"));
@@ -199,9 +211,11 @@ TEST_CASE("otlp_json_reader: errors name the field", "[tracing]") {
              Catch::Contains("startTimeUnixNano: expected an integer"));
   CHECK_THAT(read_error(prefix + "{" + ok_ids + R"(,"startTimeUnixNano":-5})" + suffix),
              Catch::Contains("startTimeUnixNano"));
-  CHECK_THAT(read_error(prefix + "{" + ok_ids + R"(,"attributes":[{"key":"k","value":{"intValue":"1.5"}}]})" + suffix),
+  CHECK_THAT(read_error(prefix + "{" + ok_ids +
+                        R"(,"attributes":[{"key":"k","value":{"intValue":"1.5"}}]})" + suffix),
              Catch::Contains("attributes[0].value.intValue"));
-  CHECK_THAT(read_error(prefix + "{" + ok_ids + R"(,"attributes":[{"key":"k","value":{"boolValue":"yes"}}]})" + suffix),
+  CHECK_THAT(read_error(prefix + "{" + ok_ids +
+                        R"(,"attributes":[{"key":"k","value":{"boolValue":"yes"}}]})" + suffix),
              Catch::Contains("boolValue"));
   CHECK_THAT(read_error(prefix + "{" + ok_ids + R"(,"status":{"code":"NOPE"}})" + suffix),
              Catch::Contains("status.code: unknown value"));
@@ -217,7 +231,8 @@ TEST_CASE("otlp_json_reader: a bad line delivers no spans at all", "[tracing]") 
     {"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"zz"}]}]}]})";
   int calls = 0;
   std::string error;
-  CHECK_FALSE(read_otlp_json_line(line, [&](span_record&&, const resource_info&) { ++calls; }, &error));
+  CHECK_FALSE(read_otlp_json_line(
+      line, [&](span_record&&, const resource_info&) { ++calls; }, &error));
   CHECK(calls == 0);
   CHECK_THAT(error, Catch::Contains("spans[1].spanId"));
 }
@@ -228,12 +243,12 @@ TEST_CASE("otlp_json_reader: files with bad lines", "[tracing]") {
   {
     std::ofstream f(path, std::ios::binary);
     f << encode_export_request({make_span(1), make_span(2)}, {}) << "\n";  // line 1
-    f << "\n";                                                              // line 2, blank
-    f << "{broken\n";                                                       // line 3
+    f << "\n";                                                             // line 2, blank
+    f << "{broken\n";                                                      // line 3
     f << encode_export_request({make_span(3)}, {}) << "\r\n";              // line 4, CRLF
     f << R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"00f067aa0ba902b7"}]}]}]})"
-      << "\n";                                                              // line 5
-    f << encode_export_request({make_span(4)}, {});                        // line 6, no newline
+      << "\n";                                       // line 5
+    f << encode_export_request({make_span(4)}, {});  // line 6, no newline
   }
   std::vector<span_record> spans;
   const auto summary = read_otlp_json_file(path, spans);
@@ -247,7 +262,8 @@ TEST_CASE("otlp_json_reader: files with bad lines", "[tracing]") {
   CHECK(summary.errors[0].line == 3);
   CHECK_THAT(summary.errors[0].message, Catch::StartsWith(path + ":3: invalid JSON"));
   CHECK(summary.errors[1].line == 5);
-  CHECK_THAT(summary.errors[1].message, Catch::Contains(":5: resourceSpans[0].scopeSpans[0].spans[0].traceId: missing"));
+  CHECK_THAT(summary.errors[1].message,
+             Catch::Contains(":5: resourceSpans[0].scopeSpans[0].spans[0].traceId: missing"));
   CHECK(spans[2].name == make_span(3).name);
 }
 
@@ -259,7 +275,8 @@ TEST_CASE("otlp_json_reader: error list is capped, counts are not", "[tracing]")
     for (int i = 0; i < 250; ++i) f << "garbage " << i << "\n";
   }
   int calls = 0;
-  const auto summary = read_otlp_json_file(path, [&](span_record&&, const resource_info&) { ++calls; });
+  const auto summary =
+      read_otlp_json_file(path, [&](span_record&&, const resource_info&) { ++calls; });
   CHECK(calls == 0);
   CHECK(summary.lines == 250);
   CHECK(summary.bad_lines == 250);
@@ -271,7 +288,7 @@ TEST_CASE("otlp_json_reader: a missing file", "[tracing]") {
   std::vector<span_record> spans;
   const auto summary = read_otlp_json_file("/nonexistent/weft/traces.jsonl", spans);
   CHECK_FALSE(summary.ok());
-  CHECK_THAT(summary.open_error, Catch::Contains("/nonexistent/weft/traces.jsonl") &&
-                                     Catch::Contains("No such file"));
+  CHECK_THAT(summary.open_error,
+             Catch::Contains("/nonexistent/weft/traces.jsonl") && Catch::Contains("No such file"));
   CHECK(spans.empty());
 }

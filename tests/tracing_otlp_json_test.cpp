@@ -193,12 +193,13 @@ TEST_CASE("otlp_json: escaping of quotes, backslashes and control characters", "
   CHECK(span["attributes"][0]["key"] == all);
   CHECK(span["attributes"][0]["value"]["stringValue"] == all);
   CHECK(span["status"]["message"] == all);
-  CHECK(attribute_value_of(doc["resourceSpans"][0]["resource"]["attributes"], "service.name")
-            ["stringValue"] == all);
+  CHECK(attribute_value_of(doc["resourceSpans"][0]["resource"]["attributes"],
+                           "service.name")["stringValue"] == all);
 }
 
 TEST_CASE("otlp_json: valid UTF-8 is kept as is", "[tracing]") {
-  const std::string text = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbf \xf4\x8f\xbf\xbf";
+  const std::string text =
+      "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbf \xf4\x8f\xbf\xbf";
   CHECK(encoded_string(text) == "\"" + text + "\"");
   CHECK(json::parse(encoded_string(text)) == text);
 }
@@ -209,17 +210,19 @@ TEST_CASE("otlp_json: invalid UTF-8 becomes U+FFFD", "[tracing]") {
     std::string in, out;
   };
   const example examples[] = {
-      {"a\xff" "b", "a" + r + "b"},                      // never valid
-      {"\x80", r},                                       // lone continuation
-      {"\xc0\xaf", r + r},                               // overlong lead, never valid
-      {"\xe0\x80\xaf", r + r + r},                       // overlong 3-byte
-      {"\xed\xa0\x80", r + r + r},                       // UTF-16 surrogate
-      {"\xf4\x90\x80\x80", r + r + r + r},               // above U+10FFFF
-      {"\xe2\x82", r},                                   // truncated at the end
-      {"\xe2\x82x", r + "x"},                            // truncated in the middle
-      {"\xf0\x9f\x98", r},                               // truncated 4-byte
-      {"\xc3", r},                                       // lone lead at the end
-      {"ok \xc3\xa9 \xc3(", "ok \xc3\xa9 " + r + "("},   // good and bad mixed
+      {"a\xff"
+       "b",
+       "a" + r + "b"},                                  // never valid
+      {"\x80", r},                                      // lone continuation
+      {"\xc0\xaf", r + r},                              // overlong lead, never valid
+      {"\xe0\x80\xaf", r + r + r},                      // overlong 3-byte
+      {"\xed\xa0\x80", r + r + r},                      // UTF-16 surrogate
+      {"\xf4\x90\x80\x80", r + r + r + r},              // above U+10FFFF
+      {"\xe2\x82", r},                                  // truncated at the end
+      {"\xe2\x82x", r + "x"},                           // truncated in the middle
+      {"\xf0\x9f\x98", r},                              // truncated 4-byte
+      {"\xc3", r},                                      // lone lead at the end
+      {"ok \xc3\xa9 \xc3(", "ok \xc3\xa9 " + r + "("},  // good and bad mixed
   };
   for (const auto& e : examples) {
     INFO("input bytes: " << e.in.size());
@@ -278,7 +281,8 @@ TEST_CASE("otlp_json: encoder throughput", "[.bench]") {
     s.set("user.id", std::string("user-42"));
     s.set("weft.flow", std::string("examples/hello.yaml"));
     s.set("weft.node", std::string("summarize"));
-    s.set("input.value", std::string(R"({"text":"The quick brown fox jumps over the lazy dog.","lang":"en"})"));
+    s.set("input.value",
+          std::string(R"({"text":"The quick brown fox jumps over the lazy dog.","lang":"en"})"));
     s.set("output.value", std::string(R"({"summary":"A fox jumps.\nDone."})"));
     s.set("llm.usage.total_tokens", std::int64_t{117});
     s.set("llm.temperature", 0.2);

@@ -7,23 +7,50 @@ using namespace weft::tracing;
 using nlohmann::json;
 
 TEST_CASE("redaction: secret keys", "[tracing]") {
-  for (const char* key :
-       {"api_key", "API_KEY", "apiKey", "api-key", "x-api-key", "openai_api_key", "ApiKey", "token",
-        "access_token", "refresh_token", "authToken", "x-auth-token", "Token", "secret",
-        "client_secret", "AWS_SECRET_ACCESS_KEY", "password", "db_password", "passwd", "pwd",
-        "Authorization", "proxy-authorization", "private_key", "privateKey", "credentials",
-        "google_application_credentials", "cookie", "Set-Cookie", "auth", "passphrase"}) {
+  for (const char* key : {"api_key",       "API_KEY",
+                          "apiKey",        "api-key",
+                          "x-api-key",     "openai_api_key",
+                          "ApiKey",        "token",
+                          "access_token",  "refresh_token",
+                          "authToken",     "x-auth-token",
+                          "Token",         "secret",
+                          "client_secret", "AWS_SECRET_ACCESS_KEY",
+                          "password",      "db_password",
+                          "passwd",        "pwd",
+                          "Authorization", "proxy-authorization",
+                          "private_key",   "privateKey",
+                          "credentials",   "google_application_credentials",
+                          "cookie",        "Set-Cookie",
+                          "auth",          "passphrase"}) {
     INFO(key);
     CHECK(is_secret_key(key));
   }
 }
 
 TEST_CASE("redaction: ordinary keys, including token counts", "[tracing]") {
-  for (const char* key :
-       {"name", "model", "temperature", "author", "authorship", "session_id", "user_id",
-        "max_tokens", "tokens", "prompt_tokens", "completion_tokens", "total_tokens",
-        "token_count", "tokenCount", "max_token", "token_usage", "tokenizer", "input",
-        "output", "keywords", "passage", "secretary_name_is_not_here_but", ""}) {
+  for (const char* key : {"name",
+                          "model",
+                          "temperature",
+                          "author",
+                          "authorship",
+                          "session_id",
+                          "user_id",
+                          "max_tokens",
+                          "tokens",
+                          "prompt_tokens",
+                          "completion_tokens",
+                          "total_tokens",
+                          "token_count",
+                          "tokenCount",
+                          "max_token",
+                          "token_usage",
+                          "tokenizer",
+                          "input",
+                          "output",
+                          "keywords",
+                          "passage",
+                          "secretary_name_is_not_here_but",
+                          ""}) {
     INFO(key);
     if (std::string_view(key).find("secret") != std::string_view::npos) {
       // Documented choice: anything containing "secret" is redacted.
@@ -39,11 +66,10 @@ TEST_CASE("redaction: nested objects and arrays", "[tracing]") {
       {"model", "gpt-4o"},
       {"api_key", "sk-live-123"},
       {"headers", {{"Authorization", "Bearer abc"}, {"Accept", "application/json"}}},
-      {"steps",
-       json::array({{{"name", "a"}, {"token", "t-1"}},
-                    {{"name", "b"}, {"nested", {{"deeper", {{"password", "hunter2"}}}}}},
-                    "plain",
-                    42})},
+      {"steps", json::array({{{"name", "a"}, {"token", "t-1"}},
+                             {{"name", "b"}, {"nested", {{"deeper", {{"password", "hunter2"}}}}}},
+                             "plain",
+                             42})},
       {"credentials", {{"user", "me"}, {"pass", "x"}}},  // whole subtree goes
       {"usage", {{"prompt_tokens", 12}, {"completion_tokens", 30}}},
   };
@@ -97,7 +123,8 @@ TEST_CASE("redaction: span attributes", "[tracing]") {
 
 // --- by value: secret_set ------------------------------------------------------
 
-TEST_CASE("secret_set: whole values, and runs of 6 or more of their characters", "[tracing][redaction]") {
+TEST_CASE("secret_set: whole values, and runs of 6 or more of their characters",
+          "[tracing][redaction]") {
   secret_set s;
   CHECK(s.empty());
   CHECK(s.mask("nothing registered") == "nothing registered");
@@ -122,8 +149,8 @@ TEST_CASE("secret_set: whole values, and runs of 6 or more of their characters",
 
 TEST_CASE("secret_set: short values only whole, trivial ones never", "[tracing][redaction]") {
   secret_set s;
-  CHECK_FALSE(s.add("abc"));    // shorter than min_length
-  CHECK_FALSE(s.add("true"));   // would garble every JSON text
+  CHECK_FALSE(s.add("abc"));   // shorter than min_length
+  CHECK_FALSE(s.add("true"));  // would garble every JSON text
   CHECK_FALSE(s.add("null"));
   REQUIRE(s.add("k9Zq"));
   REQUIRE(s.add("pin42"));
@@ -187,7 +214,8 @@ TEST_CASE("secret_set: bounded", "[tracing][redaction]") {
 
 TEST_CASE("secret_set: linear in the text", "[tracing][redaction]") {
   secret_set s;
-  for (int i = 0; i < 8; ++i) REQUIRE(s.add("sk-proj-" + std::to_string(i) + "-abcdefghijklmnopqrstuvwxyz0123456789"));
+  for (int i = 0; i < 8; ++i)
+    REQUIRE(s.add("sk-proj-" + std::to_string(i) + "-abcdefghijklmnopqrstuvwxyz0123456789"));
   // 8 MiB of text that is almost, but not quite, the secrets' alphabet.
   std::string text;
   text.reserve(8 << 20);
@@ -195,22 +223,27 @@ TEST_CASE("secret_set: linear in the text", "[tracing][redaction]") {
   text += "...sk-proj-3-abcdef...";
   const auto t0 = std::chrono::steady_clock::now();
   const auto out = s.mask(text);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   CHECK(out.size() < text.size());
   CHECK(out.find("sk-proj-3") == std::string::npos);
   // About 50 ms here; generous for sanitizer builds.
   CHECK(ms < 3000);
 }
 
-TEST_CASE("redacted_dump with secrets: by key and by value, escaped strings too", "[tracing][redaction]") {
+TEST_CASE("redacted_dump with secrets: by key and by value, escaped strings too",
+          "[tracing][redaction]") {
   secret_set s;
   REQUIRE(s.add("pa\"ss\\word-123"));
   REQUIRE(s.add("99887766554433"));
-  const json v = {{"k", "pa\"ss\\word-123"}, {"n", 99887766554433LL}, {"token", "other"}, {"ok", "fine"}};
+  const json v = {
+      {"k", "pa\"ss\\word-123"}, {"n", 99887766554433LL}, {"token", "other"}, {"ok", "fine"}};
   const auto text = redacted_dump(v, s);
   CHECK(json::parse(text) == json{{"k", "***"}, {"n", "***"}, {"token", "***"}, {"ok", "fine"}});
   // A secret used as a key is masked too, and the text stays JSON.
-  const auto keyed = redacted_dump(json{{"99887766554433", 1}, {"x", {{"id-99887766554433", 2}}}}, s);
+  const auto keyed =
+      redacted_dump(json{{"99887766554433", 1}, {"x", {{"id-99887766554433", 2}}}}, s);
   CHECK(json::parse(keyed) == json{{"***", 1}, {"x", {{"id-***", 2}}}});
   CHECK(text.find("word-123") == std::string::npos);
   CHECK(text.find("99887766554433") == std::string::npos);

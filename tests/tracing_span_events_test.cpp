@@ -2,8 +2,8 @@
 // through every encoder and decoder of spans: OTLP/JSON (write and read),
 // the spool's MessagePack (version 2, and version 1 from an older weft),
 // the CAF wire form, Langfuse's legacy ingestion and `weft trace show`.
-#include <catch2/catch.hpp>
 #include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
@@ -52,7 +52,8 @@ span_record rich_span() {
   s.set("empty", strings{});
   s.set("odd", strings{"", "q\"b\\s\n", "h\xc3\xa9", std::string("nul\0x", 5)});
   s.set("n", std::int64_t{-9007199254740993});
-  s.events.push_back({"first token", 1700000000250000000ULL,
+  s.events.push_back({"first token",
+                      1700000000250000000ULL,
                       {{"i", std::int64_t{7}},
                        {"d", 1.0 / 3.0},
                        {"b", false},
@@ -77,7 +78,8 @@ span_record consumer_span() {
 
 bool same_value(const attribute_value& a, const attribute_value& b) {
   if (a.index() != b.index()) return false;
-  if (auto* d = std::get_if<double>(&a)) return std::memcmp(d, &std::get<double>(b), sizeof(double)) == 0;
+  if (auto* d = std::get_if<double>(&a))
+    return std::memcmp(d, &std::get<double>(b), sizeof(double)) == 0;
   return a == b;
 }
 
@@ -121,11 +123,16 @@ std::string one_line_request(const std::string& span_json) {
 // ("s": "text", "i": -9007199254740993, "d": 0.25, "b": true), and the
 // second has none (10 fields).
 const std::string v1_batch_from_older_weft(
-    "\x92\x01\x92\x9b\xc4\x10\x4b\xf9\x2f\x35\x77\xb3\x4d\xa6\xa3\xce\x92\x9d\x0e\x0e\x47\x36\xcf\x00\xf0"
-    "\x67\xaa\x0b\xa9\x02\xb7\x00\xa3\x72\x75\x6e\x02\xcf\x17\x97\x9c\xfe\x3d\x85\xcd\x15\xcf\x17\x97\x9c"
-    "\xfe\x71\x08\x68\xb1\x01\xa0\x94\x92\xa1\x73\xa4\x74\x65\x78\x74\x92\xa1\x69\xd3\xff\xdf\xff\xff\xff"
-    "\xff\xff\xff\x92\xa1\x64\xcb\x3f\xd0\x00\x00\x00\x00\x00\x00\x92\xa1\x62\xc3\xa3\x61\x3d\x31\x9a\xc4"
-    "\x10\x4b\xf9\x2f\x35\x77\xb3\x4d\xa6\xa3\xce\x92\x9d\x0e\x0e\x47\x36\x02\xcf\x00\xf0\x67\xaa\x0b\xa9"
+    "\x92\x01\x92\x9b\xc4\x10\x4b\xf9\x2f\x35\x77\xb3\x4d\xa6\xa3\xce\x92\x9d\x0e\x0e\x47\x36\xcf"
+    "\x00\xf0"
+    "\x67\xaa\x0b\xa9\x02\xb7\x00\xa3\x72\x75\x6e\x02\xcf\x17\x97\x9c\xfe\x3d\x85\xcd\x15\xcf\x17"
+    "\x97\x9c"
+    "\xfe\x71\x08\x68\xb1\x01\xa0\x94\x92\xa1\x73\xa4\x74\x65\x78\x74\x92\xa1\x69\xd3\xff\xdf\xff"
+    "\xff\xff"
+    "\xff\xff\xff\x92\xa1\x64\xcb\x3f\xd0\x00\x00\x00\x00\x00\x00\x92\xa1\x62\xc3\xa3\x61\x3d\x31"
+    "\x9a\xc4"
+    "\x10\x4b\xf9\x2f\x35\x77\xb3\x4d\xa6\xa3\xce\x92\x9d\x0e\x0e\x47\x36\x02\xcf\x00\xf0\x67\xaa"
+    "\x0b\xa9"
     "\x02\xb7\xa4\x6e\x6f\x64\x65\x03\x05\x06\x02\xa2\x6e\x6f\x90",
     140);
 
@@ -196,13 +203,16 @@ TEST_CASE("span events: OTLP/JSON kinds 4 and 5, and no events key without event
   CHECK(spans[1]["kind"] == 5);
   CHECK(spans[0]["events"].size() == 3);
   CHECK(spans[0]["events"][0]["timeUnixNano"] == "1700000000250000000");  // fixed64: a string
-  CHECK(spans[0]["events"][1] == json{{"timeUnixNano", "0"}, {"name", ""}, {"attributes", json::array()}});
+  CHECK(spans[0]["events"][1] ==
+        json{{"timeUnixNano", "0"}, {"name", ""}, {"attributes", json::array()}});
   CHECK_FALSE(spans[1].contains("events"));
   // Bytes that need escaping inside array items come out as valid JSON.
-  CHECK(spans[0]["attributes"][2]["value"]["arrayValue"]["values"][1]["stringValue"] == "q\"b\\s\n");
+  CHECK(spans[0]["attributes"][2]["value"]["arrayValue"]["values"][1]["stringValue"] ==
+        "q\"b\\s\n");
 }
 
-TEST_CASE("span events: OTLP/JSON write -> read gives back the same spans", "[tracing][otlp][span_events]") {
+TEST_CASE("span events: OTLP/JSON write -> read gives back the same spans",
+          "[tracing][otlp][span_events]") {
   const std::vector<span_record> spans{rich_span(), consumer_span()};
   std::string error;
   auto back = read_otlp_json_line(encode_export_request(spans, {}), &error);
@@ -212,7 +222,8 @@ TEST_CASE("span events: OTLP/JSON write -> read gives back the same spans", "[tr
   check_same(back[1], spans[1]);
 }
 
-TEST_CASE("span events: the reader takes other producers' events and arrays", "[tracing][otlp][span_events]") {
+TEST_CASE("span events: the reader takes other producers' events and arrays",
+          "[tracing][otlp][span_events]") {
   const std::string span =
       R"({"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"0000000000000001","name":"x",)"
       R"("kind":"SPAN_KIND_CONSUMER",)"
@@ -239,7 +250,8 @@ TEST_CASE("span events: the reader takes other producers' events and arrays", "[
   CHECK(std::get<std::string>(back[0].events[1].attributes[0].value) == "v");
 }
 
-TEST_CASE("span events: reader errors name the event or array field", "[tracing][otlp][span_events]") {
+TEST_CASE("span events: reader errors name the event or array field",
+          "[tracing][otlp][span_events]") {
   const std::string head =
       R"({"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"0000000000000001","name":"x",)";
   struct example {
@@ -248,13 +260,15 @@ TEST_CASE("span events: reader errors name the event or array field", "[tracing]
   const example examples[] = {
       {head + R"("events":{}})", "spans[0].events: expected an array"},
       {head + R"("events":[1]})", "spans[0].events[0]: expected an object"},
-      {head + R"("events":[{"timeUnixNano":"soon"}]})", "spans[0].events[0].timeUnixNano: expected an integer"},
+      {head + R"("events":[{"timeUnixNano":"soon"}]})",
+       "spans[0].events[0].timeUnixNano: expected an integer"},
       {head + R"("events":[{"name":3}]})", "spans[0].events[0].name: expected a string"},
       {head + R"("events":[{"attributes":[{"key":"k","value":{"intValue":"x"}}]}]})",
        "spans[0].events[0].attributes[0].value.intValue"},
       {head + R"("attributes":[{"key":"k","value":{"arrayValue":{"values":"s"}}}]})",
        "attributes[0].value.arrayValue.values: expected an array"},
-      {head + R"("attributes":[{"key":"k","value":{"arrayValue":{"values":[{"stringValue":1}]}}}]})",
+      {head +
+           R"("attributes":[{"key":"k","value":{"arrayValue":{"values":[{"stringValue":1}]}}}]})",
        "attributes[0].value.arrayValue.values[0].stringValue: expected a string"},
       {head + R"("attributes":[{"key":"k","value":{"arrayValue":[]}}]})",
        "attributes[0].value.arrayValue: expected an object"},
@@ -269,7 +283,8 @@ TEST_CASE("span events: reader errors name the event or array field", "[tracing]
 
 // ------------------------------------------------------------ MessagePack
 
-TEST_CASE("span events: msgpack version 2 round-trips events and arrays exactly", "[tracing][spool][span_events]") {
+TEST_CASE("span events: msgpack version 2 round-trips events and arrays exactly",
+          "[tracing][spool][span_events]") {
   auto rich = rich_span();
   rich.events[0].attributes.push_back({"nan", std::numeric_limits<double>::quiet_NaN()});
   rich.events[0].attributes.push_back({"-0", -0.0});
@@ -310,8 +325,9 @@ TEST_CASE("span events: a spool batch written by an older weft (version 1) still
   CHECK(encode_span_batch(back) == v1_batch_from_older_weft);
 }
 
-TEST_CASE("span events: a spool holding a version 1 record from an older weft replays after the upgrade",
-          "[tracing][spool][span_events]") {
+TEST_CASE(
+    "span events: a spool holding a version 1 record from an older weft replays after the upgrade",
+    "[tracing][spool][span_events]") {
   const auto dir = weft::test::scratch_dir("weft-span-events") / "spool";
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -323,8 +339,8 @@ TEST_CASE("span events: a spool holding a version 1 record from an older weft re
     };
     const auto& payload = v1_batch_from_older_weft;
     put_u32(static_cast<std::uint32_t>(payload.size()));
-    put_u32(static_cast<std::uint32_t>(
-        ::crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()))));
+    put_u32(static_cast<std::uint32_t>(::crc32(0L, reinterpret_cast<const Bytef*>(payload.data()),
+                                               static_cast<uInt>(payload.size()))));
     frame += payload;
     std::ofstream(dir / "segment-00000000000000000001.wspool", std::ios::binary) << frame;
   }
@@ -347,13 +363,15 @@ TEST_CASE("span events: a spool holding a version 1 record from an older weft re
   fs::remove_all(dir);
 }
 
-TEST_CASE("span events: msgpack refuses what its version cannot hold", "[tracing][spool][span_events]") {
+TEST_CASE("span events: msgpack refuses what its version cannot hold",
+          "[tracing][spool][span_events]") {
   std::vector<span_record> back;
   std::string error;
   SECTION("an array value in a version 1 batch") {
     // [1, [[trace, 7, 0, "n", 1, 5, 6, 0, "", [["k", ["v"]]]]]]
     std::string data("\x92\x01\x91\x9a\xc4\x10", 6);
-    data.append(reinterpret_cast<const char*>(sample_trace.bytes.data()), sample_trace.bytes.size());
+    data.append(reinterpret_cast<const char*>(sample_trace.bytes.data()),
+                sample_trace.bytes.size());
     data += std::string("\x07\x00\xa1n\x01\x05\x06\x00\xa0\x91\x92\xa1k\x91\xa1v", 16);
     CHECK_FALSE(decode_span_batch(data, back, &error));
     CHECK(back.empty());
@@ -382,7 +400,8 @@ TEST_CASE("span events: msgpack refuses what its version cannot hold", "[tracing
 
 // ------------------------------------------------------------ CAF
 
-TEST_CASE("span events: spans keep events and arrays through CAF serialization", "[exporter][span_events]") {
+TEST_CASE("span events: spans keep events and arrays through CAF serialization",
+          "[exporter][span_events]") {
   auto rich = rich_span();
   rich.events[0].attributes.push_back({"tiny", 5e-324});
   rich.events[0].attributes.push_back({"inf", -std::numeric_limits<double>::infinity()});
@@ -401,7 +420,8 @@ TEST_CASE("span events: spans keep events and arrays through CAF serialization",
 
 // ------------------------------------------------------------ Langfuse
 
-TEST_CASE("span events: Langfuse legacy metadata holds arrays and events", "[tracing][langfuse][span_events]") {
+TEST_CASE("span events: Langfuse legacy metadata holds arrays and events",
+          "[tracing][langfuse][span_events]") {
   langfuse_options o;
   const auto bodies = encode_legacy_batches({rich_span()}, o);
   REQUIRE(bodies.size() == 1);
@@ -421,7 +441,8 @@ TEST_CASE("span events: Langfuse legacy metadata holds arrays and events", "[tra
   CHECK_FALSE(meta.contains("weft.truncated"));
 }
 
-TEST_CASE("span events: Langfuse's OTLP endpoint gets events and arrays as they are", "[tracing][langfuse][span_events]") {
+TEST_CASE("span events: Langfuse's OTLP endpoint gets events and arrays as they are",
+          "[tracing][langfuse][span_events]") {
   std::vector<span_record> batch{rich_span()};
   langfuse_options o;
   add_langfuse_attributes(batch, o);
@@ -458,7 +479,8 @@ TEST_CASE("span events: Langfuse legacy metadata stays bounded with huge arrays 
 
 // ------------------------------------------------------------ trace show
 
-TEST_CASE("span events: weft trace show prints arrays and events", "[tracing][trace_show][span_events]") {
+TEST_CASE("span events: weft trace show prints arrays and events",
+          "[tracing][trace_show][span_events]") {
   span_record root;
   root.trace = sample_trace;
   root.id = span_id{1};
@@ -471,8 +493,9 @@ TEST_CASE("span events: weft trace show prints arrays and events", "[tracing][tr
   llm.status = status_code::ok;
   llm.start_unix_ns = 1'001'000'000;
   llm.end_unix_ns = 1'009'000'000;
-  llm.events = {{"first token", 1'001'500'000, {{"index", std::int64_t{0}}, {"reasons", strings{"a", "b"}}}},
-                {"done", 1'009'000'000, {}}};
+  llm.events = {
+      {"first token", 1'001'500'000, {{"index", std::int64_t{0}}, {"reasons", strings{"a", "b"}}}},
+      {"done", 1'009'000'000, {}}};
   llm.attributes = {{"gen_ai.response.finish_reasons", strings{"stop", "length"}}};
   const auto path = weft::test::scratch_dir("weft-span-events") / "events.jsonl";
   std::ofstream(path) << encode_export_request({root, llm}, {}) << '\n';
@@ -480,9 +503,10 @@ TEST_CASE("span events: weft trace show prints arrays and events", "[tracing][tr
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(r.err.empty());
-  CHECK_THAT(r.out, Catch::Contains("  run  10.0 ms  unset\n"
-                                    "  `- llm call  8.0 ms  ok  gen_ai.response.finish_reasons=[stop, length]\n"
-                                    "       event first token  +0.500 ms  index=0  reasons=[a, b]\n"
-                                    "       event done  +8.0 ms\n"));
+  CHECK_THAT(r.out, Catch::Contains(
+                        "  run  10.0 ms  unset\n"
+                        "  `- llm call  8.0 ms  ok  gen_ai.response.finish_reasons=[stop, length]\n"
+                        "       event first token  +0.500 ms  index=0  reasons=[a, b]\n"
+                        "       event done  +8.0 ms\n"));
   fs::remove(path);
 }

@@ -125,7 +125,8 @@ TEST_CASE("spool damage: 30 random byte flips per segment lose only the records 
   CHECK(files_with_suffix(dir.path, ".wspool").empty());
 }
 
-TEST_CASE("spool damage: a cursor past the last segment deletes nothing", "[spool][tracing][damage]") {
+TEST_CASE("spool damage: a cursor past the last segment deletes nothing",
+          "[spool][tracing][damage]") {
   spool_scratch dir("cursor");
   auto layout = write_spool(dir.path, 550, 100, 3);
   REQUIRE(layout.segments.size() == 3);

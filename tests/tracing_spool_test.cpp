@@ -35,7 +35,8 @@ struct temp_dir {
 // only when they come back exactly.
 bool same_value(const attribute_value& a, const attribute_value& b) {
   if (a.index() != b.index()) return false;
-  if (auto* d = std::get_if<double>(&a)) return std::memcmp(d, &std::get<double>(b), sizeof(double)) == 0;
+  if (auto* d = std::get_if<double>(&a))
+    return std::memcmp(d, &std::get<double>(b), sizeof(double)) == 0;
   return a == b;
 }
 
@@ -116,7 +117,8 @@ TEST_CASE("span_msgpack: every field and attribute type round-trips exactly", "[
   root.trace = *trace_id::from_hex("4bf92f3577b34da6a3ce929d0e0e4736");
   root.id = span_id{std::numeric_limits<std::uint64_t>::max()};
   // parent left invalid: a root span
-  root.name = "flow \xE2\x9C\x93 \xF0\x9F\x9A\x80 \xE6\x97\xA5\xE6\x9C\xAC";  // check mark, rocket, CJK
+  root.name =
+      "flow \xE2\x9C\x93 \xF0\x9F\x9A\x80 \xE6\x97\xA5\xE6\x9C\xAC";  // check mark, rocket, CJK
   root.kind = span_kind::server;
   root.start_unix_ns = std::numeric_limits<std::uint64_t>::max() - 1;
   root.end_unix_ns = std::numeric_limits<std::uint64_t>::max();
@@ -130,7 +132,7 @@ TEST_CASE("span_msgpack: every field and attribute type round-trips exactly", "[
   root.set("imin", std::numeric_limits<std::int64_t>::min());
   root.set("ineg", std::int64_t{-1});
   root.set("big", std::int64_t{9007199254740993});  // not representable as double
-  root.set("d2", 2.0);                                // integral double stays a double
+  root.set("d2", 2.0);                              // integral double stays a double
   root.set("dneg0", -0.0);
   root.set("dfrac", 0.1);
   root.set("dnan", std::numeric_limits<double>::quiet_NaN());
@@ -155,7 +157,8 @@ TEST_CASE("span_msgpack: every field and attribute type round-trips exactly", "[
   REQUIRE(back.size() == batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) require_same(batch[i], back[i]);
   REQUIRE_FALSE(back[0].parent.valid());
-  REQUIRE(std::holds_alternative<double>(back[0].find("d2") ? *back[0].find("d2") : attribute_value{}));
+  REQUIRE(
+      std::holds_alternative<double>(back[0].find("d2") ? *back[0].find("d2") : attribute_value{}));
   REQUIRE(std::signbit(std::get<double>(*back[0].find("dneg0"))));
 
   SECTION("an empty batch too") {
@@ -207,7 +210,7 @@ TEST_CASE("span_msgpack: bad input is an error, never a crash", "[spool][tracing
 TEST_CASE("spool: batches replay in order across segment rotation", "[spool][tracing]") {
   temp_dir dir;
   spool_options o;
-  o.segment_bytes = 600;  // a few records per segment
+  o.segment_bytes = 600;                         // a few records per segment
   auto s = open_spool(dir.path / "a" / "b", o);  // parents are created
   REQUIRE(fs::is_directory(dir.path / "a" / "b"));
   REQUIRE(s->bytes() == 0);
@@ -249,7 +252,8 @@ TEST_CASE("spool: a restart replays only unacknowledged records", "[spool][traci
   o.segment_bytes = 700;
   {
     auto s = open_spool(dir.path, o);
-    for (int i = 0; i < 10; ++i) REQUIRE(s->append(make_batch("b" + std::to_string(i))) == spool_result::ok);
+    for (int i = 0; i < 10; ++i)
+      REQUIRE(s->append(make_batch("b" + std::to_string(i))) == spool_result::ok);
     for (int i = 0; i < 4; ++i) {
       auto e = s->peek();
       REQUIRE(e);
@@ -262,8 +266,10 @@ TEST_CASE("spool: a restart replays only unacknowledged records", "[spool][traci
   {
     auto s = open_spool(dir.path, o);
     REQUIRE(s->records_pending() == 6);
-    for (int i = 10; i < 12; ++i) REQUIRE(s->append(make_batch("b" + std::to_string(i))) == spool_result::ok);
-    REQUIRE(drain(*s) == std::vector<std::string>{"b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11"});
+    for (int i = 10; i < 12; ++i)
+      REQUIRE(s->append(make_batch("b" + std::to_string(i))) == spool_result::ok);
+    REQUIRE(drain(*s) ==
+            std::vector<std::string>{"b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11"});
     REQUIRE(s->take_warnings().empty());
   }
   {
@@ -278,7 +284,8 @@ TEST_CASE("spool: acknowledged segments are deleted and bytes shrink", "[spool][
   spool_options o;
   o.segment_bytes = 1;  // one record per segment
   auto s = open_spool(dir.path, o);
-  for (int i = 0; i < 3; ++i) REQUIRE(s->append(make_batch("b" + std::to_string(i))) == spool_result::ok);
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(s->append(make_batch("b" + std::to_string(i))) == spool_result::ok);
   REQUIRE(s->segments() == 3);
   const auto files = segment_files(dir.path);
   REQUIRE(files.size() == 3);
@@ -335,7 +342,8 @@ TEST_CASE("spool: a truncated tail replays what precedes it and is reported", "[
   temp_dir dir;
   {
     auto s = open_spool(dir.path);
-    for (int i = 0; i < 3; ++i) REQUIRE(s->append(make_batch("b" + std::to_string(i))) == spool_result::ok);
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(s->append(make_batch("b" + std::to_string(i))) == spool_result::ok);
   }
   const auto file = segment_files(dir.path).at(0);
   const auto size = fs::file_size(file);
@@ -426,10 +434,11 @@ TEST_CASE("spool: garbage files and stray files", "[spool][tracing]") {
     const std::string payload = "\x93\x01\x02\x03";  // msgpack [1, 2, 3]
     std::string frame(8, '\0');
     frame[0] = static_cast<char>(payload.size());
-    const auto crc = static_cast<std::uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
+    const auto crc = static_cast<std::uint32_t>(crc32(
+        0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
     for (int i = 0; i < 4; ++i) frame[4 + i] = static_cast<char>(crc >> (8 * i));
-    std::ofstream(d2.path / "segment-00000000000000000007.wspool", std::ios::binary) << frame << payload;
+    std::ofstream(d2.path / "segment-00000000000000000007.wspool", std::ios::binary)
+        << frame << payload;
     auto s2 = open_spool(d2.path);
     REQUIRE(s2->records_pending() == 1);
     REQUIRE_FALSE(s2->peek());

@@ -74,7 +74,8 @@ TEST_CASE("traceparent: version ff is invalid", "[tracing]") {
 
 TEST_CASE("traceparent: future versions", "[tracing]") {
   // A higher version may carry more fields after another dash.
-  auto p = parse_traceparent("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds");
+  auto p = parse_traceparent(
+      "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds");
   REQUIRE(p);
   CHECK(p->version == 0xcc);
   CHECK(p->sampled);

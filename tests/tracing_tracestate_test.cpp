@@ -121,8 +121,8 @@ TEST_CASE("tracestate: multi-tenant keys", "[tracing]") {
   // A tenant may start with a digit; a simple key may not.
   CHECK(normal("0tenant@sys=1") == "0tenant@sys=1");
   CHECK(normal(std::string(241, 't') + "@" + std::string(14, 's') + "=1").size() == 258);
-  CHECK_THAT(rejection(std::string(242, 't') + "@sys=1"), Catch::Contains("tenant id") &&
-                                                              Catch::Contains("longer than 241"));
+  CHECK_THAT(rejection(std::string(242, 't') + "@sys=1"),
+             Catch::Contains("tenant id") && Catch::Contains("longer than 241"));
   CHECK_THAT(rejection("t@" + std::string(15, 's') + "=1"),
              Catch::Contains("system id") && Catch::Contains("longer than 14"));
   CHECK_THAT(rejection("t@1sys=1"), Catch::Contains("system id") && Catch::Contains("must start"));
@@ -157,7 +157,8 @@ TEST_CASE("tracestate: longer than 512 characters is cut by whole members", "[tr
   // end, so the first 16 stay (16 * 30 + 15 = 495).
   const std::string value(26, 'v');  // "kNN=" and 26 more: 30 characters
   std::string header;
-  for (int i = 10; i < 30; ++i) header += (i > 10 ? "," : "") + ("k" + std::to_string(i)) + "=" + value;
+  for (int i = 10; i < 30; ++i)
+    header += (i > 10 ? "," : "") + ("k" + std::to_string(i)) + "=" + value;
   auto p = parse_tracestate(header);
   REQUIRE(p);
   CHECK(p->dropped == 4);
@@ -169,7 +170,7 @@ TEST_CASE("tracestate: longer than 512 characters is cut by whole members", "[tr
   // wherever they are.
   const std::string big1 = "big1=" + std::string(245, 'x');  // 250
   const std::string big2 = "big2=" + std::string(245, 'y');  // 250
-  const std::string small = members(10);                      // k0=v..k9=v: 49
+  const std::string small = members(10);                     // k0=v..k9=v: 49
   // 555 in all; dropping big2 alone makes it fit.
   auto q = parse_tracestate(big1 + "," + small + "," + big2 + ",z=1");
   REQUIRE(q);
@@ -197,8 +198,7 @@ TEST_CASE("tracestate: longer than 512 characters is cut by whole members", "[tr
   CHECK(over->value == first + "v");
 }
 
-TEST_CASE("tracestate: OTLP/JSON writes traceState in field order and reads it back",
-          "[tracing]") {
+TEST_CASE("tracestate: OTLP/JSON writes traceState in field order and reads it back", "[tracing]") {
   const auto with = span_with_state("rojo=00f067aa0ba902b7,congo=\"q\\uote\"");
   const auto text = encode_export_request({with, span_with_state("")}, {});
   // traceState sits between spanId and parentSpanId, as in the proto.

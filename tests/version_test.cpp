@@ -9,7 +9,8 @@
 #include "weft/version.hpp"
 
 TEST_CASE("version.hpp: the numbers, the string and the build's version agree", "[version]") {
-  const std::string parts = std::to_string(weft::version_major) + "." + std::to_string(weft::version_minor) + "." +
+  const std::string parts = std::to_string(weft::version_major) + "." +
+                            std::to_string(weft::version_minor) + "." +
                             std::to_string(weft::version_patch);
   CHECK(parts == weft::version_string);
   CHECK(std::string(WEFT_PROJECT_VERSION) == weft::version_string);

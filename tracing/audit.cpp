@@ -94,7 +94,11 @@ class trace_audit {
  public:
   trace_audit(const audit_expectation& exp, const open_trace& tr, std::size_t count,
               const problem_fn& problem)
-      : exp_(exp), tr_(tr), list_(tr.spans), count_(count), problem_(problem),
+      : exp_(exp),
+        tr_(tr),
+        list_(tr.spans),
+        count_(count),
+        problem_(problem),
         t_("trace " + exp.trace.to_hex()) {}
 
   void run() {
@@ -103,9 +107,7 @@ class trace_audit {
                std::to_string(exp_.expected_spans));
     index_spans();
     const compact_span* root = root_ == none ? nullptr : &list_[root_];
-    run_id_ = !exp_.run_id.empty() ? exp_.run_id
-              : root               ? std::string(tr_.str(root->run))
-                                   : "";
+    run_id_ = !exp_.run_id.empty() ? exp_.run_id : root ? std::string(tr_.str(root->run)) : "";
     run_id_text_ = tr_.lookup(run_id_);
     if (root) check_root(*root);
     run_roots_.assign(tr_.text.size(), 0);
@@ -132,8 +134,8 @@ class trace_audit {
     std::size_t roots = 0;
     for (std::size_t i = 0; i < list_.size(); ++i) {
       const auto& s = list_[i];
-      bool is_root = exp_.remote_parent.valid() ? s.parent == exp_.remote_parent.value
-                                                : s.parent == 0;
+      bool is_root =
+          exp_.remote_parent.valid() ? s.parent == exp_.remote_parent.value : s.parent == 0;
       if (is_root) {
         if (roots++ == 0) root_ = i;
         continue;
@@ -146,16 +148,14 @@ class trace_audit {
         parent_[i] = p->second;
       }
     }
-    if (roots != 1)
-      problem_(t_ + ": " + std::to_string(roots) + " root spans, expected exactly 1");
+    if (roots != 1) problem_(t_ + ": " + std::to_string(roots) + " root spans, expected exactly 1");
   }
 
   // The root is the top-level run's own span, not a node's or a child run's.
   void check_root(const compact_span& root) {
     if (!run_id_.empty() && root.run != run_id_text_)
       problem_(where(root) + " is the root, but the top-level run is '" + clip(run_id_) + "'");
-    if (root.node)
-      problem_(where(root) + " is the root, but it is a node span, not the run's own");
+    if (root.node) problem_(where(root) + " is the root, but it is a node span, not the run's own");
     if (root.child_root)
       problem_(where(root) + " is the root, but it is a child run's span (weft.parent_run.id '" +
                clip(tr_.str(root.parent_run)) + "')");
@@ -278,7 +278,7 @@ struct trace_auditor::impl {
   };
 
   std::vector<audit_expectation> runs;
-  std::vector<slot> slots;  // parallel to runs
+  std::vector<slot> slots;                                          // parallel to runs
   std::unordered_map<trace_id, std::size_t, trace_id_hash> wanted;  // first run per trace
   std::size_t held = 0, peak = 0;
   bool finished = false;

@@ -56,16 +56,16 @@ namespace weft::tracing {
 
 struct audit_expectation {
   trace_id trace;
-  span_id remote_parent;          // invalid: the root must have no parent
-  std::string run_id;             // the top-level run's id; empty: the root's
-  std::string session_id;         // empty: must be absent
-  std::string user_id;            // empty: must be absent
-  std::size_t expected_spans = 0; // 0: not checked (runs with branches or child runs)
+  span_id remote_parent;           // invalid: the root must have no parent
+  std::string run_id;              // the top-level run's id; empty: the root's
+  std::string session_id;          // empty: must be absent
+  std::string user_id;             // empty: must be absent
+  std::size_t expected_spans = 0;  // 0: not checked (runs with branches or child runs)
 };
 
 struct audit_report {
-  std::size_t traces = 0;    // expected traces found
-  std::size_t spans = 0;     // spans in those traces
+  std::size_t traces = 0;  // expected traces found
+  std::size_t spans = 0;   // spans in those traces
   std::size_t problem_count = 0;
   std::vector<std::string> problems;  // the first max_problems, described
   static constexpr std::size_t max_problems = 50;

@@ -47,8 +47,8 @@ int file_sink::open_file(const std::string& path, std::string& error) {
     std::error_code ec;
     std::filesystem::create_directories(p.parent_path(), ec);
     if (ec) {
-      error = "cannot create directory '" + p.parent_path().string() + "' for trace file '" +
-              path + "': " + ec.message();
+      error = "cannot create directory '" + p.parent_path().string() + "' for trace file '" + path +
+              "': " + ec.message();
       return -1;
     }
   }

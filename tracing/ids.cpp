@@ -30,18 +30,15 @@ std::uint64_t splitmix64(std::uint64_t& x) noexcept {
   return z ^ (z >> 31);
 }
 
-std::uint64_t rotl(std::uint64_t x, int k) noexcept {
-  return (x << k) | (x >> (64 - k));
-}
+std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
 
 // Bumped in a forked child so that its threads reseed: otherwise parent and
 // child would hand out the same id sequence.
 std::atomic<std::uint64_t> fork_generation{0};
 
 [[maybe_unused]] const int atfork_registered = [] {
-  return pthread_atfork(nullptr, nullptr, [] {
-    fork_generation.fetch_add(1, std::memory_order_relaxed);
-  });
+  return pthread_atfork(nullptr, nullptr,
+                        [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
 }();
 
 // xoshiro256**: fast, 256 bits of state, good enough statistics for ids. Not
@@ -154,8 +151,7 @@ trace_id trace_id::random() {
 
 std::string span_id::to_hex() const {
   std::string s(16, '0');
-  for (int i = 0; i < 16; ++i)
-    s[i] = hex_digits[(value >> (60 - 4 * i)) & 0x0f];
+  for (int i = 0; i < 16; ++i) s[i] = hex_digits[(value >> (60 - 4 * i)) & 0x0f];
   return s;
 }
 

@@ -33,7 +33,8 @@ bool is_excluded_from_metadata(std::string_view key) {
 }
 
 std::string_view trim_left(std::string_view s) {
-  while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r'))
+    s.remove_prefix(1);
   return s;
 }
 
@@ -91,11 +92,13 @@ void append_double(std::string& out, double d) {
 // and once the metadata object (which starts at `start`) has outgrown the
 // field limit the remaining items are left out and counted in a last item,
 // so that no array can make an event unbounded.
-void append_value(std::string& out, const attribute_value& v, field_writer& fields, std::size_t start) {
+void append_value(std::string& out, const attribute_value& v, field_writer& fields,
+                  std::size_t start) {
   if (auto* s = std::get_if<std::string>(&v)) {
     fields.string(out, *s);
   } else if (auto* i = std::get_if<std::int64_t>(&v)) {
-    if (*i > max_exact_json_int || *i < -max_exact_json_int) append_json_string(out, std::to_string(*i));
+    if (*i > max_exact_json_int || *i < -max_exact_json_int)
+      append_json_string(out, std::to_string(*i));
     else out += std::to_string(*i);
   } else if (auto* d = std::get_if<double>(&v)) {
     append_double(out, *d);
@@ -108,7 +111,8 @@ void append_value(std::string& out, const attribute_value& v, field_writer& fiel
       if (k) out += ',';
       if (out.size() - start > fields.limit) {
         fields.truncated = true;
-        append_json_string(out, "[weft: " + std::to_string(items.size() - k) + " more items left out]");
+        append_json_string(out,
+                           "[weft: " + std::to_string(items.size() - k) + " more items left out]");
         break;
       }
       fields.string(out, items[k]);
@@ -141,7 +145,8 @@ std::size_t append_attribute_members(std::string& out, const std::vector<attribu
 
 // "weft.events":[{"name","time","attributes":{...}}, ...]: the legacy API
 // has no span events, so they ride in the metadata, bounded like the rest.
-std::size_t append_events(std::string& out, const span_record& span, field_writer& fields, std::size_t start) {
+std::size_t append_events(std::string& out, const span_record& span, field_writer& fields,
+                          std::size_t start) {
   append_key(out, "weft.events");
   out += '[';
   std::size_t dropped = 0;
@@ -159,7 +164,8 @@ std::size_t append_events(std::string& out, const span_record& span, field_write
     append_json_string(out, iso8601_utc(e.time_unix_ns));
     out += ",\"attributes\":{";
     bool first = true;
-    const std::size_t left_out = append_attribute_members(out, e.attributes, fields, start, false, first);
+    const std::size_t left_out =
+        append_attribute_members(out, e.attributes, fields, start, false, first);
     if (left_out > 0) {
       fields.truncated = true;
       out += first ? "" : ",";
@@ -179,7 +185,8 @@ void append_metadata(std::string& out, const span_record& span, field_writer& fi
   out += '{';
   const std::size_t start = out.size();
   bool first = true;
-  const std::size_t dropped = append_attribute_members(out, span.attributes, fields, start, true, first);
+  const std::size_t dropped =
+      append_attribute_members(out, span.attributes, fields, start, true, first);
   std::size_t dropped_events = 0;
   if (!span.events.empty()) {
     out += first ? "" : ",";
@@ -243,8 +250,8 @@ std::string trace_name(const span_record& span) {
   return span.name;
 }
 
-std::string encode_trace_event(const span_record& span, const langfuse_options& o, const std::string& now,
-                               std::size_t field_limit) {
+std::string encode_trace_event(const span_record& span, const langfuse_options& o,
+                               const std::string& now, std::size_t field_limit) {
   field_writer fields{field_limit};
   std::string out;
   append_envelope_start(out, "trace-create", now);
@@ -252,10 +259,13 @@ std::string encode_trace_event(const span_record& span, const langfuse_options& 
   append_json_string(out, span.trace.to_hex());
   append_plain_field(out, "timestamp", iso8601_utc(span.start_unix_ns));
   append_string_field(out, "name", trace_name(span), fields);
-  if (const std::string* v = string_attribute(span, "session.id")) append_string_field(out, "sessionId", *v, fields);
-  if (const std::string* v = string_attribute(span, "user.id")) append_string_field(out, "userId", *v, fields);
+  if (const std::string* v = string_attribute(span, "session.id"))
+    append_string_field(out, "sessionId", *v, fields);
+  if (const std::string* v = string_attribute(span, "user.id"))
+    append_string_field(out, "userId", *v, fields);
   if (o.content)
-    append_content(out, string_attribute(span, "weft.inputs"), string_attribute(span, "weft.outputs"), fields);
+    append_content(out, string_attribute(span, "weft.inputs"),
+                   string_attribute(span, "weft.outputs"), fields);
   if (!o.environment.empty()) append_plain_field(out, "environment", o.environment);
   if (!o.release.empty()) append_plain_field(out, "release", o.release);
   out += ',';
@@ -269,9 +279,11 @@ std::string encode_trace_event(const span_record& span, const langfuse_options& 
 // what weft derived. It goes in as JSON, so it cannot be cut like a string:
 // one over the field limit is left out (and the event marked truncated).
 void append_object_field(std::string& out, std::string_view key, const span_record& span,
-                         std::string_view own_key, const std::string& derived, field_writer& fields) {
+                         std::string_view own_key, const std::string& derived,
+                         field_writer& fields) {
   const std::string* own = string_attribute(span, own_key);
-  const bool own_ok = own && !trim_left(*own).empty() && trim_left(*own)[0] == '{' && json::accept(*own);
+  const bool own_ok =
+      own && !trim_left(*own).empty() && trim_left(*own)[0] == '{' && json::accept(*own);
   const std::string& value = own_ok ? *own : derived;
   if (value.empty()) return;
   if (value.size() > fields.limit) {
@@ -287,12 +299,11 @@ void append_generation_fields(std::string& out, const span_record& span, field_w
   const langfuse_generation g = langfuse_generation_fields(span);
   if (const std::string* own = string_attribute(span, "langfuse.observation.model.name"))
     append_string_field(out, "model", *own, fields);
-  else if (!g.model.empty())
-    append_string_field(out, "model", g.model, fields);
+  else if (!g.model.empty()) append_string_field(out, "model", g.model, fields);
   append_object_field(out, "modelParameters", span, "langfuse.observation.model.parameters",
                       g.model_parameters, fields);
-  append_object_field(out, "usageDetails", span, "langfuse.observation.usage_details", g.usage_details,
-                      fields);
+  append_object_field(out, "usageDetails", span, "langfuse.observation.usage_details",
+                      g.usage_details, fields);
   append_object_field(out, "costDetails", span, "langfuse.observation.cost_details", g.cost_details,
                       fields);
   if (const std::string* own = string_attribute(span, "langfuse.observation.completion_start_time"))
@@ -325,12 +336,13 @@ std::string encode_observation_event(const span_record& span, const langfuse_opt
   append_plain_field(out, "endTime", iso8601_utc(span.end_unix_ns));
   if (span.status == status_code::error) {
     append_plain_field(out, "level", "ERROR");
-    if (!span.status_message.empty()) append_string_field(out, "statusMessage", span.status_message, fields);
+    if (!span.status_message.empty())
+      append_string_field(out, "statusMessage", span.status_message, fields);
   }
   if (o.content) {
     const langfuse_content content = langfuse_observation_content(span);
-    append_content(out, content.input ? &*content.input : nullptr, content.output ? &*content.output : nullptr,
-                   fields);
+    append_content(out, content.input ? &*content.input : nullptr,
+                   content.output ? &*content.output : nullptr, fields);
   }
   if (generation) append_generation_fields(out, span, fields);
   if (!o.environment.empty()) append_plain_field(out, "environment", o.environment);
@@ -341,7 +353,8 @@ std::string encode_observation_event(const span_record& span, const langfuse_opt
 }
 
 std::string batch_metadata(std::size_t events) {
-  return "{\"batch_size\":" + std::to_string(events) + ",\"sdk_name\":\"weft\",\"sdk_integration\":\"weft\"}";
+  return "{\"batch_size\":" + std::to_string(events) +
+         ",\"sdk_name\":\"weft\",\"sdk_integration\":\"weft\"}";
 }
 
 // Collects events into bodies that stay within the byte limit.
@@ -349,7 +362,8 @@ class batch_builder {
  public:
   explicit batch_builder(std::size_t max_bytes)
       : max_bytes_(max_bytes),
-        overhead_(std::string_view("{\"batch\":[],\"metadata\":}").size() + batch_metadata(SIZE_MAX).size()) {}
+        overhead_(std::string_view("{\"batch\":[],\"metadata\":}").size() +
+                  batch_metadata(SIZE_MAX).size()) {}
 
   /// Room for one event in a body of its own.
   std::size_t room() const { return max_bytes_ > overhead_ ? max_bytes_ - overhead_ : 0; }
@@ -409,7 +423,8 @@ std::vector<std::string> event_ids_of(const json& request) {
   if (it == request.end() || !it->is_array()) return ids;
   for (const auto& e : *it)
     if (e.is_object())
-      if (auto id = e.find("id"); id != e.end() && id->is_string()) ids.push_back(id->get<std::string>());
+      if (auto id = e.find("id"); id != e.end() && id->is_string())
+        ids.push_back(id->get<std::string>());
   return ids;
 }
 
@@ -420,7 +435,8 @@ std::string short_text(std::string_view s, std::size_t limit = 300) {
 }
 
 std::string error_message(const json& e) {
-  if (auto m = e.find("message"); m != e.end() && m->is_string()) return short_text(m->get<std::string>());
+  if (auto m = e.find("message"); m != e.end() && m->is_string())
+    return short_text(m->get<std::string>());
   if (auto m = e.find("error"); m != e.end()) {
     if (m->is_string()) return short_text(m->get<std::string>());
     return short_text(m->dump(-1, ' ', false, json::error_handler_t::replace));
@@ -428,7 +444,9 @@ std::string error_message(const json& e) {
   return "rejected by Langfuse";
 }
 
-bool retryable(long status) { return status == 429 || status == 408 || status >= 500 || status <= 0; }
+bool retryable(long status) {
+  return status == 429 || status == 408 || status >= 500 || status <= 0;
+}
 
 }  // namespace
 
@@ -438,8 +456,8 @@ std::string iso8601_utc(std::uint64_t unix_ns) {
   tm t{};
   gmtime_r(&secs, &t);
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", t.tm_year + 1900, t.tm_mon + 1,
-                t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, micros);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", t.tm_year + 1900,
+                t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, micros);
   return buf;
 }
 
@@ -462,7 +480,8 @@ std::string random_uuid_v4() {
 }
 
 std::vector<std::string> encode_legacy_batches(const std::vector<span_record>& spans,
-                                               const langfuse_options& options, std::size_t max_batch_bytes,
+                                               const langfuse_options& options,
+                                               std::size_t max_batch_bytes,
                                                std::size_t max_field_bytes) {
   batch_builder batches(max_batch_bytes);
   const std::string now = iso8601_utc(now_unix_ns());
@@ -478,7 +497,8 @@ std::vector<std::string> encode_legacy_batches(const std::vector<span_record>& s
   return batches.finish();
 }
 
-legacy_result parse_legacy_response(long http_status, std::string_view body, const std::string& request_body) {
+legacy_result parse_legacy_response(long http_status, std::string_view body,
+                                    const std::string& request_body) {
   legacy_result result;
   const json request = json::parse(request_body, nullptr, false);
   const std::vector<std::string> ids = event_ids_of(request);
@@ -509,7 +529,8 @@ legacy_result parse_legacy_response(long http_status, std::string_view body, con
     for (const auto& s : *it) {
       if (!s.is_object()) continue;
       auto id = s.find("id");
-      if (id == s.end() || !id->is_string() || !answered.insert(id->get<std::string>()).second) continue;
+      if (id == s.end() || !id->is_string() || !answered.insert(id->get<std::string>()).second)
+        continue;
       ++result.succeeded;
     }
   }
@@ -517,9 +538,11 @@ legacy_result parse_legacy_response(long http_status, std::string_view body, con
     for (const auto& e : *it) {
       if (!e.is_object()) continue;
       auto id = e.find("id");
-      if (id == e.end() || !id->is_string() || !answered.insert(id->get<std::string>()).second) continue;
+      if (id == e.end() || !id->is_string() || !answered.insert(id->get<std::string>()).second)
+        continue;
       long status = 500;  // an error without a status: assume the server's fault
-      if (auto st = e.find("status"); st != e.end() && st->is_number_integer()) status = st->get<long>();
+      if (auto st = e.find("status"); st != e.end() && st->is_number_integer())
+        status = st->get<long>();
       if (retryable(status)) result.retry_event_ids.push_back(id->get<std::string>());
       else result.rejected.emplace_back(id->get<std::string>(), error_message(e));
     }
@@ -530,7 +553,8 @@ legacy_result parse_legacy_response(long http_status, std::string_view body, con
   return result;
 }
 
-std::string subset_batch(const std::string& request_body, const std::vector<std::string>& event_ids) {
+std::string subset_batch(const std::string& request_body,
+                         const std::vector<std::string>& event_ids) {
   json request = json::parse(request_body, nullptr, false);
   if (!request.is_object()) return {};
   auto batch = request.find("batch");
@@ -539,12 +563,14 @@ std::string subset_batch(const std::string& request_body, const std::vector<std:
   json kept = json::array();
   for (auto& e : *batch)
     if (e.is_object())
-      if (auto id = e.find("id"); id != e.end() && id->is_string() && wanted.count(id->get<std::string>()))
+      if (auto id = e.find("id");
+          id != e.end() && id->is_string() && wanted.count(id->get<std::string>()))
         kept.push_back(std::move(e));
   if (kept.empty()) return {};
   const std::size_t n = kept.size();
   *batch = std::move(kept);
-  if (auto meta = request.find("metadata"); meta != request.end() && meta->is_object()) (*meta)["batch_size"] = n;
+  if (auto meta = request.find("metadata"); meta != request.end() && meta->is_object())
+    (*meta)["batch_size"] = n;
   return request.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -92,7 +92,8 @@ legacy_result parse_legacy_response(long http_status, std::string_view body,
 /// A request body holding only the events of `request_body` whose envelope
 /// id is in `event_ids` (in their original order, ids unchanged so Langfuse
 /// can deduplicate), or "" when none match or request_body is not a batch.
-std::string subset_batch(const std::string& request_body, const std::vector<std::string>& event_ids);
+std::string subset_batch(const std::string& request_body,
+                         const std::vector<std::string>& event_ids);
 
 /// Nanoseconds since the Unix epoch as ISO-8601 UTC with microseconds.
 std::string iso8601_utc(std::uint64_t unix_ns);

@@ -57,7 +57,8 @@ bool has_usage(const span_record& span) {
 }
 
 std::string_view trim_left(std::string_view s) {
-  while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r'))
+    s.remove_prefix(1);
   return s;
 }
 
@@ -103,8 +104,8 @@ std::string iso8601_utc_ms(std::uint64_t unix_ns) {
   tm t{};
   gmtime_r(&secs, &t);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", t.tm_year + 1900, t.tm_mon + 1,
-                t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, millis);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", t.tm_year + 1900,
+                t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, millis);
   return buf;
 }
 
@@ -113,10 +114,13 @@ void add_generation_attributes(span_record& span) {
   if (!g.model.empty()) set_if_absent(span, "langfuse.observation.model.name", g.model);
   if (!g.model_parameters.empty())
     set_if_absent(span, "langfuse.observation.model.parameters", g.model_parameters);
-  if (!g.usage_details.empty()) set_if_absent(span, "langfuse.observation.usage_details", g.usage_details);
-  if (!g.cost_details.empty()) set_if_absent(span, "langfuse.observation.cost_details", g.cost_details);
+  if (!g.usage_details.empty())
+    set_if_absent(span, "langfuse.observation.usage_details", g.usage_details);
+  if (!g.cost_details.empty())
+    set_if_absent(span, "langfuse.observation.cost_details", g.cost_details);
   if (g.completion_start_unix_ns != 0)
-    set_if_absent(span, "langfuse.observation.completion_start_time", iso8601_utc_ms(g.completion_start_unix_ns));
+    set_if_absent(span, "langfuse.observation.completion_start_time",
+                  iso8601_utc_ms(g.completion_start_unix_ns));
 }
 
 }  // namespace
@@ -148,7 +152,8 @@ bool is_langfuse_model_call(std::string_view observation_type) {
 
 langfuse_generation langfuse_generation_fields(const span_record& span) {
   langfuse_generation g;
-  if (const std::string* m = string_attribute(span, "gen_ai.response.model"); m && !m->empty()) g.model = *m;
+  if (const std::string* m = string_attribute(span, "gen_ai.response.model"); m && !m->empty())
+    g.model = *m;
   else if (const std::string* r = string_attribute(span, "gen_ai.request.model")) g.model = *r;
 
   json params = json::object();
@@ -186,14 +191,16 @@ langfuse_generation langfuse_generation_fields(const span_record& span) {
   }
 
   json cost = json::object();
-  for (auto [key, name] : {std::pair{"weft.llm.cost.input", "input"}, std::pair{"weft.llm.cost.output", "output"},
-                           std::pair{"weft.llm.cost.total", "total"}})
+  for (auto [key, name] :
+       {std::pair{"weft.llm.cost.input", "input"}, std::pair{"weft.llm.cost.output", "output"},
+        std::pair{"weft.llm.cost.total", "total"}})
     if (auto v = number_attribute(span, key); v && *v >= 0) cost[name] = *v;
   if (!cost.empty()) g.cost_details = dump(cost);
 
   if (auto ms = number_attribute(span, "weft.llm.time_to_first_chunk_ms");
       ms && *ms >= 0 && *ms <= max_time_to_first_chunk_ms && span.start_unix_ns != 0)
-    g.completion_start_unix_ns = span.start_unix_ns + static_cast<std::uint64_t>(std::llround(*ms * 1e6));
+    g.completion_start_unix_ns =
+        span.start_unix_ns + static_cast<std::uint64_t>(std::llround(*ms * 1e6));
   return g;
 }
 
@@ -202,11 +209,13 @@ langfuse_content langfuse_observation_content(const span_record& span) {
   const std::string* messages = string_attribute(span, "gen_ai.input.messages");
   const std::string* instructions = string_attribute(span, "gen_ai.system_instructions");
   if (messages || instructions) c.input = input_with_instructions(messages, instructions);
-  else if (const std::string* args = string_attribute(span, "gen_ai.tool.call.arguments")) c.input = *args;
+  else if (const std::string* args = string_attribute(span, "gen_ai.tool.call.arguments"))
+    c.input = *args;
   else if (const std::string* in = string_attribute(span, "weft.inputs")) c.input = *in;
 
   if (const std::string* out = string_attribute(span, "gen_ai.output.messages")) c.output = *out;
-  else if (const std::string* result = string_attribute(span, "gen_ai.tool.call.result")) c.output = *result;
+  else if (const std::string* result = string_attribute(span, "gen_ai.tool.call.result"))
+    c.output = *result;
   else if (const std::string* outputs = string_attribute(span, "weft.outputs")) c.output = *outputs;
   return c;
 }
@@ -225,7 +234,8 @@ void add_langfuse_attributes(std::vector<span_record>& batch, const langfuse_opt
     const std::string type = langfuse_observation_type(span);
     set_if_absent(span, "langfuse.observation.type", type);
     if (is_langfuse_model_call(type)) add_generation_attributes(span);
-    else if (has_usage(span)) set_if_absent(span, "langfuse.observation.usage_details", std::string("{}"));
+    else if (has_usage(span))
+      set_if_absent(span, "langfuse.observation.usage_details", std::string("{}"));
     if (span.status == status_code::error) {
       set_if_absent(span, "langfuse.observation.level", std::string("ERROR"));
       if (!span.status_message.empty())
@@ -233,16 +243,20 @@ void add_langfuse_attributes(std::vector<span_record>& batch, const langfuse_opt
     }
     if (options.content) {
       langfuse_content content = langfuse_observation_content(span);
-      if (content.input) set_if_absent(span, "langfuse.observation.input", std::move(*content.input));
-      if (content.output) set_if_absent(span, "langfuse.observation.output", std::move(*content.output));
+      if (content.input)
+        set_if_absent(span, "langfuse.observation.input", std::move(*content.input));
+      if (content.output)
+        set_if_absent(span, "langfuse.observation.output", std::move(*content.output));
       if (is_langfuse_root(span)) {
         copy_if_present(span, "weft.inputs", "langfuse.trace.input");
         copy_if_present(span, "weft.outputs", "langfuse.trace.output");
       }
     } else {
-      std::erase_if(span.attributes, [](const attribute& a) { return is_genai_content_key(a.key); });
+      std::erase_if(span.attributes,
+                    [](const attribute& a) { return is_genai_content_key(a.key); });
     }
-    if (!options.environment.empty()) set_if_absent(span, "langfuse.environment", options.environment);
+    if (!options.environment.empty())
+      set_if_absent(span, "langfuse.environment", options.environment);
     if (!options.release.empty()) set_if_absent(span, "langfuse.release", options.release);
   }
 }

@@ -275,14 +275,15 @@ span_record read_span(const json& span, const std::string& where) {
   s.parent = read_span_id(span, "parentSpanId", where, false);
   s.name = string_member(span, "name", where);
   if (auto v = member(span, "kind"))
-    s.kind = static_cast<span_kind>(read_enum(
-        *v, where + ".kind",
-        {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT",
-         "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"}));
-  else
-    s.kind = span_kind::unspecified;
-  if (auto v = member(span, "startTimeUnixNano")) s.start_unix_ns = read_u64(*v, where + ".startTimeUnixNano");
-  if (auto v = member(span, "endTimeUnixNano")) s.end_unix_ns = read_u64(*v, where + ".endTimeUnixNano");
+    s.kind = static_cast<span_kind>(
+        read_enum(*v, where + ".kind",
+                  {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
+                   "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"}));
+  else s.kind = span_kind::unspecified;
+  if (auto v = member(span, "startTimeUnixNano"))
+    s.start_unix_ns = read_u64(*v, where + ".startTimeUnixNano");
+  if (auto v = member(span, "endTimeUnixNano"))
+    s.end_unix_ns = read_u64(*v, where + ".endTimeUnixNano");
   s.attributes = read_attributes(span, where);
   const auto& events = array_member(span, "events", where);
   s.events.reserve(events.size());
@@ -299,8 +300,8 @@ span_record read_span(const json& span, const std::string& where) {
     const auto at = where + ".status";
     as_object(*status, at);
     if (auto code = member(*status, "code"))
-      s.status = static_cast<status_code>(
-          read_enum(*code, at + ".code", {"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"}));
+      s.status = static_cast<status_code>(read_enum(
+          *code, at + ".code", {"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"}));
     s.status_message = string_member(*status, "message", at);
   }
   return s;
@@ -366,7 +367,8 @@ decoded_request read_request(std::string_view line) {
       const auto ss_at = rs_at + ".scopeSpans[" + std::to_string(s) + "]";
       const auto& span_list = array_member(as_object(ss_list[s], ss_at), "spans", ss_at);
       for (std::size_t i = 0; i < span_list.size(); ++i)
-        out.spans.emplace_back(read_span(span_list[i], ss_at + ".spans[" + std::to_string(i) + "]"), r);
+        out.spans.emplace_back(read_span(span_list[i], ss_at + ".spans[" + std::to_string(i) + "]"),
+                               r);
     }
   }
   return out;
@@ -456,9 +458,8 @@ otlp_file_summary read_otlp_json_file(const std::string& path, const otlp_span_c
 }
 
 otlp_file_summary read_otlp_json_file(const std::string& path, std::vector<span_record>& spans) {
-  return read_otlp_json_file(path, [&spans](span_record&& s, const resource_info&) {
-    spans.push_back(std::move(s));
-  });
+  return read_otlp_json_file(
+      path, [&spans](span_record&& s, const resource_info&) { spans.push_back(std::move(s)); });
 }
 
 }  // namespace weft::tracing

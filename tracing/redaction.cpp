@@ -10,7 +10,7 @@ namespace weft::tracing {
 namespace {
 
 constexpr std::array<std::string_view, 9> secret_fragments = {
-    "apikey", "secret", "password", "passwd", "passphrase",
+    "apikey",        "secret",     "password",   "passwd", "passphrase",
     "authorization", "privatekey", "credential", "cookie"};
 
 // Words around "token" that make it a count or a setting, not a credential.
@@ -75,10 +75,8 @@ nlohmann::json redact(const nlohmann::json& value) {
   if (value.is_object()) {
     nlohmann::json out = nlohmann::json::object();
     for (auto it = value.begin(); it != value.end(); ++it) {
-      if (is_secret_key(it.key()))
-        out[it.key()] = redacted_placeholder;
-      else
-        out[it.key()] = redact(it.value());
+      if (is_secret_key(it.key())) out[it.key()] = redacted_placeholder;
+      else out[it.key()] = redact(it.value());
     }
     return out;
   }
@@ -168,8 +166,7 @@ bool secret_set::add(std::string_view value) {
   std::sort(mid, windows_.end());
   std::inplace_merge(windows_.begin(), mid, windows_.end());
   windows_.erase(std::unique(windows_.begin(), windows_.end()), windows_.end());
-  if (filter_.empty() || windows_.size() * 16 > filter_.size() * 64)
-    rebuild_filter();
+  if (filter_.empty() || windows_.size() * 16 > filter_.size() * 64) rebuild_filter();
   else
     for (std::size_t i = 0; i + fragment_length <= value.size(); ++i)
       set_filter_bit(pack_window(value.data() + i));
@@ -201,10 +198,8 @@ std::vector<std::pair<std::size_t, std::size_t>> secret_set::find(std::string_vi
     for (std::size_t i = 0; i + fragment_length <= text.size(); ++i) {
       const auto w = pack_window(text.data() + i);
       if (!maybe_window(w) || !std::binary_search(windows_.begin(), windows_.end(), w)) continue;
-      if (!ranges.empty() && i <= ranges.back().second)
-        ranges.back().second = i + fragment_length;
-      else
-        ranges.emplace_back(i, i + fragment_length);
+      if (!ranges.empty() && i <= ranges.back().second) ranges.back().second = i + fragment_length;
+      else ranges.emplace_back(i, i + fragment_length);
     }
   }
   for (const auto& v : short_values_)
@@ -221,8 +216,7 @@ std::vector<std::pair<std::size_t, std::size_t>> secret_set::find(std::string_vi
   for (std::size_t i = 1; i < ranges.size(); ++i) {
     if (ranges[i].first <= ranges[out].second)
       ranges[out].second = std::max(ranges[out].second, ranges[i].second);
-    else
-      ranges[++out] = ranges[i];
+    else ranges[++out] = ranges[i];
   }
   ranges.resize(out + 1);
   return ranges;

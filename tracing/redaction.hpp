@@ -109,9 +109,9 @@ class secret_set {
 
   std::vector<std::string> values_;
   std::vector<std::string> short_values_;  // those shorter than fragment_length
-  std::vector<std::uint64_t> windows_;  // every fragment_length-byte window, packed, sorted
-  std::vector<std::uint64_t> filter_;   // bitmap over a hash of the windows
-  int filter_shift_ = 0;                // 64 - log2(bits in filter_)
+  std::vector<std::uint64_t> windows_;     // every fragment_length-byte window, packed, sorted
+  std::vector<std::uint64_t> filter_;      // bitmap over a hash of the windows
+  int filter_shift_ = 0;                   // 64 - log2(bits in filter_)
   std::size_t bytes_ = 0;
   bool overflowed_ = false;
 };

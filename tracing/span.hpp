@@ -18,7 +18,8 @@ namespace weft::tracing {
 
 // The string array is the last alternative so that the indices of the
 // others stay what encoders and the CAF wire form already use.
-using attribute_value = std::variant<std::string, std::int64_t, double, bool, std::vector<std::string>>;
+using attribute_value =
+    std::variant<std::string, std::int64_t, double, bool, std::vector<std::string>>;
 
 struct attribute {
   std::string key;
@@ -36,7 +37,14 @@ struct span_event {
 enum class status_code : int { unset = 0, ok = 1, error = 2 };
 
 /// OTLP span kinds (integer enum values of the protobuf).
-enum class span_kind : int { unspecified = 0, internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
+enum class span_kind : int {
+  unspecified = 0,
+  internal = 1,
+  server = 2,
+  client = 3,
+  producer = 4,
+  consumer = 5
+};
 
 struct span_record {
   trace_id trace;

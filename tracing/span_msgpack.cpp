@@ -77,7 +77,8 @@ void pack_attributes(packer& p, std::string& out, const std::vector<attribute>& 
 }
 
 void pack_span(packer& p, std::string& out, const span_record& s, unsigned version) {
-  if (version == 1) p.pack_array(s.trace_state.empty() ? v1_span_fields_without_state : v1_span_fields);
+  if (version == 1)
+    p.pack_array(s.trace_state.empty() ? v1_span_fields_without_state : v1_span_fields);
   else p.pack_array(v2_span_fields);
   p.pack_bin(static_cast<std::uint32_t>(s.trace.bytes.size()));
   p.pack_bin_body(reinterpret_cast<const char*>(s.trace.bytes.data()),
@@ -118,13 +119,14 @@ struct decoder {
   bool array(const msgpack::object& o, std::uint32_t want, const char* what) {
     if (o.type != msgpack::type::ARRAY) return fail(std::string(what) + ": not an array");
     if (want != 0 && o.via.array.size != want)
-      return fail(std::string(what) + ": " + std::to_string(o.via.array.size) + " fields, expected " +
-                  std::to_string(want));
+      return fail(std::string(what) + ": " + std::to_string(o.via.array.size) +
+                  " fields, expected " + std::to_string(want));
     return true;
   }
 
   bool u64(const msgpack::object& o, std::uint64_t& v, const char* what) {
-    if (o.type != msgpack::type::POSITIVE_INTEGER) return fail(std::string(what) + ": not an unsigned integer");
+    if (o.type != msgpack::type::POSITIVE_INTEGER)
+      return fail(std::string(what) + ": not an unsigned integer");
     v = o.via.u64;
     return true;
   }
@@ -161,10 +163,16 @@ struct decoder {
   // had none, so an array there is damage, not data.
   bool value(const msgpack::object& o, attribute_value& v, bool arrays) {
     switch (o.type) {
-      case msgpack::type::STR: v = std::string(o.via.str.ptr, o.via.str.size); return true;
+      case msgpack::type::STR:
+        v = std::string(o.via.str.ptr, o.via.str.size);
+        return true;
       case msgpack::type::FLOAT64:
-      case msgpack::type::FLOAT32: v = o.via.f64; return true;
-      case msgpack::type::BOOLEAN: v = o.via.boolean; return true;
+      case msgpack::type::FLOAT32:
+        v = o.via.f64;
+        return true;
+      case msgpack::type::BOOLEAN:
+        v = o.via.boolean;
+        return true;
       case msgpack::type::POSITIVE_INTEGER:
       case msgpack::type::NEGATIVE_INTEGER: {
         std::int64_t i = 0;
@@ -180,17 +188,20 @@ struct decoder {
         v = std::move(items);
         return true;
       }
-      default: return fail("attribute value: unsupported type");
+      default:
+        return fail("attribute value: unsupported type");
     }
   }
 
-  bool attributes(const msgpack::object& o, std::vector<attribute>& out, bool arrays, const char* what) {
+  bool attributes(const msgpack::object& o, std::vector<attribute>& out, bool arrays,
+                  const char* what) {
     if (!array(o, 0, what)) return false;
     const auto& attrs = o.via.array;
     out.resize(attrs.size);
     for (std::uint32_t i = 0; i < attrs.size; ++i) {
       const auto& pair = attrs.ptr[i];
-      if (!array(pair, 2, "attribute") || !str(pair.via.array.ptr[0], out[i].key, "attribute key") ||
+      if (!array(pair, 2, "attribute") ||
+          !str(pair.via.array.ptr[0], out[i].key, "attribute key") ||
           !value(pair.via.array.ptr[1], out[i].value, arrays))
         return false;
     }
@@ -215,9 +226,11 @@ struct decoder {
     const auto fields = o.via.array.size;
     if (version == 1 && fields != v1_span_fields && fields != v1_span_fields_without_state)
       return fail("span: " + std::to_string(fields) + " fields, expected " +
-                  std::to_string(v1_span_fields_without_state) + " or " + std::to_string(v1_span_fields));
+                  std::to_string(v1_span_fields_without_state) + " or " +
+                  std::to_string(v1_span_fields));
     if (version >= 2 && fields != v2_span_fields)
-      return fail("span: " + std::to_string(fields) + " fields, expected " + std::to_string(v2_span_fields));
+      return fail("span: " + std::to_string(fields) + " fields, expected " +
+                  std::to_string(v2_span_fields));
     const msgpack::object* f = o.via.array.ptr;
     if (f[0].type != msgpack::type::BIN || f[0].via.bin.size != s.trace.bytes.size())
       return fail("span.trace: not 16 bytes");
@@ -244,8 +257,9 @@ struct decoder {
     std::uint64_t version = 0;
     if (!u64(o.via.array.ptr[0], version, "batch version")) return false;
     if (version < oldest_version || version > span_msgpack_version)
-      return fail("batch version " + std::to_string(version) + " is not supported (this weft reads " +
-                  std::to_string(oldest_version) + " to " + std::to_string(span_msgpack_version) + ")");
+      return fail("batch version " + std::to_string(version) +
+                  " is not supported (this weft reads " + std::to_string(oldest_version) + " to " +
+                  std::to_string(span_msgpack_version) + ")");
     const auto& spans = o.via.array.ptr[1];
     if (!array(spans, 0, "batch spans")) return false;
     out.resize(spans.via.array.size);
@@ -262,7 +276,9 @@ struct decoder {
 // weft from before version 2 can replay it after a downgrade; so it is
 // written whenever it suffices.
 unsigned version_needed(const std::vector<span_record>& batch) {
-  auto has_array = [](const attribute& a) { return std::holds_alternative<std::vector<std::string>>(a.value); };
+  auto has_array = [](const attribute& a) {
+    return std::holds_alternative<std::vector<std::string>>(a.value);
+  };
   for (const auto& s : batch)
     if (!s.events.empty() || std::any_of(s.attributes.begin(), s.attributes.end(), has_array))
       return span_msgpack_version;
@@ -297,11 +313,11 @@ bool decode_span_batch(std::string_view data, std::vector<span_record>& batch, s
     const std::size_t n = data.size();
     const msgpack::unpack_limit limit(n, n, n, n, n, 16);
     std::size_t offset = 0;
-    msgpack::object_handle h = msgpack::unpack(data.data(), data.size(), offset, nullptr, nullptr, limit);
+    msgpack::object_handle h =
+        msgpack::unpack(data.data(), data.size(), offset, nullptr, nullptr, limit);
     if (offset != data.size())
       d.fail(std::to_string(data.size() - offset) + " trailing bytes after the batch");
-    else
-      d.batch(h.get(), batch);
+    else d.batch(h.get(), batch);
   } catch (const std::exception& e) {
     d.fail(std::string("not MessagePack: ") + e.what());
   }

@@ -42,7 +42,8 @@ std::string system_error(const char* what, const std::string& path) {
 
 std::string segment_name(std::uint64_t number) {
   char name[64];
-  std::snprintf(name, sizeof name, "segment-%020llu.wspool", static_cast<unsigned long long>(number));
+  std::snprintf(name, sizeof name, "segment-%020llu.wspool",
+                static_cast<unsigned long long>(number));
   return name;
 }
 
@@ -73,7 +74,7 @@ bool make_dirs(const std::string& dir, std::string& error) {
       return false;
     }
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
     error = system_error("cannot stat", dir);
     return false;
@@ -128,7 +129,8 @@ void put_u32_le(char* p, std::uint32_t v) {
 
 std::uint32_t get_u32_le(const char* p) {
   std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -164,7 +166,8 @@ spool::~spool() {
   close_read_fd();
 }
 
-std::unique_ptr<spool> spool::open(const std::string& dir, spool_options options, std::string* error) {
+std::unique_ptr<spool> spool::open(const std::string& dir, spool_options options,
+                                   std::string* error) {
   std::string err;
   if (!make_dirs(dir, err)) {
     if (error) *error = err;
@@ -175,9 +178,13 @@ std::unique_ptr<spool> spool::open(const std::string& dir, spool_options options
   return s;
 }
 
-std::string spool::segment_path(std::uint64_t number) const { return dir_ + "/" + segment_name(number); }
+std::string spool::segment_path(std::uint64_t number) const {
+  return dir_ + "/" + segment_name(number);
+}
 
-void spool::warn(std::string message) { warnings_.push_back("spool " + dir_ + ": " + std::move(message)); }
+void spool::warn(std::string message) {
+  warnings_.push_back("spool " + dir_ + ": " + std::move(message));
+}
 
 std::vector<std::string> spool::take_warnings() { return std::exchange(warnings_, {}); }
 
@@ -198,7 +205,7 @@ bool spool::scan(std::string* error) {
   std::sort(numbers.begin(), numbers.end());
   std::sort(damaged.begin(), damaged.end());
   for (std::uint64_t number : damaged) {
-    struct stat st{};
+    struct stat st {};
     if (::stat((segment_path(number) + std::string(damaged_suffix)).c_str(), &st) != 0 ||
         !S_ISREG(st.st_mode))
       continue;
@@ -218,7 +225,8 @@ bool spool::scan(std::string* error) {
     std::fclose(f);
     unsigned long long seg = 0, off = 0;
     char magic[32] = {};
-    if (n > 0 && std::sscanf(buf, "%31s %llu %llu", magic, &seg, &off) == 3 && cursor_magic == magic) {
+    if (n > 0 && std::sscanf(buf, "%31s %llu %llu", magic, &seg, &off) == 3 &&
+        cursor_magic == magic) {
       saved = {seg, off};
       have_cursor = true;
     } else {
@@ -242,7 +250,7 @@ bool spool::scan(std::string* error) {
       ::unlink(path.c_str());
       continue;
     }
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
       warn("cannot use " + segment_name(number) + ", skipped");
       continue;
@@ -255,8 +263,8 @@ bool spool::scan(std::string* error) {
     auto& front = segments_.front();
     cursor_ = {front.number, 0};
     if (have_cursor && saved.segment == front.number) {
-      if (saved.offset == front.size || (saved.offset < front.size &&
-                                          intact_frame(front.number, front.size, saved.offset))) {
+      if (saved.offset == front.size ||
+          (saved.offset < front.size && intact_frame(front.number, front.size, saved.offset))) {
         cursor_.offset = saved.offset;
       } else if (saved.offset < front.size) {
         warn("cursor offset " + std::to_string(saved.offset) + " is not at a record of " +
@@ -268,11 +276,13 @@ bool spool::scan(std::string* error) {
     }
   }
   for (auto& seg : segments_) {
-    seg.records = count_records(seg.number, seg.number == cursor_.segment ? cursor_.offset : 0, seg.size);
+    seg.records =
+        count_records(seg.number, seg.number == cursor_.segment ? cursor_.offset : 0, seg.size);
     pending_ += seg.records;
   }
   next_number_ = std::max({segments_.empty() ? 0 : segments_.back().number, saved.segment,
-                           quarantine_.empty() ? 0 : quarantine_.back().number}) + 1;
+                           quarantine_.empty() ? 0 : quarantine_.back().number}) +
+                 1;
   // A smaller bound than the last process had: old quarantine goes first.
   if (bytes_ > options_.max_bytes) free_quarantine(bytes_ - options_.max_bytes);
   return true;
@@ -283,7 +293,8 @@ bool spool::scan(std::string* error) {
 // Anything else (a cursor past the newest segment with several segments
 // behind it, say) did not come from this spool's own bookkeeping: deleting
 // what it calls acknowledged could throw away everything.
-bool spool::cursor_is_plausible(const cursor& saved, const std::vector<std::uint64_t>& numbers) const {
+bool spool::cursor_is_plausible(const cursor& saved,
+                                const std::vector<std::uint64_t>& numbers) const {
   std::size_t older = 0;
   for (std::uint64_t n : numbers) older += n < saved.segment ? 1 : 0;
   if (older == 0) return true;
@@ -320,7 +331,8 @@ std::uint64_t spool::count_records(std::uint64_t number, std::uint64_t from, std
 bool spool::intact_frame(std::uint64_t number, std::uint64_t size, std::uint64_t offset) {
   std::string err;
   int fd = read_fd_for(number, err);
-  if (fd < 0 || offset > size || size - offset < frame_header_bytes + min_payload_bytes) return false;
+  if (fd < 0 || offset > size || size - offset < frame_header_bytes + min_payload_bytes)
+    return false;
   char header[frame_header_bytes + 1];
   if (!pread_all(fd, header, sizeof header, offset)) return false;
   const std::uint32_t len = get_u32_le(header);
@@ -346,14 +358,16 @@ bool spool::intact_frame(std::uint64_t number, std::uint64_t size, std::uint64_t
 // Candidates are filtered on the bytes at hand (length in bounds, batch
 // marker) before their crc is computed, so the scan reads a damaged
 // segment about once.
-std::uint64_t spool::next_intact_frame(std::uint64_t number, std::uint64_t size, std::uint64_t from) {
+std::uint64_t spool::next_intact_frame(std::uint64_t number, std::uint64_t size,
+                                       std::uint64_t from) {
   std::string window;
   constexpr std::size_t need = frame_header_bytes + 1;  // header and the payload's first byte
   while (from < size && size - from >= frame_header_bytes + min_payload_bytes) {
     std::string err;
     int fd = read_fd_for(number, err);
     if (fd < 0) return size;
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(scan_window_bytes, size - from));
+    const auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(scan_window_bytes, size - from));
     window.resize(n);
     if (!pread_all(fd, window.data(), n, from)) return size;
     if (n < need) return size;
@@ -478,7 +492,8 @@ spool::read_result spool::read_record(const segment& seg, std::uint64_t offset) 
   }
   char header[frame_header_bytes];
   if (!pread_all(fd, header, sizeof header, offset)) {
-    r.damage = errno ? std::string("read error: ") + std::strerror(errno) : "unexpected end of file";
+    r.damage =
+        errno ? std::string("read error: ") + std::strerror(errno) : "unexpected end of file";
     return r;
   }
   const std::uint32_t len = get_u32_le(header);
@@ -488,7 +503,8 @@ spool::read_result spool::read_record(const segment& seg, std::uint64_t offset) 
   }
   std::string payload(len, '\0');
   if (!pread_all(fd, payload.data(), len, offset + frame_header_bytes)) {
-    r.damage = errno ? std::string("read error: ") + std::strerror(errno) : "unexpected end of file";
+    r.damage =
+        errno ? std::string("read error: ") + std::strerror(errno) : "unexpected end of file";
     return r;
   }
   if (crc_of(payload.data(), len) != get_u32_le(header + 4)) {
@@ -510,7 +526,7 @@ std::optional<spool_entry> spool::peek() {
     segment& front = segments_.front();
     if (cursor_.offset >= front.size) {
       if (is_write_segment(front)) return std::nullopt;  // all caught up
-      retire_front_segment();  // fully acknowledged
+      retire_front_segment();                            // fully acknowledged
       continue;
     }
     read_result r = read_record(front, cursor_.offset);
@@ -551,8 +567,8 @@ void spool::ack(const spool_entry& entry) {
   if (segments_.empty()) return;
   segment& front = segments_.front();
   const auto& pos = entry.position;
-  if (pos.segment != cursor_.segment || pos.offset != cursor_.offset || pos.next_offset <= pos.offset ||
-      pos.next_offset > front.size)
+  if (pos.segment != cursor_.segment || pos.offset != cursor_.offset ||
+      pos.next_offset <= pos.offset || pos.next_offset > front.size)
     return;  // stale or repeated
   cursor_.offset = pos.next_offset;
   consume_record(front);
@@ -609,8 +625,9 @@ bool spool::free_quarantine(std::uint64_t needed) {
     quarantine_.pop_front();
     const std::string path = segment_path(q.number) + std::string(damaged_suffix);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) warn(system_error("cannot delete", path));
-    else warn("deleted quarantined " + segment_name(q.number) + std::string(damaged_suffix) +
-              " to make room in the spool");
+    else
+      warn("deleted quarantined " + segment_name(q.number) + std::string(damaged_suffix) +
+           " to make room in the spool");
     freed += q.size;
     quarantined_bytes_ -= std::min(quarantined_bytes_, q.size);
     bytes_ -= std::min(bytes_, q.size);
@@ -630,7 +647,8 @@ void spool::save_cursor() {
   if (fd >= 0) ::close(fd);
   ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
   if (!ok && !cursor_save_failed_)
-    warn(system_error("cannot save the cursor to", path) + " (records may be sent again after a restart)");
+    warn(system_error("cannot save the cursor to", path) +
+         " (records may be sent again after a restart)");
   cursor_save_failed_ = !ok;
 }
 

@@ -198,14 +198,14 @@ class spool {
   std::uint64_t next_number_ = 1;
   std::uint64_t bytes_ = 0;
   std::uint64_t pending_ = 0;
-  int write_fd_ = -1;             // open on segments_.back(), or -1
+  int write_fd_ = -1;  // open on segments_.back(), or -1
   int read_fd_ = -1;
   std::uint64_t read_fd_number_ = 0;
-  bool cursor_save_failed_ = false;  // to warn once per failure streak
+  bool cursor_save_failed_ = false;     // to warn once per failure streak
   std::deque<quarantined> quarantine_;  // oldest first
   std::uint64_t quarantined_bytes_ = 0;
   std::uint64_t records_damaged_ = 0;
-  std::string frame_;                // reused across appends
+  std::string frame_;  // reused across appends
   std::vector<std::string> warnings_;
 };
 

@@ -13,9 +13,7 @@ constexpr bool is_lower_hex(char c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-constexpr int lower_hex_value(char c) noexcept {
-  return c <= '9' ? c - '0' : c - 'a' + 10;
-}
+constexpr int lower_hex_value(char c) noexcept { return c <= '9' ? c - '0' : c - 'a' + 10; }
 
 bool all_lower_hex(std::string_view s) noexcept {
   for (char c : s)
@@ -46,15 +44,15 @@ bool check_hex_field(std::string_view field, const char* name, std::string* why)
   if (why) {
     if (has_uppercase_hex(field))
       *why = std::string(name) + " contains uppercase hex; only lowercase is allowed";
-    else
-      *why = std::string(name) + " contains a character that is not hex";
+    else *why = std::string(name) + " contains a character that is not hex";
   }
   return false;
 }
 
 bool check_dash(std::string_view h, std::size_t pos, const char* after, std::string* why) {
   if (h[pos] == '-') return true;
-  if (why) *why = std::string("expected '-' after ") + after + " at position " + std::to_string(pos);
+  if (why)
+    *why = std::string("expected '-' after ") + after + " at position " + std::to_string(pos);
   return false;
 }
 
@@ -149,7 +147,7 @@ std::optional<parsed_tracestate> fail_state(std::string* why, std::string reason
 struct tracestate_member {
   std::string_view text;  // "key=value", trimmed
   std::size_t key_size;
-  std::size_t position;   // for error messages, as in parse_tracestate
+  std::size_t position;  // for error messages, as in parse_tracestate
 };
 
 // Length of the members joined by commas.
@@ -200,8 +198,8 @@ std::optional<parsed_traceparent> parse_traceparent(std::string_view header, std
 
   out.trace = *trace;
   out.parent = *parent;
-  out.flags = static_cast<std::uint8_t>(lower_hex_value(flags_hex[0]) * 16 +
-                                        lower_hex_value(flags_hex[1]));
+  out.flags =
+      static_cast<std::uint8_t>(lower_hex_value(flags_hex[0]) * 16 + lower_hex_value(flags_hex[1]));
   out.sampled = (out.flags & 0x01) != 0;
   return out;
 }
@@ -238,11 +236,11 @@ std::optional<parsed_tracestate> parse_tracestate(std::string_view header, std::
     // At most 32 members, so a linear search beats building a set.
     for (const auto& m : members)
       if (m.text.substr(0, m.key_size) == key)
-        return fail_state(why, where + " repeats the key of list member " +
-                                   std::to_string(m.position));
+        return fail_state(why,
+                          where + " repeats the key of list member " + std::to_string(m.position));
     if (members.size() == tracestate_max_members)
-      return fail_state(why, "more than " + std::to_string(tracestate_max_members) +
-                                 " list members");
+      return fail_state(why,
+                        "more than " + std::to_string(tracestate_max_members) + " list members");
     members.push_back({piece, key.size(), position});
   }
 

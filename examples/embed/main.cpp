@@ -65,7 +65,8 @@ weft::component_type later_type() {
   t.opens_spans = true;
   t.make = [](const weft::node_info& node) {
     int ms = node.params.value("ms", 10);
-    if (ms < 0 || ms > 60000) throw std::invalid_argument("param 'ms' must be 0..60000, got " + std::to_string(ms));
+    if (ms < 0 || ms > 60000)
+      throw std::invalid_argument("param 'ms' must be 0..60000, got " + std::to_string(ms));
     return std::make_shared<later>(ms);
   };
   return t;
@@ -125,7 +126,8 @@ std::vector<std::string> check_traces(const std::string& path, const std::vector
     }
     const auto& spans = it->second;
     if (spans.size() != spans_per_run)
-      problem(o, std::to_string(spans.size()) + " spans, expected " + std::to_string(spans_per_run));
+      problem(o,
+              std::to_string(spans.size()) + " spans, expected " + std::to_string(spans_per_run));
     std::set<std::string> ids;
     for (const auto& s : spans) ids.insert(s["spanId"].get<std::string>());
     int roots = 0;
@@ -135,7 +137,8 @@ std::vector<std::string> check_traces(const std::string& path, const std::vector
         ++roots;
         if (s["spanId"] != o.result.root_span_id) problem(o, "its root span is not the run's span");
       } else if (!ids.count(parent)) {
-        problem(o, "span '" + s["name"].get<std::string>() + "' has a parent outside the run's trace");
+        problem(o,
+                "span '" + s["name"].get<std::string>() + "' has a parent outside the run's trace");
       }
       if (attr(s, "session.id") != o.session) problem(o, "a span without the run's session.id");
       if (attr(s, "user.id") != "embed-example") problem(o, "a span without the run's user.id");
@@ -198,7 +201,8 @@ int main(int argc, char** argv) {
     const auto& r = results[static_cast<std::size_t>(i)].result;
     const std::string want = "Hello, caller " + std::to_string(i) + " (later)";
     if (!r.ok || r.outputs.at("greeting") != want) {
-      if (++failed <= 5) std::cerr << "run " << i << " failed: " << (r.ok ? "wrong output" : r.error) << '\n';
+      if (++failed <= 5)
+        std::cerr << "run " << i << " failed: " << (r.ok ? "wrong output" : r.error) << '\n';
     }
   }
 
@@ -210,8 +214,8 @@ int main(int argc, char** argv) {
   auto problems = check_traces(trace_file, results, 4);
   for (const auto& p : problems) std::cerr << "trace: " << p << '\n';
 
-  std::cout << runs << " runs in " << secs << " s, " << failed << " failed; " << stats.spans_received
-            << " spans, " << stats.total_dropped() << " dropped; " << runs << " traces checked, "
-            << problems.size() << " problems\n";
+  std::cout << runs << " runs in " << secs << " s, " << failed << " failed; "
+            << stats.spans_received << " spans, " << stats.total_dropped() << " dropped; " << runs
+            << " traces checked, " << problems.size() << " problems\n";
   return failed == 0 && problems.empty() && stats.total_dropped() == 0 ? 0 : 1;
 }

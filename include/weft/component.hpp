@@ -60,7 +60,8 @@ enum class span_kind { internal, server, client, producer, consumer };
 enum class span_status { unset, ok, error };
 
 /// A span attribute: the OpenTelemetry scalar kinds and string arrays.
-using attribute_value = std::variant<std::string, std::int64_t, double, bool, std::vector<std::string>>;
+using attribute_value =
+    std::variant<std::string, std::int64_t, double, bool, std::vector<std::string>>;
 
 /// Where a node's work belongs in its trace.
 struct trace_info {
@@ -109,8 +110,8 @@ struct llm_call_record {
   std::string model;               // gen_ai.request.model
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
-  double duration_s = 0;           // the whole call, retries included
-  std::string error_type;          // empty when it succeeded
+  double duration_s = 0;   // the whole call, retries included
+  std::string error_type;  // empty when it succeeded
 };
 
 /// A handle to a span a component opened. Cheap to copy; every copy refers
@@ -123,10 +124,16 @@ class WEFT_API span {
   span& set(std::string key, attribute_value v);
   // One overload per kind, so that an int or a string literal lands on the
   // kind it looks like (and never on bool).
-  span& set(std::string key, std::string v) { return set(std::move(key), attribute_value(std::move(v))); }
-  span& set(std::string key, const char* v) { return set(std::move(key), attribute_value(std::string(v))); }
+  span& set(std::string key, std::string v) {
+    return set(std::move(key), attribute_value(std::move(v)));
+  }
+  span& set(std::string key, const char* v) {
+    return set(std::move(key), attribute_value(std::string(v)));
+  }
   span& set(std::string key, std::int64_t v) { return set(std::move(key), attribute_value(v)); }
-  span& set(std::string key, int v) { return set(std::move(key), attribute_value(std::int64_t{v})); }
+  span& set(std::string key, int v) {
+    return set(std::move(key), attribute_value(std::int64_t{v}));
+  }
   span& set(std::string key, double v) { return set(std::move(key), attribute_value(v)); }
   span& set(std::string key, bool v) { return set(std::move(key), attribute_value(v)); }
   span& set(std::string key, std::vector<std::string> v) {
@@ -178,8 +185,8 @@ struct child_run {
 /// How a child run ended.
 struct child_result {
   bool ok = false;
-  value_map outputs;   // the child flow's declared outputs, when ok
-  std::string error;   // when not ok: why (masked)
+  value_map outputs;  // the child flow's declared outputs, when ok
+  std::string error;  // when not ok: why (masked)
   std::string failed_node;
 };
 
@@ -201,10 +208,18 @@ class WEFT_API node_context : public std::enable_shared_from_this<node_context> 
   /// text that leaves a run).
   virtual void set_attribute(std::string key, attribute_value value) = 0;
   // One overload per kind, as on span::set.
-  void set_attribute(std::string key, std::string v) { set_attribute(std::move(key), attribute_value(std::move(v))); }
-  void set_attribute(std::string key, const char* v) { set_attribute(std::move(key), attribute_value(std::string(v))); }
-  void set_attribute(std::string key, std::int64_t v) { set_attribute(std::move(key), attribute_value(v)); }
-  void set_attribute(std::string key, double v) { set_attribute(std::move(key), attribute_value(v)); }
+  void set_attribute(std::string key, std::string v) {
+    set_attribute(std::move(key), attribute_value(std::move(v)));
+  }
+  void set_attribute(std::string key, const char* v) {
+    set_attribute(std::move(key), attribute_value(std::string(v)));
+  }
+  void set_attribute(std::string key, std::int64_t v) {
+    set_attribute(std::move(key), attribute_value(v));
+  }
+  void set_attribute(std::string key, double v) {
+    set_attribute(std::move(key), attribute_value(v));
+  }
   void set_attribute(std::string key, bool v) { set_attribute(std::move(key), attribute_value(v)); }
 
   /// Sends a partial output (a text chunk, a progress note) to the run's
@@ -237,7 +252,8 @@ class WEFT_API node_context : public std::enable_shared_from_this<node_context> 
   /// reason first, the request is aborted (the server sees the connection
   /// close) and neither callback runs.
   virtual void http(http_request req, std::function<void(http_response)> on_response,
-                    std::function<void(std::string_view)> on_chunk = {}, const span& under = {}) = 0;
+                    std::function<void(std::string_view)> on_chunk = {},
+                    const span& under = {}) = 0;
 
   /// Starts a child run under this node's span, supervised by this node:
   /// `done` runs on this node's actor once the child has finished. When the
@@ -276,9 +292,7 @@ class WEFT_API node_context : public std::enable_shared_from_this<node_context> 
   virtual std::string span_traceparent(std::uint32_t index) const = 0;
   /// The index of `s` when it is a span of this context, else 0 (the node's
   /// own span): what an implementation reads a `span` argument as.
-  std::uint32_t span_index_of(const span& s) const {
-    return s.owner_.get() == this ? s.index_ : 0;
-  }
+  std::uint32_t span_index_of(const span& s) const { return s.owner_.get() == this ? s.index_ : 0; }
 
   friend class span;
 };

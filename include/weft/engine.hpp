@@ -123,9 +123,9 @@ struct run_options {
 struct WEFT_API run_result {
   bool ok = false;
   std::string run_id;
-  std::string trace_id;        // 32 hex characters
-  std::string root_span_id;    // 16 hex characters (the run span)
-  bool sampled = false;        // whether the run recorded spans
+  std::string trace_id;      // 32 hex characters
+  std::string root_span_id;  // 16 hex characters (the run span)
+  bool sampled = false;      // whether the run recorded spans
   value_map outputs;
   /// On failure: the message, the failing node (empty for run-level errors),
   /// and whether the cause was the run-level timeout.

@@ -58,8 +58,8 @@ struct export_settings {
 struct tracing_settings {
   /// The JSON-lines trace file ("" with no other sink: weft-traces.jsonl).
   std::string trace_file;
-  bool content = false;       // record inputs, outputs and prompts on spans
-  double sample = 1.0;        // the share of new traces recorded, 0..1
+  bool content = false;  // record inputs, outputs and prompts on spans
+  double sample = 1.0;   // the share of new traces recorded, 0..1
   std::string service_name = "weft";
   std::int64_t batch_max_spans = 512;
   std::int64_t batch_max_bytes = 3 << 20;
@@ -68,8 +68,8 @@ struct tracing_settings {
 
 /// Limits of the engine's HTTP client for components.
 struct http_settings {
-  std::int64_t max_connections = 256;       // open at once, every host together
-  std::int64_t max_host_connections = 64;   // to one host; more requests wait for one
+  std::int64_t max_connections = 256;          // open at once, every host together
+  std::int64_t max_host_connections = 64;      // to one host; more requests wait for one
   std::int64_t max_response_bytes = 64 << 20;  // a larger body fails the request
   std::int64_t stream_window_bytes = 1 << 20;  // a streamed body's unread bytes before pausing
 };

@@ -21,18 +21,18 @@ namespace weft {
 /// Counters for one sink, kept by its worker.
 struct sink_stats {
   std::string name;
-  std::uint64_t received = 0;       // spans handed to this sink
-  std::uint64_t exported = 0;       // spans the backend (or file) accepted
-  std::uint64_t retried = 0;        // spans in attempts that will be retried
-  std::uint64_t spooled = 0;        // spans written to the disk spool
-  std::uint64_t replayed = 0;       // spooled spans delivered later
-  std::uint64_t failed_batches = 0; // attempts that failed (any reason)
-  std::uint64_t dead_lettered_batches = 0;  // batches rejected for good
+  std::uint64_t received = 0;                    // spans handed to this sink
+  std::uint64_t exported = 0;                    // spans the backend (or file) accepted
+  std::uint64_t retried = 0;                     // spans in attempts that will be retried
+  std::uint64_t spooled = 0;                     // spans written to the disk spool
+  std::uint64_t replayed = 0;                    // spooled spans delivered later
+  std::uint64_t failed_batches = 0;              // attempts that failed (any reason)
+  std::uint64_t dead_lettered_batches = 0;       // batches rejected for good
   std::map<std::string, std::uint64_t> dropped;  // spans given up on, by reason
-  std::uint64_t queued = 0;         // spans in memory, not yet delivered
-  std::uint64_t spool_bytes = 0;    // current size of the spool on disk
-  std::uint64_t spool_records_damaged = 0;    // damaged spool records skipped on replay
-  std::uint64_t spool_bytes_quarantined = 0;  // bytes of *.damaged segments kept on disk
+  std::uint64_t queued = 0;                      // spans in memory, not yet delivered
+  std::uint64_t spool_bytes = 0;                 // current size of the spool on disk
+  std::uint64_t spool_records_damaged = 0;       // damaged spool records skipped on replay
+  std::uint64_t spool_bytes_quarantined = 0;     // bytes of *.damaged segments kept on disk
 };
 
 struct WEFT_API exporter_stats {

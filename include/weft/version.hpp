@@ -34,8 +34,9 @@ inline constexpr int version_patch = WEFT_VERSION_PATCH;
 #define WEFT_VERSION_TEXT_(x) #x
 #define WEFT_VERSION_TEXT(x) WEFT_VERSION_TEXT_(x)
 /// "MAJOR.MINOR.PATCH".
-inline constexpr const char version_string[] = WEFT_VERSION_TEXT(WEFT_VERSION_MAJOR) "." WEFT_VERSION_TEXT(
-    WEFT_VERSION_MINOR) "." WEFT_VERSION_TEXT(WEFT_VERSION_PATCH);
+inline constexpr const char version_string[] =
+    WEFT_VERSION_TEXT(WEFT_VERSION_MAJOR) "." WEFT_VERSION_TEXT(
+        WEFT_VERSION_MINOR) "." WEFT_VERSION_TEXT(WEFT_VERSION_PATCH);
 #undef WEFT_VERSION_TEXT
 #undef WEFT_VERSION_TEXT_
 

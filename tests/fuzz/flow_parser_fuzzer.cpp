@@ -18,9 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return name == "SET" ? std::optional<std::string>{"value"} : std::nullopt;
   };
   weft::flows::diagnostics errs;
-  auto spec = weft::flows::parse_flow(
-      std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.yaml", components, errs,
-      env);
+  auto spec = weft::flows::parse_flow(std::string_view(reinterpret_cast<const char*>(data), size),
+                                      "fuzz.yaml", components, errs, env);
   // parse_flow promises one or the other; anything else is a bug to report.
   if (spec.has_value() == !errs.empty()) std::abort();
   return 0;

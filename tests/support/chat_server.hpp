@@ -161,9 +161,9 @@ struct chat_request {
   nlohmann::json json;  // discarded when the body does not parse
   std::size_t index = 0;
   clock::time_point received{};
-  bool stream = false;           // answered as an event stream
-  std::size_t events_sent = 0;   // stream events written (injected ones not counted)
-  bool answered = false;         // the whole answer was written
+  bool stream = false;          // answered as an event stream
+  std::size_t events_sent = 0;  // stream events written (injected ones not counted)
+  bool answered = false;        // the whole answer was written
   /// When the server saw the client close the connection before the
   /// answer was complete.
   std::optional<clock::time_point> closed_early;
@@ -176,7 +176,8 @@ struct chat_request {
   /// The request's "model", or "" without one.
   std::string model() const {
     if (json.is_object())
-      if (auto it = json.find("model"); it != json.end() && it->is_string()) return it->get<std::string>();
+      if (auto it = json.find("model"); it != json.end() && it->is_string())
+        return it->get<std::string>();
     return {};
   }
 };
@@ -236,26 +237,40 @@ struct chat_reply {
   static std::string error_json(int status, std::string_view message = {}) {
     std::string type = "invalid_request_error", code, msg;
     switch (status) {
-      case 400: msg = "Invalid request."; break;
-      case 401: msg = "Incorrect API key provided."; code = "invalid_api_key"; break;
-      case 403: msg = "You are not allowed to sample from this model."; break;
-      case 404: msg = "The model does not exist or you do not have access to it."; code = "model_not_found"; break;
+      case 400:
+        msg = "Invalid request.";
+        break;
+      case 401:
+        msg = "Incorrect API key provided.";
+        code = "invalid_api_key";
+        break;
+      case 403:
+        msg = "You are not allowed to sample from this model.";
+        break;
+      case 404:
+        msg = "The model does not exist or you do not have access to it.";
+        code = "model_not_found";
+        break;
       case 429:
         msg = "Rate limit reached for requests.";
         type = "requests";
         code = "rate_limit_exceeded";
         break;
-      case 503: msg = "The engine is currently overloaded, please try again later."; type = "server_error"; break;
+      case 503:
+        msg = "The engine is currently overloaded, please try again later.";
+        type = "server_error";
+        break;
       default:
         msg = "The server had an error while processing your request.";
         if (status >= 500) type = "server_error";
     }
     if (!message.empty()) msg = message;
-    nlohmann::ordered_json j = {{"error",
-                                 {{"message", msg},
-                                  {"type", type},
-                                  {"param", nullptr},
-                                  {"code", code.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(code)}}}};
+    nlohmann::ordered_json j = {
+        {"error",
+         {{"message", msg},
+          {"type", type},
+          {"param", nullptr},
+          {"code", code.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(code)}}}};
     return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   }
 };
@@ -264,25 +279,44 @@ namespace chat_detail {
 
 inline std::string_view reason_phrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
   }
 }
 
@@ -351,11 +385,21 @@ inline void append_quoted(std::string& out, std::string_view v) {
     out.append(v.data() + run, i - run);
     run = i + 1;
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out += hex[ch >> 4];
@@ -546,7 +590,8 @@ class chat_server {
     while (!stop_) {
       timespec ts{}, *tsp = nullptr;
       if (next != clock::time_point::max()) {
-        auto ns = std::max<long long>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(next - clock::now()).count());
+        auto ns = std::max<long long>(
+            0, std::chrono::duration_cast<std::chrono::nanoseconds>(next - clock::now()).count());
         ts.tv_sec = static_cast<time_t>(ns / 1000000000);
         ts.tv_nsec = static_cast<long>(ns % 1000000000);
         tsp = &ts;
@@ -781,7 +826,8 @@ class chat_server {
         return true;
       }
       if (bad_length || length > max_body) {
-        refuse(c, bad_length ? 400 : 413, bad_length ? "Bad Content-Length." : "Request body too large.");
+        refuse(c, bad_length ? 400 : 413,
+               bad_length ? "Bad Content-Length." : "Request body too large.");
         return true;
       }
       c.have_head = true;
@@ -814,8 +860,9 @@ class chat_server {
       reply = chat_reply::error(404, "Unknown request URL: " + r.method + " " + std::string(path) +
                                          ". Please check the URL for typos.");
     } else if (r.method != "POST") {
-      reply = chat_reply::error(405, "Not allowed to " + r.method + " on " + std::string(path) +
-                                         ". (HINT: Perhaps you meant to use a different HTTP method?)");
+      reply =
+          chat_reply::error(405, "Not allowed to " + r.method + " on " + std::string(path) +
+                                     ". (HINT: Perhaps you meant to use a different HTTP method?)");
     } else {
       std::shared_ptr<const handler> h;
       bool from_queue = false;
@@ -842,9 +889,11 @@ class chat_server {
     c.req_stream = false;
     c.include_usage = false;
     if (r.json.is_object()) {
-      if (auto it = r.json.find("stream"); it != r.json.end() && it->is_boolean()) c.req_stream = it->get<bool>();
+      if (auto it = r.json.find("stream"); it != r.json.end() && it->is_boolean())
+        c.req_stream = it->get<bool>();
       if (auto it = r.json.find("stream_options"); it != r.json.end() && it->is_object())
-        if (auto iu = it->find("include_usage"); iu != it->end() && iu->is_boolean()) c.include_usage = iu->get<bool>();
+        if (auto iu = it->find("include_usage"); iu != it->end() && iu->is_boolean())
+          c.include_usage = iu->get<bool>();
     }
     c.model = reply.model ? *reply.model : r.model();
     if (c.model.empty()) c.model = "gpt-test";
@@ -876,8 +925,9 @@ class chat_server {
     c.out += ' ';
     c.out += chat_detail::reason_phrase(rp.status);
     c.out += "\r\n";
-    bool own_type = std::none_of(rp.headers.begin(), rp.headers.end(),
-                                 [](auto& h) { return chat_detail::iequals(h.first, "content-type"); });
+    bool own_type = std::none_of(rp.headers.begin(), rp.headers.end(), [](auto& h) {
+      return chat_detail::iequals(h.first, "content-type");
+    });
     if (own_type) {
       c.out += "Content-Type: ";
       c.out += content_type;
@@ -989,7 +1039,8 @@ class chat_server {
     end(std::nullopt);
     std::vector<std::string> split;
     if (rp.deltas.empty() && rp.content)
-      split = rp.content_chunks > 0 ? split_even(*rp.content, rp.content_chunks) : split_words(*rp.content);
+      split = rp.content_chunks > 0 ? split_even(*rp.content, rp.content_chunks)
+                                    : split_words(*rp.content);
     for (auto& p : rp.deltas.empty() ? split : rp.deltas) {
       start();
       e += "\"content\":";

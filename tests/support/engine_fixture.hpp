@@ -7,8 +7,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/memory_sink.hpp"
 #include "actors/engine_internals.hpp"
+#include "support/memory_sink.hpp"
 
 namespace weft::test {
 

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "weft/component.hpp"
 #include "actors/engine_internals.hpp"
+#include "weft/component.hpp"
 
 namespace weft::test {
 
@@ -21,9 +21,16 @@ inline void add_type(engine& eng, const std::string& type, start_fn fn) {
   };
   auto c = std::make_shared<lambda_component>();
   c->fn = std::move(fn);
-  engine_internals::components(eng).add({type, "test component", {{"value", false, false}}, false, {"value"}, {}, false,
-                        [c](const flows::node_spec&, const flows::component_services&, flows::diagnostics&)
-                            -> std::shared_ptr<const flows::component> { return c; }});
+  engine_internals::components(eng).add(
+      {type,
+       "test component",
+       {{"value", false, false}},
+       false,
+       {"value"},
+       {},
+       false,
+       [c](const flows::node_spec&, const flows::component_services&,
+           flows::diagnostics&) -> std::shared_ptr<const flows::component> { return c; }});
 }
 
 /// A flow `f` of one node `n` of `type`, fed $inputs.x (default 1), output y.

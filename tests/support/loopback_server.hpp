@@ -99,7 +99,8 @@ class loopback_server {
     socklen_t len = sizeof addr;
     ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.sin_port);
-    if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("loopback_server: pipe");
+    if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
+      throw std::runtime_error("loopback_server: pipe");
     thread_ = std::thread([this] { loop(); });
   }
 
@@ -148,7 +149,7 @@ class loopback_server {
   struct conn {
     std::string in, out;
     phase ph = phase::reading;
-    std::size_t req = 0;  // index of the request being answered
+    std::size_t req = 0;       // index of the request being answered
     clock::time_point next{};  // when the delay ends or the next chunk is due
     // What the request asked for.
     int status = 200;
@@ -337,7 +338,8 @@ class loopback_server {
       c.next = now;
       return;
     }
-    std::string body = c.body_bytes >= 0 ? pattern(0, static_cast<std::size_t>(c.body_bytes)) : "ok";
+    std::string body =
+        c.body_bytes >= 0 ? pattern(0, static_cast<std::size_t>(c.body_bytes)) : "ok";
     if (c.json) body = "{\"index\": " + std::to_string(c.req) + ", \"ok\": true}";
     c.out += head(c, false, body.size()) + body;
     finish(c);

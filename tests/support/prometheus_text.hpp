@@ -202,8 +202,8 @@ inline std::string unescape_help(std::string_view t) {
 // Whether a sample named `name` belongs to family `f`.
 inline bool belongs(const family& f, std::string_view name) {
   auto is = [&](std::string_view suffix) {
-    return name.size() == f.name.size() + suffix.size() && name.substr(0, f.name.size()) == f.name &&
-           name.substr(f.name.size()) == suffix;
+    return name.size() == f.name.size() + suffix.size() &&
+           name.substr(0, f.name.size()) == f.name && name.substr(f.name.size()) == suffix;
   };
   if (f.type == "histogram") return is("_bucket") || is("_sum") || is("_count");
   if (f.type == "summary") return is("") || is("_sum") || is("_count");
@@ -319,9 +319,7 @@ class parser {
 
 /// Parses a whole exposition; on the first bad line, `error` names it and
 /// `doc` is empty.
-inline parse_result parse(std::string_view text) {
-  return detail::parser{}.run(text);
-}
+inline parse_result parse(std::string_view text) { return detail::parser{}.run(text); }
 
 /// The family called `name`, or nullptr.
 inline const family* find_family(const parsed& doc, std::string_view name) {
@@ -339,7 +337,8 @@ inline std::vector<const sample*> samples_named(const parsed& doc, std::string_v
 }
 
 /// The sample with exactly this name and label set, or nullptr.
-inline const sample* find_sample(const parsed& doc, std::string_view name, const label_map& labels) {
+inline const sample* find_sample(const parsed& doc, std::string_view name,
+                                 const label_map& labels) {
   for (const auto& s : doc.samples)
     if (s.name == name && s.labels == labels) return &s;
   return nullptr;
@@ -350,8 +349,8 @@ inline const sample* find_sample(const parsed& doc, std::string_view name, const
 /// a test that asks for a series expects it to exist.
 inline double sample_value(const parsed& doc, std::string_view name, const label_map& labels) {
   if (const auto* s = find_sample(doc, name, labels)) return s->value;
-  std::string msg = "no sample " + to_string(name, labels) + "; samples named " +
-                    std::string(name) + ":";
+  std::string msg =
+      "no sample " + to_string(name, labels) + "; samples named " + std::string(name) + ":";
   auto same = samples_named(doc, name);
   if (same.empty()) msg += " none";
   for (std::size_t i = 0; i < same.size() && i < 20; ++i)

@@ -11,11 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <strings.h>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <strings.h>
 #include <utility>
 #include <vector>
 
@@ -24,7 +24,7 @@ namespace weft::test {
 struct raw_response {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // a chunked body decoded
+  std::string body;                 // a chunked body decoded
   std::vector<std::string> chunks;  // of a chunked body, as they were framed
 
   std::optional<std::string> header(const std::string& name) const {
@@ -79,8 +79,8 @@ class raw_conn {
   /// the peer closed before a whole response arrived.
   /// For the answer to a HEAD request pass `head`: it has no body, whatever
   /// its Content-Length says.
-  std::optional<raw_response> read_response(std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                                            bool head = false) {
+  std::optional<raw_response> read_response(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10), bool head = false) {
     auto until = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (auto r = try_parse(head)) return r;
@@ -90,7 +90,8 @@ class raw_conn {
 
   /// Reads until what arrived so far (not yet taken by read_response)
   /// contains `needle`; false on timeout or EOF first.
-  bool read_until(std::string_view needle, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  bool read_until(std::string_view needle,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     auto until = std::chrono::steady_clock::now() + timeout;
     while (in_.find(needle) == std::string::npos)
       if (!fill(until)) return false;
@@ -112,7 +113,8 @@ class raw_conn {
   // Reads more bytes; false on EOF, error or timeout.
   bool fill(std::chrono::steady_clock::time_point until) {
     if (fd_ < 0 || eof_) return false;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -181,7 +183,8 @@ class raw_conn {
 /// (each ending in \r\n).
 inline std::string json_post(const std::string& path, const std::string& body,
                              const std::string& extra_headers = "") {
-  return "POST " + path + " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: " +
+  return "POST " + path +
+         " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
 }
 

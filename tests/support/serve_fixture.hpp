@@ -3,8 +3,8 @@
 // loopback port. Spans go to a memory sink that tests read directly.
 #pragma once
 
-#include <functional>
 #include <sys/resource.h>
+#include <functional>
 
 #include <memory>
 #include <string>
@@ -95,10 +95,11 @@ struct serve_fixture {
     hc.host = "127.0.0.1";
     hc.port = 0;
     hc.on_response = [s = svc.get()](int status) { s->on_response(status); };
-    auto started = net::http_server::start(engine_internals::system(*eng), hc,
-                                           [s = svc.get()](net::server_request req, net::responder reply) {
-                                             s->handle(std::move(req), std::move(reply));
-                                           });
+    auto started =
+        net::http_server::start(engine_internals::system(*eng), hc,
+                                [s = svc.get()](net::server_request req, net::responder reply) {
+                                  s->handle(std::move(req), std::move(reply));
+                                });
     REQUIRE(started);
     server = std::move(*started);
     svc->attach_server(server.get());

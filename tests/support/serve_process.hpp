@@ -58,13 +58,15 @@ class serve_process {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, out_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, argv_s[0].c_str(), &fa, nullptr, argv.data(), envp.data()) != 0) pid_ = 0;
+    if (posix_spawn(&pid_, argv_s[0].c_str(), &fa, nullptr, argv.data(), envp.data()) != 0)
+      pid_ = 0;
     posix_spawn_file_actions_destroy(&fa);
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (pid_ && !port_ && std::chrono::steady_clock::now() < until) {
       auto text = out();
       auto at = text.find("listening on http://127.0.0.1:");
-      if (at != std::string::npos) port_ = static_cast<std::uint16_t>(std::atoi(text.c_str() + at + 30));
+      if (at != std::string::npos)
+        port_ = static_cast<std::uint16_t>(std::atoi(text.c_str() + at + 30));
       int status = 0;
       if (!port_ && waitpid(pid_, &status, WNOHANG) == pid_) {
         exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

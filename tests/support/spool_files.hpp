@@ -61,7 +61,7 @@ struct spooled_record {
 struct spool_layout {
   std::vector<std::filesystem::path> segments;  // oldest first
   std::vector<std::uint64_t> segment_numbers;
-  std::vector<spooled_record> records;          // in replay order
+  std::vector<spooled_record> records;  // in replay order
 
   /// The index of the record holding byte `at` of `segment`.
   std::size_t record_at(const std::filesystem::path& segment, std::uint64_t at) const {
