@@ -5,8 +5,9 @@ DEBIAN_PACKAGES := g++ cmake make pkg-config libcaf-dev libmsgpack-cxx-dev \
   libcurl4-openssl-dev catch2 libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
   libkainjow-mustache-dev zlib1g-dev libgoogle-perftools-dev \
   libhttp-parser-dev liblua5.4-dev libvalijson-dev rapidjson-dev
-# What only the test suite needs: lintian checks the Debian packages.
-TEST_PACKAGES := lintian
+# What only the test suite needs: lintian checks the Debian packages,
+# clang-format the style of the tree (tests/style_check.cmake).
+TEST_PACKAGES := lintian clang-format
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
@@ -14,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # On CI (CI=true) a compiler warning fails the build.
 WERROR := $(if $(filter true,$(CI)),ON,OFF)
 
-.PHONY: deps test-deps build demo test package bench asan tsan clean
+.PHONY: deps test-deps build demo test package bench asan tsan tidy clean
 
 deps:
 	@if ! dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1; then \
@@ -83,6 +84,14 @@ bench: build
 	./$(BUILD_DIR)/weft_exporter_bench
 	./$(BUILD_DIR)/weft_serve_bench
 	./$(BUILD_DIR)/weft_lua_bench
+
+# clang-tidy (Debian's 14) with the checks in .clang-tidy over every source
+# file of the build, tests and benchmarks included. A finding fails it.
+tidy: deps
+	@command -v run-clang-tidy >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq clang-tidy
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	run-clang-tidy -p $(BUILD_DIR) -j $(JOBS) -quiet -warnings-as-errors='*' \
+	  '$(CURDIR)/(actors|bench|cli|components|config|export|flows|net|serve|tests|tracing)/.*\.cpp$$'
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan

@@ -7,6 +7,8 @@
 
 #include <caf/all.hpp>
 
+#include "net/http_client.hpp"
+
 namespace weft::actors {
 
 /// The engine's HTTP client for components (node_context::http): one per
@@ -15,19 +17,20 @@ namespace weft::actors {
 /// hands it to runs through run_job and run_context (no global).
 class component_http {
  public:
-  explicit component_http(std::function<caf::actor()> spawn) : spawn_(std::move(spawn)) {}
+  explicit component_http(std::function<net::http_client_actor()> spawn)
+      : spawn_(std::move(spawn)) {}
   /// The client, spawned now if this is the first call; null once closed.
-  caf::actor get() {
+  net::http_client_actor get() {
     std::lock_guard<std::mutex> lk(mu_);
     if (!client_ && !closed_ && spawn_) client_ = spawn_();
     return client_;
   }
   /// Hands out nothing from now on; returns the client if it was started.
-  caf::actor close() {
+  net::http_client_actor close() {
     std::lock_guard<std::mutex> lk(mu_);
     closed_ = true;
     spawn_ = nullptr;
-    return std::exchange(client_, caf::actor{});
+    return std::exchange(client_, net::http_client_actor{});
   }
   bool started() const {
     std::lock_guard<std::mutex> lk(mu_);
@@ -36,8 +39,8 @@ class component_http {
 
  private:
   mutable std::mutex mu_;
-  std::function<caf::actor()> spawn_;
-  caf::actor client_;
+  std::function<net::http_client_actor()> spawn_;
+  net::http_client_actor client_;
   bool closed_ = false;
 };
 

@@ -55,7 +55,7 @@ struct engine::impl {
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   exporting::exporter_actor exporter;
-  caf::actor http;  // the http_client, when an HTTP sink exists
+  net::http_client_actor http;  // the http_client, when an HTTP sink exists
   // The client for node_context::http, spawned on first use. A second
   // client rather than `http`: component traffic (thousands of slow LLM
   // streams) must not take the connections, the per-host slots or the
@@ -67,7 +67,7 @@ struct engine::impl {
   // directly from the calling thread (no central actor in their path); this
   // map is touched twice per run, under a mutex held for an insert or erase.
   std::mutex runs_mu;
-  std::unordered_map<std::uint64_t, caf::actor> runs;
+  std::unordered_map<std::uint64_t, actors::run_actor> runs;
   std::string trace_file;
   std::atomic<std::int64_t> in_flight{0};
   std::atomic<std::uint64_t> next_id{1};
@@ -111,7 +111,7 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   // Only configured sinks exist (DESIGN invariant 3). The file sink is also
   // the default when nothing else is configured: a run's trace must always
   // land somewhere findable.
-  std::vector<caf::actor> workers;
+  std::vector<exporting::sink_worker> workers;
   // The embedder's log, behind a mask of the secrets the sinks were given:
   // a backend's error text may quote what it was sent.
   auto known = std::make_shared<tracing::secret_set>();
@@ -393,7 +393,7 @@ void engine::run(const flow& f, value_map inputs, run_options opts,
     // Weak: a canceller kept after the run must not keep its actor.
     auto addr = caf::actor_cast<caf::actor_addr>(run);
     opts.canceller->attach([addr](std::string why) {
-      if (auto a = caf::actor_cast<caf::actor>(addr))
+      if (auto a = caf::actor_cast<actors::run_actor>(addr))
         caf::anon_send(a, actors::cancel_atom::value, std::move(why));
     });
   }

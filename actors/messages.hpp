@@ -111,6 +111,21 @@ struct node_finished {
   double duration_ms = 0;
 };
 
+/// The run actor's protocol (actors/run_actor.cpp), as a type, so that the
+/// compiler checks every message its nodes, child runs and the engine send:
+///   start_atom                       begin (sent once, after the handle is kept)
+///   node_started_atom, node, span id  a node started (observed runs only)
+///   chunk_atom, node, chunk_data      a node emitted a chunk (observed runs only)
+///   child_event_atom, node, event_msg an event of a node's child run
+///   node_finished                     a node's report, with its spans
+///   timeout_atom                      the run's own deadline timer
+///   cancel_atom, why                  stop the run, failing it with `why`
+using run_actor = caf::typed_actor<
+    caf::reacts_to<start_atom>, caf::reacts_to<node_started_atom, int, std::string>,
+    caf::reacts_to<chunk_atom, int, chunk_data>, caf::reacts_to<child_event_atom, int, event_msg>,
+    caf::reacts_to<node_finished>, caf::reacts_to<timeout_atom>,
+    caf::reacts_to<cancel_atom, std::string>>;
+
 }  // namespace weft::actors
 
 namespace weft::tracing {

@@ -89,7 +89,7 @@ void cancel(node_actor* self, std::string why, std::string error_type) {
 }
 
 caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_context> rs, int index,
-                            flows::value_map inputs, tracing::trace_context ctx, caf::actor run) {
+                            flows::value_map inputs, tracing::trace_context ctx, run_actor run) {
   auto& st = self->state;
   st.rs = std::move(rs);
   st.index = index;
@@ -162,7 +162,7 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_context>
 caf::actor spawn_node(caf::local_actor* run, std::shared_ptr<const run_context> rs, int index,
                       flows::value_map inputs, tracing::trace_context ctx) {
   bool blocking = rs->plan->nodes[static_cast<std::size_t>(index)].blocking;
-  auto parent = caf::actor_cast<caf::actor>(run);
+  auto parent = caf::actor_cast<run_actor>(run);
   if (blocking)
     return run->spawn<caf::detached>(node_behavior, std::move(rs), index, std::move(inputs),
                                      std::move(ctx), std::move(parent));

@@ -34,7 +34,7 @@ class actor_node_context;
 struct node_state {
   std::shared_ptr<const run_context> rs;
   int index = -1;
-  caf::actor run;
+  run_actor run;
   bool finished = false;
   std::uint64_t start_ns = 0;
   std::shared_ptr<actor_node_context> ctx;
@@ -167,9 +167,9 @@ class actor_node_context final : public node_context {
   std::vector<std::function<void()>> cancel_handlers_;
   std::unordered_map<std::uint64_t, pending_http> http_;
   std::uint64_t next_http_ = 1;
-  caf::actor http_client_;  // the engine's, once this node made a request
+  net::http_client_actor http_client_;  // the engine's, once this node made a request
   struct child_entry {
-    caf::actor actor;
+    run_actor actor;
     std::string label;
     std::function<void(child_result)> done;
     bool finished = false;  // its result came (or it was told to stop)

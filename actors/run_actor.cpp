@@ -33,7 +33,7 @@ struct run_state {
   bool done = false;
   static inline const char* name = "weft.run";
 };
-using run_actor = caf::stateful_actor<run_state>;
+using run_self = run_actor::stateful_pointer<run_state>;
 
 // What a plan source holds when its consumer is ready: a value, nothing
 // because its producer was skipped or left the socket untaken (a router),
@@ -59,13 +59,13 @@ source_value lookup(const run_state& st, const flows::plan_source& s) {
                                                      : source_value::missing};
 }
 
-void complete(run_actor* self, bool ok, std::string error, std::string failed_node, bool timed_out);
-void notify(run_actor* self, run_event e);
+void complete(run_self self, bool ok, std::string error, std::string failed_node, bool timed_out);
+void notify(run_self self, run_event e);
 
 // Gathers the inputs of node `n`. Returns false when the node is to be
 // skipped (a required input whose sources were all skipped); a source that
 // is missing by mistake fails the run (st.done is then set).
-bool gather(run_actor* self, int n, flows::value_map& in) {
+bool gather(run_self self, int n, flows::value_map& in) {
   auto& st = self->state;
   const auto& node = st.job->plan->nodes[static_cast<std::size_t>(n)];
   for (const auto& pi : node.inputs) {
@@ -100,7 +100,7 @@ bool gather(run_actor* self, int n, flows::value_map& in) {
 // Node `n` has every upstream node settled: spawn it, or skip it, and
 // cascade skips downstream. A worklist, not recursion: a long chain behind
 // an untaken route skips in one loop.
-void ready(run_actor* self, int first) {
+void ready(run_self self, int first) {
   auto& st = self->state;
   std::vector<int> todo;  // filled only by skips: no allocation otherwise
   for (int n = first; !st.done; n = todo.back(), todo.pop_back()) {
@@ -132,10 +132,10 @@ void ready(run_actor* self, int first) {
   if (!st.done && st.unfinished == 0) complete(self, true, {}, {}, false);
 }
 
-void cancel_live(run_actor* self, const std::string& why) {
+void cancel_live(run_self self, const std::string& why) {
   for (auto& a : self->state.live)
     if (a) {
-      self->send(a, cancel_atom::value, why);
+      caf::anon_send(a, cancel_atom::value, why);
       a = nullptr;
       ++self->state.awaiting_acks;
     }
@@ -146,14 +146,14 @@ void cancel_live(run_actor* self, const std::string& why) {
 // lasts minutes does not hold its spans back.
 constexpr std::size_t ship_every = 64;
 
-void ship_spans(run_actor* self) {
+void ship_spans(run_self self) {
   auto& st = self->state;
   if (st.spans.empty()) return;
   if (st.rs->exporter) self->send(st.rs->exporter, std::move(st.spans));
   st.spans = {};
 }
 
-void keep_span(run_actor* self, node_finished& m) {
+void keep_span(run_self self, node_finished& m) {
   if (!m.has_span) return;
   auto& spans = self->state.spans;
   spans.push_back(std::move(m.span));
@@ -163,7 +163,7 @@ void keep_span(run_actor* self, node_finished& m) {
 
 // Hands one event to the run's observer. Events stop with run_finished; an
 // observer that throws is the embedder's bug and must not end the run.
-void notify(run_actor* self, run_event e) {
+void notify(run_self self, run_event e) {
   auto& st = self->state;
   if (!st.job->on_event || st.done) return;
   try {
@@ -172,18 +172,17 @@ void notify(run_actor* self, run_event e) {
   }
 }
 
-const std::string& node_name(run_actor* self, int index) {
+const std::string& node_name(run_self self, int index) {
   return self->state.job->plan->nodes[static_cast<std::size_t>(index)].id;
 }
 
-void release(run_actor* self) {
+void release(run_self self) {
   ship_spans(self);
   if (auto& f = self->state.job->released) f();
   self->quit();
 }
 
-void complete(run_actor* self, bool ok, std::string error, std::string failed_node,
-              bool timed_out) {
+void complete(run_self self, bool ok, std::string error, std::string failed_node, bool timed_out) {
   auto& st = self->state;
   if (st.done) return;
   st.done = true;
@@ -260,7 +259,7 @@ void complete(run_actor* self, bool ok, std::string error, std::string failed_no
   if (st.awaiting_acks == 0) release(self);
 }
 
-caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
+run_actor::behavior_type run_behavior(run_self self, std::shared_ptr<run_job> job) {
   auto& st = self->state;
   st.job = std::move(job);
   st.start_ns = tracing::now_unix_ns();
@@ -300,7 +299,8 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
   st.unfinished = n;
   for (std::size_t i = 0; i < n; ++i) st.waiting[i] = plan.nodes[i].upstream_count;
   if (st.job->timeout_ms > 0)
-    self->delayed_send(self, std::chrono::milliseconds(st.job->timeout_ms), timeout_atom::value);
+    self->delayed_send(caf::actor_cast<run_actor>(self),
+                       std::chrono::milliseconds(st.job->timeout_ms), timeout_atom::value);
   if (n == 0) complete(self, true, {}, {}, false);
   for (int e : plan.entry_nodes) {
     if (st.done) break;
@@ -376,7 +376,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<run_job> job) {
 
 }  // namespace
 
-caf::actor spawn_run(caf::actor_system& sys, std::shared_ptr<run_job> job) {
+run_actor spawn_run(caf::actor_system& sys, std::shared_ptr<run_job> job) {
   return sys.spawn<caf::lazy_init>(run_behavior, std::move(job));
 }
 

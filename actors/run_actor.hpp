@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 
 #include "actors/engine_internals.hpp"
+#include "actors/messages.hpp"
 #include "flows/plan.hpp"
 #include "tracing/redaction.hpp"
 #include "tracing/span.hpp"
@@ -57,6 +58,6 @@ struct run_job {
 
 /// Spawns the run actor, idle until it receives start_atom: the caller can
 /// record the handle (for cancelling) before the run can possibly end.
-caf::actor spawn_run(caf::actor_system& sys, std::shared_ptr<run_job> job);
+run_actor spawn_run(caf::actor_system& sys, std::shared_ptr<run_job> job);
 
 }  // namespace weft::actors

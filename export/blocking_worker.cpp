@@ -1,6 +1,6 @@
 // The worker for a blocking sink (the file sink): writes on its own thread.
-#include "export/http_sink.hpp"
 #include "export/messages.hpp"
+#include "export/sink_worker.hpp"
 
 namespace weft::exporting {
 namespace {
@@ -13,8 +13,8 @@ struct blocking_state {
   static inline const char* name = "weft.sink.blocking";
 };
 
-caf::behavior blocking_worker(caf::stateful_actor<blocking_state>* self,
-                              std::shared_ptr<tracing::sink> s, log_fn log) {
+sink_worker::behavior_type blocking_worker(sink_worker::stateful_pointer<blocking_state> self,
+                                           std::shared_ptr<tracing::sink> s, log_fn log) {
   self->state.sink = std::move(s);
   self->state.log = std::move(log);
   self->state.stats.name = self->state.sink->name();
@@ -52,8 +52,8 @@ caf::behavior blocking_worker(caf::stateful_actor<blocking_state>* self,
 
 }  // namespace
 
-caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s,
-                                 log_fn log) {
+sink_worker spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s,
+                                  log_fn log) {
   return sys.spawn<caf::detached>(blocking_worker, std::move(s), std::move(log));
 }
 

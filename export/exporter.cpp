@@ -9,7 +9,7 @@ struct exporter_state {
   exporter_config cfg;
   std::vector<tracing::span_record> pending;
   std::int64_t pending_bytes = 0;  // estimated encoded size of `pending`
-  std::vector<caf::actor> workers;
+  std::vector<sink_worker> workers;
   std::vector<std::uint64_t> outstanding;                     // per worker: sent, not yet taken in
   std::vector<std::map<std::string, std::uint64_t>> dropped;  // per worker
   std::uint64_t last_drop_log_ns = 0;
@@ -90,7 +90,7 @@ void gather(exporter_self self, Promise rp, std::shared_ptr<T> acc,
   }
 }
 
-exporter_actor::behavior_type exporter(exporter_self self, std::vector<caf::actor> workers,
+exporter_actor::behavior_type exporter(exporter_self self, std::vector<sink_worker> workers,
                                        exporter_config cfg) {
   auto& st = self->state;
   st.cfg = cfg;
@@ -159,7 +159,7 @@ exporter_actor::behavior_type exporter(exporter_self self, std::vector<caf::acto
 
 }  // namespace
 
-exporter_actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
+exporter_actor spawn_exporter(caf::actor_system& sys, std::vector<sink_worker> workers,
                               exporter_config cfg) {
   return sys.spawn(exporter, std::move(workers), cfg);
 }

@@ -2,13 +2,14 @@
 // message (a run sends its spans together as they finish), batches them by
 // count and by time, and hands each batch to every configured sink.
 //
-// Each sink has a worker actor (see http_sink.hpp), detached because sinks
-// do blocking disk I/O and a scheduler thread must never block. A run never
+// Each sink has a worker actor (export/sink_worker.hpp: the one interface
+// the exporter sees of a sink), detached because sinks do blocking disk I/O
+// and a scheduler thread must never block. A run never
 // waits for the exporter: spans are fire-and-forget messages, and a slow sink
 // shows up in the queue and spool figures of the stats, not in run latency.
 //
-// Protocol (the exporter's, and each worker's with span_batch -> uint64
-// (the spans it took in) instead):
+// Protocol (each worker's is the same, with span_batch -> uint64, the spans
+// it took in, instead of the first line):
 //   vector<span_record>         -> (none)         add finished spans
 //   flush_atom, deadline_ms     -> bool           deliver everything received so
 //                                                 far; what is still undelivered
@@ -26,20 +27,13 @@
 #include <caf/all.hpp>
 
 #include "export/messages.hpp"
-#include "tracing/sink.hpp"
+#include "export/sink_worker.hpp"
 #include "weft/log.hpp"
 #include "weft/stats.hpp"
 
 namespace weft {
 
 // CAF serialises the counters in replies to stats requests; found by ADL.
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, sink_stats& x) {
-  return f(caf::meta::type_name("sink_stats"), x.name, x.received, x.exported, x.retried, x.spooled,
-           x.replayed, x.failed_batches, x.dead_lettered_batches, x.dropped, x.queued,
-           x.spool_bytes, x.spool_records_damaged, x.spool_bytes_quarantined);
-}
-
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, exporter_stats& x) {
   return f(caf::meta::type_name("exporter_stats"), x.spans_received, x.sinks);
@@ -51,7 +45,6 @@ namespace weft::exporting {
 
 // The public counters (weft/stats.hpp), under the names the exporter uses.
 using weft::exporter_stats;
-using weft::sink_stats;
 
 struct exporter_config {
   std::int64_t batch_max_spans = 512;
@@ -77,7 +70,7 @@ using exporter_actor =
                      caf::replies_to<flush_atom, std::int64_t>::with<bool>,
                      caf::replies_to<stats_atom>::with<exporter_stats>, caf::reacts_to<tick_atom>>;
 
-exporter_actor spawn_exporter(caf::actor_system& sys, std::vector<caf::actor> workers,
+exporter_actor spawn_exporter(caf::actor_system& sys, std::vector<sink_worker> workers,
                               exporter_config cfg);
 
 }  // namespace weft::exporting

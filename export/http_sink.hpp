@@ -37,6 +37,8 @@
 
 #include "config/export_settings.hpp"
 #include "export/exporter.hpp"
+#include "export/sink_worker.hpp"
+#include "net/http_client.hpp"
 #include "net/http_types.hpp"
 #include "tracing/sink.hpp"
 
@@ -114,12 +116,10 @@ struct http_worker_config {
   log_fn log = log_to_stderr;
 };
 
-/// Spawns the detached worker for one HTTP sink.
-caf::actor spawn_http_worker(caf::actor_system& sys, std::shared_ptr<http_sink_protocol> proto,
-                             caf::actor http_client, http_worker_config cfg);
-
-/// Spawns the detached worker for a blocking sink (the file sink).
-caf::actor spawn_blocking_worker(caf::actor_system& sys, std::shared_ptr<tracing::sink> s,
-                                 log_fn log = log_to_stderr);
+/// Spawns the detached worker for one HTTP sink. Its own retry and
+/// deadline timers are messages of its extended interface, which only it
+/// sends to itself; the exporter sees a sink_worker.
+sink_worker spawn_http_worker(caf::actor_system& sys, std::shared_ptr<http_sink_protocol> proto,
+                              net::http_client_actor http_client, http_worker_config cfg);
 
 }  // namespace weft::exporting

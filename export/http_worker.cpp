@@ -18,14 +18,19 @@ using batch_ptr = std::shared_ptr<const std::vector<tracing::span_record>>;
 using retry_atom = caf::atom_constant<caf::atom("wRetry")>;
 using deadline_atom = caf::atom_constant<caf::atom("wDeadline")>;
 
+// The worker's own interface: a sink worker's, plus its timers, which it
+// sends only to itself (delayed_send).
+using http_worker_actor =
+    sink_worker::extend<caf::reacts_to<retry_atom>, caf::reacts_to<deadline_atom, std::uint64_t>>;
+
 struct flush_waiter {
-  caf::response_promise rp;
+  caf::typed_response_promise<bool> rp;
   std::uint64_t id;
 };
 
 struct http_worker_state {
   std::shared_ptr<http_sink_protocol> proto;
-  caf::actor http;
+  net::http_client_actor http;
   http_worker_config cfg;
   std::unique_ptr<tracing::spool> spool;
   std::unique_ptr<dead_letter_file> dead_letters;
@@ -47,16 +52,16 @@ struct http_worker_state {
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "weft.sink.http";
 };
-using worker = caf::stateful_actor<http_worker_state>;
+using worker_self = http_worker_actor::stateful_pointer<http_worker_state>;
 
-void log_spool_warnings(worker* self) {
+void log_spool_warnings(worker_self self) {
   auto& st = self->state;
   if (!st.spool) return;
   for (auto& w : st.spool->take_warnings())
     st.cfg.log(log_level::warning, "sink '" + st.stats.name + "': " + w);
 }
 
-void drop(worker* self, std::uint64_t n, const std::string& reason) {
+void drop(worker_self self, std::uint64_t n, const std::string& reason) {
   auto& st = self->state;
   st.stats.dropped[reason] += n;
   // Drops are always counted; the log says so at most once a minute.
@@ -69,14 +74,14 @@ void drop(worker* self, std::uint64_t n, const std::string& reason) {
   }
 }
 
-bool spool_has_records(worker* self) {
+bool spool_has_records(worker_self self) {
   auto& st = self->state;
   return st.spool && st.spool->records_pending() > 0;
 }
 
 // Writes a batch to disk before its in-memory copy goes; without a spool, or
 // with a full one, the spans are counted as dropped.
-void to_spool(worker* self, const batch_ptr& b) {
+void to_spool(worker_self self, const batch_ptr& b) {
   auto& st = self->state;
   if (!st.spool) {
     drop(self, b->size(), "no_spool");
@@ -96,7 +101,7 @@ void to_spool(worker* self, const batch_ptr& b) {
   log_spool_warnings(self);
 }
 
-void spill_queue(worker* self) {
+void spill_queue(worker_self self) {
   auto& st = self->state;
   while (!st.queue.empty()) {
     to_spool(self, st.queue.front());
@@ -106,21 +111,21 @@ void spill_queue(worker* self) {
 }
 
 // Everything received so far is delivered (or given up on and counted).
-bool drained(worker* self) {
+bool drained(worker_self self) {
   auto& st = self->state;
   return st.queue.empty() && st.in_flight.empty() && !st.replay_in_flight &&
          !spool_has_records(self);
 }
 
-void answer_waiters(worker* self, bool all_delivered) {
+void answer_waiters(worker_self self, bool all_delivered) {
   auto& st = self->state;
   for (auto& w : st.waiters) w.rp.deliver(all_delivered);
   st.waiters.clear();
 }
 
-void pump(worker* self);
+void pump(worker_self self);
 
-void enter_failing(worker* self, const delivery_verdict& v) {
+void enter_failing(worker_self self, const delivery_verdict& v) {
   auto& st = self->state;
   if (!st.failing) {
     st.backoff_ms = st.backoff_ms == 0
@@ -135,7 +140,8 @@ void enter_failing(worker* self, const delivery_verdict& v) {
     std::int64_t wait = st.backoff_ms - st.backoff_ms / 2 + jitter(st.rng);
     if (v.retry_after_ms) wait = std::min<std::int64_t>(*v.retry_after_ms, 3'600'000);
     st.failing = true;
-    self->delayed_send(self, std::chrono::milliseconds(wait), retry_atom::value);
+    self->delayed_send(caf::actor_cast<http_worker_actor>(self), std::chrono::milliseconds(wait),
+                       retry_atom::value);
     auto now = tracing::now_unix_ns();
     if (now - st.last_fail_log_ns > 10'000'000'000ULL) {
       st.last_fail_log_ns = now;
@@ -147,7 +153,7 @@ void enter_failing(worker* self, const delivery_verdict& v) {
   spill_queue(self);
 }
 
-void dead_letter(worker* self, const net::http_request& req, std::size_t spans,
+void dead_letter(worker_self self, const net::http_request& req, std::size_t spans,
                  const delivery_verdict& v) {
   auto& st = self->state;
   ++st.stats.dead_lettered_batches;
@@ -179,7 +185,7 @@ void dead_letter(worker* self, const net::http_request& req, std::size_t spans,
 
 // Puts batches back at the head of the line (they were sent before what
 // waits in the queue), or on disk when memory is at its bound.
-void requeue_front(worker* self, std::vector<batch_ptr> parts) {
+void requeue_front(worker_self self, std::vector<batch_ptr> parts) {
   auto& st = self->state;
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
     auto n = (*it)->size();
@@ -195,7 +201,7 @@ void requeue_front(worker* self, std::vector<batch_ptr> parts) {
 
 // A 413: the batch goes again in two halves (and those in halves again if
 // need be), so that only a span too large on its own is rejected.
-void split_after_413(worker* self, const batch_ptr& b, const delivery_verdict& v) {
+void split_after_413(worker_self self, const batch_ptr& b, const delivery_verdict& v) {
   auto& st = self->state;
   auto half = b->begin() + static_cast<long>(b->size() / 2);
   // Built by push_back: GCC 12 reports a bogus -Wfree-nonheap-object for an
@@ -216,7 +222,7 @@ void split_after_413(worker* self, const batch_ptr& b, const delivery_verdict& v
   requeue_front(self, std::move(parts));
 }
 
-void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry = {}) {
+void send(worker_self self, batch_ptr b, bool from_spool, tracing::spool_entry entry = {}) {
   auto& st = self->state;
   auto id = st.next_request++;
   if (from_spool) st.replay_in_flight = true;
@@ -301,7 +307,7 @@ void send(worker* self, batch_ptr b, bool from_spool, tracing::spool_entry entry
   });
 }
 
-void pump(worker* self) {
+void pump(worker_self self) {
   auto& st = self->state;
   if (!st.failing) {
     if (spool_has_records(self)) {
@@ -329,7 +335,7 @@ void pump(worker* self) {
 
 // Takes one batch into memory, or to disk when the sink is failing, replay is
 // pending (order), or memory is at its bound.
-void accept(worker* self, batch_ptr b) {
+void accept(worker_self self, batch_ptr b) {
   auto& st = self->state;
   auto n = b->size();
   if (st.failing || spool_has_records(self) ||
@@ -342,8 +348,9 @@ void accept(worker* self, batch_ptr b) {
   }
 }
 
-caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> proto, caf::actor http,
-                          http_worker_config cfg) {
+http_worker_actor::behavior_type http_worker(worker_self self,
+                                             std::shared_ptr<http_sink_protocol> proto,
+                                             net::http_client_actor http, http_worker_config cfg) {
   auto& st = self->state;
   st.proto = std::move(proto);
   st.http = std::move(http);
@@ -394,7 +401,8 @@ caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> prot
         auto rp = self->make_response_promise<bool>();
         auto id = st.next_waiter++;
         st.waiters.push_back({rp, id});
-        self->delayed_send(self, std::chrono::milliseconds(deadline_ms), deadline_atom::value, id);
+        self->delayed_send(caf::actor_cast<http_worker_actor>(self),
+                           std::chrono::milliseconds(deadline_ms), deadline_atom::value, id);
         return rp;
       },
       [=](deadline_atom, std::uint64_t id) {
@@ -425,8 +433,8 @@ caf::behavior http_worker(worker* self, std::shared_ptr<http_sink_protocol> prot
 
 }  // namespace
 
-caf::actor spawn_http_worker(caf::actor_system& sys, std::shared_ptr<http_sink_protocol> proto,
-                             caf::actor http_client, http_worker_config cfg) {
+sink_worker spawn_http_worker(caf::actor_system& sys, std::shared_ptr<http_sink_protocol> proto,
+                              net::http_client_actor http_client, http_worker_config cfg) {
   return sys.spawn<caf::detached>(http_worker, std::move(proto), std::move(http_client), cfg);
 }
 

@@ -11,9 +11,6 @@
 namespace weft::net {
 namespace {
 
-// The worker thread's report that transfer `token` ended.
-using http_done_atom = caf::atom_constant<caf::atom("wHttpDone")>;
-
 // A request of the (http_start_atom, ...) form: who gets its messages.
 struct stream_target {
   caf::actor to;
@@ -22,7 +19,7 @@ struct stream_target {
 
 struct http_client_state {
   std::unique_ptr<curl_worker> worker;
-  std::unordered_map<std::uint64_t, caf::response_promise> pending;
+  std::unordered_map<std::uint64_t, caf::typed_response_promise<http_response>> pending;
   std::unordered_map<std::uint64_t, stream_target> streams;
   // (receiver, its tag) -> token, to find what an abort names.
   std::map<std::pair<caf::actor_addr, std::uint64_t>, std::uint64_t> by_tag;
@@ -48,20 +45,21 @@ struct http_client_state {
   }
 };
 
-caf::behavior http_client(caf::stateful_actor<http_client_state>* self, http_client_config cfg) {
+http_client_actor::behavior_type http_client(
+    http_client_actor::stateful_pointer<http_client_state> self, http_client_config cfg) {
   // A weak reference: the thread must not keep its own actor alive. A pending
   // promise holds a strong one, so completions for live requests get through.
   caf::actor_addr me = self->address();
   self->state.worker =
       std::make_unique<curl_worker>(cfg, [me](std::uint64_t token, http_response r) {
-        if (auto hdl = caf::actor_cast<caf::actor>(me))
+        if (auto hdl = caf::actor_cast<http_client_actor>(me))
           caf::anon_send(hdl, http_done_atom::value, token, std::move(r));
       });
   return {
       [=](http_request& req) -> caf::result<http_response> {
         auto& st = self->state;
         auto token = st.next_token++;
-        auto rp = self->make_response_promise();
+        auto rp = self->make_response_promise<http_response>();
         st.pending.emplace(token, rp);
         st.worker->submit(token, std::move(req));
         return rp;
@@ -108,7 +106,7 @@ caf::behavior http_client(caf::stateful_actor<http_client_state>* self, http_cli
         }
         auto s = st.streams.find(token);
         if (s == st.streams.end()) return;  // aborted meanwhile
-        self->send(s->second.to, http_result_atom::value, s->second.tag, std::move(r));
+        caf::anon_send(s->second.to, http_result_atom::value, s->second.tag, std::move(r));
         st.by_tag.erase(std::make_pair(s->second.to.address(), s->second.tag));
         st.streams.erase(s);
       },
@@ -117,7 +115,7 @@ caf::behavior http_client(caf::stateful_actor<http_client_state>* self, http_cli
 
 }  // namespace
 
-caf::actor spawn_http_client(caf::actor_system& sys, http_client_config cfg) {
+http_client_actor spawn_http_client(caf::actor_system& sys, http_client_config cfg) {
   return sys.spawn(http_client, std::move(cfg));
 }
 

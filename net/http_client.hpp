@@ -89,9 +89,21 @@ using http_start_atom = caf::atom_constant<caf::atom("wHttpStart")>;
 using http_abort_atom = caf::atom_constant<caf::atom("wHttpAbort")>;
 using http_chunk_atom = caf::atom_constant<caf::atom("wHttpChunk")>;
 using http_result_atom = caf::atom_constant<caf::atom("wHttpRes")>;
+/// The client's own worker thread reports a finished transfer (by its
+/// internal token) with this; nobody else sends it.
+using http_done_atom = caf::atom_constant<caf::atom("wHttpDone")>;
+
+/// The protocol above, as a type: every send to the client is checked by
+/// the compiler. Receivers of the streamed form stay dynamically typed
+/// (`to` is a caf::actor), since any actor may make requests.
+using http_client_actor =
+    caf::typed_actor<caf::replies_to<http_request>::with<http_response>,
+                     caf::reacts_to<http_start_atom, caf::actor, std::uint64_t, bool, http_request>,
+                     caf::reacts_to<http_abort_atom, caf::actor, std::uint64_t>,
+                     caf::reacts_to<http_done_atom, std::uint64_t, http_response>>;
 
 /// Spawns a client. Each client owns one worker thread and one connection
 /// cache; share a client rather than spawning one per request.
-caf::actor spawn_http_client(caf::actor_system& sys, http_client_config cfg = {});
+http_client_actor spawn_http_client(caf::actor_system& sys, http_client_config cfg = {});
 
 }  // namespace weft::net

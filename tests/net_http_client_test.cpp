@@ -44,7 +44,7 @@ http_request post(const test::test_collector& c, std::string body = "{\"x\":1}",
 }
 
 // One request from a scoped actor (its own thread, not a scheduler thread).
-http_response call(caf::actor_system& sys, const caf::actor& client, http_request req) {
+http_response call(caf::actor_system& sys, const net::http_client_actor& client, http_request req) {
   caf::scoped_actor self{sys};
   http_response out;
   self->request(client, caf::infinite, std::move(req))
@@ -66,8 +66,8 @@ struct load_result {
 
 // Sends `total` copies of `req` to the client with at most `window` in
 // flight, then reports a load_result (as ints and a double) to `report_to`.
-caf::behavior load_actor(caf::event_based_actor* self, caf::actor client, http_request req,
-                         int total, int window, caf::actor report_to) {
+caf::behavior load_actor(caf::event_based_actor* self, net::http_client_actor client,
+                         http_request req, int total, int window, caf::actor report_to) {
   auto st = std::make_shared<load_result>();
   auto sent = std::make_shared<int>(0);
   auto t0 = clock_type::now();
