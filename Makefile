@@ -9,13 +9,17 @@ DEBIAN_PACKAGES := g++ cmake make pkg-config libcaf-dev libmsgpack-cxx-dev \
 # clang-format the style of the tree (tests/style_check.cmake).
 TEST_PACKAGES := lintian clang-format
 BUILD_DIR ?= build
-BUILD_TYPE ?= RelWithDebInfo
+# CI builds Release (GCC 12 at -O3 warns where -O2 does not, and without
+# debug info the build takes a third less time); elsewhere RelWithDebInfo.
+BUILD_TYPE ?= $(if $(filter true,$(CI)),Release,RelWithDebInfo)
 JOBS ?= $(shell nproc)
+COMMA := ,
+HASH := $(shell printf '\043')
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # On CI (CI=true) a compiler warning fails the build.
 WERROR := $(if $(filter true,$(CI)),ON,OFF)
 
-.PHONY: deps test-deps build demo test package bench asan tsan tidy clean
+.PHONY: deps test-deps build demo test package bench sanitize asan tsan tidy clean
 
 deps:
 	@if ! dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1; then \
@@ -54,14 +58,41 @@ demo: deps
 	@echo "weft ran each flow as a tree of actors, 200 runs at once, and wrote one trace per run (weft-demo-traces.jsonl)."
 	@echo "The audit read them back: every span parented inside its own run's trace, session and user on each; the tree above is one."
 
+# On CI the concurrency, serve and exporter tests then run again under
+# AddressSanitizer + UBSan (make sanitize).
 test: test-deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 -LE long
+ifeq ($(CI),true)
+	$(MAKE) sanitize
+endif
 
-# The whole suite under AddressSanitizer + UBSan, in its own build tree.
+# AddressSanitizer + UBSan builds live in build-asan: -O0 with line tables
+# (-g1), which compiles in half the time of -O1 with UBSan's checks.
+ASAN_TREE := cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \
+  -DWEFT_SANITIZE=address -DWEFT_WERROR=$(WERROR) >/dev/null
+UBSAN_ENV := UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/tests/ubsan.supp
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 $(UBSAN_ENV)
+ASAN_ENV_NO_LEAKS := ASAN_OPTIONS=detect_leaks=0 $(UBSAN_ENV)
+
+# The concurrency, serve and exporter tests under AddressSanitizer + UBSan
+# (CMakeLists.txt lists them: weft_sanitized_tests). CI runs this. The HTTP
+# server's tests run without LeakSanitizer: when the actor system stops
+# while a connection is closing, CAF 0.17's io multiplexer leaves that
+# connection's broker and the acceptor alive (a ~4 KB cycle of brokers,
+# scribes and mailbox elements, at exit only; tests/README.md). Every other
+# test runs with leak checks on.
+SERVER_TESTS := $(foreach t,background concurrency http limits metrics openai sse sse_concurrency,[$(HASH)serve_$(t)_test])
+sanitize: deps
+	$(ASAN_TREE)
+	cmake --build build-asan -j $(JOBS) --target weft_sanitized_tests
+	cd build-asan && $(ASAN_ENV) ./weft_sanitized_tests -# "$(subst $(eval) ,,$(addprefix ~,$(SERVER_TESTS)))"
+	cd build-asan && $(ASAN_ENV_NO_LEAKS) ./weft_sanitized_tests -# "$(subst $(eval) ,$(COMMA),$(SERVER_TESTS))"
+
+# The whole suite under AddressSanitizer + UBSan.
 asan: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=address >/dev/null
+	$(ASAN_TREE)
 	cmake --build build-asan -j $(JOBS) --target weft weft_tests
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/tests/ubsan.supp ./weft_tests
+	cd build-asan && $(ASAN_ENV) ./weft_tests
 
 # The concurrency tests under ThreadSanitizer. Debian's libcaf_core is not
 # built with -fsanitize=thread, so TSan cannot see the synchronisation inside
