@@ -34,7 +34,7 @@ bool substitute_env(std::string& text, const env_lookup& env, std::vector<std::s
     }
     std::size_t close = text.find('}', i + 2);
     if (close == std::string::npos) {
-      problems.push_back("'${' is never closed by '}' (write '$${' for a literal '${')");
+      problems.emplace_back("'${' is never closed by '}' (write '$${' for a literal '${')");
       break;
     }
     std::string name = text.substr(i + 2, close - i - 2);
