@@ -44,6 +44,14 @@ struct stream_writer::shared {
   std::uint64_t seq = 0;
   stream_options opts;  // on_close is the broker's to call
   std::atomic<bool> closed{false};
+  // Bytes written but not yet taken by the broker: they sit in its mailbox.
+  // A producer faster than the broker could otherwise queue without bound
+  // there, before the broker's own cap ever sees them.
+  std::atomic<std::size_t> queued{0};
+  // The producer got a full cap ahead of the broker: the stream is cut.
+  std::atomic<bool> overran{false};
+  // on_close was called (at most once, whoever ends the stream).
+  std::atomic<bool> reported{false};
 };
 
 }  // namespace weft::net
@@ -129,7 +137,8 @@ struct conn_state {
     // gone (a stream already ended by its producer is left alone).
     for (auto& [seq, ss] : streams) {
       held += ss.reserved;
-      if (ss.sh && !ss.sh->closed.exchange(true) && ss.sh->opts.on_close)
+      if (ss.sh && !ss.sh->closed.exchange(true) && !ss.sh->reported.exchange(true) &&
+          ss.sh->opts.on_close)
         ss.sh->opts.on_close(stream_end::disconnected);
     }
     sh->release(held);
@@ -146,9 +155,19 @@ namespace weft::net {
 
 // The sending end, as messages to the connection's broker.
 bool stream_writer::write(std::string bytes) const {
-  if (!s_ || s_->closed.load(std::memory_order_acquire)) return false;
-  if (auto conn = caf::actor_cast<caf::actor>(s_->conn))
-    caf::anon_send(conn, detail::chunk_atom::value, s_->seq, std::move(bytes));
+  if (!s_ || s_->closed.load(std::memory_order_acquire) || s_->overran.load()) return false;
+  auto conn = caf::actor_cast<caf::actor>(s_->conn);
+  if (!conn) return false;
+  const auto n = bytes.size();
+  if (s_->queued.fetch_add(n) + n > s_->opts.max_buffered_bytes) {
+    // A cap ahead of the broker: refused here, and the broker is woken (an
+    // empty chunk) to cut the stream, since it may have nothing else queued.
+    s_->queued.fetch_sub(n);
+    if (!s_->overran.exchange(true))
+      caf::anon_send(conn, detail::chunk_atom::value, s_->seq, std::string{});
+    return false;
+  }
+  caf::anon_send(conn, detail::chunk_atom::value, s_->seq, std::move(bytes));
   return true;
 }
 
@@ -329,17 +348,25 @@ void deliver(conn_broker* self, std::uint64_t seq, answer a) {
 
 // A chunk from a stream's producer: held until the stream's head is out,
 // and cut short when the client falls too far behind.
-void on_chunk(conn_broker* self, std::uint64_t seq, std::string& bytes) {
+// `written` says the bytes came through stream_writer::write (and were
+// counted as queued there); the head's body did not.
+void on_chunk(conn_broker* self, std::uint64_t seq, std::string& bytes, bool written = true) {
   auto& st = self->state;
   auto it = st.streams.find(seq);
-  if (it == st.streams.end() || it->second.ended) return;
+  if (it == st.streams.end()) return;
   auto& ss = it->second;
+  if (written) ss.sh->queued.fetch_sub(bytes.size());
+  if (ss.ended) return;
   std::string framed;
   append_chunk(framed, bytes);
-  if (framed.empty()) return;
+  const bool overran = ss.sh->overran.load();
+  if (framed.empty() && !overran) return;
   const std::size_t behind = ss.reserved + (ss.head_written ? st.unsent : 0);
-  if (behind + framed.size() > ss.sh->opts.max_buffered_bytes || !st.sh->reserve(framed.size())) {
+  if (overran || behind + framed.size() > ss.sh->opts.max_buffered_bytes ||
+      !st.sh->reserve(framed.size())) {
     // Past the cap: the producer's last words, then the end of the body.
+    // Reported even when the producer has already ended the stream: the
+    // bytes it wrote last are not what the client gets.
     std::string tail;
     append_chunk(tail, ss.sh->opts.overflow_tail);
     st.sh->buffered.fetch_add(tail.size(), std::memory_order_relaxed);
@@ -347,7 +374,8 @@ void on_chunk(conn_broker* self, std::uint64_t seq, std::string& bytes) {
     ss.waiting += tail;
     ss.ended = true;
     st.sh->stream_overflows++;
-    if (!ss.sh->closed.exchange(true) && ss.sh->opts.on_close)
+    ss.sh->closed = true;
+    if (!ss.sh->reported.exchange(true) && ss.sh->opts.on_close)
       ss.sh->opts.on_close(stream_end::overflow);
   } else {
     ss.waiting += framed;
@@ -564,7 +592,7 @@ caf::behavior connection(conn_broker* self, caf::io::connection_handle hdl, serv
           std::string first = std::move(head.body);
           head.body.clear();
           deliver(self, seq, answer{std::move(head), keep, true});
-          on_chunk(self, seq, first);
+          on_chunk(self, seq, first, false);
         } else {
           deliver(self, seq, answer{std::move(head), keep, true});
         }

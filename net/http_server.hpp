@@ -81,9 +81,11 @@ struct stream_options {
   /// stream is cut: `overflow_tail` is its last chunk.
   std::size_t max_buffered_bytes = 1 << 20;
   std::string overflow_tail;
-  /// Called once, on the server's I/O thread, when the stream ends before
-  /// the producer's end(): the producer should stop (cancel its run). Must
-  /// not block.
+  /// Called at most once, on the server's I/O thread, when the stream is
+  /// cut: the client left before the producer's end(), or the client fell
+  /// too far behind (reported even if end() came first, since the bytes
+  /// written last were replaced by `overflow_tail`). The producer should
+  /// stop (cancel its run). Must not block.
   std::function<void(stream_end)> on_close;
 };
 
@@ -94,6 +96,8 @@ class stream_writer {
   stream_writer() = default;
   /// Sends `bytes` as one chunk of the body. False once the stream is over
   /// (ended, cut for overflow, or the client gone): stop producing then.
+  /// Never blocks: a producer that gets max_buffered_bytes ahead of the
+  /// connection's I/O thread is refused too, and the stream is cut.
   bool write(std::string bytes) const;
   /// Ends the body. Idempotent; later writes are refused.
   void end() const;

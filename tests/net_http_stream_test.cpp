@@ -2,7 +2,8 @@
 // on the wire, their place among pipelined answers, keep-alive after them,
 // a client that leaves mid-stream (the producer hears), and a client that
 // does not read (the stream is cut at its cap, with the producer's last
-// words, and counted). Real sockets on loopback.
+// words, and counted), and a producer faster than the connection's I/O
+// thread (refused a cap ahead of it). Real sockets on loopback.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -25,6 +26,7 @@ struct stream_server {
   std::unique_ptr<net::http_server> server;
   std::atomic<int> disconnected{0}, overflowed{0};
   std::atomic<int> refused_writes{0};
+  std::atomic<std::size_t> accepted_bytes{0};  // what the producers' writes were accepted with
   std::vector<std::thread> producers;
 
   explicit stream_server(std::size_t cap = 1 << 20) {
@@ -55,10 +57,12 @@ struct stream_server {
             for (int i = 0; i < n; ++i) {
               if (ms) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
               std::string c = size ? std::string(size, 'x') : "chunk " + std::to_string(i) + "\n";
+              const auto n = c.size();
               if (!w.write(std::move(c))) {
                 ++refused_writes;
                 return;
               }
+              accepted_bytes += n;
             }
             w.end();
           });
@@ -161,4 +165,28 @@ TEST_CASE(
   CHECK(r->body.size() < 2000 * 1000);
   CHECK_THAT(r->body, Catch::EndsWith("event: error\ndata: too slow\n\n"));
   CHECK(srv.disconnected == 0);
+}
+
+TEST_CASE(
+    "http stream: a producer far ahead of the connection is refused, not queued without bound",
+    "[net][stream]") {
+  // 20 MB written as fast as a thread can, to a client that does not read:
+  // the writes are refused once the producer is a cap ahead of what the
+  // server took, so what it ever accepted is bounded by what reached the
+  // client plus two caps (the connection's and the one queued before it).
+  const std::size_t cap = 64 * 1024;
+  stream_server srv(cap);
+  raw_conn c(srv.port(), 4096);
+  REQUIRE(c.send(get("/stream?n=20000&ms=0&size=1000")));
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while ((srv.overflowed == 0 || srv.refused_writes == 0) &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(5ms);
+  REQUIRE(srv.refused_writes == 1);
+  CHECK(srv.overflowed == 1);
+  auto r = c.read_response(5s);
+  REQUIRE(r);
+  CHECK_THAT(r->body, Catch::EndsWith("event: error\ndata: too slow\n\n"));
+  CHECK(srv.accepted_bytes <= r->body.size() + 2 * cap + 1000);
+  CHECK(srv.accepted_bytes < 20000u * 1000u);
 }
