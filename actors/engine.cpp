@@ -11,6 +11,7 @@
 
 #include <caf/io/middleman.hpp>
 
+#include "actors/engine_cluster.hpp"
 #include "actors/engine_internals.hpp"
 #include "config/settings.hpp"
 #include "export/exporter.hpp"
@@ -41,6 +42,7 @@ namespace weft {
 engine_options engine_options::from_env(std::vector<std::string>& errors) {
   engine_options o;
   config::apply_env(o.settings, errors);
+  if (const char* key = std::getenv("WEFT_CLUSTER_KEY")) o.cluster_key = key;
   return o;
 }
 
@@ -76,6 +78,77 @@ struct engine::impl {
   // Read on every run() without the mutex; written once, under it.
   std::atomic<bool> shut_down{false};
   exporting::exporter_stats final_stats;  // taken at shutdown, after the flush
+  // engine_options::workers: where top-level runs go, when set.
+  std::unique_ptr<cluster::dispatcher> dispatcher;
+  std::size_t worker_count = 0;
+  bool local_fallback = true;
+
+  // What every top-level run of this engine gets from it.
+  void equip(actors::run_job& job) {
+    job.content = settings.tracing.content;
+    job.max_value_depth = max_value_depth;
+    job.exporter = exporter;
+    job.http = component_http;
+    job.llm = std::make_shared<actors::llm_tally>();
+    if (on_llm_call) job.llm->on_call = &on_llm_call;
+  }
+
+  // A run that no longer counts as in flight.
+  void release_one() {
+    if (in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lk(mu);
+      idle.notify_all();
+    }
+  }
+
+  // Starts a prepared run here, as a tree of actors. `counted`: in_flight
+  // already has it (a run that came back from dispatch to run locally).
+  void launch(std::shared_ptr<actors::run_job> job, std::shared_ptr<run_canceller> canceller,
+              bool counted) {
+    auto id = next_id.fetch_add(1, std::memory_order_relaxed);
+    if (!counted) in_flight.fetch_add(1, std::memory_order_relaxed);
+    job->released = [this, id] {
+      {
+        std::lock_guard<std::mutex> lk(runs_mu);
+        runs.erase(id);
+      }
+      release_one();
+    };
+    auto run = actors::spawn_run(*sys, std::move(job));
+    {
+      std::lock_guard<std::mutex> lk(runs_mu);
+      runs.emplace(id, run);
+    }
+    caf::anon_send(run, actors::start_atom::value);
+    if (canceller) {
+      // Weak: a canceller kept after the run must not keep its actor.
+      auto addr = caf::actor_cast<caf::actor_addr>(run);
+      canceller->attach([addr](std::string why) {
+        if (auto a = caf::actor_cast<actors::run_actor>(addr))
+          caf::anon_send(a, actors::cancel_atom::value, std::move(why));
+      });
+    }
+  }
+
+  // Sends a prepared run to a worker. It comes back here when no worker
+  // can take it and local_fallback is on.
+  void dispatch(std::shared_ptr<actors::run_job> job, std::shared_ptr<run_canceller> canceller) {
+    in_flight.fetch_add(1, std::memory_order_relaxed);
+    dispatcher->submit(actors::make_run_request(*job),
+                       [this, job, canceller](cluster::run_reply r, cluster::dispatch_failure why) {
+                         if (why == cluster::dispatch_failure::no_worker && local_fallback &&
+                             !shut_down.load(std::memory_order_acquire)) {
+                           launch(job, canceller, true);
+                           return;
+                         }
+                         auto result = actors::result_from_reply(std::move(r), why);
+                         if (!job->warning.empty())
+                           result.warning =
+                               job->warning + (result.warning.empty() ? "" : "; " + result.warning);
+                         if (job->done) job->done(std::move(result));
+                         release_one();
+                       });
+  }
 
   // What this engine hands component factories while a flow loads.
   flows::component_services services() const {
@@ -96,7 +169,18 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   m.cfg = std::make_unique<caf::actor_system_config>();
   if (m.settings.threads > 0)
     m.cfg->set("scheduler.max-threads", static_cast<std::size_t>(m.settings.threads));
-  if (opts.network) m.cfg->load<caf::io::middleman>();
+  // Workers are checked before anything starts: a typo throws here, not
+  // as runs that silently stay local.
+  std::vector<cluster::endpoint> workers_at;
+  for (std::size_t i = 0; i < opts.workers.size(); ++i) {
+    cluster::endpoint e;
+    std::string why;
+    if (!cluster::parse_endpoint(opts.workers[i], e, why))
+      throw std::invalid_argument("engine_options::workers[" + std::to_string(i) + "]: " + why);
+    workers_at.push_back(std::move(e));
+  }
+  cluster::add_types(*m.cfg);
+  if (opts.network || !workers_at.empty()) m.cfg->load<caf::io::middleman>();
   m.sys = std::make_unique<caf::actor_system>(*m.cfg);
   {
     net::http_client_config hc;
@@ -168,6 +252,21 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
   ec.batch_delay_ms = m.settings.tracing.batch_delay_ms;
   ec.log = log;
   m.exporter = exporting::spawn_exporter(*m.sys, std::move(workers), ec);
+  if (!workers_at.empty()) {
+    cluster::dispatcher_config dc;
+    m.worker_count = workers_at.size();
+    dc.workers = std::move(workers_at);
+    dc.key = opts.cluster_key;
+    dc.name = actors::front_name();
+    dc.heartbeat = opts.heartbeat;
+    dc.heartbeat_timeout = opts.heartbeat_timeout;
+    dc.retry_lost_runs = opts.retry_lost_runs;
+    dc.log = [log](bool problem, const std::string& msg) {
+      log(problem ? log_level::warning : log_level::info, "cluster: " + msg);
+    };
+    m.local_fallback = opts.local_fallback;
+    m.dispatcher = std::make_unique<cluster::dispatcher>(*m.sys, std::move(dc));
+  }
 }
 
 engine::~engine() { shutdown(); }
@@ -361,42 +460,67 @@ void engine::run(const flow& f, value_map inputs, run_options opts,
       opts.timeout_ms.value_or(0) > 0 ? *opts.timeout_ms : flow->spec.timeout_ms.value_or(0);
   job->plan = std::move(flow);
   job->inputs = std::move(inputs);
-  job->content = m.settings.tracing.content;
-  job->max_value_depth = m.max_value_depth;
-  job->exporter = m.exporter;
-  job->http = m.component_http;
-  job->llm = std::make_shared<actors::llm_tally>();
-  if (m.on_llm_call) job->llm->on_call = &m.on_llm_call;
-
-  auto id = m.next_id.fetch_add(1, std::memory_order_relaxed);
-  m.in_flight.fetch_add(1, std::memory_order_relaxed);
-  impl* mp = impl_.get();
+  m.equip(*job);
   job->done = std::move(done);
   job->on_event = std::move(opts.on_event);
-  job->released = [mp, id] {
-    {
-      std::lock_guard<std::mutex> lk(mp->runs_mu);
-      mp->runs.erase(id);
-    }
-    if (mp->in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lk(mp->mu);
-      mp->idle.notify_all();
-    }
+  // Events do not cross nodes yet: a run with an observer stays here.
+  if (m.dispatcher && !job->on_event) m.dispatch(std::move(job), std::move(opts.canceller));
+  else m.launch(std::move(job), std::move(opts.canceller), false);
+}
+
+bool engine::wait_for_workers(std::size_t n, std::chrono::milliseconds timeout) const {
+  if (!impl_->dispatcher) return n == 0;
+  const auto want = n == 0 ? impl_->worker_count : n;
+  return impl_->dispatcher->wait_connected(static_cast<int>(want), timeout);
+}
+
+std::function<void(std::string)> engine_internals::run_for_front(
+    engine& e, const flow& f, cluster::run_request req,
+    std::function<void(cluster::run_reply)> done) {
+  auto& m = *e.impl_;
+  auto refuse = [&](std::string why) {
+    cluster::run_reply r;
+    r.run_id = req.run_id;
+    r.trace_id = req.trace.trace_id;
+    r.error = std::move(why);
+    done(std::move(r));
+    return std::function<void(std::string)>{};
   };
-  auto run = actors::spawn_run(*m.sys, std::move(job));
-  {
-    std::lock_guard<std::mutex> lk(m.runs_mu);
-    m.runs.emplace(id, run);
+  if (m.shut_down.load(std::memory_order_acquire)) return refuse("the worker is shutting down");
+  if (!f) return refuse("no flow given");
+  auto job = std::make_shared<actors::run_job>();
+  job->run_id = req.run_id.empty() ? actors::new_run_id() : req.run_id;
+  // The front decided the trace and its sampling: the run continues them.
+  auto trace = tracing::trace_id::from_hex(req.trace.trace_id);
+  if (!trace) return refuse("the front sent a bad trace id '" + req.trace.trace_id + "'");
+  job->ctx.trace = *trace;
+  if (!req.trace.parent_span_id.empty()) {
+    auto parent = tracing::span_id::from_hex(req.trace.parent_span_id);
+    if (!parent)
+      return refuse("the front sent a bad parent span id '" + req.trace.parent_span_id + "'");
+    job->ctx.parent = *parent;
   }
-  caf::anon_send(run, actors::start_atom::value);
-  if (opts.canceller) {
-    // Weak: a canceller kept after the run must not keep its actor.
-    auto addr = caf::actor_cast<caf::actor_addr>(run);
-    opts.canceller->attach([addr](std::string why) {
-      if (auto a = caf::actor_cast<actors::run_actor>(addr))
-        caf::anon_send(a, actors::cancel_atom::value, std::move(why));
-    });
+  job->ctx.sampled = m.tracing && req.trace.sampled;
+  job->ctx.trace_state = std::move(req.trace.tracestate);
+  job->ctx.session_id = std::move(req.trace.session_id);
+  job->ctx.user_id = std::move(req.trace.user_id);
+  auto in = flows::value::parse(req.inputs_json, nullptr, false);
+  if (!in.is_object()) return refuse("the front sent inputs that are not a JSON object");
+  value_map inputs;
+  for (auto& [k, v] : in.items()) inputs.emplace(k, v);
+  if (auto problems = e.prepare_inputs(f, inputs); !problems.empty()) {
+    std::string why;
+    for (const auto& p : problems) why += (why.empty() ? "" : "; ") + p.message;
+    return refuse(why);
   }
+  job->timeout_ms = req.deadline_ms > 0 ? req.deadline_ms : f.plan()->spec.timeout_ms.value_or(0);
+  job->plan = f.plan();
+  job->inputs = std::move(inputs);
+  m.equip(*job);
+  job->done = [done = std::move(done)](run_result r) { done(actors::reply_from_result(r)); };
+  auto canceller = std::make_shared<run_canceller>();
+  m.launch(std::move(job), canceller, false);
+  return [canceller](std::string why) { canceller->cancel(std::move(why)); };
 }
 
 void run_canceller::cancel(std::string why) {
@@ -491,6 +615,8 @@ bool engine::shutdown(std::chrono::milliseconds deadline) {
       m.idle.wait_for(lk, std::chrono::seconds(5), [&] { return m.in_flight.load() == 0; });
     }
   }
+  // Runs still on workers end with "the engine is shut down".
+  m.dispatcher.reset();
   bool flushed = false;
   {
     caf::scoped_actor self{*m.sys};

@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 
+#include "cluster/wire.hpp"
 #include "config/settings.hpp"
 #include "export/exporter.hpp"
 #include "flows/plan.hpp"
@@ -23,6 +24,12 @@ struct engine_internals {
   /// The registry flows load against; add built-in-style descriptors here.
   static flows::registry& components(engine& e);
   static caf::actor_system& system(engine& e);
+  /// Runs what a front sent this worker (`weft worker`): in the front's
+  /// trace, under its run id, within what is left of its budget. `done` is
+  /// called once with the end; the function returned cancels the run.
+  static std::function<void(std::string)> run_for_front(
+      engine& e, const flow& f, cluster::run_request req,
+      std::function<void(cluster::run_reply)> done);
 };
 
 }  // namespace weft

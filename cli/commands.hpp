@@ -20,6 +20,10 @@ struct run_common {
   std::string trace_file;
   std::string config_file;
   std::int64_t timeout_ms = 0;
+  // The cluster (engine_options::workers): comma-separated HOST:PORT.
+  std::string workers;
+  bool no_local_fallback = false;
+  bool retry_lost_runs = false;
 };
 
 struct run_opts : run_common {
@@ -71,10 +75,26 @@ struct serve_opts {
   std::int64_t heartbeat_ms = 15000;
   std::int64_t run_history = 10000;
   std::int64_t run_ttl_s = 3600;
+  std::string workers;  // as run_common's
+  bool no_local_fallback = false;
+  bool retry_lost_runs = false;
 };
 
 int run_command(const run_opts& o);
 int validate_command(const std::vector<std::string>& files);
+/// `weft worker`: a cluster node that runs what fronts send it.
+struct worker_opts {
+  std::string flows_dir;
+  std::string listen = "127.0.0.1:7400";
+  std::string name;  // in status and replies; default: the listen address
+  std::string tags;  // comma-separated
+  std::int64_t max_inflight = 0;
+  std::string trace_file;
+  std::string config_file;
+  std::int64_t drain_timeout_ms = 10000;
+};
+
+int worker_command(const worker_opts& o);
 int load_command(const load_opts& o);
 int load_url_command(const load_opts& o);
 /// `weft load`: load_command for a FLOW file, load_url_command for --url

@@ -1,7 +1,9 @@
 // The engine and the flow for a command (cli/engine_setup.hpp).
 #include "cli/engine_setup.hpp"
 
+#include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 namespace weft::cli {
 
@@ -11,6 +13,12 @@ std::optional<engine_options> make_engine_options(const run_common& o) {
   if (!o.config_file.empty()) config::apply_file(opts.settings, o.config_file, errors);
   config::apply_env(opts.settings, errors);
   if (!o.trace_file.empty()) opts.settings.tracing.trace_file = o.trace_file;
+  if (const char* key = std::getenv("WEFT_CLUSTER_KEY")) opts.cluster_key = key;
+  std::stringstream workers(o.workers);
+  for (std::string w; std::getline(workers, w, ',');)
+    if (!w.empty()) opts.workers.push_back(w);
+  opts.local_fallback = !o.no_local_fallback;
+  opts.retry_lost_runs = o.retry_lost_runs;
   for (auto& e : errors) std::cerr << "weft: error: " << e << '\n';
   if (!errors.empty()) return std::nullopt;
   return opts;

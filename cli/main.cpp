@@ -8,6 +8,16 @@
 
 namespace {
 
+// Where runs go: `weft worker` nodes (WEFT_CLUSTER_KEY is the key).
+void add_cluster(CLI::App* c, std::string& workers, bool& no_fallback, bool& retry) {
+  c->add_option("--workers", workers,
+                "Send runs to these `weft worker` nodes: HOST:PORT,... (key: WEFT_CLUSTER_KEY)");
+  c->add_flag("--no-local-fallback", no_fallback,
+              "With --workers: fail a run no worker can take, instead of running it here");
+  c->add_flag("--retry-lost-runs", retry,
+              "With --workers: a run whose worker is lost goes once to another (at-least-once)");
+}
+
 void add_run_common(CLI::App* c, weft::cli::run_common& o) {
   c->add_option("flow", o.flow_path, "Flow file (YAML or JSON)")->required();
   c->add_option("-i,--input", o.inputs,
@@ -168,6 +178,33 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
 
+  add_cluster(serve_cmd, serve.workers, serve.no_local_fallback, serve.retry_lost_runs);
+
+  weft::cli::worker_opts worker;
+  auto* worker_cmd = app.add_subcommand(
+      "worker", "Run a cluster node: the flows of a folder, for fronts that know WEFT_CLUSTER_KEY");
+  worker_cmd
+      ->add_option("--flows", worker.flows_dir, "Folder of flow files (*.yaml, *.yml, *.json)")
+      ->required();
+  worker_cmd
+      ->add_option("--listen", worker.listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  worker_cmd->add_option("--name", worker.name, "Its name in fronts' logs (default: the address)");
+  worker_cmd->add_option("--tags", worker.tags, "Comma-separated tags (gpu,eu) for placement");
+  worker_cmd
+      ->add_option("--max-inflight", worker.max_inflight,
+                   "Runs at once at most; fronts keep the rest in line (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  worker_cmd->add_option("--trace-file", worker.trace_file,
+                         "Where its spans go (default: WEFT_TRACE_FILE or weft-traces.jsonl)");
+  worker_cmd->add_option("--config", worker.config_file, "Settings file (YAML)");
+  worker_cmd
+      ->add_option("--drain-timeout-ms", worker.drain_timeout_ms,
+                   "On SIGTERM, how long runs may take to finish")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+
   weft::cli::trace_show_opts show;
   auto* trace_cmd = app.add_subcommand("trace", "Read trace files");
   trace_cmd->require_subcommand(1);
@@ -195,5 +232,6 @@ int main(int argc, char** argv) {
   if (*load_cmd) return weft::cli::load_dispatch(load);
   if (*show_cmd) return weft::cli::trace_show_command(show);
   if (*serve_cmd) return weft::cli::serve_command(serve);
+  if (*worker_cmd) return weft::cli::worker_command(worker);
   return weft::cli::exit_usage;
 }

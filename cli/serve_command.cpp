@@ -73,6 +73,9 @@ int serve_command(const serve_opts& o) {
   run_common rc;
   rc.trace_file = o.trace_file;
   rc.config_file = o.config_file;
+  rc.workers = o.workers;
+  rc.no_local_fallback = o.no_local_fallback;
+  rc.retry_lost_runs = o.retry_lost_runs;
   auto opts = make_engine_options(rc);
   if (!opts) return exit_usage;
   opts->network = true;

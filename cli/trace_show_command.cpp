@@ -66,7 +66,12 @@ std::string attr(const span_record& s, std::string_view key) {
 std::string short_value(const tracing::attribute_value& v) {
   constexpr std::size_t max = 80;
   std::string text = value_text(v);
-  if (text.size() > max) text = text.substr(0, max) + "...";
+  if (text.size() > max) {
+    // resize + append rather than substr(...) + "...": GCC 12 at -O2 warns
+    // (falsely) about the temporary the latter builds.
+    text.resize(max);
+    text.append("...");
+  }
   return text;
 }
 

@@ -40,7 +40,7 @@ function(weft_use_precompiled_headers)
   foreach(target weft_config weft_tracing weft_flows weft_components)
     target_precompile_headers(${target} REUSE_FROM weft_pch_json)
   endforeach()
-  foreach(target weft_net weft_export weft_actors weft_serve weft weft_test_support
+  foreach(target weft_net weft_export weft_cluster weft_actors weft_serve weft weft_test_support
                  weft_sanitized_tests ${ARGN})
     target_precompile_headers(${target} REUSE_FROM weft_pch_caf)
   endforeach()

@@ -20,6 +20,10 @@ const std::string& flow::description() const {
 
 const std::string& flow::source() const { return plan_ ? plan_->spec.file : empty_text(); }
 
+const std::string& flow::content_hash() const {
+  return plan_ ? plan_->spec.content_hash : empty_text();
+}
+
 std::vector<flow_input> flow::inputs() const {
   std::vector<flow_input> out;
   if (!plan_) return out;

@@ -64,9 +64,26 @@ std::optional<flow_spec> parse_flow(std::string_view text, const std::string& fi
   } catch (...) {
     errs.push_back(diagnostic_at(file, 0, 0, "internal error while loading the flow"));
   }
-  if (errs.size() == before) return spec;
+  if (errs.size() == before) {
+    if (spec) spec->content_hash = content_hash(text);
+    return spec;
+  }
   sort_by_position(errs, before);
   return std::nullopt;
+}
+
+std::string content_hash(std::string_view text) {
+  // FNV-1a, 64 bits: it tells two versions of a file apart; it is not a
+  // defence against someone forging one (the cluster key is that).
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  static const char* digits = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<std::size_t>(i)] = digits[h & 0xf];
+  return out;
 }
 
 std::optional<flow_spec> parse_flow_file(const std::string& path, const registry& components,

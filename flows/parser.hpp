@@ -29,6 +29,10 @@
 
 namespace weft::flows {
 
+/// 16 hex digits that change whenever `text` does (FNV-1a, 64 bits): what
+/// flow_spec::content_hash holds.
+std::string content_hash(std::string_view text);
+
 /// Parses and validates flow text. `file` names the source in diagnostics.
 std::optional<flow_spec> parse_flow(std::string_view text, const std::string& file,
                                     const registry& components, diagnostics& errs,

@@ -83,6 +83,9 @@ struct flow_spec {
   std::string name;
   std::string description;
   std::string file;  // where it was loaded from ("<string>" if not a file)
+  /// Of the text it was parsed from (parser.hpp, content_hash): fronts and
+  /// workers compare it to know they run the same version of a flow.
+  std::string content_hash;
   std::vector<input_decl> inputs;
   std::vector<node_spec> nodes;
   std::vector<output_decl> outputs;

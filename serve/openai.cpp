@@ -73,6 +73,8 @@ net::server_response run_error(const run_result& r) {
   std::string msg = r.error;
   if (!r.failed_node.empty() && msg.find(r.failed_node) == std::string::npos)
     msg = "node '" + r.failed_node + "' failed: " + msg;
+  if (r.worker_lost) return openai_error(502, "server_error", msg, {}, "worker_lost");
+  if (r.no_worker) return openai_error(503, "server_error", msg, {}, "no_worker");
   return r.timed_out ? openai_error(504, "server_error", msg, {}, "run_timeout")
                      : openai_error(500, "server_error", msg, {}, "run_failed");
 }

@@ -470,6 +470,13 @@ void service::start_run(const std::shared_ptr<const flows::plan>& flow, net::ser
       if (r.timed_out) {
         metrics_.run_finished(flow_name, run_status::timeout, r.duration_ms / 1000.0);
         resp = json_error(504, "run_timeout", r.error, dump(flows::value::array({detail})));
+      } else if (r.worker_lost || r.no_worker) {
+        // The cluster's fault, not the run's: 502 when its worker went
+        // away with it, 503 when no worker could take it.
+        metrics_.run_finished(flow_name, run_status::failed, r.duration_ms / 1000.0);
+        resp = r.worker_lost
+                   ? json_error(502, "worker_lost", r.error, dump(flows::value::array({detail})))
+                   : json_error(503, "no_worker", r.error, dump(flows::value::array({detail})));
       } else {
         metrics_.run_finished(flow_name, run_status::failed, r.duration_ms / 1000.0);
         resp = json_error(422, "run_failed", r.error, dump(flows::value::array({detail})));

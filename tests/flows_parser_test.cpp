@@ -492,7 +492,9 @@ TEST_CASE("timeouts must be positive integers", "[flows]") {
   CHECK(r.has(2, 13, "timeout_ms must be a positive integer (milliseconds), got '-5'"));
   CHECK(r.has(7, 17, "node 'n': timeout_ms must be a positive integer (milliseconds), got 'soon'"));
   for (const char* bad : {"0", "1.5", "\"100\"", "99999999999999999999", "[1]"}) {
-    auto t = parse_text(std::string{minimal} + "timeout_ms: " + bad + "\n");
+    std::string text = minimal;  // appended: see fixture_path on GCC 12
+    text.append("timeout_ms: ").append(bad).append("\n");
+    auto t = parse_text(text);
     INFO(bad);
     CHECK(t.has(8, 13, "timeout_ms must be a positive integer"));
   }

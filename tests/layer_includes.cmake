@@ -14,6 +14,7 @@ set(cases
   "weft_flows|flows/plan.hpp|components/register.hpp"
   "weft_components|flows/plan.hpp|actors/run_actor.hpp"
   "weft_export|tracing/sink.hpp|actors/messages.hpp"
+  "weft_cluster|cluster/wire.hpp|actors/engine_cluster.hpp"
   "weft_actors|actors/run_context.hpp|serve/service.hpp"
   "weft_serve|serve/service.hpp|cli/commands.hpp")
 set(failed "")

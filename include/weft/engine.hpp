@@ -76,6 +76,28 @@ struct WEFT_API engine_options {
   /// Must not block. Empty: nothing is called.
   std::function<void(const llm_call_record&)> on_llm_call;
 
+  /// `weft worker` nodes ("HOST:PORT", "[::1]:PORT") that run this engine's
+  /// top-level runs: each goes to the least loaded one that has its flow,
+  /// with the same content hash (flow::content_hash), and its spans stay in
+  /// the run's one trace. Setting it loads the network layer. A bad address
+  /// throws std::invalid_argument from the constructor. Runs with an
+  /// on_event observer run here for now (events do not cross nodes yet).
+  std::vector<std::string> workers;
+  /// The key the workers check at the first message (from_env() reads
+  /// WEFT_CLUSTER_KEY). A worker refuses a front without it.
+  std::string cluster_key;
+  /// With workers set but none that can take a run (none reachable, none
+  /// with its flow): run it here (true), or fail it with the reason.
+  bool local_fallback = true;
+  /// A run whose worker is lost (killed, cut off, silent past the heartbeat
+  /// timeout) goes once more to another worker instead of failing with
+  /// "worker lost". At-least-once: its side effects may happen twice.
+  bool retry_lost_runs = false;
+  /// How often workers are asked for their load, and how long one may stay
+  /// silent before it counts as lost.
+  std::chrono::milliseconds heartbeat{500};
+  std::chrono::milliseconds heartbeat_timeout{3000};
+
   /// Defaults overlaid with the environment; errors describe bad variables.
   static engine_options from_env(std::vector<std::string>& errors);
 };
@@ -139,6 +161,14 @@ struct WEFT_API run_result {
   /// Tokens the run's model calls used, child runs included.
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
+  /// The worker node that ran it (engine_options::workers), or empty when
+  /// it ran in this process.
+  std::string worker;
+  /// The worker running it went away (`weft serve` answers 502).
+  bool worker_lost = false;
+  /// No worker could take it and local_fallback is off, or the workers run
+  /// another version of its flow (`weft serve` answers 503).
+  bool no_worker = false;
 
   /// The outputs as one JSON object.
   value outputs_json() const;
@@ -183,6 +213,11 @@ class WEFT_API engine {
   const std::string& trace_file() const;
   /// Runs started and not yet completed.
   std::int64_t runs_in_flight() const;
+  /// Waits up to `timeout` until `n` of engine_options::workers are
+  /// connected (all of them when n is 0); false if they were not. Runs
+  /// started before a worker connects go elsewhere, or run here.
+  bool wait_for_workers(std::size_t n = 0,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
   /// Waits up to `deadline` for in-flight runs, cancels any left, then
   /// flushes every span to the sinks. Idempotent. Returns false if the flush

@@ -1,5 +1,6 @@
-// `weft serve` as a real child process, for tests of what only a process
-// shows: signals, the exit code, and what reached the trace file by exit.
+// `weft serve` and `weft worker` as real child processes, for tests of what
+// only a process shows: signals, the exit code, and what reached the trace
+// file by exit.
 //
 //   serve_process srv({"--flows", dir, "--trace-file", file});
 //   REQUIRE(srv.port());            // parsed from the "listening on" line
@@ -27,20 +28,22 @@ extern char** environ;
 
 namespace weft::test {
 
-class serve_process {
+/// A `weft SUBCOMMAND` child process that prints "...MARKER<port>" once it
+/// listens (serve and worker do).
+class weft_process {
  public:
-  /// Starts `weft serve ARGS...` (with --listen 127.0.0.1:0 unless ARGS has one) with extra environment
-  /// entries ("NAME=value"), and waits up to 30 s for it to listen. `binary`: another weft
-  /// build, for benchmarks that compare two side by side.
-  explicit serve_process(std::vector<std::string> args, std::vector<std::string> env = {},
-                         std::string binary = WEFT_BINARY) {
+  /// Starts `weft SUBCOMMAND ARGS...` (with --listen 127.0.0.1:0 unless ARGS has one) with extra
+  /// environment entries ("NAME=value"), and waits up to 30 s for MARKER on stdout. `binary`:
+  /// another weft build, for benchmarks that compare two side by side.
+  weft_process(const std::string& subcommand, const std::string& marker,
+               std::vector<std::string> args, std::vector<std::string> env, std::string binary) {
     namespace fs = std::filesystem;
     static int n = 0;
-    auto dir = fs::temp_directory_path() / ("weft-serve-" + std::to_string(getpid()));
+    auto dir = fs::temp_directory_path() / ("weft-" + subcommand + "-" + std::to_string(getpid()));
     fs::create_directories(dir);
     out_file_ = (dir / ("out-" + std::to_string(n))).string();
     err_file_ = (dir / ("err-" + std::to_string(n++))).string();
-    std::vector<std::string> argv_s = {binary, "serve"};
+    std::vector<std::string> argv_s = {binary, subcommand};
     if (std::find(args.begin(), args.end(), "--listen") == args.end()) {
       argv_s.push_back("--listen");
       argv_s.push_back("127.0.0.1:0");
@@ -64,9 +67,9 @@ class serve_process {
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (pid_ && !port_ && std::chrono::steady_clock::now() < until) {
       auto text = out();
-      auto at = text.find("listening on http://127.0.0.1:");
+      auto at = text.find(marker);
       if (at != std::string::npos)
-        port_ = static_cast<std::uint16_t>(std::atoi(text.c_str() + at + 30));
+        port_ = static_cast<std::uint16_t>(std::atoi(text.c_str() + at + marker.size()));
       int status = 0;
       if (!port_ && waitpid(pid_, &status, WNOHANG) == pid_) {
         exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -76,8 +79,10 @@ class serve_process {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+  weft_process(const weft_process&) = delete;
+  weft_process& operator=(const weft_process&) = delete;
 
-  ~serve_process() {
+  ~weft_process() {
     if (pid_) stop(SIGKILL);
   }
 
@@ -123,6 +128,22 @@ class serve_process {
   std::uint16_t port_ = 0;
   int exit_code_ = -1;
   std::string out_file_, err_file_;
+};
+
+class serve_process : public weft_process {
+ public:
+  explicit serve_process(std::vector<std::string> args, std::vector<std::string> env = {},
+                         std::string binary = WEFT_BINARY)
+      : weft_process("serve", "listening on http://127.0.0.1:", std::move(args), std::move(env),
+                     std::move(binary)) {}
+};
+
+/// `weft worker` (a cluster node); its port is the one it published.
+class worker_process : public weft_process {
+ public:
+  explicit worker_process(std::vector<std::string> args, std::vector<std::string> env = {})
+      : weft_process("worker", "listening on 127.0.0.1:", std::move(args), std::move(env),
+                     WEFT_BINARY) {}
 };
 
 }  // namespace weft::test

@@ -1,0 +1,79 @@
+#include "actors/engine_cluster.hpp"
+
+#include <unistd.h>
+
+#include "flows/value.hpp"
+
+namespace weft::actors {
+
+cluster::run_request make_run_request(const run_job& job) {
+  cluster::run_request r;
+  r.run_id = job.run_id;
+  r.flow = job.plan->name();
+  r.flow_hash = job.plan->spec.content_hash;
+  r.inputs_json = flows::to_object(job.inputs).dump();
+  r.trace.trace_id = job.ctx.trace.to_hex();
+  if (job.ctx.parent.valid()) r.trace.parent_span_id = job.ctx.parent.to_hex();
+  r.trace.sampled = job.ctx.sampled;
+  r.trace.tracestate = job.ctx.trace_state;
+  r.trace.session_id = job.ctx.session_id;
+  r.trace.user_id = job.ctx.user_id;
+  r.deadline_ms = job.timeout_ms;
+  return r;
+}
+
+run_result result_from_reply(cluster::run_reply r, cluster::dispatch_failure why) {
+  run_result out;
+  out.ok = r.ok && why == cluster::dispatch_failure::none;
+  out.run_id = std::move(r.run_id);
+  out.trace_id = std::move(r.trace_id);
+  out.root_span_id = std::move(r.root_span_id);
+  out.sampled = r.sampled;
+  if (!r.outputs_json.empty()) {
+    auto v = flows::value::parse(r.outputs_json, nullptr, false);
+    if (v.is_object())
+      for (auto& [k, x] : v.items()) out.outputs.emplace(k, x);
+    else if (out.ok) {
+      out.ok = false;
+      out.error = "the worker's outputs are not a JSON object";
+    }
+  }
+  if (out.error.empty()) out.error = std::move(r.error);
+  out.failed_node = std::move(r.failed_node);
+  out.timed_out = r.timed_out;
+  out.warning = std::move(r.warning);
+  out.duration_ms = r.duration_ms;
+  out.input_tokens = r.input_tokens;
+  out.output_tokens = r.output_tokens;
+  out.worker = std::move(r.worker);
+  out.worker_lost = why == cluster::dispatch_failure::worker_lost;
+  out.no_worker =
+      why == cluster::dispatch_failure::no_worker || why == cluster::dispatch_failure::mismatch;
+  return out;
+}
+
+cluster::run_reply reply_from_result(const run_result& r) {
+  cluster::run_reply out;
+  out.ok = r.ok;
+  out.run_id = r.run_id;
+  out.trace_id = r.trace_id;
+  out.root_span_id = r.root_span_id;
+  out.sampled = r.sampled;
+  out.outputs_json = r.outputs_json().dump();
+  out.error = r.error;
+  out.failed_node = r.failed_node;
+  out.timed_out = r.timed_out;
+  out.warning = r.warning;
+  out.duration_ms = r.duration_ms;
+  out.input_tokens = r.input_tokens;
+  out.output_tokens = r.output_tokens;
+  return out;
+}
+
+std::string front_name() {
+  char host[256] = {0};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host[0] ? host : "front") + ":" + std::to_string(::getpid());
+}
+
+}  // namespace weft::actors

@@ -1,0 +1,29 @@
+// The engine's side of a cluster (cluster/): a prepared run as a request
+// for a worker, a worker's reply as the caller's run_result, and a run's
+// result as the reply a worker sends back. engine.cpp dispatches with
+// these; engine_internals::run_for_front runs what a front sent.
+#pragma once
+
+#include <string>
+
+#include "actors/run_actor.hpp"
+#include "cluster/dispatcher.hpp"
+#include "cluster/wire.hpp"
+#include "weft/engine.hpp"
+
+namespace weft::actors {
+
+/// The request for a job prepared to run: its flow by name and content
+/// hash, inputs as JSON, its trace context and what is left of its budget.
+cluster::run_request make_run_request(const run_job& job);
+
+/// The caller's result: the worker's reply, or why there was none.
+run_result result_from_reply(cluster::run_reply r, cluster::dispatch_failure why);
+
+/// What a worker sends back for a run it ran.
+cluster::run_reply reply_from_result(const run_result& r);
+
+/// This process as its workers see it: host name and pid.
+std::string front_name();
+
+}  // namespace weft::actors

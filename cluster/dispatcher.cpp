@@ -1,0 +1,472 @@
+#include "cluster/dispatcher.hpp"
+
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+
+namespace weft::cluster {
+
+namespace {
+
+using connect_again_atom = caf::atom_constant<caf::atom("wConnect")>;
+using beat_atom = caf::atom_constant<caf::atom("wBeat")>;
+using views_atom = caf::atom_constant<caf::atom("wViews")>;
+using clock = std::chrono::steady_clock;
+
+/// A run handed to the dispatcher by submit(). Local only: the callback
+/// cannot cross a network, so inspect() carries the type name alone.
+struct submitted {
+  run_request req;
+  dispatcher::done_fn done;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, submitted&) {
+  return f(caf::meta::type_name("weft.cluster.submitted"));
+}
+
+struct views_reply {
+  std::vector<worker_view> views;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, views_reply&) {
+  return f(caf::meta::type_name("weft.cluster.views_reply"));
+}
+
+enum class phase { connecting, connected, refused, lost };
+
+const char* phase_name(phase p) {
+  switch (p) {
+    case phase::connecting:
+      return "connecting";
+    case phase::connected:
+      return "connected";
+    case phase::refused:
+      return "refused";
+    case phase::lost:
+      return "lost";
+  }
+  return "?";
+}
+
+struct slot {
+  endpoint at;
+  phase ph = phase::connecting;
+  caf::actor session;
+  std::uint64_t generation = 0;  // a new one per session: late answers of an old one are ignored
+  bool has_status = false;
+  worker_status status;
+  clock::time_point last_seen;
+  std::set<std::uint64_t> tickets;  // runs on it now
+  std::uint64_t completed = 0;
+  std::string last_error;
+  std::string last_logged;  // the same failure is logged once, not every reconnect
+};
+
+struct pending {
+  run_request req;
+  dispatcher::done_fn done;
+  int worker = -1;  // -1: waiting in line
+  bool retried = false;
+};
+
+struct state {
+  dispatcher_config cfg;
+  std::shared_ptr<std::atomic<int>> connected;
+  std::vector<slot> slots;
+  std::map<std::uint64_t, pending> runs;
+  std::deque<std::uint64_t> line;  // tickets waiting for a worker with room
+  std::uint64_t next_ticket = 0;
+  std::size_t rr = 0;  // ties go round the workers
+  bool stopping = false;
+};
+
+using self_t = caf::stateful_actor<state>*;
+
+// `s`: a failure of that worker's, told once however often it repeats.
+void note(self_t self, slot* s, const std::string& msg, bool problem = true) {
+  auto& cfg = self->state.cfg;
+  if (s) {
+    if (s->last_logged == msg) return;
+    s->last_logged = msg;
+  }
+  if (cfg.log) cfg.log(problem, msg);
+}
+
+void finish(self_t self, std::uint64_t ticket, run_reply r, dispatch_failure why) {
+  auto& st = self->state;
+  auto it = st.runs.find(ticket);
+  if (it == st.runs.end()) return;
+  auto p = std::move(it->second);
+  st.runs.erase(it);
+  if (p.worker >= 0) st.slots[static_cast<std::size_t>(p.worker)].tickets.erase(ticket);
+  if (r.run_id.empty()) r.run_id = p.req.run_id;
+  if (r.trace_id.empty()) r.trace_id = p.req.trace.trace_id;
+  if (p.done) p.done(std::move(r), why);
+}
+
+void fail(self_t self, std::uint64_t ticket, dispatch_failure why, std::string error) {
+  run_reply r;
+  r.error = std::move(error);
+  finish(self, ticket, std::move(r), why);
+}
+
+std::int64_t load_of(const slot& s) {
+  // The worker's own count includes other fronts' runs; ours is fresher.
+  const auto mine = static_cast<std::int64_t>(s.tickets.size());
+  return std::max(mine, s.has_status ? s.status.in_flight : 0);
+}
+
+void drain_line(self_t self);
+void lose(self_t self, std::size_t idx, const std::string& why);
+
+void send_to(self_t self, std::uint64_t ticket, std::size_t idx) {
+  auto& st = self->state;
+  auto& p = st.runs.at(ticket);
+  auto& s = st.slots[idx];
+  p.worker = static_cast<int>(idx);
+  s.tickets.insert(ticket);
+  const auto gen = s.generation;
+  self->request(s.session, caf::infinite, run_atom::value, p.req)
+      .then(
+          [self, ticket, idx, gen](run_reply& r) {
+            auto& sl = self->state.slots[idx];
+            if (sl.generation == gen) sl.completed++;
+            finish(self, ticket, std::move(r), dispatch_failure::none);
+            drain_line(self);
+          },
+          [self, idx, gen](caf::error& e) {
+            // A session only fails a request when it is gone: the same as
+            // its down message, whichever comes first.
+            auto& sl = self->state.slots[idx];
+            if (sl.generation != gen) return;
+            lose(self, idx, "the run's request failed: " + self->system().render(e));
+          });
+}
+
+// Where `ticket` can go now: a worker index, or -1 with `why` (and whether
+// waiting could help: workers that run it exist but are full).
+int choose(self_t self, const run_request& req, dispatch_failure& why, std::string& error,
+           bool& wait) {
+  auto& st = self->state;
+  wait = false;
+  int best = -1;
+  std::int64_t best_load = 0;
+  std::vector<std::string> other_hash, reachable;
+  const std::size_t n = st.slots.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (st.rr + k) % n;
+    auto& s = st.slots[i];
+    if (s.ph != phase::connected || !s.has_status || !s.status.ready) continue;
+    reachable.push_back(s.at.to_string());
+    auto f = s.status.flows.find(req.flow);
+    if (f == s.status.flows.end()) continue;
+    if (f->second != req.flow_hash) {
+      other_hash.push_back(s.at.to_string() + " has " + f->second);
+      continue;
+    }
+    const auto load = load_of(s);
+    if (s.status.max_in_flight > 0 && load >= s.status.max_in_flight) {
+      wait = true;
+      continue;
+    }
+    if (best < 0 || load < best_load) {
+      best = static_cast<int>(i);
+      best_load = load;
+    }
+  }
+  if (best >= 0) {
+    st.rr = (static_cast<std::size_t>(best) + 1) % n;
+    return best;
+  }
+  if (wait) return -1;
+  if (!other_hash.empty()) {
+    why = dispatch_failure::mismatch;
+    std::string list;
+    for (const auto& o : other_hash) list += (list.empty() ? "" : "; ") + o;
+    error = "flow '" + req.flow + "' differs between this front (content hash " + req.flow_hash +
+            ") and the workers (" + list + "): deploy the same flow file to both";
+    return -1;
+  }
+  why = dispatch_failure::no_worker;
+  if (reachable.empty()) {
+    std::string list;
+    for (auto& s : st.slots)
+      list += (list.empty() ? "" : "; ") + s.at.to_string() + " " + phase_name(s.ph) +
+              (s.last_error.empty() ? "" : ": " + s.last_error);
+    error = "no worker reachable (" + list + ")";
+  } else {
+    std::string list;
+    for (const auto& r : reachable) list += (list.empty() ? "" : ", ") + r;
+    error = "no worker runs flow '" + req.flow + "' (connected: " + list + ")";
+  }
+  return -1;
+}
+
+// Sends `ticket` on, puts it in line (behind any already waiting), or
+// answers it with why it cannot run.
+void place(self_t self, std::uint64_t ticket) {
+  auto& st = self->state;
+  auto it = st.runs.find(ticket);
+  if (it == st.runs.end()) return;
+  it->second.worker = -1;
+  dispatch_failure why = dispatch_failure::no_worker;
+  std::string error;
+  bool wait = false;
+  const int idx = st.line.empty() ? choose(self, it->second.req, why, error, wait) : -1;
+  if (idx >= 0) send_to(self, ticket, static_cast<std::size_t>(idx));
+  else if (wait || !st.line.empty()) st.line.push_back(ticket);
+  else fail(self, ticket, why, std::move(error));
+}
+
+// Moves runs from the line to workers with room, in order: the first one
+// that still has to wait keeps everyone behind it waiting.
+void drain_line(self_t self) {
+  auto& st = self->state;
+  while (!st.line.empty()) {
+    const auto ticket = st.line.front();
+    auto it = st.runs.find(ticket);
+    if (it == st.runs.end()) {
+      st.line.pop_front();
+      continue;
+    }
+    dispatch_failure why = dispatch_failure::no_worker;
+    std::string error;
+    bool wait = false;
+    const int idx = choose(self, it->second.req, why, error, wait);
+    if (idx < 0 && wait) return;
+    st.line.pop_front();
+    if (idx >= 0) send_to(self, ticket, static_cast<std::size_t>(idx));
+    else fail(self, ticket, why, std::move(error));
+  }
+}
+
+void connect(self_t self, std::size_t idx);
+
+void schedule_connect(self_t self, std::size_t idx) {
+  auto& st = self->state;
+  if (st.stopping) return;
+  self->delayed_send(self, st.cfg.reconnect, connect_again_atom::value, idx);
+}
+
+void lose(self_t self, std::size_t idx, const std::string& why) {
+  auto& st = self->state;
+  auto& s = st.slots[idx];
+  if (s.ph != phase::connected) return;
+  s.ph = phase::lost;
+  s.last_error = why;
+  st.connected->fetch_sub(1);
+  if (s.session) self->demonitor(s.session);
+  s.session = caf::actor{};
+  s.generation++;
+  s.has_status = false;
+  auto tickets = std::move(s.tickets);
+  s.tickets.clear();
+  note(self, nullptr,
+       "worker " + s.at.to_string() + " lost (" + why + "): " + std::to_string(tickets.size()) +
+           " run(s) on it" +
+           (st.cfg.retry_lost_runs ? ", each retried once elsewhere" : " failed"));
+  for (auto t : tickets) {
+    auto it = st.runs.find(t);
+    if (it == st.runs.end()) continue;
+    it->second.worker = -1;
+    if (st.cfg.retry_lost_runs && !it->second.retried) {
+      it->second.retried = true;
+      place(self, t);
+    } else {
+      fail(self, t, dispatch_failure::worker_lost,
+           "worker lost: " + s.at.to_string() + " (" + why + ")");
+    }
+  }
+  drain_line(self);
+  schedule_connect(self, idx);
+}
+
+void ask_status(self_t self, std::size_t idx) {
+  auto& s = self->state.slots[idx];
+  const auto gen = s.generation;
+  self->request(s.session, self->state.cfg.heartbeat_timeout, status_atom::value)
+      .then(
+          [self, idx, gen](worker_status& ws) {
+            auto& sl = self->state.slots[idx];
+            if (sl.generation != gen || sl.ph != phase::connected) return;
+            sl.status = std::move(ws);
+            sl.has_status = true;
+            sl.last_seen = clock::now();
+            drain_line(self);
+          },
+          [self, idx, gen](caf::error& e) {
+            auto& sl = self->state.slots[idx];
+            if (sl.generation != gen) return;
+            lose(self, idx, "no heartbeat answer: " + self->system().render(e));
+          });
+}
+
+void connect(self_t self, std::size_t idx) {
+  auto& st = self->state;
+  if (st.stopping) return;
+  auto& s = st.slots[idx];
+  if (s.ph == phase::connected) return;
+  s.ph = phase::connecting;
+  const auto gen = ++s.generation;
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, std::chrono::seconds(10), caf::connect_atom::value, s.at.host, s.at.port)
+      .then(
+          [self, idx, gen](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                           const std::set<std::string>&) {
+            auto& sl = self->state.slots[idx];
+            if (sl.generation != gen) return;
+            auto gate = caf::actor_cast<caf::actor>(ptr);
+            if (!gate) {
+              sl.ph = phase::lost;
+              sl.last_error = "nothing is published there";
+              note(self, &sl, "worker " + sl.at.to_string() + ": " + sl.last_error);
+              schedule_connect(self, idx);
+              return;
+            }
+            auto& cfg = self->state.cfg;
+            self->request(gate, std::chrono::seconds(10), hello_atom::value,
+                          cluster_protocol_version, cfg.key, cfg.name,
+                          caf::actor_cast<caf::actor>(self))
+                .then(
+                    [self, idx, gen](hello_reply& hr, caf::actor& session) {
+                      auto& sl = self->state.slots[idx];
+                      if (sl.generation != gen) return;
+                      if (!hr.ok || !session) {
+                        sl.ph = phase::refused;
+                        sl.last_error = hr.message.empty() ? "refused" : hr.message;
+                        note(self, &sl, "worker " + sl.at.to_string() + ": " + sl.last_error);
+                        schedule_connect(self, idx);
+                        return;
+                      }
+                      sl.ph = phase::connected;
+                      sl.session = session;
+                      sl.last_error.clear();
+                      sl.last_logged.clear();
+                      sl.last_seen = clock::now();
+                      self->monitor(session);
+                      self->state.connected->fetch_add(1);
+                      note(self, nullptr, "worker " + sl.at.to_string() + " connected", false);
+                      ask_status(self, idx);
+                    },
+                    [self, idx, gen](caf::error& e) {
+                      auto& sl = self->state.slots[idx];
+                      if (sl.generation != gen) return;
+                      sl.ph = phase::lost;
+                      sl.last_error = "no answer to hello: " + self->system().render(e);
+                      note(self, &sl, "worker " + sl.at.to_string() + ": " + sl.last_error);
+                      schedule_connect(self, idx);
+                    });
+          },
+          [self, idx, gen](caf::error& e) {
+            auto& sl = self->state.slots[idx];
+            if (sl.generation != gen) return;
+            sl.ph = phase::lost;
+            sl.last_error = "cannot connect: " + self->system().render(e);
+            note(self, &sl, "worker " + sl.at.to_string() + ": " + sl.last_error);
+            schedule_connect(self, idx);
+          });
+}
+
+caf::behavior dispatch_actor(self_t self, dispatcher_config cfg,
+                             std::shared_ptr<std::atomic<int>> connected) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.connected = std::move(connected);
+  for (auto& w : st.cfg.workers) {
+    slot s;
+    s.at = w;
+    st.slots.push_back(std::move(s));
+  }
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (std::size_t i = 0; i < st.slots.size(); ++i)
+      if (st.slots[i].session && st.slots[i].session.address() == dm.source)
+        lose(self, i, "its session went down: " + to_string(dm.reason));
+  });
+  self->set_exit_handler([self](caf::exit_msg& em) {
+    auto& st = self->state;
+    st.stopping = true;
+    std::vector<std::uint64_t> tickets;
+    for (auto& [t, p] : st.runs) tickets.push_back(t);
+    for (auto t : tickets) fail(self, t, dispatch_failure::stopped, "the engine is shut down");
+    self->quit(em.reason);
+  });
+  for (std::size_t i = 0; i < st.slots.size(); ++i) connect(self, i);
+  self->delayed_send(self, st.cfg.heartbeat, beat_atom::value);
+  return {
+      [self](submitted& s) {
+        auto& st = self->state;
+        const auto ticket = st.next_ticket++;
+        st.runs.emplace(ticket, pending{std::move(s.req), std::move(s.done)});
+        place(self, ticket);
+      },
+      [self](connect_again_atom, std::size_t idx) { connect(self, idx); },
+      [self](beat_atom) {
+        auto& st = self->state;
+        const auto now = clock::now();
+        for (std::size_t i = 0; i < st.slots.size(); ++i) {
+          auto& s = st.slots[i];
+          if (s.ph != phase::connected) continue;
+          if (now - s.last_seen > st.cfg.heartbeat_timeout) {
+            lose(self, i,
+                 "no heartbeat for " + std::to_string(st.cfg.heartbeat_timeout.count()) + " ms");
+            continue;
+          }
+          ask_status(self, i);
+        }
+        self->delayed_send(self, st.cfg.heartbeat, beat_atom::value);
+      },
+      [self](views_atom) {
+        views_reply out;
+        for (auto& s : self->state.slots) {
+          worker_view v;
+          v.address = s.at.to_string();
+          v.phase = phase_name(s.ph);
+          v.last_error = s.last_error;
+          v.status = s.status;
+          v.sent = static_cast<std::int64_t>(s.tickets.size());
+          v.completed = s.completed;
+          out.views.push_back(std::move(v));
+        }
+        return out;
+      },
+  };
+}
+
+}  // namespace
+
+dispatcher::dispatcher(caf::actor_system& sys, dispatcher_config cfg)
+    : sys_(sys), connected_(std::make_shared<std::atomic<int>>(0)) {
+  actor_ = sys.spawn(dispatch_actor, std::move(cfg), connected_);
+}
+
+dispatcher::~dispatcher() { caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown); }
+
+void dispatcher::submit(run_request req, done_fn done) {
+  caf::anon_send(actor_, submitted{std::move(req), std::move(done)});
+}
+
+bool dispatcher::wait_connected(int n, std::chrono::milliseconds timeout) const {
+  const auto until = clock::now() + timeout;
+  while (connected_->load() < n) {
+    if (clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+std::vector<worker_view> dispatcher::workers() const {
+  caf::scoped_actor self{sys_};
+  std::vector<worker_view> out;
+  self->request(actor_, std::chrono::seconds(1), views_atom::value)
+      .receive([&](views_reply& r) { out = std::move(r.views); }, [](caf::error&) {});
+  return out;
+}
+
+}  // namespace weft::cluster

@@ -1,0 +1,90 @@
+// The front end of a cluster: sends top-level runs to `weft worker` nodes.
+//
+// One actor holds the connections. For each configured worker it connects
+// through CAF's middleman, says hello with the cluster key, and from then on
+// asks for the worker's status every `heartbeat` (what it runs, how busy it
+// is). A run goes to the least loaded worker that runs its flow with the
+// same content hash; when every such worker is at its max_in_flight the run
+// waits in line here, at the front, not on a worker.
+//
+// A worker is lost when CAF reports its session down (the process died, the
+// connection broke) or when it misses its heartbeat for `heartbeat_timeout`.
+// Its runs then end with "worker lost", or go once to another worker with
+// retry_lost_runs (at-least-once: a run's side effects may then happen
+// twice). The connection is retried every `reconnect`, so a worker that
+// comes back is used again.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "cluster/wire.hpp"
+
+namespace weft::cluster {
+
+struct dispatcher_config {
+  std::vector<endpoint> workers;
+  std::string key;             // WEFT_CLUSTER_KEY
+  std::string name = "front";  // shown in the workers' logs
+  std::chrono::milliseconds heartbeat{500};
+  std::chrono::milliseconds heartbeat_timeout{3000};
+  std::chrono::milliseconds reconnect{1000};
+  bool retry_lost_runs = false;
+  /// Connections made (problem false), refused and lost (problem true).
+  std::function<void(bool problem, const std::string&)> log;
+};
+
+/// Why a run did not get a worker's reply.
+enum class dispatch_failure {
+  none,         // the reply is the worker's
+  no_worker,    // no connected worker runs this flow: the caller may run it itself
+  mismatch,     // workers run a flow of this name, but another version of it
+  worker_lost,  // the worker went away with the run (and no retry, or it failed too)
+  stopped,      // the dispatcher stopped first
+};
+
+/// A worker as the front sees it (for status pages and tests).
+struct worker_view {
+  std::string address;
+  std::string phase;  // "connecting", "connected", "refused", "lost"
+  std::string last_error;
+  worker_status status;         // the last heartbeat's
+  std::int64_t sent = 0;        // this front's runs on it now
+  std::uint64_t completed = 0;  // this front's runs it finished
+};
+
+class dispatcher {
+ public:
+  using done_fn = std::function<void(run_reply, dispatch_failure)>;
+
+  dispatcher(caf::actor_system& sys, dispatcher_config cfg);
+  /// Ends every run still waiting or on a worker with `stopped`.
+  ~dispatcher();
+  dispatcher(const dispatcher&) = delete;
+  dispatcher& operator=(const dispatcher&) = delete;
+
+  /// Sends `req` to a worker and calls `done` once, on a CAF thread, with
+  /// its reply, or with a failure and a reply whose `error` says why.
+  void submit(run_request req, done_fn done);
+  /// Workers connected now.
+  int connected() const { return connected_->load(); }
+  /// Waits until `n` workers are connected, or `timeout`.
+  bool wait_connected(int n, std::chrono::milliseconds timeout) const;
+  /// A snapshot of every configured worker (waits up to a second).
+  std::vector<worker_view> workers() const;
+
+ private:
+  caf::actor_system& sys_;
+  caf::actor actor_;
+  std::shared_ptr<std::atomic<int>> connected_;
+};
+
+}  // namespace weft::cluster

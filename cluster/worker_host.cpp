@@ -1,0 +1,152 @@
+#include "cluster/worker_host.hpp"
+
+#include <utility>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+
+namespace weft::cluster {
+
+namespace {
+
+// A run's end, from whatever thread finished it, back to its session.
+using done_atom = caf::atom_constant<caf::atom("wDone")>;
+
+struct host_shared {
+  worker_host_config cfg;
+  std::shared_ptr<worker_counters> counters;
+  void log(const std::string& msg) const {
+    if (cfg.log) cfg.log(msg);
+  }
+};
+
+struct open_run {
+  caf::typed_response_promise<run_reply> reply;
+  std::function<void(std::string)> cancel;
+};
+
+struct session_state {
+  std::uint64_t next = 0;
+  std::map<std::uint64_t, open_run> runs;
+};
+
+worker_status status_of(const host_shared& h) {
+  worker_status s;
+  s.name = h.cfg.name;
+  s.tags = h.cfg.tags;
+  s.flows = h.cfg.flows;
+  s.in_flight = h.counters->in_flight.load();
+  s.max_in_flight = h.cfg.max_in_flight;
+  s.runs_done = h.counters->runs_done.load();
+  s.ready = h.counters->ready.load();
+  return s;
+}
+
+// One front's session. It lives as long as the front does: when the front's
+// actor goes down (its process ended, or the connection broke), the runs it
+// sent are cancelled, since nobody is left to take their answers.
+caf::behavior session(caf::stateful_actor<session_state>* self, std::shared_ptr<host_shared> host,
+                      caf::actor front, std::string front_name) {
+  host->counters->fronts++;
+  self->attach_functor([host] { host->counters->fronts--; });
+  self->monitor(front);
+  self->set_down_handler([self, host, front_name](caf::down_msg& dm) {
+    auto& st = self->state;
+    host->log("front '" + front_name + "' is gone (" + to_string(dm.reason) + "): cancelling its " +
+              std::to_string(st.runs.size()) + " run(s)");
+    for (auto& [id, r] : st.runs)
+      if (r.cancel) r.cancel("worker lost its front: '" + front_name + "' went away");
+    st.runs.clear();
+    self->quit();
+  });
+  return {
+      [self, host](run_atom, run_request& req) -> caf::result<run_reply> {
+        if (!host->counters->ready.load()) {
+          run_reply r;
+          r.run_id = req.run_id;
+          r.worker = host->cfg.name;
+          r.error = "worker " + host->cfg.name + " is shutting down";
+          return r;
+        }
+        auto& st = self->state;
+        const auto id = st.next++;
+        auto rp = self->make_response_promise<run_reply>();
+        host->counters->in_flight++;
+        auto addr = self->address();
+        auto cancel = host->cfg.run(std::move(req), [addr, id, host](run_reply r) {
+          r.worker = host->cfg.name;
+          host->counters->in_flight--;
+          host->counters->runs_done++;
+          if (auto me = caf::actor_cast<caf::actor>(addr))
+            caf::anon_send(me, done_atom::value, id, std::move(r));
+        });
+        st.runs.emplace(id, open_run{rp, std::move(cancel)});
+        return rp;
+      },
+      [self](done_atom, std::uint64_t id, run_reply& r) {
+        auto& st = self->state;
+        auto it = st.runs.find(id);
+        if (it == st.runs.end()) return;
+        it->second.reply.deliver(std::move(r));
+        st.runs.erase(it);
+      },
+      [host](status_atom) { return status_of(*host); },
+  };
+}
+
+caf::behavior gate(caf::event_based_actor* self, std::shared_ptr<host_shared> host) {
+  return {
+      [self, host](hello_atom, std::int32_t protocol, const std::string& key,
+                   const std::string& front_name,
+                   const caf::actor& front) -> caf::result<hello_reply, caf::actor> {
+        hello_reply r;
+        if (protocol != cluster_protocol_version) {
+          host->counters->hellos_refused++;
+          r.message = "protocol version " + std::to_string(protocol) + " from front '" +
+                      front_name + "', but worker " + host->cfg.name + " speaks version " +
+                      std::to_string(cluster_protocol_version) +
+                      ": run the same weft release on fronts and workers";
+          host->log("refused front '" + front_name + "': " + r.message);
+          return {std::move(r), caf::actor{}};
+        }
+        if (!same_key(key, host->cfg.key)) {
+          host->counters->hellos_refused++;
+          r.message = "worker " + host->cfg.name +
+                      " refused the cluster key: set WEFT_CLUSTER_KEY to the key the workers use";
+          host->log("refused front '" + front_name + "': wrong cluster key");
+          return {std::move(r), caf::actor{}};
+        }
+        if (!front) {
+          r.message = "hello without a front actor";
+          return {std::move(r), caf::actor{}};
+        }
+        r.ok = true;
+        // Linked: when the gate stops (the worker shuts down), so do they.
+        auto s = self->spawn<caf::linked>(session, host, front, front_name);
+        return {std::move(r), std::move(s)};
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_gate(caf::actor_system& sys, worker_host_config cfg,
+                      std::shared_ptr<worker_counters> counters) {
+  auto host = std::make_shared<host_shared>();
+  host->cfg = std::move(cfg);
+  host->counters = std::move(counters);
+  return sys.spawn(gate, std::move(host));
+}
+
+bool publish_gate(caf::actor_system& sys, const caf::actor& gate, const endpoint& at,
+                  std::uint16_t& bound, std::string& why) {
+  auto res = sys.middleman().publish(gate, at.port, at.host.c_str(), true);
+  if (!res) {
+    why = "cannot listen on " + at.to_string() + ": " + sys.render(res.error());
+    return false;
+  }
+  bound = *res;
+  return true;
+}
+
+}  // namespace weft::cluster

@@ -1,0 +1,311 @@
+// A front (an engine with engine_options::workers, in this process) and
+// `weft worker` processes on loopback: runs spread over the workers in one
+// trace each, a wrong key and another version of a flow are refused with
+// errors that say so, and a worker killed mid-load loses only its own runs
+// (or none, with retry_lost_runs), and is used again once it is back.
+// Tagged [hardening]: these run alone, since the heartbeat is timed.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+
+#include "support/flow_dir.hpp"
+#include "support/serve_process.hpp"
+#include "tracing/audit.hpp"
+#include "tracing/otlp_json_reader.hpp"
+#include "weft/weft.hpp"
+
+using namespace weft;
+using namespace weft::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* cluster_key = "WEFT_CLUSTER_KEY=test-key-1";
+
+std::string example(const std::string& name) {
+  std::ifstream f(std::string(WEFT_SOURCE_DIR) + "/examples/" + name);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+const char* slow_flow = R"(flow: slow
+inputs:
+  x: {type: string}
+nodes:
+  wait: {type: sleep, params: {ms: 400}, inputs: {value: $inputs.x}}
+outputs: {x: wait.value}
+)";
+
+std::unique_ptr<worker_process> start_worker(const flow_dir& dir, const std::string& name,
+                                             const std::string& listen = "127.0.0.1:0") {
+  auto w = std::make_unique<worker_process>(
+      std::vector<std::string>{"--flows", (dir.path() / "flows").string(), "--listen", listen,
+                               "--name", name, "--trace-file",
+                               (dir.path() / (name + ".jsonl")).string()},
+      std::vector<std::string>{cluster_key});
+  INFO(w->err());
+  REQUIRE(w->port() != 0);
+  return w;
+}
+
+engine_options front_options(const flow_dir& dir, std::vector<std::string> workers) {
+  engine_options o;
+  o.workers = std::move(workers);
+  o.cluster_key = "test-key-1";
+  o.local_fallback = false;
+  o.heartbeat = 200ms;
+  o.heartbeat_timeout = 1500ms;
+  o.settings.tracing.trace_file = (dir.path() / "front.jsonl").string();
+  o.log = [](log_level, std::string_view) {};
+  return o;
+}
+
+std::string at(const worker_process& w) { return "127.0.0.1:" + std::to_string(w.port()); }
+
+// Runs `n` runs of `f`, at most `window` at once, and returns their results.
+std::vector<run_result> run_many(engine& eng, const flow& f, int n, int window,
+                                 const value_map& inputs) {
+  std::vector<run_result> out(static_cast<std::size_t>(n));
+  std::mutex mu;
+  std::condition_variable cv;
+  int next = 0, done = 0;
+  std::function<void()> start_one = [&] {
+    int i;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      if (next >= n) return;
+      i = next++;
+    }
+    run_options ro;
+    ro.session_id = "s-" + std::to_string(i);
+    ro.user_id = "u";
+    eng.run(f, inputs, ro, [&, i](run_result r) {
+      {
+        std::lock_guard<std::mutex> lk(mu);
+        out[static_cast<std::size_t>(i)] = std::move(r);
+        ++done;
+      }
+      cv.notify_all();
+      start_one();
+    });
+  };
+  for (int k = 0; k < window; ++k) start_one();
+  std::unique_lock<std::mutex> lk(mu);
+  cv.wait_for(lk, 120s, [&] { return done == n; });
+  REQUIRE(done == n);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cluster: 3000 runs over 3 workers make one clean trace each across their files",
+          "[cluster][hardening]") {
+  flow_dir dir;
+  dir.write("flows/ticket.yaml", example("ticket.yaml"));
+  std::vector<std::unique_ptr<worker_process>> workers;
+  for (int i = 0; i < 3; ++i) workers.push_back(start_worker(dir, "w" + std::to_string(i)));
+  std::vector<std::string> addrs;
+  for (auto& w : workers) addrs.push_back(at(*w));
+
+  std::vector<run_result> results;
+  {
+    engine eng(front_options(dir, addrs));
+    REQUIRE(eng.wait_for_workers(0, 10s));
+    auto loaded = eng.load_file((dir.path() / "flows/ticket.yaml").string());
+    REQUIRE(loaded);
+    value_map in{{"item", value{{"text", "db down"}, {"score", 0.9}}}};
+    results = run_many(eng, loaded.flow, 3000, 300, in);
+    eng.shutdown();
+  }
+  std::set<std::string> took_part;
+  std::vector<tracing::audit_expectation> expect;
+  int ok = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    if (!r.ok) {
+      INFO(r.error);
+      CHECK(r.ok);
+      continue;
+    }
+    ++ok;
+    CHECK(r.outputs.at("reply") == "URGENT: db down");
+    took_part.insert(r.worker);
+    tracing::audit_expectation e;
+    e.trace = *tracing::trace_id::from_hex(r.trace_id);
+    e.run_id = r.run_id;
+    e.session_id = "s-" + std::to_string(i);
+    e.user_id = "u";
+    expect.push_back(std::move(e));
+  }
+  CHECK(ok == 3000);
+  CHECK(took_part == std::set<std::string>{"w0", "w1", "w2"});
+  // SIGTERM: each worker finishes and flushes its spans before it exits.
+  for (auto& w : workers) CHECK(w->stop(SIGTERM) == 0);
+  std::vector<tracing::span_record> spans;
+  for (int i = 0; i < 3; ++i)
+    tracing::read_otlp_json_file((dir.path() / ("w" + std::to_string(i) + ".jsonl")).string(),
+                                 spans);
+  auto report = tracing::audit_traces(spans, expect);
+  INFO((report.problems.empty() ? std::string() : report.problems.front()));
+  CHECK(report.ok());
+  CHECK(report.traces == 3000);
+  // The front ran nothing itself: its trace file has no span.
+  std::vector<tracing::span_record> front_spans;
+  tracing::read_otlp_json_file((dir.path() / "front.jsonl").string(), front_spans);
+  CHECK(front_spans.empty());
+}
+
+TEST_CASE("cluster: a run joins the caller's trace under the caller's span",
+          "[cluster][hardening]") {
+  flow_dir dir;
+  dir.write("flows/ticket.yaml", example("ticket.yaml"));
+  auto w = start_worker(dir, "w0");
+  run_result r;
+  {
+    engine eng(front_options(dir, {at(*w)}));
+    REQUIRE(eng.wait_for_workers(1, 10s));
+    auto loaded = eng.load_file((dir.path() / "flows/ticket.yaml").string());
+    run_options ro;
+    ro.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    ro.tracestate = "vendor=abc";
+    ro.session_id = "s";
+    ro.user_id = "u";
+    r = eng.run(loaded.flow, {{"item", value{{"text", "t"}, {"score", 0.1}}}}, ro).get();
+    eng.shutdown();
+  }
+  REQUIRE(r.ok);
+  CHECK(r.worker == "w0");
+  CHECK(r.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(w->stop(SIGTERM) == 0);
+  std::vector<tracing::span_record> spans;
+  tracing::read_otlp_json_file((dir.path() / "w0.jsonl").string(), spans);
+  tracing::audit_expectation e;
+  e.trace = *tracing::trace_id::from_hex(r.trace_id);
+  e.remote_parent = *tracing::span_id::from_hex("00f067aa0ba902b7");
+  e.run_id = r.run_id;
+  e.session_id = "s";
+  e.user_id = "u";
+  auto report = tracing::audit_traces(spans, {e});
+  INFO((report.problems.empty() ? std::string() : report.problems.front()));
+  CHECK(report.ok());
+  CHECK(report.spans >= 4);
+}
+
+TEST_CASE(
+    "cluster: a wrong key is refused and another version of a flow is named and no worker falls "
+    "back",
+    "[cluster][hardening]") {
+  flow_dir dir;
+  dir.write("flows/ticket.yaml", example("ticket.yaml"));
+  auto w = start_worker(dir, "w0");
+  value_map in{{"item", value{{"text", "t"}, {"score", 0.1}}}};
+
+  SECTION("a wrong key") {
+    auto o = front_options(dir, {at(*w)});
+    o.cluster_key = "not-the-key";
+    engine eng(o);
+    CHECK_FALSE(eng.wait_for_workers(1, 1500ms));
+    auto loaded = eng.load_file((dir.path() / "flows/ticket.yaml").string());
+    auto r = eng.run(loaded.flow, in).get();
+    CHECK_FALSE(r.ok);
+    CHECK(r.no_worker);
+    CHECK_THAT(r.error, Catch::Contains("refused the cluster key"));
+    eng.shutdown();
+    CHECK_THAT(w->err(), Catch::Contains("wrong cluster key"));
+  }
+  SECTION("another version of the flow") {
+    engine eng(front_options(dir, {at(*w)}));
+    REQUIRE(eng.wait_for_workers(1, 10s));
+    auto other = dir.write("front/ticket.yaml", example("ticket.yaml") + "# edited\n");
+    auto loaded = eng.load_file(other);
+    REQUIRE(loaded);
+    auto r = eng.run(loaded.flow, in).get();
+    CHECK_FALSE(r.ok);
+    CHECK(r.no_worker);
+    CHECK_THAT(r.error, Catch::Contains("flow 'ticket' differs between this front"));
+    CHECK_THAT(r.error, Catch::Contains(loaded.flow.content_hash()));
+    eng.shutdown();
+  }
+  SECTION("no worker reachable: local fallback, or a clear error") {
+    auto o = front_options(dir, {"127.0.0.1:1"});
+    o.local_fallback = true;
+    {
+      engine eng(o);
+      auto loaded = eng.load_file((dir.path() / "flows/ticket.yaml").string());
+      auto r = eng.run(loaded.flow, in).get();
+      CHECK(r.ok);
+      CHECK(r.worker.empty());
+      eng.shutdown();
+    }
+    o.local_fallback = false;
+    engine eng(o);
+    auto loaded = eng.load_file((dir.path() / "flows/ticket.yaml").string());
+    auto r = eng.run(loaded.flow, in).get();
+    CHECK_FALSE(r.ok);
+    CHECK(r.no_worker);
+    CHECK_THAT(r.error, Catch::Contains("no worker reachable (127.0.0.1:1"));
+    eng.shutdown();
+  }
+  CHECK(w->stop(SIGTERM) == 0);
+}
+
+TEST_CASE(
+    "cluster: a worker killed mid-load loses only its runs and retries save them and it comes back",
+    "[cluster][hardening]") {
+  flow_dir dir;
+  dir.write("flows/slow.yaml", slow_flow);
+  auto w0 = start_worker(dir, "w0");
+  auto w1 = start_worker(dir, "w1");
+  const std::string a0 = at(*w0), a1 = at(*w1);
+  value_map in{{"x", "hi"}};
+
+  for (bool retry : {false, true}) {
+    DYNAMIC_SECTION("retry_lost_runs " << retry) {
+      auto o = front_options(dir, {a0, a1});
+      o.retry_lost_runs = retry;
+      engine eng(o);
+      REQUIRE(eng.wait_for_workers(2, 10s));
+      auto loaded = eng.load_file((dir.path() / "flows/slow.yaml").string());
+      std::vector<std::future<run_result>> futs;
+      for (int i = 0; i < 40; ++i) futs.push_back(eng.run(loaded.flow, in));
+      std::this_thread::sleep_for(100ms);
+      const auto killed = std::chrono::steady_clock::now();
+      w0->stop(SIGKILL);
+      int ok = 0, lost = 0;
+      for (auto& f : futs) {
+        auto r = f.get();
+        if (r.ok) {
+          ++ok;
+        } else {
+          INFO(r.error);
+          CHECK(r.worker_lost);
+          CHECK_THAT(r.error, Catch::Contains("worker lost: " + a0));
+          ++lost;
+        }
+      }
+      // Within the heartbeat timeout (1.5 s) plus the runs' own 400 ms.
+      CHECK(std::chrono::steady_clock::now() - killed < 2500ms);
+      if (retry) {
+        CHECK(ok == 40);
+      } else {
+        CHECK(lost > 0);  // half the runs were on w0
+        CHECK(ok > 0);    // and w1's were not touched
+        CHECK(ok + lost == 40);
+      }
+      // The same address again: the front connects by itself.
+      w0 = start_worker(dir, "w0", a0);
+      CHECK(eng.wait_for_workers(2, 10s));
+      auto r = eng.run(loaded.flow, in).get();
+      CHECK(r.ok);
+      eng.shutdown();
+    }
+  }
+  w0->stop(SIGTERM);
+  w1->stop(SIGTERM);
+}
