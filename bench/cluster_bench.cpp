@@ -58,15 +58,19 @@ figures drive(weft::engine& eng, const weft::flow& f, int runs, int window) {
     }
     auto t0 = steady_clock::now();
     eng.run(f, in, {}, [&, i, t0](weft::run_result r) {
+      // Under the lock, and the next start only while runs remain: after
+      // the last one is counted, drive() may have returned.
+      bool more;
       {
         std::lock_guard<std::mutex> lk(mu);
         lat[static_cast<std::size_t>(i)] =
             duration<double, std::milli>(steady_clock::now() - t0).count();
         if (!r.ok) ++failed;
         ++done;
+        more = next < runs;
+        cv.notify_all();
       }
-      cv.notify_all();
-      start();
+      if (more) start();
     });
   };
   auto t0 = steady_clock::now();

@@ -86,13 +86,17 @@ std::vector<run_result> run_many(engine& eng, const flow& f, int n, int window,
     ro.session_id = "s-" + std::to_string(i);
     ro.user_id = "u";
     eng.run(f, inputs, ro, [&, i](run_result r) {
+      // Everything under the lock, the next start only while runs remain:
+      // once the last one is counted, this frame is gone (and its locals).
+      bool more;
       {
         std::lock_guard<std::mutex> lk(mu);
         out[static_cast<std::size_t>(i)] = std::move(r);
         ++done;
+        more = next < n;
+        cv.notify_all();
       }
-      cv.notify_all();
-      start_one();
+      if (more) start_one();
     });
   };
   for (int k = 0; k < window; ++k) start_one();
