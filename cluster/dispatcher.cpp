@@ -14,7 +14,6 @@ namespace {
 
 using connect_again_atom = caf::atom_constant<caf::atom("wConnect")>;
 using beat_atom = caf::atom_constant<caf::atom("wBeat")>;
-using views_atom = caf::atom_constant<caf::atom("wViews")>;
 using clock = std::chrono::steady_clock;
 
 /// A run handed to the dispatcher by submit(). Local only: the callback
@@ -27,15 +26,6 @@ struct submitted {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, submitted&) {
   return f(caf::meta::type_name("weft.cluster.submitted"));
-}
-
-struct views_reply {
-  std::vector<worker_view> views;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, views_reply&) {
-  return f(caf::meta::type_name("weft.cluster.views_reply"));
 }
 
 enum class phase { connecting, connected, refused, lost };
@@ -63,7 +53,6 @@ struct slot {
   worker_status status;
   clock::time_point last_seen;
   std::set<std::uint64_t> tickets;  // runs on it now
-  std::uint64_t completed = 0;
   std::string last_error;
   std::string last_logged;  // the same failure is logged once, not every reconnect
 };
@@ -134,9 +123,7 @@ void send_to(self_t self, std::uint64_t ticket, std::size_t idx) {
   const auto gen = s.generation;
   self->request(s.session, caf::infinite, run_atom::value, p.req)
       .then(
-          [self, ticket, idx, gen](run_reply& r) {
-            auto& sl = self->state.slots[idx];
-            if (sl.generation == gen) sl.completed++;
+          [self, ticket](run_reply& r) {
             finish(self, ticket, std::move(r), dispatch_failure::none);
             drain_line(self);
           },
@@ -422,20 +409,6 @@ caf::behavior dispatch_actor(self_t self, dispatcher_config cfg,
         }
         self->delayed_send(self, st.cfg.heartbeat, beat_atom::value);
       },
-      [self](views_atom) {
-        views_reply out;
-        for (auto& s : self->state.slots) {
-          worker_view v;
-          v.address = s.at.to_string();
-          v.phase = phase_name(s.ph);
-          v.last_error = s.last_error;
-          v.status = s.status;
-          v.sent = static_cast<std::int64_t>(s.tickets.size());
-          v.completed = s.completed;
-          out.views.push_back(std::move(v));
-        }
-        return out;
-      },
   };
 }
 
@@ -459,14 +432,6 @@ bool dispatcher::wait_connected(int n, std::chrono::milliseconds timeout) const 
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return true;
-}
-
-std::vector<worker_view> dispatcher::workers() const {
-  caf::scoped_actor self{sys_};
-  std::vector<worker_view> out;
-  self->request(actor_, std::chrono::seconds(1), views_atom::value)
-      .receive([&](views_reply& r) { out = std::move(r.views); }, [](caf::error&) {});
-  return out;
 }
 
 }  // namespace weft::cluster

@@ -51,16 +51,6 @@ enum class dispatch_failure {
   stopped,      // the dispatcher stopped first
 };
 
-/// A worker as the front sees it (for status pages and tests).
-struct worker_view {
-  std::string address;
-  std::string phase;  // "connecting", "connected", "refused", "lost"
-  std::string last_error;
-  worker_status status;         // the last heartbeat's
-  std::int64_t sent = 0;        // this front's runs on it now
-  std::uint64_t completed = 0;  // this front's runs it finished
-};
-
 class dispatcher {
  public:
   using done_fn = std::function<void(run_reply, dispatch_failure)>;
@@ -78,8 +68,6 @@ class dispatcher {
   int connected() const { return connected_->load(); }
   /// Waits until `n` workers are connected, or `timeout`.
   bool wait_connected(int n, std::chrono::milliseconds timeout) const;
-  /// A snapshot of every configured worker (waits up to a second).
-  std::vector<worker_view> workers() const;
 
  private:
   caf::actor_system& sys_;
