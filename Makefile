@@ -123,7 +123,7 @@ tidy: deps
 	@command -v run-clang-tidy >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq clang-tidy
 	cmake -S . -B build-tidy -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DWEFT_PCH=OFF >/dev/null
 	run-clang-tidy -p build-tidy -j $(JOBS) -quiet -warnings-as-errors='*' \
-	  '$(CURDIR)/(actors|bench|cli|components|config|export|flows|net|serve|tests|tracing)/.*\.cpp$$'
+	  '$(CURDIR)/(actors|bench|cli|cluster|components|config|export|flows|net|serve|tests|tracing)/.*\.cpp$$'
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan build-tidy

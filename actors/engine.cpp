@@ -134,20 +134,34 @@ struct engine::impl {
   // can take it and local_fallback is on.
   void dispatch(std::shared_ptr<actors::run_job> job, std::shared_ptr<run_canceller> canceller) {
     in_flight.fetch_add(1, std::memory_order_relaxed);
-    dispatcher->submit(actors::make_run_request(*job),
-                       [this, job, canceller](cluster::run_reply r, cluster::dispatch_failure why) {
-                         if (why == cluster::dispatch_failure::no_worker && local_fallback &&
-                             !shut_down.load(std::memory_order_acquire)) {
-                           launch(job, canceller, true);
-                           return;
-                         }
-                         auto result = actors::result_from_reply(std::move(r), why);
-                         if (!job->warning.empty())
-                           result.warning =
-                               job->warning + (result.warning.empty() ? "" : "; " + result.warning);
-                         if (job->done) job->done(std::move(result));
-                         release_one();
-                       });
+    // The front's own span: the worker's run span hangs from it, and it
+    // is what the trace keeps of a run whose worker died with it.
+    std::shared_ptr<tracing::span_record> span;
+    if (job->ctx.sampled)
+      span = std::make_shared<tracing::span_record>(actors::open_dispatch_span(*job));
+    auto req = actors::make_run_request(*job);
+    if (span) req.trace.parent_span_id = span->id.to_hex();
+    dispatcher->submit(std::move(req), [this, job, canceller, span](cluster::run_reply r,
+                                                                    cluster::dispatch_failure why) {
+      if (why == cluster::dispatch_failure::no_worker && local_fallback &&
+          !shut_down.load(std::memory_order_acquire)) {
+        // Ran here after all: the local run span is the root, and the
+        // dispatch span, never sent, is dropped.
+        launch(job, canceller, true);
+        return;
+      }
+      auto result = actors::result_from_reply(std::move(r), why);
+      if (!job->warning.empty())
+        result.warning = job->warning + (result.warning.empty() ? "" : "; " + result.warning);
+      if (span) {
+        actors::close_dispatch_span(*span, result);
+        result.root_span_id = span->id.to_hex();
+        if (result.trace_id.empty()) result.trace_id = span->trace.to_hex();
+        caf::anon_send(exporter, std::vector<tracing::span_record>{std::move(*span)});
+      }
+      if (job->done) job->done(std::move(result));
+      release_one();
+    });
   }
 
   // What this engine hands component factories while a flow loads.

@@ -70,6 +70,38 @@ cluster::run_reply reply_from_result(const run_result& r) {
   return out;
 }
 
+tracing::span_record open_dispatch_span(const run_job& job) {
+  tracing::span_record s;
+  s.trace = job.ctx.trace;
+  s.id = tracing::span_id::random();
+  s.trace_state = job.ctx.trace_state;
+  s.parent = job.ctx.parent;
+  // Low cardinality, and not the flow's bare name: the worker's run span
+  // below it carries that, and two nested spans of one name read as one.
+  s.name = "dispatch " + job.plan->name();
+  s.kind = tracing::span_kind::client;
+  s.start_unix_ns = tracing::now_unix_ns();
+  s.set("weft.run.id", job.run_id);
+  s.set("weft.flow.name", job.plan->name());
+  s.set("weft.flow.hash", job.plan->spec.content_hash);
+  if (!job.ctx.session_id.empty()) s.set("session.id", job.ctx.session_id);
+  if (!job.ctx.user_id.empty()) s.set("user.id", job.ctx.user_id);
+  return s;
+}
+
+void close_dispatch_span(tracing::span_record& s, const run_result& r) {
+  s.end_unix_ns = tracing::now_unix_ns();
+  if (!r.worker.empty()) s.set("weft.worker", r.worker);
+  if (r.worker_lost) s.set("weft.worker.lost", true);
+  if (!r.warning.empty()) s.set("weft.warning", r.warning);
+  if (r.ok) {
+    s.status = tracing::status_code::ok;
+  } else {
+    s.status = tracing::status_code::error;
+    s.status_message = r.error;
+  }
+}
+
 std::string front_name() {
   char host[256] = {0};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';

@@ -9,6 +9,7 @@
 #include "actors/run_actor.hpp"
 #include "cluster/dispatcher.hpp"
 #include "cluster/wire.hpp"
+#include "tracing/span.hpp"
 #include "weft/engine.hpp"
 
 namespace weft::actors {
@@ -22,6 +23,15 @@ run_result result_from_reply(cluster::run_reply r, cluster::dispatch_failure why
 
 /// What a worker sends back for a run it ran.
 cluster::run_reply reply_from_result(const run_result& r);
+
+/// The front's span of a dispatched run: the root of the run's trace (or
+/// the child of the caller's span), opened before the run leaves this
+/// process. The worker's run span is its child. It is what the trace still
+/// shows when the worker dies with the run: closed here with the error.
+tracing::span_record open_dispatch_span(const run_job& job);
+
+/// Ends the dispatch span with the run's outcome as the caller sees it.
+void close_dispatch_span(tracing::span_record& s, const run_result& r);
 
 /// This process as its workers see it: host name and pid.
 std::string front_name();

@@ -62,6 +62,7 @@ struct pending {
   dispatcher::done_fn done;
   int worker = -1;  // -1: waiting in line
   bool retried = false;
+  std::string lost_on;  // the first attempt's worker and why it was lost, when retried
 };
 
 struct state {
@@ -96,6 +97,11 @@ void finish(self_t self, std::uint64_t ticket, run_reply r, dispatch_failure why
   if (p.worker >= 0) st.slots[static_cast<std::size_t>(p.worker)].tickets.erase(ticket);
   if (r.run_id.empty()) r.run_id = p.req.run_id;
   if (r.trace_id.empty()) r.trace_id = p.req.trace.trace_id;
+  // At-least-once made visible: the caller learns that its run started
+  // twice, so side effects of the first attempt may have happened.
+  if (p.retried && !p.lost_on.empty())
+    r.warning = "retried after worker lost: " + p.lost_on +
+                (r.warning.empty() ? std::string() : "; " + r.warning);
   if (p.done) p.done(std::move(r), why);
 }
 
@@ -264,6 +270,7 @@ void lose(self_t self, std::size_t idx, const std::string& why) {
     it->second.worker = -1;
     if (st.cfg.retry_lost_runs && !it->second.retried) {
       it->second.retried = true;
+      it->second.lost_on = s.at.to_string() + " (" + why + ")";
       place(self, t);
     } else {
       fail(self, t, dispatch_failure::worker_lost,
@@ -390,7 +397,10 @@ caf::behavior dispatch_actor(self_t self, dispatcher_config cfg,
       [self](submitted& s) {
         auto& st = self->state;
         const auto ticket = st.next_ticket++;
-        st.runs.emplace(ticket, pending{std::move(s.req), std::move(s.done)});
+        pending p;
+        p.req = std::move(s.req);
+        p.done = std::move(s.done);
+        st.runs.emplace(ticket, std::move(p));
         place(self, ticket);
       },
       [self](connect_again_atom, std::size_t idx) { connect(self, idx); },

@@ -11,8 +11,8 @@
 // connection broke) or when it misses its heartbeat for `heartbeat_timeout`.
 // Its runs then end with "worker lost", or go once to another worker with
 // retry_lost_runs (at-least-once: a run's side effects may then happen
-// twice). The connection is retried every `reconnect`, so a worker that
-// comes back is used again.
+// twice; the reply's warning then says so). The connection is retried
+// every `reconnect`, so a worker that comes back is used again.
 #pragma once
 
 #include <atomic>

@@ -151,7 +151,19 @@ TEST_CASE("cluster: 3000 runs over 3 workers make one clean trace each across th
   CHECK(took_part == std::set<std::string>{"w0", "w1", "w2"});
   // SIGTERM: each worker finishes and flushes its spans before it exits.
   for (auto& w : workers) CHECK(w->stop(SIGTERM) == 0);
+  // The front ran nothing itself: its file holds one dispatch span per
+  // run, the root of the run's trace, which names the worker.
   std::vector<tracing::span_record> spans;
+  tracing::read_otlp_json_file((dir.path() / "front.jsonl").string(), spans);
+  CHECK(spans.size() == 3000);
+  std::set<std::string> roots;
+  for (const auto& r : results) roots.insert(r.root_span_id);
+  for (const auto& s : spans) {
+    CHECK(s.name == "dispatch ticket");
+    CHECK(s.status == tracing::status_code::ok);
+    CHECK(s.find("weft.worker") != nullptr);
+    CHECK(roots.count(s.id.to_hex()) == 1);
+  }
   for (int i = 0; i < 3; ++i)
     tracing::read_otlp_json_file((dir.path() / ("w" + std::to_string(i) + ".jsonl")).string(),
                                  spans);
@@ -159,10 +171,6 @@ TEST_CASE("cluster: 3000 runs over 3 workers make one clean trace each across th
   INFO((report.problems.empty() ? std::string() : report.problems.front()));
   CHECK(report.ok());
   CHECK(report.traces == 3000);
-  // The front ran nothing itself: its trace file has no span.
-  std::vector<tracing::span_record> front_spans;
-  tracing::read_otlp_json_file((dir.path() / "front.jsonl").string(), front_spans);
-  CHECK(front_spans.empty());
 }
 
 TEST_CASE("cluster: a run joins the caller's trace under the caller's span",
@@ -188,6 +196,12 @@ TEST_CASE("cluster: a run joins the caller's trace under the caller's span",
   CHECK(r.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
   CHECK(w->stop(SIGTERM) == 0);
   std::vector<tracing::span_record> spans;
+  tracing::read_otlp_json_file((dir.path() / "front.jsonl").string(), spans);
+  // The front's dispatch span is the one under the caller's span.
+  REQUIRE(spans.size() == 1);
+  CHECK(spans[0].parent.to_hex() == "00f067aa0ba902b7");
+  CHECK(spans[0].id.to_hex() == r.root_span_id);
+  CHECK(spans[0].trace_state == "vendor=abc");
   tracing::read_otlp_json_file((dir.path() / "w0.jsonl").string(), spans);
   tracing::audit_expectation e;
   e.trace = *tracing::trace_id::from_hex(r.trace_id);
@@ -281,15 +295,21 @@ TEST_CASE(
       std::this_thread::sleep_for(100ms);
       const auto killed = std::chrono::steady_clock::now();
       w0->stop(SIGKILL);
-      int ok = 0, lost = 0;
+      int ok = 0, lost = 0, retried = 0;
+      std::set<std::string> lost_roots;
       for (auto& f : futs) {
         auto r = f.get();
         if (r.ok) {
           ++ok;
+          if (r.warning.find("retried after worker lost: " + a0) != std::string::npos) {
+            CHECK(r.worker == "w1");
+            ++retried;
+          }
         } else {
           INFO(r.error);
           CHECK(r.worker_lost);
           CHECK_THAT(r.error, Catch::Contains("worker lost: " + a0));
+          lost_roots.insert(r.root_span_id);
           ++lost;
         }
       }
@@ -297,6 +317,7 @@ TEST_CASE(
       CHECK(std::chrono::steady_clock::now() - killed < 2500ms);
       if (retry) {
         CHECK(ok == 40);
+        CHECK(retried > 0);  // those that were on w0, and said so
       } else {
         CHECK(lost > 0);  // half the runs were on w0
         CHECK(ok > 0);    // and w1's were not touched
@@ -308,6 +329,18 @@ TEST_CASE(
       auto r = eng.run(loaded.flow, in).get();
       CHECK(r.ok);
       eng.shutdown();
+      // What the trace keeps of a lost run: the front's span, closed with
+      // the error, although the worker's spans died with it.
+      std::vector<tracing::span_record> spans;
+      tracing::read_otlp_json_file((dir.path() / "front.jsonl").string(), spans);
+      std::size_t closed_with_error = 0;
+      for (const auto& s : spans)
+        if (lost_roots.count(s.id.to_hex()) != 0) {
+          CHECK(s.status == tracing::status_code::error);
+          CHECK_THAT(s.status_message, Catch::Contains("worker lost: " + a0));
+          ++closed_with_error;
+        }
+      CHECK(closed_with_error == lost_roots.size());
     }
   }
   w0->stop(SIGTERM);

@@ -79,7 +79,10 @@ struct WEFT_API engine_options {
   /// `weft worker` nodes ("HOST:PORT", "[::1]:PORT") that run this engine's
   /// top-level runs: each goes to the least loaded one that has its flow,
   /// with the same content hash (flow::content_hash), and its spans stay in
-  /// the run's one trace. Setting it loads the network layer. A bad address
+  /// the run's one trace: this engine's sinks get a "dispatch FLOW" span
+  /// (kind client) as the run's root, the worker's run span hangs from
+  /// it, and when the worker is lost it is closed here with the error.
+  /// Setting it loads the network layer. A bad address
   /// throws std::invalid_argument from the constructor. Runs with an
   /// on_event observer run here for now (events do not cross nodes yet).
   std::vector<std::string> workers;
@@ -91,7 +94,8 @@ struct WEFT_API engine_options {
   bool local_fallback = true;
   /// A run whose worker is lost (killed, cut off, silent past the heartbeat
   /// timeout) goes once more to another worker instead of failing with
-  /// "worker lost". At-least-once: its side effects may happen twice.
+  /// "worker lost". At-least-once: its side effects may happen twice, and
+  /// the result's warning says "retried after worker lost: ADDR (why)".
   bool retry_lost_runs = false;
   /// How often workers are asked for their load, and how long one may stay
   /// silent before it counts as lost.
@@ -145,9 +149,10 @@ struct run_options {
 struct WEFT_API run_result {
   bool ok = false;
   std::string run_id;
-  std::string trace_id;      // 32 hex characters
-  std::string root_span_id;  // 16 hex characters (the run span)
-  bool sampled = false;      // whether the run recorded spans
+  std::string trace_id;  // 32 hex characters
+  std::string
+      root_span_id;      // 16 hex characters (the run span; the dispatch span for a worker's run)
+  bool sampled = false;  // whether the run recorded spans
   value_map outputs;
   /// On failure: the message, the failing node (empty for run-level errors),
   /// and whether the cause was the run-level timeout.
