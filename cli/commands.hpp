@@ -38,9 +38,11 @@ struct load_opts : run_common {
   bool json = false;
   bool no_progress = false;
   // With --url, the runs go to a `weft serve` (cli/load_url_command.cpp).
-  std::string url;                           // the server's base URL
-  std::string flow_name;                     // --flow: the server's name for the flow
-  std::int64_t audit_wait_ms = 5000;         // how long the server's trace file may lag
+  std::string url;                    // the server's base URL
+  std::string flow_name;              // --flow: the server's name for the flow
+  std::int64_t audit_wait_ms = 5000;  // how long the server's (or workers') trace files may lag
+  // In-process with --workers: the workers' trace files, audited with ours.
+  std::string audit_trace_files;             // comma-separated
   std::int64_t http_timeout_ms = 0;          // 0: --timeout-ms + 10 s, or 60 s
   std::string api_key_env = "WEFT_API_KEY";  // env var with the bearer key
   bool stream = false;  // --stream: SSE runs, or streamed chat completions with --openai

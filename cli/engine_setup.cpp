@@ -25,12 +25,24 @@ std::optional<engine_options> make_engine_options(const run_common& o) {
 }
 
 std::unique_ptr<engine> start_engine(engine_options opts) {
+  const auto workers = opts.workers.size();
+  const bool fallback = opts.local_fallback;
+  std::unique_ptr<engine> eng;
   try {
-    return std::make_unique<engine>(std::move(opts));
+    eng = std::make_unique<engine>(std::move(opts));
   } catch (const std::exception& e) {
     std::cerr << "weft: error: " << e.what() << '\n';
     return nullptr;
   }
+  // Runs started before the workers answer would find none and run here
+  // (or fail): give the connections a moment, then go with those that came.
+  if (workers > 0 && !eng->wait_for_workers(0, cluster_wait))
+    std::cerr << "weft: cluster: not every worker answered within "
+              << std::chrono::duration_cast<std::chrono::seconds>(cluster_wait).count()
+              << " s; runs go to those that did"
+              << (fallback ? ", or run here when none can take them" : "")
+              << " (the lines above say why)\n";
+  return eng;
 }
 
 std::unique_ptr<engine> make_engine(const run_common& o) {

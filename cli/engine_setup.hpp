@@ -3,6 +3,7 @@
 // make; the flow file, loaded with every diagnostic printed.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,8 +19,12 @@ namespace weft::cli {
 /// Prints the errors and returns nullopt when a setting is bad.
 std::optional<engine_options> make_engine_options(const run_common& o);
 
+/// How long a command waits for its --workers to connect before it starts.
+inline constexpr std::chrono::milliseconds cluster_wait{5000};
+
 /// The engine from options a command adjusted; prints why it could not
-/// start (a sink that did not open) and returns nullptr.
+/// start (a sink that did not open) and returns nullptr. With workers, it
+/// waits up to cluster_wait for them and says so when some did not come.
 std::unique_ptr<engine> start_engine(engine_options opts);
 
 /// The engine for a command: make_engine_options, then the engine itself

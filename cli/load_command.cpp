@@ -9,8 +9,11 @@
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <system_error>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/engine_setup.hpp"
@@ -92,6 +95,69 @@ bool prepare_trace_file(engine& eng, const load_opts& o) {
   return true;
 }
 
+// The trace file, then the workers' (comma-separated) files.
+std::vector<std::string> audit_files(const std::string& file, const std::string& more) {
+  std::vector<std::string> files;
+  if (!file.empty()) files.push_back(file);
+  std::stringstream in(more);
+  for (std::string f; std::getline(in, f, ',');)
+    if (!f.empty()) files.push_back(f);
+  return files;
+}
+
+// A fixed-shape flow has a span count to check: its nodes and its run,
+// plus the front's dispatch span for a run that went to a worker, or only
+// that span when the workers' files are not read. A run with branches or
+// child runs has as many spans as it took paths: a worker's run then has at
+// least the dispatch span and the worker's run span.
+std::size_t expected_spans(const run_result& r, const flows::plan& flow, bool whole,
+                           std::size_t& min_spans) {
+  const bool remote = !r.worker.empty() || r.worker_lost;
+  if (remote && !whole) return 1;
+  if (remote && (!r.ok || !flow.fixed_shape)) {
+    // A lost run may have nothing on the worker's side.
+    min_spans = r.ok ? 2 : 0;
+    return 0;
+  }
+  if (!r.ok || !flow.fixed_shape) return 0;
+  return flow.nodes.size() + 1 + (remote ? 1 : 0);
+}
+
+struct audit_outcome {
+  tracing::audit_report report;
+  std::string error, bad_lines_note;
+  double seconds = 0;
+  std::size_t spans_read = 0, peak_held = 0;
+};
+
+// One streamed pass over the files: the auditor keeps a compact record of
+// each span of our traces until its trace is complete, never the spans.
+audit_outcome audit_once(const std::vector<std::string>& files,
+                         std::vector<tracing::audit_expectation> expect) {
+  audit_outcome out;
+  auto a0 = clock::now();
+  tracing::trace_auditor auditor(std::move(expect));
+  std::size_t bad_lines = 0;
+  std::string first_bad;
+  for (const auto& f : files) {
+    auto summary = tracing::read_otlp_json_file(
+        f, [&auditor](tracing::span_record&& s, const tracing::resource_info&) { auditor.add(s); });
+    if (!summary.open_error.empty() && out.error.empty()) out.error = summary.open_error;
+    out.spans_read += summary.spans;
+    bad_lines += summary.bad_lines;
+    if (first_bad.empty() && !summary.errors.empty()) first_bad = summary.errors.front().message;
+  }
+  out.report = auditor.finish();
+  out.seconds = std::chrono::duration<double>(clock::now() - a0).count();
+  out.peak_held = auditor.peak_spans_held();
+  if (bad_lines) {
+    out.bad_lines_note = std::to_string(bad_lines) + " unreadable line(s) in the trace file" +
+                         (files.size() > 1 ? "s" : "");
+    if (!first_bad.empty()) out.bad_lines_note += "; first: " + first_bad;
+  }
+  return out;
+}
+
 }  // namespace
 
 int load_command(const load_opts& o) {
@@ -156,14 +222,13 @@ int load_command(const load_opts& o) {
   std::sort(totals.latency_ms.begin(), totals.latency_ms.end());
 
   // The audit: every sampled run that succeeded must have produced one
-  // complete, correctly parented trace in the file.
-  tracing::audit_report audit;
-  std::string audit_error, bad_lines_note;
-  double audit_secs = 0;
-  std::size_t audit_spans_read = 0, audit_peak_held = 0;
+  // complete, correctly parented trace in the file (and in the workers'
+  // files, for runs that went to workers).
   const auto& file = eng->trace_file();
+  auto files = audit_files(file, o.audit_trace_files);
+  std::vector<tracing::audit_expectation> expect;
   if (!file.empty()) {
-    std::vector<tracing::audit_expectation> expect;
+    const bool whole = !o.audit_trace_files.empty();
     for (std::size_t i = 0; i < total; ++i) {
       auto& r = st->results[i];
       if (!r.sampled || r.trace_id.empty()) continue;
@@ -172,31 +237,50 @@ int load_command(const load_opts& o) {
       e.run_id = r.run_id;
       e.session_id = o.session_id;
       e.user_id = o.user_id;
-      // A run with branches or child runs has as many spans as it took
-      // paths: only a fixed-shape flow has a span count to check.
-      e.expected_spans = r.ok && st->flow->fixed_shape ? st->flow->nodes.size() + 1 : 0;
+      e.expected_spans = expected_spans(r, *st->flow, whole, e.min_spans);
       expect.push_back(std::move(e));
     }
-    // Streamed: the auditor keeps a compact record of each span of our
-    // traces until its trace is complete, never the spans themselves.
-    auto a0 = clock::now();
-    tracing::trace_auditor auditor(std::move(expect));
-    auto summary = tracing::read_otlp_json_file(
-        file,
-        [&auditor](tracing::span_record&& s, const tracing::resource_info&) { auditor.add(s); });
-    if (!summary.open_error.empty()) audit_error = summary.open_error;
-    audit = auditor.finish();
-    audit_secs = std::chrono::duration<double>(clock::now() - a0).count();
-    audit_spans_read = summary.spans;
-    audit_peak_held = auditor.peak_spans_held();
-    if (summary.bad_lines) {
-      bad_lines_note = std::to_string(summary.bad_lines) + " unreadable line(s) in the trace file";
-      if (!summary.errors.empty()) bad_lines_note += "; first: " + summary.errors.front().message;
-    }
   }
+  if (!o.workers.empty() && o.audit_trace_files.empty() && !o.json)
+    std::cerr << "weft: audit: runs on workers are audited by their dispatch span only; "
+                 "--audit-trace-files W0.jsonl,... adds the workers' spans\n";
+  // The workers write on their own schedule: their files may still lag
+  // behind the last runs. Read again until clean, or until the wait is up.
+  audit_outcome a;
+  const auto wait_until = clock::now() + std::chrono::milliseconds(o.audit_wait_ms);
+  int rounds = 0;
+  while (!file.empty()) {
+    a = audit_once(files, expect);
+    ++rounds;
+    if (a.report.ok() || o.audit_trace_files.empty() || clock::now() >= wait_until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  auto& audit = a.report;
+  auto& audit_error = a.error;
+  auto& bad_lines_note = a.bad_lines_note;
+  const double audit_secs = a.seconds;
+  const std::size_t audit_spans_read = a.spans_read, audit_peak_held = a.peak_held;
+  if (rounds > 1 && !o.json)
+    std::cerr << "weft: audit: read the files " << rounds << " times while the workers' spans "
+              << "arrived\n";
+
+  // Where the runs went, with --workers.
+  std::map<std::string, std::int64_t> ran_on;
+  if (!o.workers.empty())
+    for (std::size_t i = 0; i < total; ++i) {
+      const auto& r = st->results[i];
+      ++ran_on[r.worker_lost      ? "(lost)"
+               : r.no_worker      ? "(no worker)"
+               : r.worker.empty() ? "(local)"
+                                  : r.worker];
+    }
 
   if (o.json) {
     flows::value j = summary_json(totals);
+    if (!ran_on.empty()) {
+      j["workers"] = flows::value::object();
+      for (auto& [w, n] : ran_on) j["workers"][w] = n;
+    }
     j["audit"] = {{"traces", audit.traces},
                   {"spans", audit.spans},
                   {"problems", audit.problem_count},
@@ -224,6 +308,11 @@ int load_command(const load_opts& o) {
     std::cout << j.dump() << std::endl;
   } else {
     print_summary_head(totals);
+    if (!ran_on.empty()) {
+      std::printf("ran on");
+      for (auto& [w, n] : ran_on) std::printf("  %s %lld", w.c_str(), static_cast<long long>(n));
+      std::printf("\n");
+    }
     std::printf("audit  traces %zu  spans %zu  problems %zu  (%zu spans read in %.3f s)\n",
                 audit.traces, audit.spans, audit.problem_count, audit_spans_read, audit_secs);
     std::printf("%s\n", stats.to_string().c_str());

@@ -405,6 +405,16 @@ int load_dispatch(const load_opts& o) {
         << "weft: error: load needs a FLOW file, or --url URL --flow NAME for a weft server\n";
     return exit_usage;
   }
+  if (remote && (!o.workers.empty() || !o.audit_trace_files.empty())) {
+    std::cerr << "weft: error: --" << (o.workers.empty() ? "audit-trace-files" : "workers")
+              << " is for in-process loads: a server given with --url has its own "
+                 "(weft serve --workers)\n";
+    return exit_usage;
+  }
+  if (!remote && !o.audit_trace_files.empty() && o.workers.empty()) {
+    std::cerr << "weft: error: --audit-trace-files reads the workers' files: give --workers too\n";
+    return exit_usage;
+  }
   if (!remote) return load_command(o);
   if (!o.flow_path.empty()) {
     std::cerr

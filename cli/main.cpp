@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   weft::cli::run_opts run;
   auto* run_cmd = app.add_subcommand("run", "Run a flow once and print its outputs as JSON");
   add_run_common(run_cmd, run);
+  add_cluster(run_cmd, run.workers, run.no_local_fallback, run.retry_lost_runs);
   run_cmd->add_option("--traceparent", run.traceparent, "W3C traceparent of the caller's span");
   run_cmd->add_flag("--stats", run.stats, "Print the exporter's counters on stderr");
   run_cmd->add_flag("--stream", run.stream,
@@ -56,6 +57,10 @@ int main(int argc, char** argv) {
   weft::cli::load_opts load;
   auto* load_cmd = app.add_subcommand("load", "Run a flow many times at once and audit the traces");
   add_run_common(load_cmd, load);
+  add_cluster(load_cmd, load.workers, load.no_local_fallback, load.retry_lost_runs);
+  load_cmd->add_option("--audit-trace-files", load.audit_trace_files,
+                       "With --workers: the workers' trace files (PATH,...), read with this one "
+                       "so that the audit sees each run's whole trace");
   load_cmd->add_option("--runs", load.runs, "Number of runs")->check(CLI::PositiveNumber);
   load_cmd->add_option("--concurrency", load.concurrency, "Runs in flight at most")
       ->check(CLI::PositiveNumber);
@@ -74,7 +79,8 @@ int main(int argc, char** argv) {
                        "With --url: the name of the server's flow to run");
   load_cmd
       ->add_option("--audit-wait-ms", load.audit_wait_ms,
-                   "With --url: wait up to this long for the server's trace file to hold all spans")
+                   "With --url or --audit-trace-files: wait up to this long for the server's or "
+                   "the workers' trace files to hold all spans")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   load_cmd

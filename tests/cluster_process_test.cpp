@@ -15,8 +15,8 @@
 #include <mutex>
 #include <set>
 
+#include "support/cluster_workers.hpp"
 #include "support/flow_dir.hpp"
-#include "support/serve_process.hpp"
 #include "tracing/audit.hpp"
 #include "tracing/otlp_json_reader.hpp"
 #include "weft/weft.hpp"
@@ -27,13 +27,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* cluster_key = "WEFT_CLUSTER_KEY=test-key-1";
-
-std::string example(const std::string& name) {
-  std::ifstream f(std::string(WEFT_SOURCE_DIR) + "/examples/" + name);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
 const char* slow_flow = R"(flow: slow
 inputs:
   x: {type: string}
@@ -41,18 +34,6 @@ nodes:
   wait: {type: sleep, params: {ms: 400}, inputs: {value: $inputs.x}}
 outputs: {x: wait.value}
 )";
-
-std::unique_ptr<worker_process> start_worker(const flow_dir& dir, const std::string& name,
-                                             const std::string& listen = "127.0.0.1:0") {
-  auto w = std::make_unique<worker_process>(
-      std::vector<std::string>{"--flows", (dir.path() / "flows").string(), "--listen", listen,
-                               "--name", name, "--trace-file",
-                               (dir.path() / (name + ".jsonl")).string()},
-      std::vector<std::string>{cluster_key});
-  INFO(w->err());
-  REQUIRE(w->port() != 0);
-  return w;
-}
 
 engine_options front_options(const flow_dir& dir, std::vector<std::string> workers) {
   engine_options o;
@@ -65,8 +46,6 @@ engine_options front_options(const flow_dir& dir, std::vector<std::string> worke
   o.log = [](log_level, std::string_view) {};
   return o;
 }
-
-std::string at(const worker_process& w) { return "127.0.0.1:" + std::to_string(w.port()); }
 
 // Runs `n` runs of `f`, at most `window` at once, and returns their results.
 std::vector<run_result> run_many(engine& eng, const flow& f, int n, int window,
@@ -191,6 +170,7 @@ TEST_CASE("cluster: a run joins the caller's trace under the caller's span",
     r = eng.run(loaded.flow, {{"item", value{{"text", "t"}, {"score", 0.1}}}}, ro).get();
     eng.shutdown();
   }
+  INFO(r.error);
   REQUIRE(r.ok);
   CHECK(r.worker == "w0");
   CHECK(r.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");

@@ -239,3 +239,19 @@ TEST_CASE("audit: counts, roots and cycles", "[tracing][audit][nested]") {
   INFO(all(rep));
   CHECK_THAT(all(rep), Catch::Contains("8 spans are in or below a parent cycle"));
 }
+
+TEST_CASE("audit: a minimum span count catches a trace that lost its far side",
+          "[tracing][audit][nested]") {
+  four_levels f;
+  auto e = expect();
+  e.min_spans = f.t.spans.size();
+  CHECK(audit_traces(f.t.spans, {e}).ok());
+  // Only the root arrived (a front's dispatch span without the worker's
+  // spans): with a minimum it is a problem, without one it is not.
+  std::vector<weft::tracing::span_record> root_only{f.t.spans[f.top]};
+  CHECK(audit_traces(root_only, {expect()}).ok());
+  e.min_spans = 2;
+  auto rep = audit_traces(root_only, {e});
+  CHECK_FALSE(rep.ok());
+  CHECK(all(rep).find("1 spans, expected at least 2") != std::string::npos);
+}

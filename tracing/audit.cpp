@@ -106,6 +106,9 @@ class trace_audit {
     if (exp_.expected_spans && count_ != exp_.expected_spans)
       problem_(t_ + ": " + std::to_string(count_) + " spans, expected " +
                std::to_string(exp_.expected_spans));
+    if (exp_.min_spans && count_ < exp_.min_spans)
+      problem_(t_ + ": " + std::to_string(count_) + " spans, expected at least " +
+               std::to_string(exp_.min_spans));
     index_spans();
     const compact_span* root = root_ == none ? nullptr : &list_[root_];
     run_id_ = !exp_.run_id.empty() ? exp_.run_id : root ? std::string(tr_.str(root->run)) : "";

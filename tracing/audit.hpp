@@ -18,7 +18,8 @@
 //     from a node span (weft.node.id) of exactly that parent run, and has a
 //     run id of its own that no other child run's root claims;
 //   - the expected session.id and user.id are on every span;
-//   - span ids are unique, and the span count is exact (when given).
+//   - span ids are unique, and the span count is exact (when given), or at
+//     least the minimum (when given).
 //
 // The checks are local to a span and its parent, plus one walk from the
 // root with an explicit queue: traces can be deep and come from files, so
@@ -61,6 +62,10 @@ struct audit_expectation {
   std::string session_id;          // empty: must be absent
   std::string user_id;             // empty: must be absent
   std::size_t expected_spans = 0;  // 0: not checked (runs with branches or child runs)
+  /// At least this many spans, when the exact count is unknown: a run
+  /// dispatched to a worker has its front's span and the worker's run span
+  /// at least, whatever paths it took. 0: not checked.
+  std::size_t min_spans = 0;
 };
 
 struct audit_report {

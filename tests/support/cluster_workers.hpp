@@ -1,0 +1,43 @@
+// `weft worker` processes for the cluster tests: started on loopback with
+// the test key, each writing its spans to NAME.jsonl in a flow_dir.
+#pragma once
+
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "support/flow_dir.hpp"
+#include "support/serve_process.hpp"
+
+namespace weft::test {
+
+/// The environment entry every worker and front of the tests shares.
+inline const char* cluster_key = "WEFT_CLUSTER_KEY=test-key-1";
+
+/// The text of examples/NAME.
+inline std::string example(const std::string& name) {
+  std::ifstream f(std::string(WEFT_SOURCE_DIR) + "/examples/" + name);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+/// A worker serving dir/flows, named `name`, spans to dir/NAME.jsonl.
+inline std::unique_ptr<worker_process> start_worker(const flow_dir& dir, const std::string& name,
+                                                    const std::string& listen = "127.0.0.1:0") {
+  auto w = std::make_unique<worker_process>(
+      std::vector<std::string>{"--flows", (dir.path() / "flows").string(), "--listen", listen,
+                               "--name", name, "--trace-file",
+                               (dir.path() / (name + ".jsonl")).string()},
+      std::vector<std::string>{cluster_key});
+  INFO(w->err());
+  REQUIRE(w->port() != 0);
+  return w;
+}
+
+/// The worker's address, as --workers takes it.
+inline std::string at(const worker_process& w) { return "127.0.0.1:" + std::to_string(w.port()); }
+
+}  // namespace weft::test
