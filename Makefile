@@ -6,8 +6,9 @@ DEBIAN_PACKAGES := g++ cmake make pkg-config libcaf-dev libmsgpack-cxx-dev \
   libkainjow-mustache-dev zlib1g-dev libgoogle-perftools-dev \
   libhttp-parser-dev liblua5.4-dev libvalijson-dev rapidjson-dev
 # What only the test suite needs: lintian checks the Debian packages,
-# clang-format the style of the tree (tests/style_check.cmake).
-TEST_PACKAGES := lintian clang-format
+# clang-format the style of the tree (tests/style_check.cmake), openssl
+# makes the cluster TLS tests' certificates.
+TEST_PACKAGES := lintian clang-format openssl
 BUILD_DIR ?= build
 # CI builds Release (GCC 12 at -O3 warns where -O2 does not, and without
 # debug info the build takes a third less time); elsewhere RelWithDebInfo.

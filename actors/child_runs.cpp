@@ -95,7 +95,7 @@ std::function<void(child_result)> actor_node_context::take_child_done(std::uint6
   if (i == child_runs_.end() || i->second.finished) return {};
   i->second.finished = true;
   auto fn = std::move(i->second.done);
-  if (!fn) fn = [](child_result) {};
+  if (!fn) fn = [](const child_result&) {};
   return fn;
 }
 

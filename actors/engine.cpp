@@ -13,6 +13,7 @@
 
 #include "actors/engine_cluster.hpp"
 #include "actors/engine_internals.hpp"
+#include "cluster/tls.hpp"
 #include "config/settings.hpp"
 #include "export/exporter.hpp"
 #include "flows/plan.hpp"
@@ -43,7 +44,20 @@ engine_options engine_options::from_env(std::vector<std::string>& errors) {
   engine_options o;
   config::apply_env(o.settings, errors);
   if (const char* key = std::getenv("WEFT_CLUSTER_KEY")) o.cluster_key = key;
+  o.cluster_tls = cluster_tls_files::from_env();
   return o;
+}
+
+cluster_tls_files cluster_tls_files::from_env() {
+  cluster_tls_files t;
+  auto read = [](const char* name, std::string& into) {
+    if (const char* v = std::getenv(name)) into = v;
+  };
+  read("WEFT_CLUSTER_TLS_CERT", t.certificate_file);
+  read("WEFT_CLUSTER_TLS_KEY", t.key_file);
+  read("WEFT_CLUSTER_TLS_CA", t.ca_file);
+  read("WEFT_CLUSTER_TLS_KEY_PASSPHRASE", t.key_passphrase);
+  return t;
 }
 
 struct engine::impl {
@@ -103,7 +117,7 @@ struct engine::impl {
 
   // Starts a prepared run here, as a tree of actors. `counted`: in_flight
   // already has it (a run that came back from dispatch to run locally).
-  void launch(std::shared_ptr<actors::run_job> job, std::shared_ptr<run_canceller> canceller,
+  void launch(std::shared_ptr<actors::run_job> job, const std::shared_ptr<run_canceller>& canceller,
               bool counted) {
     auto id = next_id.fetch_add(1, std::memory_order_relaxed);
     if (!counted) in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -132,7 +146,8 @@ struct engine::impl {
 
   // Sends a prepared run to a worker. It comes back here when no worker
   // can take it and local_fallback is on.
-  void dispatch(std::shared_ptr<actors::run_job> job, std::shared_ptr<run_canceller> canceller) {
+  void dispatch(const std::shared_ptr<actors::run_job>& job,
+                const std::shared_ptr<run_canceller>& canceller) {
     in_flight.fetch_add(1, std::memory_order_relaxed);
     // The front's own span: the worker's run span hangs from it, and it
     // is what the trace keeps of a run whose worker died with it.
@@ -194,7 +209,16 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
     workers_at.push_back(std::move(e));
   }
   cluster::add_types(*m.cfg);
-  if (opts.network || !workers_at.empty()) m.cfg->load<caf::io::middleman>();
+  if (opts.cluster_tls.enabled()) {
+    cluster::tls_files tls{opts.cluster_tls.certificate_file, opts.cluster_tls.key_file,
+                           opts.cluster_tls.ca_file, opts.cluster_tls.key_passphrase};
+    std::string why;
+    if (!cluster::check_tls(tls, why))
+      throw std::invalid_argument("engine_options::cluster_tls: " + why);
+    cluster::use_tls(*m.cfg, tls);
+  } else if (opts.network || !workers_at.empty()) {
+    m.cfg->load<caf::io::middleman>();
+  }
   m.sys = std::make_unique<caf::actor_system>(*m.cfg);
   {
     net::http_client_config hc;
@@ -335,7 +359,7 @@ bool valid_type_name(const std::string& s) {
 
 std::vector<error> engine::add_component(component_type t) {
   std::vector<error> errs;
-  auto bad = [&](std::string field, std::string why) {
+  auto bad = [&](std::string field, const std::string& why) {
     error e;
     e.code = error_code::invalid_component;
     e.field = std::move(field);
@@ -531,7 +555,7 @@ std::function<void(std::string)> engine_internals::run_for_front(
   job->plan = f.plan();
   job->inputs = std::move(inputs);
   m.equip(*job);
-  job->done = [done = std::move(done)](run_result r) { done(actors::reply_from_result(r)); };
+  job->done = [done = std::move(done)](const run_result& r) { done(actors::reply_from_result(r)); };
   auto canceller = std::make_shared<run_canceller>();
   m.launch(std::move(job), canceller, false);
   return [canceller](std::string why) { canceller->cancel(std::move(why)); };
@@ -557,7 +581,7 @@ bool run_canceller::cancelled() const {
   return cancelled_;
 }
 
-void run_canceller::attach(std::function<void(std::string)> fn) {
+void run_canceller::attach(const std::function<void(std::string)>& fn) {
   std::optional<std::string> why;
   {
     std::lock_guard<std::mutex> lk(mu_);

@@ -89,7 +89,8 @@ void cancel(node_actor* self, std::string why, std::string error_type) {
 }
 
 caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_context> rs, int index,
-                            flows::value_map inputs, tracing::trace_context ctx, run_actor run) {
+                            flows::value_map inputs, const tracing::trace_context& ctx,
+                            run_actor run) {
   auto& st = self->state;
   st.rs = std::move(rs);
   st.index = index;

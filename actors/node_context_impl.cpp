@@ -188,7 +188,7 @@ std::function<void(http_response)> actor_node_context::take_http(std::uint64_t t
   http_.erase(i);
   // A request without a response callback still ends here; callers run
   // whatever comes back, so give them something callable.
-  if (!fn) fn = [](http_response) {};
+  if (!fn) fn = [](const http_response&) {};
   return fn;
 }
 

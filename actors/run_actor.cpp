@@ -60,7 +60,7 @@ source_value lookup(const run_state& st, const flows::plan_source& s) {
 }
 
 void complete(run_self self, bool ok, std::string error, std::string failed_node, bool timed_out);
-void notify(run_self self, run_event e);
+void notify(run_self self, const run_event& e);
 
 // Gathers the inputs of node `n`. Returns false when the node is to be
 // skipped (a required input whose sources were all skipped); a source that
@@ -163,7 +163,7 @@ void keep_span(run_self self, node_finished& m) {
 
 // Hands one event to the run's observer. Events stop with run_finished; an
 // observer that throws is the embedder's bug and must not end the run.
-void notify(run_self self, run_event e) {
+void notify(run_self self, const run_event& e) {
   auto& st = self->state;
   if (!st.job->on_event || st.done) return;
   try {

@@ -160,7 +160,7 @@ load_figures load_once(const side& s, const std::string& flow, int runs, int con
                                    std::to_string(concurrency),
                                    "--no-progress"};
   std::vector<std::string> env = {"WEFT_TRACE_FILE=" + trace_file};
-  if (tracing_off) env.push_back("WEFT_TRACE_SAMPLE=0");
+  if (tracing_off) env.emplace_back("WEFT_TRACE_SAMPLE=0");
   for (auto& e : s.env) env.push_back(e);
   std::filesystem::remove(trace_file);
   std::string out;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -30,6 +31,19 @@ inline std::string run_capture(const std::string& cmd) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   pclose(p);
   return out;
+}
+
+/// The p-th quantile (0..1) of sorted values, nearest rank; 0 when empty.
+inline double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const auto i = static_cast<std::size_t>(std::lround(p * static_cast<double>(sorted.size() - 1)));
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+/// The same of unsorted values.
+inline double percentile_of(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return percentile(v, p);
 }
 
 inline double median(std::vector<double> v) {

@@ -37,12 +37,6 @@ struct figures {
   int failed = 0;
 };
 
-double pct(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
 figures drive(weft::engine& eng, const weft::flow& f, int runs, int window) {
   std::vector<double> lat(static_cast<std::size_t>(runs));
   std::mutex mu;
@@ -79,8 +73,8 @@ figures drive(weft::engine& eng, const weft::flow& f, int runs, int window) {
   cv.wait(lk, [&] { return done == runs; });
   figures out;
   out.runs_per_s = runs / duration<double>(steady_clock::now() - t0).count();
-  out.p50_ms = pct(lat, 0.5);
-  out.p99_ms = pct(lat, 0.99);
+  out.p50_ms = weft::bench::percentile_of(lat, 0.5);
+  out.p99_ms = weft::bench::percentile_of(lat, 0.99);
   out.failed = failed;
   return out;
 }

@@ -39,11 +39,6 @@ struct round_result {
   double p50_ms = 0, p99_ms = 0;
 };
 
-double pct(std::vector<double>& sorted, double p) {
-  return sorted[std::min(sorted.size() - 1,
-                         static_cast<std::size_t>(p * (sorted.size() - 1) + 0.5))];
-}
-
 // Runs `total` runs keeping `concurrency` in flight; the clock includes the
 // engine's shutdown flush, so tracing's full cost is on the bill.
 round_result drive(bool tracing, const std::string& trace_file, int total, int concurrency) {
@@ -94,7 +89,8 @@ round_result drive(bool tracing, const std::string& trace_file, int total, int c
   eng.shutdown();
   double secs = std::chrono::duration<double>(clock_type::now() - begin).count();
   std::sort(s->lat.begin(), s->lat.end());
-  return {total / secs, pct(s->lat, 0.5), pct(s->lat, 0.99)};
+  return {total / secs, weft::bench::percentile(s->lat, 0.5),
+          weft::bench::percentile(s->lat, 0.99)};
 }
 
 void parked_rss(int parked) {

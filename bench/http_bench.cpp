@@ -57,12 +57,6 @@ struct figures {
   double flush_ms = 0;    // engine only: shutdown (span flush) after the last answer
 };
 
-double pct(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(
-                                                p * static_cast<double>(sorted.size() - 1) + 0.5))];
-}
-
 std::string flow_text(const std::string& url) {
   return "flow: http_bench\nnodes:\n  call:\n    type: http.request\n    params: {url: \"" + url +
          "\", retry: {max_attempts: 1}}\noutputs: {status: call.status}\n";
@@ -156,8 +150,8 @@ figures via_engine(const bench::origin_server& srv, int calls, int warmup, int c
   f.flush_ms = std::chrono::duration<double, std::milli>(clock_type::now() - f0).count();
   f.calls_per_s = calls / secs;
   std::sort(d->lat_us.begin(), d->lat_us.end());
-  f.p50_us = pct(d->lat_us, 0.5);
-  f.p99_us = pct(d->lat_us, 0.99);
+  f.p50_us = weft::bench::percentile(d->lat_us, 0.5);
+  f.p99_us = weft::bench::percentile(d->lat_us, 0.99);
   f.errors = d->errors.load() + warm->errors.load();
   f.server_cpu = cpu / secs;
   if (f.errors)
@@ -251,8 +245,8 @@ figures via_curl(const bench::origin_server& srv, int calls, int warmup, int con
   figures f;
   f.calls_per_s = calls / secs;
   std::sort(lat.begin(), lat.end());
-  f.p50_us = pct(lat, 0.5);
-  f.p99_us = pct(lat, 0.99);
+  f.p50_us = weft::bench::percentile(lat, 0.5);
+  f.p99_us = weft::bench::percentile(lat, 0.99);
   f.errors = errors;
   f.server_cpu = cpu / secs;
   return f;

@@ -77,12 +77,6 @@ namespace {
 bool keep_trace = false;  // --trace-file given: leave the last round's spans there
 long failures = 0;        // anything that makes the exit status 1
 
-double pct(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(
-                                                p * static_cast<double>(sorted.size() - 1) + 0.5))];
-}
-
 double secs_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }
@@ -281,8 +275,8 @@ call_figures calls_round(local_server& ls, int runs, int concurrency, bool traci
   f.calls_per_s = runs / secs;
   f.with_flush_per_s = runs / (secs + f.flush_ms / 1000);
   std::sort(d->lat_us.begin(), d->lat_us.end());
-  f.p50_us = pct(d->lat_us, 0.5);
-  f.p99_us = pct(d->lat_us, 0.99);
+  f.p50_us = weft::bench::percentile(d->lat_us, 0.5);
+  f.p99_us = weft::bench::percentile(d->lat_us, 0.99);
   f.errors = d->errors.load() + warm->errors.load();
   if (f.errors)
     std::fprintf(stderr, "calls (tracing %s): %ld failed runs; first: %s\n", tracing ? "on" : "off",
@@ -427,8 +421,8 @@ stream_figures stream_round(local_server& ls, int runs, int concurrency, int del
       std::fprintf(stderr, "stream: %ld failed runs; first: %s\n", d->errors.load(),
                    d->first_error.c_str());
     std::sort(d->lat_us.begin(), d->lat_us.end());
-    f.p50_us = pct(d->lat_us, 0.5);
-    f.p99_us = pct(d->lat_us, 0.99);
+    f.p50_us = weft::bench::percentile(d->lat_us, 0.5);
+    f.p99_us = weft::bench::percentile(d->lat_us, 0.99);
   };
   stream_figures warm, f;
   run_it(std::max(concurrency * 2, std::min(runs / 10, 500)), warm);

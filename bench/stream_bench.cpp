@@ -247,7 +247,8 @@ int main(int argc, char** argv) {
   using weft::bench::median;
   std::printf("\nmedians over %d rounds\n  %-30s %12s %12s %12s %8s\n", rounds, "figure", "A", "B",
               "direct", servers.size() > 1 ? "B/A" : "A/direct");
-  for (auto& [name, by] : m) {
+  for (auto& [name, figures] : m) {
+    const auto& by = figures;  // clang 14 cannot capture a structured binding
     auto med = [&](const char* t) { return by.count(t) ? median(by.at(t)) : 0.0; };
     const double a = med("A"), b = med("B"), d = med("direct");
     const double ratio = servers.size() > 1 ? (a > 0 ? b / a : 0) : (d > 0 ? a / d : 0);

@@ -94,6 +94,8 @@ struct worker_opts {
   std::string trace_file;
   std::string config_file;
   std::int64_t drain_timeout_ms = 10000;
+  // TLS (cluster/tls.hpp): override WEFT_CLUSTER_TLS_CERT, _KEY and _CA.
+  std::string tls_cert, tls_key, tls_ca;
 };
 
 int worker_command(const worker_opts& o);

@@ -14,6 +14,7 @@ std::optional<engine_options> make_engine_options(const run_common& o) {
   config::apply_env(opts.settings, errors);
   if (!o.trace_file.empty()) opts.settings.tracing.trace_file = o.trace_file;
   if (const char* key = std::getenv("WEFT_CLUSTER_KEY")) opts.cluster_key = key;
+  opts.cluster_tls = cluster_tls_files::from_env();
   std::stringstream workers(o.workers);
   for (std::string w; std::getline(workers, w, ',');)
     if (!w.empty()) opts.workers.push_back(w);

@@ -1,6 +1,7 @@
 #include "cli/load_summary.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace weft::cli {
@@ -17,7 +18,7 @@ double max_of(const std::vector<double>& sorted) { return sorted.empty() ? 0.0 :
 
 double percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
-  auto i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  auto i = static_cast<std::size_t>(std::lround(p * static_cast<double>(sorted.size() - 1)));
   return sorted[std::min(i, sorted.size() - 1)];
 }
 

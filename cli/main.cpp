@@ -210,6 +210,14 @@ int main(int argc, char** argv) {
                    "On SIGTERM, how long runs may take to finish")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  worker_cmd->add_option("--tls-cert", worker.tls_cert,
+                         "TLS: this worker's certificate, PEM (env WEFT_CLUSTER_TLS_CERT); fronts "
+                         "then need TLS too (the same variables)");
+  worker_cmd->add_option("--tls-key", worker.tls_key,
+                         "TLS: its private key, PEM (env WEFT_CLUSTER_TLS_KEY)");
+  worker_cmd->add_option("--tls-ca", worker.tls_ca,
+                         "TLS: the cluster's CA certificate, PEM; fronts must show a certificate "
+                         "it signed (env WEFT_CLUSTER_TLS_CA)");
 
   weft::cli::trace_show_opts show;
   auto* trace_cmd = app.add_subcommand("trace", "Read trace files");

@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "cli/engine_setup.hpp"
 #include "cli/interrupt.hpp"
+#include "cluster/tls.hpp"
 #include "cluster/worker_host.hpp"
 #include "serve/flow_catalog.hpp"
 
@@ -53,6 +54,10 @@ int worker_command(const worker_opts& o) {
   auto opts = make_engine_options(rc);
   if (!opts) return exit_usage;
   opts->network = true;
+  if (!o.tls_cert.empty()) opts->cluster_tls.certificate_file = o.tls_cert;
+  if (!o.tls_key.empty()) opts->cluster_tls.key_file = o.tls_key;
+  if (!o.tls_ca.empty()) opts->cluster_tls.ca_file = o.tls_ca;
+  const bool tls = opts->cluster_tls.enabled();
   auto eng = start_engine(std::move(*opts));
   if (!eng) return exit_usage;
 
@@ -106,6 +111,7 @@ int worker_command(const worker_opts& o) {
     for (const auto& t : wc.tags) std::cout << ' ' << t;
   }
   if (o.max_inflight > 0) std::cout << ", at most " << o.max_inflight << " runs at once";
+  if (tls) std::cout << ", TLS";
   if (!eng->trace_file().empty()) std::cout << ", traces to " << eng->trace_file();
   std::cout << ")" << std::endl;
 
@@ -121,7 +127,7 @@ int worker_command(const worker_opts& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   // The gate and its sessions go before the engine: its actor system waits
   // for every actor, and they would wait for fronts forever.
-  sys.middleman().unpublish(gate, port);
+  cluster::unpublish(sys, gate, port);
   caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
   const bool flushed = eng->shutdown(std::chrono::milliseconds(o.drain_timeout_ms));
   std::cerr << "weft worker: stopped after " << counters->runs_done.load() << " run(s)"

@@ -8,6 +8,8 @@
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "cluster/tls.hpp"
+
 namespace weft::cluster {
 
 namespace {
@@ -308,7 +310,7 @@ void connect(self_t self, std::size_t idx) {
   if (s.ph == phase::connected) return;
   s.ph = phase::connecting;
   const auto gen = ++s.generation;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = connector(self->system());  // TLS when configured (cluster/tls.hpp)
   self->request(mm, std::chrono::seconds(10), caf::connect_atom::value, s.at.host, s.at.port)
       .then(
           [self, idx, gen](const caf::node_id&, caf::strong_actor_ptr& ptr,

@@ -1,5 +1,7 @@
 #include "cluster/worker_host.hpp"
 
+#include "cluster/tls.hpp"
+
 #include <utility>
 
 #include <caf/all.hpp>
@@ -45,8 +47,9 @@ worker_status status_of(const host_shared& h) {
 // One front's session. It lives as long as the front does: when the front's
 // actor goes down (its process ended, or the connection broke), the runs it
 // sent are cancelled, since nobody is left to take their answers.
-caf::behavior session(caf::stateful_actor<session_state>* self, std::shared_ptr<host_shared> host,
-                      caf::actor front, std::string front_name) {
+caf::behavior session(caf::stateful_actor<session_state>* self,
+                      const std::shared_ptr<host_shared>& host, const caf::actor& front,
+                      const std::string& front_name) {
   host->counters->fronts++;
   self->attach_functor([host] { host->counters->fronts--; });
   self->monitor(front);
@@ -94,7 +97,7 @@ caf::behavior session(caf::stateful_actor<session_state>* self, std::shared_ptr<
   };
 }
 
-caf::behavior gate(caf::event_based_actor* self, std::shared_ptr<host_shared> host) {
+caf::behavior gate(caf::event_based_actor* self, const std::shared_ptr<host_shared>& host) {
   return {
       [self, host](hello_atom, std::int32_t protocol, const std::string& key,
                    const std::string& front_name,
@@ -140,7 +143,7 @@ caf::actor spawn_gate(caf::actor_system& sys, worker_host_config cfg,
 
 bool publish_gate(caf::actor_system& sys, const caf::actor& gate, const endpoint& at,
                   std::uint16_t& bound, std::string& why) {
-  auto res = sys.middleman().publish(gate, at.port, at.host.c_str(), true);
+  auto res = cluster::publish(sys, gate, at.port, at.host);
   if (!res) {
     why = "cannot listen on " + at.to_string() + ": " + sys.render(res.error());
     return false;

@@ -50,7 +50,8 @@ struct worker_counters {
 caf::actor spawn_gate(caf::actor_system& sys, worker_host_config cfg,
                       std::shared_ptr<worker_counters> counters);
 
-/// Publishes `gate` on host:port (port 0: any free one) and returns the
+/// Publishes `gate` on host:port (port 0: any free one), through TLS when
+/// the system has the OpenSSL module (cluster/tls.hpp), and returns the
 /// port, or an error that names the address.
 bool publish_gate(caf::actor_system& sys, const caf::actor& gate, const endpoint& at,
                   std::uint16_t& bound, std::string& why);

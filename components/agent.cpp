@@ -148,7 +148,7 @@ class agent_component final : public component {
     st.agent.end();
   }
 
-  void step(node_context& ctx, std::shared_ptr<state> st) const {
+  void step(node_context& ctx, const std::shared_ptr<state>& st) const {
     if (st->steps >= s_.max_steps) {
       std::string why = "agent '" + s_.name + "': no final answer after " +
                         std::to_string(s_.max_steps) +
@@ -242,7 +242,7 @@ class agent_component final : public component {
     run.attributes = {{"gen_ai.tool.call.id", id}};
     run.label = name + "#" + id;
     run.under = sp;
-    ctx.run_child(std::move(run), [st, sp, answer, name](child_result r) mutable {
+    ctx.run_child(std::move(run), [st, sp, answer, name](const child_result& r) mutable {
       if (r.ok) return answer(text_of(to_object(r.outputs)));
       ++st->tool_failures;
       sp.set("error.type", "tool_failed");

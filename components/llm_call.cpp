@@ -127,7 +127,7 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
     return true;
   }
 
-  void response(http_response r, span hs) {
+  void response(const http_response& r, span hs) {
     if (finished) {
       hs.end();
       return;
@@ -446,8 +446,9 @@ std::optional<double> llm_cost(const llm_settings& s, const chat_usage& u) {
          1e6;
 }
 
-void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, value tools,
-                   llm_call_options opts, std::function<void(llm_call_result)> done) {
+void llm_chat_call(node_context& ctx, const llm_settings& s, const value& messages,
+                   const value& tools, llm_call_options opts,
+                   std::function<void(llm_call_result)> done) {
   auto c = std::make_shared<chat_call>();
   c->ctx = &ctx;
   c->s = &s;

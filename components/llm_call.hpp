@@ -91,8 +91,9 @@ struct llm_call_options {
 /// `done` runs once, on the node's actor, unless the node ends first.
 /// Content deltas of a stream go to the run's observer as chunk events (the
 /// delta text).
-void llm_chat_call(node_context& ctx, const llm_settings& s, value messages, value tools,
-                   llm_call_options opts, std::function<void(llm_call_result)> done);
+void llm_chat_call(node_context& ctx, const llm_settings& s, const value& messages,
+                   const value& tools, llm_call_options opts,
+                   std::function<void(llm_call_result)> done);
 
 /// The node's `model` input, when connected: the model for this run. An
 /// error text when it is not a non-empty string.

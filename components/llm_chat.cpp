@@ -89,13 +89,13 @@ class llm_chat_component final : public component {
     int asks_left = 0;
   };
 
-  void call(node_context& ctx, std::shared_ptr<state> st) const {
+  void call(node_context& ctx, const std::shared_ptr<state>& st) const {
     // `ctx` outlives every callback that runs (they stop when the node ends).
     llm_call_options o;
     o.system_first = st->system_first;
     o.model = st->model;
     llm_chat_call(
-        ctx, s_, st->messages, st->tools, std::move(o), [this, &ctx, st](llm_call_result r) {
+        ctx, s_, st->messages, st->tools, std::move(o), [this, &ctx, st](const llm_call_result& r) {
           if (!r.ok) return ctx.fail("llm.chat: " + r.error, r.error_type);
           st->usage += r.reply.usage;
           value json;
@@ -162,7 +162,7 @@ void register_llm_chat(flows::registry& r) {
   d.opens_spans = true;  // chat {model}, and an HTTP POST per attempt under it
   d.outputs_of = [](const node_spec& n) -> std::optional<std::vector<std::string>> {
     std::vector<std::string> out = {"text", "message", "tool_calls", "usage", "finish_reason"};
-    if (n.params.contains("response_format")) out.push_back("json");
+    if (n.params.contains("response_format")) out.emplace_back("json");
     return out;
   };
   r.add(std::move(d));

@@ -94,7 +94,7 @@ class loop_component final : public component, public declares_outputs {
  public:
   explicit loop_component(loop_settings s) : s_(std::move(s)) {
     for (const auto& o : s_.child->spec.outputs) outputs_.push_back(o.name);
-    outputs_.push_back("iterations");
+    outputs_.emplace_back("iterations");
   }
 
   void start(node_context& ctx, value_map inputs) const override {

@@ -81,6 +81,7 @@ std::vector<std::string> route_names(const node_spec& n) {
     return std::tie(a.first.line, a.first.col) < std::tie(b.first.line, b.first.col);
   });
   std::vector<std::string> out;
+  out.reserve(placed.size());
   for (auto& p : placed) out.push_back(p.second);
   return out;
 }

@@ -6,7 +6,7 @@
 namespace weft::config {
 namespace {
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s) {
   auto b = s.find_first_not_of(" \t");
   auto e = s.find_last_not_of(" \t");
   return b == std::string::npos ? std::string{} : s.substr(b, e - b + 1);
@@ -99,9 +99,9 @@ void apply_export_env(export_settings& s, std::vector<std::string>& errors,
           continue;
         }
         // Signal-specific headers override generic ones of the same name.
-        for (auto& [k, v] : *parsed) {
-          std::erase_if(o.headers, [&](auto& p) { return p.first == k; });
-          o.headers.emplace_back(k, v);
+        for (auto& header : *parsed) {
+          std::erase_if(o.headers, [&](auto& p) { return p.first == header.first; });
+          o.headers.push_back(header);
         }
       }
     }
@@ -129,7 +129,7 @@ void apply_export_env(export_settings& s, std::vector<std::string>& errors,
   if (!host || host->empty()) host = env("LANGFUSE_BASE_URL");
   if (pk || sk) {
     if (!pk || pk->empty() || !sk || sk->empty()) {
-      errors.push_back(
+      errors.emplace_back(
           "Langfuse needs both LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY; one of them is missing "
           "or empty");
     } else {

@@ -91,7 +91,7 @@ void gather(exporter_self self, Promise rp, std::shared_ptr<T> acc,
 }
 
 exporter_actor::behavior_type exporter(exporter_self self, std::vector<sink_worker> workers,
-                                       exporter_config cfg) {
+                                       const exporter_config& cfg) {
   auto& st = self->state;
   st.cfg = cfg;
   st.pending.reserve(static_cast<std::size_t>(cfg.batch_max_spans));

@@ -302,8 +302,7 @@ void send(worker_self self, batch_ptr b, bool from_spool, tracing::spool_entry e
     net::http_response r;
     r.error = net::transport_error::other;
     r.error_message = "http client did not answer: " + caf::to_string(e);
-    auto copy = on_response;
-    copy(r);
+    on_response(r);
   });
 }
 
@@ -350,7 +349,8 @@ void accept(worker_self self, batch_ptr b) {
 
 http_worker_actor::behavior_type http_worker(worker_self self,
                                              std::shared_ptr<http_sink_protocol> proto,
-                                             net::http_client_actor http, http_worker_config cfg) {
+                                             net::http_client_actor http,
+                                             const http_worker_config& cfg) {
   auto& st = self->state;
   st.proto = std::move(proto);
   st.http = std::move(http);

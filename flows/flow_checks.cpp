@@ -11,12 +11,14 @@ namespace {
 
 std::vector<std::string> socket_names(const std::vector<socket_spec>& sockets) {
   std::vector<std::string> out;
+  out.reserve(sockets.size());
   for (const socket_spec& s : sockets) out.push_back(s.name);
   return out;
 }
 
 std::vector<std::string> param_names(const std::vector<param_spec>& params) {
   std::vector<std::string> out;
+  out.reserve(params.size());
   for (const param_spec& p : params) out.push_back(p.name);
   return out;
 }

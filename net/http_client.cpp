@@ -46,7 +46,7 @@ struct http_client_state {
 };
 
 http_client_actor::behavior_type http_client(
-    http_client_actor::stateful_pointer<http_client_state> self, http_client_config cfg) {
+    http_client_actor::stateful_pointer<http_client_state> self, const http_client_config& cfg) {
   // A weak reference: the thread must not keep its own actor alive. A pending
   // promise holds a strong one, so completions for live requests get through.
   caf::actor_addr me = self->address();

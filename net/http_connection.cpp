@@ -546,7 +546,8 @@ void on_peer_closed(conn_broker* self) {
   pump(self, false);
 }
 
-caf::behavior connection(conn_broker* self, caf::io::connection_handle hdl, server_shared_ptr sh) {
+caf::behavior connection(conn_broker* self, caf::io::connection_handle hdl,
+                         const server_shared_ptr& sh) {
   auto& st = self->state;
   st.sh = sh;
   st.hdl = hdl;

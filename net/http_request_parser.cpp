@@ -183,7 +183,7 @@ struct request_parser::callbacks {
   }
 };
 
-request_parser::request_parser(parse_limits limits) : limits_(limits) {
+request_parser::request_parser(parse_limits limits) : limits_(std::move(limits)) {
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
 }

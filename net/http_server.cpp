@@ -52,7 +52,7 @@ std::chrono::milliseconds sweep_period(const http_server_config& cfg) {
 }
 using bind_promise = std::shared_ptr<std::promise<caf::expected<std::uint16_t>>>;
 
-caf::behavior acceptor(acceptor_broker* self, shared_ptr sh, bind_promise bound) {
+caf::behavior acceptor(acceptor_broker* self, const shared_ptr& sh, const bind_promise& bound) {
   self->state.sh = sh;
   auto res = self->add_tcp_doorman(sh->cfg.port, sh->cfg.host.c_str(), true);
   if (!res) {

@@ -129,7 +129,7 @@ std::string run_event_sse(const run_event& e, std::uint64_t id) {
 void stream_run(engine& eng, std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
                 run_options ro, const net::responder& reply, run_stream_options opts,
                 stream_counters& counters, heartbeat& beat,
-                std::function<void(const run_result&)> finished) {
+                const std::function<void(const run_result&)>& finished) {
   auto canceller = std::make_shared<run_canceller>();
   auto rs = std::make_shared<run_stream>();
   rs->counters = &counters;

@@ -104,6 +104,6 @@ struct run_stream_options {
 void stream_run(engine& eng, std::shared_ptr<const flows::plan> flow, flows::value_map inputs,
                 run_options ro, const net::responder& reply, run_stream_options opts,
                 stream_counters& counters, heartbeat& beat,
-                std::function<void(const run_result&)> finished);
+                const std::function<void(const run_result&)>& finished);
 
 }  // namespace weft::serve

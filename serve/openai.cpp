@@ -304,7 +304,7 @@ void service::openai_chat(net::server_request& req, const net::responder& reply)
     if (st->out.write(st->frame->with(e.data.get_ref<const std::string&>()))) counters->events++;
   };
   eng_.run(flow, std::move(inputs), std::move(ro),
-           [st, created, name, include_usage, finished, counters = &streams_](run_result r) {
+           [st, created, name, include_usage, finished, counters = &streams_](const run_result& r) {
              if (r.ok) {
                st->out.write(
                    data_line(chunk(st->id, created, name, value::object(), "stop", include_usage)));

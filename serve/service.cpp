@@ -182,7 +182,7 @@ void service::handle(net::server_request req, net::responder reply) {
     if (draining_.load()) return reply(json_error(503, "draining", "the server is shutting down"));
     auto flows = flows_.size();
     eng_.stats(
-        [reply, flows](std::optional<exporting::exporter_stats> s) {
+        [reply, flows](const std::optional<exporting::exporter_stats>& s) {
           if (!s)
             return reply(json_error(503, "exporter_down", "the trace exporter did not answer"));
           reply(json_ok(200, {{"status", "ready"}, {"flows", flows}}));
@@ -281,12 +281,15 @@ void service::start_background(const std::shared_ptr<const flows::plan>& flow,
                       {"status_url", "/v1/runs/" + *id},
                       {"events_url", "/v1/runs/" + *id + "/events"}}));
   background_.started(*id);
-  eng_.run(flow, std::move(inputs), std::move(ro), [this, bg, id = *id, flow_name](run_result r) {
-    bg->finished(id, r);
-    inflight_--;
-    auto status = r.ok ? run_status::ok : r.timed_out ? run_status::timeout : run_status::failed;
-    metrics_.run_finished(flow_name, status, r.duration_ms / 1000.0);
-  });
+  eng_.run(flow, std::move(inputs), std::move(ro),
+           [this, bg, id = *id, flow_name](const run_result& r) {
+             bg->finished(id, r);
+             inflight_--;
+             auto status = r.ok          ? run_status::ok
+                           : r.timed_out ? run_status::timeout
+                                         : run_status::failed;
+             metrics_.run_finished(flow_name, status, r.duration_ms / 1000.0);
+           });
 }
 
 void service::run_route(net::server_request& req, const net::responder& reply) {

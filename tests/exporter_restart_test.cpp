@@ -60,9 +60,9 @@ TEST_CASE("a SIGKILLed engine's spool is delivered by the next engine", "[export
   for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
   env_strings.push_back("OTEL_EXPORTER_OTLP_ENDPOINT=" + c.base_url());
   env_strings.push_back("WEFT_SPOOL_DIR=" + root.string());
-  env_strings.push_back("WEFT_EXPORT_RETRY_INITIAL_MS=50");
-  env_strings.push_back("WEFT_EXPORT_RETRY_MAX_MS=200");
-  env_strings.push_back("WEFT_EXPORT_SHUTDOWN_TIMEOUT_MS=60000");  // it will not get that far
+  env_strings.emplace_back("WEFT_EXPORT_RETRY_INITIAL_MS=50");
+  env_strings.emplace_back("WEFT_EXPORT_RETRY_MAX_MS=200");
+  env_strings.emplace_back("WEFT_EXPORT_SHUTDOWN_TIMEOUT_MS=60000");  // it will not get that far
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

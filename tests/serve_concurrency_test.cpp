@@ -88,13 +88,13 @@ TEST_CASE("serve: 1,000 concurrent requests, one correct trace each", "[serve][c
   std::vector<tracing::span_record> spans;
   for (int i = 0; i < 500; ++i) {
     spans = f.store->snapshot();
-    if (spans.size() >= static_cast<std::size_t>(6 * n)) break;
+    if (spans.size() >= 6 * static_cast<std::size_t>(n)) break;
     std::this_thread::sleep_for(10ms);
   }
-  CHECK(spans.size() == static_cast<std::size_t>(6 * n));
+  CHECK(spans.size() == 6 * static_cast<std::size_t>(n));
   auto report = tracing::audit_traces(spans, expect);
   for (auto& p : report.problems) UNSCOPED_INFO(p);
   CHECK(report.ok());
   CHECK(report.traces == static_cast<std::size_t>(n));
-  CHECK(report.spans == static_cast<std::size_t>(6 * n));
+  CHECK(report.spans == 6 * static_cast<std::size_t>(n));
 }

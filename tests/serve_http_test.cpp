@@ -253,10 +253,11 @@ TEST_CASE("serve: 422 names the failing node, 504 for a run past its timeout", "
 TEST_CASE("serve: malformed requests get 400 and a closed connection; the server lives on",
           "[serve]") {
   serve_fixture f;
-  for (std::string bad : {std::string("GARBAGE\r\n\r\n"), std::string("GET /x HTTP/9.9\r\n\r\n"),
-                          std::string("GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n"),
-                          std::string("GET / HTTP/1.1\r\nBad Header\r\n\r\n"),
-                          std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)}) {
+  for (const std::string& bad :
+       {std::string("GARBAGE\r\n\r\n"), std::string("GET /x HTTP/9.9\r\n\r\n"),
+        std::string("GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n"),
+        std::string("GET / HTTP/1.1\r\nBad Header\r\n\r\n"),
+        std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)}) {
     raw_conn c(f.port());
     REQUIRE(c.send(bad));
     auto r = c.read_response();

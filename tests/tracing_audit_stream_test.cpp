@@ -197,7 +197,7 @@ child_result run_weft_rusage(const std::vector<std::string>& args,
   std::vector<std::string> argv_s{WEFT_BINARY};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s = env;
-  for (char** e = environ; *e; ++e) env_s.push_back(*e);
+  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
   std::vector<char*> argv, envp;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);

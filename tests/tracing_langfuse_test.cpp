@@ -384,7 +384,7 @@ TEST_CASE("langfuse legacy: oversized fields are truncated and marked", "[langfu
 
 TEST_CASE("langfuse legacy: always valid JSON, whatever the strings hold", "[langfuse][tracing]") {
   auto spans = make_run(true);
-  spans[1].name = std::string("bad \xFF\xFE utf8 \" \\ \n \x01 and nul \0 end", 34);
+  spans[1].name = std::string("bad \xFF\xFE utf8 \" \\ \n \x01 and nul \0 end", 33);
   spans[1].set("weird", std::string("\xED\xA0\x80 surrogate"));
   spans[1].set("nan", std::numeric_limits<double>::quiet_NaN());
   spans[1].set("huge", std::int64_t{9007199254740993});

@@ -8,7 +8,9 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -79,7 +81,7 @@ span_record consumer_span() {
 bool same_value(const attribute_value& a, const attribute_value& b) {
   if (a.index() != b.index()) return false;
   if (auto* d = std::get_if<double>(&a))
-    return std::memcmp(d, &std::get<double>(b), sizeof(double)) == 0;
+    return std::bit_cast<std::uint64_t>(*d) == std::bit_cast<std::uint64_t>(std::get<double>(b));
   return a == b;
 }
 

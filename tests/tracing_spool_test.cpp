@@ -4,7 +4,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -36,7 +38,7 @@ struct temp_dir {
 bool same_value(const attribute_value& a, const attribute_value& b) {
   if (a.index() != b.index()) return false;
   if (auto* d = std::get_if<double>(&a))
-    return std::memcmp(d, &std::get<double>(b), sizeof(double)) == 0;
+    return std::bit_cast<std::uint64_t>(*d) == std::bit_cast<std::uint64_t>(std::get<double>(b));
   return a == b;
 }
 

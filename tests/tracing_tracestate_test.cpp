@@ -147,7 +147,8 @@ TEST_CASE("tracestate: value characters and lengths", "[tracing]") {
 
 TEST_CASE("tracestate: reasons never echo the header", "[tracing]") {
   const std::string secret = "sk-LIVE1234";
-  for (auto header : {"Key=" + secret, "a=" + secret + "\x01", "a=" + secret + ",a=" + secret})
+  for (const auto& header :
+       {"Key=" + secret, "a=" + secret + "\x01", "a=" + secret + ",a=" + secret})
     CHECK_THAT(rejection(header), !Catch::Contains(secret) && !Catch::Contains("LIVE"));
   CHECK_FALSE(parse_tracestate("A=1"));  // works without a reason pointer
 }

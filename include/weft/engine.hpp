@@ -48,6 +48,23 @@ namespace tracing {
 class sink;  // internal: a span sink written against weft's own interface
 }  // namespace tracing
 
+/// Mutual TLS between a front and its workers (engine_options::cluster_tls),
+/// through CAF's OpenSSL module: PEM files of this node's certificate and
+/// private key, and of the cluster CA's certificate. A peer whose
+/// certificate that CA did not sign is refused before any run passes.
+struct WEFT_API cluster_tls_files {
+  std::string certificate_file;
+  std::string key_file;
+  std::string ca_file;
+  std::string key_passphrase;  // when the key file is encrypted
+
+  bool enabled() const {
+    return !certificate_file.empty() || !key_file.empty() || !ca_file.empty();
+  }
+  /// WEFT_CLUSTER_TLS_CERT, _KEY, _CA and _KEY_PASSPHRASE.
+  static cluster_tls_files from_env();
+};
+
 struct WEFT_API engine_options {
   /// Scheduler threads, sinks, sampling, content tracing (weft/settings.hpp).
   /// Defaults come from the environment with engine_options::from_env().
@@ -89,6 +106,13 @@ struct WEFT_API engine_options {
   /// The key the workers check at the first message (from_env() reads
   /// WEFT_CLUSTER_KEY). A worker refuses a front without it.
   std::string cluster_key;
+  /// TLS to the workers (and, in an engine behind `weft worker`, from its
+  /// fronts): all three files or none; a missing or unreadable one throws
+  /// std::invalid_argument from the constructor. from_env() reads
+  /// WEFT_CLUSTER_TLS_CERT, WEFT_CLUSTER_TLS_KEY, WEFT_CLUSTER_TLS_CA and
+  /// WEFT_CLUSTER_TLS_KEY_PASSPHRASE. Both ends must agree: a TLS front
+  /// and a plain worker cannot talk.
+  cluster_tls_files cluster_tls;
   /// With workers set but none that can take a run (none reachable, none
   /// with its flow): run it here (true), or fail it with the reason.
   bool local_fallback = true;
@@ -119,7 +143,7 @@ class WEFT_API run_canceller {
  private:
   friend class engine;
   // The engine's way to reach the run, set once it is started.
-  void attach(std::function<void(std::string)> fn);
+  void attach(const std::function<void(std::string)>& fn);
   mutable std::mutex mu_;
   std::function<void(std::string)> fn_;
   std::optional<std::string> pending_;  // cancel() came before attach()
