@@ -146,8 +146,7 @@ struct engine::impl {
 
   // Sends a prepared run to a worker. It comes back here when no worker
   // can take it and local_fallback is on.
-  void dispatch(const std::shared_ptr<actors::run_job>& job,
-                const std::shared_ptr<run_canceller>& canceller) {
+  void dispatch(std::shared_ptr<actors::run_job> job, std::shared_ptr<run_canceller> canceller) {
     in_flight.fetch_add(1, std::memory_order_relaxed);
     // The front's own span: the worker's run span hangs from it, and it
     // is what the trace keeps of a run whose worker died with it.
@@ -156,27 +155,28 @@ struct engine::impl {
       span = std::make_shared<tracing::span_record>(actors::open_dispatch_span(*job));
     auto req = actors::make_run_request(*job);
     if (span) req.trace.parent_span_id = span->id.to_hex();
-    dispatcher->submit(std::move(req), [this, job, canceller, span](cluster::run_reply r,
-                                                                    cluster::dispatch_failure why) {
-      if (why == cluster::dispatch_failure::no_worker && local_fallback &&
-          !shut_down.load(std::memory_order_acquire)) {
-        // Ran here after all: the local run span is the root, and the
-        // dispatch span, never sent, is dropped.
-        launch(job, canceller, true);
-        return;
-      }
-      auto result = actors::result_from_reply(std::move(r), why);
-      if (!job->warning.empty())
-        result.warning = job->warning + (result.warning.empty() ? "" : "; " + result.warning);
-      if (span) {
-        actors::close_dispatch_span(*span, result);
-        result.root_span_id = span->id.to_hex();
-        if (result.trace_id.empty()) result.trace_id = span->trace.to_hex();
-        caf::anon_send(exporter, std::vector<tracing::span_record>{std::move(*span)});
-      }
-      if (job->done) job->done(std::move(result));
-      release_one();
-    });
+    dispatcher->submit(
+        std::move(req), [this, job = std::move(job), canceller = std::move(canceller), span](
+                            cluster::run_reply r, cluster::dispatch_failure why) {
+          if (why == cluster::dispatch_failure::no_worker && local_fallback &&
+              !shut_down.load(std::memory_order_acquire)) {
+            // Ran here after all: the local run span is the root, and the
+            // dispatch span, never sent, is dropped.
+            launch(job, canceller, true);
+            return;
+          }
+          auto result = actors::result_from_reply(std::move(r), why);
+          if (!job->warning.empty())
+            result.warning = job->warning + (result.warning.empty() ? "" : "; " + result.warning);
+          if (span) {
+            actors::close_dispatch_span(*span, result);
+            result.root_span_id = span->id.to_hex();
+            if (result.trace_id.empty()) result.trace_id = span->trace.to_hex();
+            caf::anon_send(exporter, std::vector<tracing::span_record>{std::move(*span)});
+          }
+          if (job->done) job->done(std::move(result));
+          release_one();
+        });
   }
 
   // What this engine hands component factories while a flow loads.
@@ -503,7 +503,7 @@ void engine::run(const flow& f, value_map inputs, run_options opts,
   job->on_event = std::move(opts.on_event);
   // Events do not cross nodes yet: a run with an observer stays here.
   if (m.dispatcher && !job->on_event) m.dispatch(std::move(job), std::move(opts.canceller));
-  else m.launch(std::move(job), std::move(opts.canceller), false);
+  else m.launch(std::move(job), opts.canceller, false);
 }
 
 bool engine::wait_for_workers(std::size_t n, std::chrono::milliseconds timeout) const {

@@ -123,7 +123,7 @@ void ready(run_self self, int first) {
       e.node = node.id;
       e.path = {node.id};
       e.status = "skipped";
-      notify(self, std::move(e));
+      notify(self, e);
     }
     for (int d : node.downstream)
       if (--st.waiting[static_cast<std::size_t>(d)] == 0) todo.push_back(d);
@@ -318,7 +318,7 @@ run_actor::behavior_type run_behavior(run_self self, std::shared_ptr<run_job> jo
         e.node = node_name(self, index);
         e.path = {e.node};
         e.span_id = span_id;
-        notify(self, std::move(e));
+        notify(self, e);
       },
       [=](chunk_atom, int index, chunk_data& c) {
         run_event e;
@@ -326,12 +326,12 @@ run_actor::behavior_type run_behavior(run_self self, std::shared_ptr<run_job> jo
         e.node = node_name(self, index);
         e.path = {e.node};
         e.data = std::move(c.data);
-        notify(self, std::move(e));
+        notify(self, e);
       },
       // An event of a child run of node `index`, its path relative to it.
       [=](child_event_atom, int index, event_msg& m) {
         m.event.path.insert(m.event.path.begin(), node_name(self, index));
-        notify(self, std::move(m.event));
+        notify(self, m.event);
       },
       [=](node_finished& m) {
         auto& st = self->state;
@@ -348,7 +348,7 @@ run_actor::behavior_type run_behavior(run_self self, std::shared_ptr<run_job> jo
           e.status = m.ok ? "ok" : "error";
           e.duration_ms = m.duration_ms;
           e.error = m.error;
-          notify(self, std::move(e));
+          notify(self, e);
         }
         auto i = static_cast<std::size_t>(m.node);
         st.live[i] = nullptr;

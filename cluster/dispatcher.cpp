@@ -62,9 +62,8 @@ struct slot {
 struct pending {
   run_request req;
   dispatcher::done_fn done;
-  int worker = -1;  // -1: waiting in line
-  bool retried = false;
-  std::string lost_on;  // the first attempt's worker and why it was lost, when retried
+  int worker = -1;      // -1: waiting in line
+  std::string lost_on;  // retried: the first attempt's worker and why it was lost
 };
 
 struct state {
@@ -101,7 +100,7 @@ void finish(self_t self, std::uint64_t ticket, run_reply r, dispatch_failure why
   if (r.trace_id.empty()) r.trace_id = p.req.trace.trace_id;
   // At-least-once made visible: the caller learns that its run started
   // twice, so side effects of the first attempt may have happened.
-  if (p.retried && !p.lost_on.empty())
+  if (!p.lost_on.empty())
     r.warning = "retried after worker lost: " + p.lost_on +
                 (r.warning.empty() ? std::string() : "; " + r.warning);
   if (p.done) p.done(std::move(r), why);
@@ -270,8 +269,7 @@ void lose(self_t self, std::size_t idx, const std::string& why) {
     auto it = st.runs.find(t);
     if (it == st.runs.end()) continue;
     it->second.worker = -1;
-    if (st.cfg.retry_lost_runs && !it->second.retried) {
-      it->second.retried = true;
+    if (st.cfg.retry_lost_runs && it->second.lost_on.empty()) {
       it->second.lost_on = s.at.to_string() + " (" + why + ")";
       place(self, t);
     } else {

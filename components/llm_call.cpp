@@ -82,7 +82,7 @@ struct chat_call : std::enable_shared_from_this<chat_call> {
       on_chunk = [self](std::string_view bytes) { self->chunk(bytes); };
     }
     ctx->http(
-        req, [self, hs](http_response r) mutable { self->response(std::move(r), hs); },
+        req, [self, hs](const http_response& r) mutable { self->response(r, hs); },
         std::move(on_chunk), hs);
   }
 

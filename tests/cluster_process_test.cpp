@@ -36,14 +36,10 @@ outputs: {x: wait.value}
 )";
 
 engine_options front_options(const flow_dir& dir, std::vector<std::string> workers) {
-  engine_options o;
-  o.workers = std::move(workers);
-  o.cluster_key = "test-key-1";
-  o.local_fallback = false;
+  auto o = cluster_front(std::move(workers));
   o.heartbeat = 200ms;
   o.heartbeat_timeout = 1500ms;
   o.settings.tracing.trace_file = (dir.path() / "front.jsonl").string();
-  o.log = [](log_level, std::string_view) {};
   return o;
 }
 

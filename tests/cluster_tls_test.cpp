@@ -39,15 +39,6 @@ cluster_tls_files tls_of(const flow_dir& dir, const std::string& cert, const std
   return t;
 }
 
-engine_options front(const std::string& worker_at) {
-  engine_options o;
-  o.workers = {worker_at};
-  o.cluster_key = "test-key-1";
-  o.local_fallback = false;
-  o.log = [](log_level, std::string_view) {};
-  return o;
-}
-
 }  // namespace
 
 TEST_CASE("cluster TLS: only a front with a certificate of the cluster's CA gets through",
@@ -67,7 +58,7 @@ TEST_CASE("cluster TLS: only a front with a certificate of the cluster's CA gets
   value_map in{{"item", value{{"text", "t"}, {"score", 0.9}}}};
 
   SECTION("the cluster's certificate: runs go through") {
-    auto o = front(at(w));
+    auto o = cluster_front({at(w)});
     o.cluster_tls = tls_of(dir, "cluster", "cluster");
     engine eng(o);
     REQUIRE(eng.wait_for_workers(1, 10s));
@@ -80,8 +71,8 @@ TEST_CASE("cluster TLS: only a front with a certificate of the cluster's CA gets
     eng.shutdown();
   }
   SECTION("a plain front, or one another CA vouches for: never connected") {
-    auto plain = front(at(w));
-    auto stranger = front(at(w));
+    auto plain = cluster_front({at(w)});
+    auto stranger = cluster_front({at(w)});
     stranger.cluster_tls = tls_of(dir, "other", "other");
     for (auto* o : {&plain, &stranger}) {
       engine eng(*o);

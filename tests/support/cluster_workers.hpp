@@ -12,6 +12,7 @@
 
 #include "support/flow_dir.hpp"
 #include "support/serve_process.hpp"
+#include "weft/engine.hpp"
 
 namespace weft::test {
 
@@ -35,6 +36,17 @@ inline std::unique_ptr<worker_process> start_worker(const flow_dir& dir, const s
   INFO(w->err());
   REQUIRE(w->port() != 0);
   return w;
+}
+
+/// A front's engine options for `workers`: the test key, no local
+/// fallback (a run that finds no worker fails), and a quiet log.
+inline engine_options cluster_front(std::vector<std::string> workers) {
+  engine_options o;
+  o.workers = std::move(workers);
+  o.cluster_key = "test-key-1";
+  o.local_fallback = false;
+  o.log = [](log_level, std::string_view) {};
+  return o;
 }
 
 /// The worker's address, as --workers takes it.
