@@ -50,6 +50,7 @@ std::uint64_t actor_node_context::run_child(child_run run, std::function<void(ch
   job->exporter = rs_->exporter;
   job->http = rs_->http;
   job->llm = rs_->llm;
+  job->placer = rs_->placer;
   job->parent_secrets = rs_->secrets;
   job->span_attributes.reserve(run.attributes.size());
   for (auto& [k, v] : run.attributes) job->span_attributes.emplace_back(k, to_record(std::move(v)));

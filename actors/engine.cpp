@@ -13,6 +13,7 @@
 
 #include "actors/engine_cluster.hpp"
 #include "actors/engine_internals.hpp"
+#include "actors/placed_node.hpp"
 #include "cluster/tls.hpp"
 #include "config/settings.hpp"
 #include "export/exporter.hpp"
@@ -93,7 +94,8 @@ struct engine::impl {
   std::atomic<bool> shut_down{false};
   exporting::exporter_stats final_stats;  // taken at shutdown, after the flush
   // engine_options::workers: where top-level runs go, when set.
-  std::unique_ptr<cluster::dispatcher> dispatcher;
+  // Shared with runs only weakly (their placed nodes): shutdown ends it.
+  std::shared_ptr<cluster::dispatcher> dispatcher;
   std::size_t worker_count = 0;
   bool local_fallback = true;
 
@@ -105,6 +107,7 @@ struct engine::impl {
     job.http = component_http;
     job.llm = std::make_shared<actors::llm_tally>();
     if (on_llm_call) job.llm->on_call = &on_llm_call;
+    job.placer = dispatcher;
   }
 
   // A run that no longer counts as in flight.
@@ -155,9 +158,32 @@ struct engine::impl {
       span = std::make_shared<tracing::span_record>(actors::open_dispatch_span(*job));
     auto req = actors::make_run_request(*job);
     if (span) req.trace.parent_span_id = span->id.to_hex();
+    if (canceller) {
+      // Weak: a canceller kept after the run must not keep the dispatcher.
+      canceller->attach([d = std::weak_ptr<cluster::dispatcher>(dispatcher),
+                         run_id = job->run_id](std::string why) {
+        if (auto p = d.lock()) p->cancel(run_id, {}, std::move(why));
+      });
+    }
+    // An observed run's events come back from its worker, in order, on the
+    // dispatcher's thread; run_finished among them when the worker ran it.
+    cluster::dispatcher::event_fn on_event;
+    auto finished_seen = std::make_shared<bool>(false);
+    if (job->on_event)
+      on_event = [job, finished_seen](std::string json) {
+        run_event ev;
+        if (!actors::event_from_json(json, ev)) return;
+        if (ev.type == run_event::kind::run_finished) *finished_seen = true;
+        try {
+          job->on_event(ev);
+        } catch (...) {
+          // The observer's bug must not end the run (as with local runs).
+        }
+      };
     dispatcher->submit(
-        std::move(req), [this, job = std::move(job), canceller = std::move(canceller), span](
-                            cluster::run_reply r, cluster::dispatch_failure why) {
+        std::move(req),
+        [this, job, canceller = std::move(canceller), span, finished_seen](
+            cluster::run_reply r, cluster::dispatch_failure why) {
           if (why == cluster::dispatch_failure::no_worker && local_fallback &&
               !shut_down.load(std::memory_order_acquire)) {
             // Ran here after all: the local run span is the root, and the
@@ -174,9 +200,24 @@ struct engine::impl {
             if (result.trace_id.empty()) result.trace_id = span->trace.to_hex();
             caf::anon_send(exporter, std::vector<tracing::span_record>{std::move(*span)});
           }
+          // A run the worker never finished (lost, refused, not sent) still
+          // ends its observer's stream, with the error.
+          if (job->on_event && !*finished_seen) {
+            run_event ev;
+            ev.type = run_event::kind::run_finished;
+            ev.status = result.ok ? "ok" : "error";
+            ev.duration_ms = result.duration_ms;
+            ev.error = result.error;
+            if (result.ok) ev.outputs = result.outputs;
+            try {
+              job->on_event(ev);
+            } catch (...) {
+            }
+          }
           if (job->done) job->done(std::move(result));
           release_one();
-        });
+        },
+        std::move(on_event));
   }
 
   // What this engine hands component factories while a flow loads.
@@ -303,7 +344,7 @@ engine::engine(engine_options opts) : impl_(std::make_unique<impl>()) {
       log(problem ? log_level::warning : log_level::info, "cluster: " + msg);
     };
     m.local_fallback = opts.local_fallback;
-    m.dispatcher = std::make_unique<cluster::dispatcher>(*m.sys, std::move(dc));
+    m.dispatcher = std::make_shared<cluster::dispatcher>(*m.sys, std::move(dc));
   }
 }
 
@@ -501,8 +542,9 @@ void engine::run(const flow& f, value_map inputs, run_options opts,
   m.equip(*job);
   job->done = std::move(done);
   job->on_event = std::move(opts.on_event);
-  // Events do not cross nodes yet: a run with an observer stays here.
-  if (m.dispatcher && !job->on_event) m.dispatch(std::move(job), std::move(opts.canceller));
+  // A run with placed nodes stays here: its run actor supervises here and
+  // sends those nodes to workers with their tags.
+  if (m.dispatcher && !job->plan->placed) m.dispatch(std::move(job), std::move(opts.canceller));
   else m.launch(std::move(job), opts.canceller, false);
 }
 
@@ -513,7 +555,7 @@ bool engine::wait_for_workers(std::size_t n, std::chrono::milliseconds timeout) 
 }
 
 std::function<void(std::string)> engine_internals::run_for_front(
-    engine& e, const flow& f, cluster::run_request req,
+    engine& e, const flow& f, cluster::run_request req, std::function<void(std::string)> on_event,
     std::function<void(cluster::run_reply)> done) {
   auto& m = *e.impl_;
   auto refuse = [&](std::string why) {
@@ -556,9 +598,59 @@ std::function<void(std::string)> engine_internals::run_for_front(
   job->inputs = std::move(inputs);
   m.equip(*job);
   job->done = [done = std::move(done)](const run_result& r) { done(actors::reply_from_result(r)); };
+  if (on_event)
+    job->on_event = [on_event = std::move(on_event)](const run_event& ev) {
+      on_event(ev.to_json().dump(-1, ' ', false, value::error_handler_t::replace));
+    };
   auto canceller = std::make_shared<run_canceller>();
   m.launch(std::move(job), canceller, false);
   return [canceller](std::string why) { canceller->cancel(std::move(why)); };
+}
+
+std::function<void(std::string)> engine_internals::run_node_for_front(
+    engine& e, const flow& f, cluster::node_request req,
+    std::function<void(cluster::run_reply)> done) {
+  auto& m = *e.impl_;
+  if (m.shut_down.load(std::memory_order_acquire)) {
+    cluster::run_reply r;
+    r.run_id = req.run.run_id;
+    r.error = "the worker is shutting down";
+    done(std::move(r));
+    return {};
+  }
+  actors::run_job equipped;
+  m.equip(equipped);
+  actors::node_host_job job;
+  job.plan = f.plan();
+  job.req = std::move(req);
+  job.tracing = m.tracing;
+  job.max_value_depth = equipped.max_value_depth;
+  job.exporter = equipped.exporter;
+  job.http = equipped.http;
+  job.llm = equipped.llm;
+  // Counted as a run: shutdown waits for it, and cancels it past its deadline.
+  const auto id = m.next_id.fetch_add(1, std::memory_order_relaxed);
+  m.in_flight.fetch_add(1, std::memory_order_relaxed);
+  job.done = [&m, id, done = std::move(done)](cluster::run_reply r) {
+    done(std::move(r));
+    {
+      std::lock_guard<std::mutex> lk(m.runs_mu);
+      m.runs.erase(id);
+    }
+    m.release_one();
+  };
+  auto host = actors::host_placed_node(*m.sys, std::move(job));
+  if (!host) return {};  // refused: done was called
+  {
+    std::lock_guard<std::mutex> lk(m.runs_mu);
+    m.runs.emplace(id, host);
+  }
+  caf::anon_send(host, actors::start_atom::value);
+  auto addr = caf::actor_cast<caf::actor_addr>(host);
+  return [addr](std::string why) {
+    if (auto a = caf::actor_cast<actors::run_actor>(addr))
+      caf::anon_send(a, actors::cancel_atom::value, std::move(why));
+  };
 }
 
 void run_canceller::cancel(std::string why) {
@@ -567,13 +659,10 @@ void run_canceller::cancel(std::string why) {
     std::lock_guard<std::mutex> lk(mu_);
     if (cancelled_) return;
     cancelled_ = true;
-    if (!fn_) {
-      pending_ = std::move(why);
-      return;
-    }
+    why_ = why;
     fn = fn_;
   }
-  fn(std::move(why));
+  if (fn) fn(std::move(why));
 }
 
 bool run_canceller::cancelled() const {
@@ -586,8 +675,7 @@ void run_canceller::attach(const std::function<void(std::string)>& fn) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     fn_ = fn;
-    why = std::move(pending_);
-    pending_.reset();
+    if (cancelled_) why = why_;
   }
   if (why) fn(std::move(*why));
 }

@@ -102,6 +102,34 @@ void close_dispatch_span(tracing::span_record& s, const run_result& r) {
   }
 }
 
+bool event_from_json(const std::string& json, run_event& out) {
+  auto j = flows::value::parse(json, nullptr, false);
+  if (!j.is_object() || !j.contains("event") || !j["event"].is_string()) return false;
+  auto text = [&](const char* key) {
+    auto i = j.find(key);
+    return i != j.end() && i->is_string() ? i->get<std::string>() : std::string();
+  };
+  const auto kind = j["event"].get<std::string>();
+  if (kind == "node_started") out.type = run_event::kind::node_started;
+  else if (kind == "chunk") out.type = run_event::kind::chunk;
+  else if (kind == "node_finished") out.type = run_event::kind::node_finished;
+  else if (kind == "run_finished") out.type = run_event::kind::run_finished;
+  else return false;
+  out.node = text("node");
+  if (auto p = j.find("path"); p != j.end() && p->is_array())
+    for (const auto& e : *p)
+      if (e.is_string()) out.path.push_back(e.get<std::string>());
+  out.span_id = text("span_id");
+  out.status = text("status");
+  out.error = text("error");
+  if (auto d = j.find("duration_ms"); d != j.end() && d->is_number())
+    out.duration_ms = d->get<double>();
+  if (auto d = j.find("data"); d != j.end()) out.data = std::move(*d);
+  if (auto o = j.find("outputs"); o != j.end() && o->is_object())
+    for (auto& [k, v] : o->items()) out.outputs.emplace(k, v);
+  return true;
+}
+
 std::string front_name() {
   char host[256] = {0};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';

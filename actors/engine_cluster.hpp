@@ -1,6 +1,6 @@
 // The engine's side of a cluster (cluster/): a prepared run as a request
 // for a worker, a worker's reply as the caller's run_result, and a run's
-// result as the reply a worker sends back. engine.cpp dispatches with
+// result as the reply a worker sends back, and an observed run's events. engine.cpp dispatches with
 // these; engine_internals::run_for_front runs what a front sent.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include "cluster/wire.hpp"
 #include "tracing/span.hpp"
 #include "weft/engine.hpp"
+#include "weft/events.hpp"
 
 namespace weft::actors {
 
@@ -32,6 +33,10 @@ tracing::span_record open_dispatch_span(const run_job& job);
 
 /// Ends the dispatch span with the run's outcome as the caller sees it.
 void close_dispatch_span(tracing::span_record& s, const run_result& r);
+
+/// The event `json` (run_event::to_json's text, from a worker) back as an
+/// event; false for anything else, which the caller drops.
+bool event_from_json(const std::string& json, run_event& out);
 
 /// This process as its workers see it: host name and pid.
 std::string front_name();

@@ -27,8 +27,16 @@ struct engine_internals {
   /// Runs what a front sent this worker (`weft worker`): in the front's
   /// trace, under its run id, within what is left of its budget. `done` is
   /// called once with the end; the function returned cancels the run.
+  /// `on_event`, when set, gets each event's JSON (run_event::to_json)
+  /// before `done`, on the thread that then calls `done`.
   static std::function<void(std::string)> run_for_front(
-      engine& e, const flow& f, cluster::run_request req,
+      engine& e, const flow& f, cluster::run_request req, std::function<void(std::string)> on_event,
+      std::function<void(cluster::run_reply)> done);
+  /// Runs one placed node a front sent this worker (its placement tags
+  /// brought it here) as a remote child of the front's run: in the front's
+  /// trace, under its run span. The same contract as run_for_front.
+  static std::function<void(std::string)> run_node_for_front(
+      engine& e, const flow& f, cluster::node_request req,
       std::function<void(cluster::run_reply)> done);
 };
 

@@ -90,7 +90,7 @@ void cancel(node_actor* self, std::string why, std::string error_type) {
 
 caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_context> rs, int index,
                             flows::value_map inputs, const tracing::trace_context& ctx,
-                            run_actor run) {
+                            run_actor run, tracing::span_id preset) {
   auto& st = self->state;
   st.rs = std::move(rs);
   st.index = index;
@@ -98,6 +98,9 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_context>
   st.start_ns = tracing::now_unix_ns();
   const auto& node = st.node();
   st.ctx = std::make_shared<actor_node_context>(self, ctx);
+  // Before anything reads it: the component's spans and child runs hang
+  // from this id.
+  if (preset.valid()) st.ctx->node_span().id = preset;
   st.ctx->on_finish = [self](bool ok, flows::value_map out, std::string err, std::string type) {
     finish(self, ok, std::move(out), std::move(err), std::move(type));
   };
@@ -161,14 +164,14 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const run_context>
 }  // namespace
 
 caf::actor spawn_node(caf::local_actor* run, std::shared_ptr<const run_context> rs, int index,
-                      flows::value_map inputs, tracing::trace_context ctx) {
+                      flows::value_map inputs, tracing::trace_context ctx, tracing::span_id span) {
   bool blocking = rs->plan->nodes[static_cast<std::size_t>(index)].blocking;
   auto parent = caf::actor_cast<run_actor>(run);
   if (blocking)
     return run->spawn<caf::detached>(node_behavior, std::move(rs), index, std::move(inputs),
-                                     std::move(ctx), std::move(parent));
+                                     std::move(ctx), std::move(parent), span);
   return run->spawn(node_behavior, std::move(rs), index, std::move(inputs), std::move(ctx),
-                    std::move(parent));
+                    std::move(parent), span);
 }
 
 // The node watches its child runs (node_context::run_child calls this on

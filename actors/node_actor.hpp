@@ -19,8 +19,10 @@
 namespace weft::actors {
 
 /// Spawns the actor for node `index` as a child of `run` (detached when the
-/// component declares that it blocks).
+/// component declares that it blocks). `span` is the node span's id when
+/// someone chose it already (a placed node's front did); invalid: a new one.
 caf::actor spawn_node(caf::local_actor* run, std::shared_ptr<const run_context> rs, int index,
-                      flows::value_map inputs, tracing::trace_context ctx);
+                      flows::value_map inputs, tracing::trace_context ctx,
+                      tracing::span_id span = {});
 
 }  // namespace weft::actors

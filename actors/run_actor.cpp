@@ -5,6 +5,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/node_actor.hpp"
+#include "actors/placed_node.hpp"
 #include "actors/run_context.hpp"
 #include "actors/run_secrets.hpp"
 
@@ -62,6 +63,14 @@ source_value lookup(const run_state& st, const flows::plan_source& s) {
 void complete(run_self self, bool ok, std::string error, std::string failed_node, bool timed_out);
 void notify(run_self self, const run_event& e);
 
+// What is left of the run's budget now, in ms (0: no limit), for a node
+// that leaves this process; at least 1, since 0 would mean none.
+std::int64_t time_left_ms(const run_state& st) {
+  if (st.job->timeout_ms <= 0) return 0;
+  const auto spent = static_cast<std::int64_t>((tracing::now_unix_ns() - st.start_ns) / 1000000);
+  return std::max<std::int64_t>(1, st.job->timeout_ms - spent);
+}
+
 // Gathers the inputs of node `n`. Returns false when the node is to be
 // skipped (a required input whose sources were all skipped); a source that
 // is missing by mistake fails the run (st.done is then set).
@@ -109,7 +118,10 @@ void ready(run_self self, int first) {
     flows::value_map in;
     if (gather(self, n, in)) {
       st.execs[i] = exec::running;
-      st.live[i] = spawn_node(self, st.rs, n, std::move(in), st.child_ctx);
+      st.live[i] =
+          node.placement_tags.empty()
+              ? spawn_node(self, st.rs, n, std::move(in), st.child_ctx)
+              : spawn_placed_node(self, st.rs, n, std::move(in), st.child_ctx, time_left_ms(st));
       if (todo.empty()) break;
       continue;
     }
@@ -279,6 +291,7 @@ run_actor::behavior_type run_behavior(run_self self, std::shared_ptr<run_job> jo
   rs->user_id = st.job->ctx.user_id;
   rs->secrets = child_secrets(st.job->parent_secrets, run_secrets(plan, st.job->inputs));
   rs->observed = static_cast<bool>(st.job->on_event);
+  rs->placer = st.job->placer;
   st.rs = std::move(rs);
 
   // The run span is the root (or the child of the remote caller's span); the

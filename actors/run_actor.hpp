@@ -17,6 +17,7 @@
 
 #include "actors/engine_internals.hpp"
 #include "actors/messages.hpp"
+#include "cluster/dispatcher.hpp"
 #include "flows/plan.hpp"
 #include "tracing/redaction.hpp"
 #include "tracing/span.hpp"
@@ -36,9 +37,10 @@ struct run_job {
   bool content = false;
   std::size_t max_value_depth = 64;  // engine_options::max_value_depth
   exporting::exporter_actor exporter;
-  std::shared_ptr<component_http> http;  // the engine's, for node_context::http
-  std::shared_ptr<llm_tally> llm;        // the top-level run's (child runs share it)
-  std::string warning;                   // passed through to the result
+  std::shared_ptr<component_http> http;       // the engine's, for node_context::http
+  std::shared_ptr<llm_tally> llm;             // the top-level run's (child runs share it)
+  std::weak_ptr<cluster::dispatcher> placer;  // for placed nodes (run_context::placer)
+  std::string warning;                        // passed through to the result
   std::function<void(run_result)> done;
   /// The caller's observer (run_options::on_event), or empty.
   std::function<void(const run_event&)> on_event;

@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 
 #include "actors/component_http.hpp"
+#include "cluster/dispatcher.hpp"
 #include "export/exporter.hpp"
 #include "flows/plan.hpp"
 #include "tracing/redaction.hpp"
@@ -57,6 +58,9 @@ struct run_context {
   /// and its inputs under secret keys (null when there are none). Every text
   /// that leaves the run goes through mask() or content_attribute().
   std::shared_ptr<const tracing::secret_set> secrets;
+  /// Where nodes with placement tags go (engine_options::workers): the
+  /// engine's dispatcher while it lives, expired without one.
+  std::weak_ptr<cluster::dispatcher> placer;
 
   /// `text` with the run's secrets masked (as is when there are none).
   std::string mask(std::string text) const {

@@ -8,7 +8,11 @@
 // Per round and mode:
 //   seq   --seq-runs runs one at a time: the latency a run sees, p50 and
 //         p99 (what the hop adds to one run);
-//   load  --runs runs, --concurrency at once: throughput, and p50/p99.
+//   load  --runs runs, --concurrency at once: throughput, and p50/p99;
+//         and the CPU each run cost this process, its busiest thread (for
+//         a front: the middleman's I/O thread, which every message to and
+//         from workers goes through) and the worker (idle in local mode),
+//         from /proc: the per-run costs a scale-out estimate starts from.
 // The table gives the medians over rounds and the cluster/local ratios.
 // Both ends trace to files in a scratch folder, as a deployment would.
 #include <unistd.h>
@@ -17,9 +21,12 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,7 +42,48 @@ namespace {
 struct figures {
   double runs_per_s = 0, p50_ms = 0, p99_ms = 0;
   int failed = 0;
+  // CPU per run (load only): this process, its busiest thread, the worker.
+  double front_cpu_us = 0, front_top_thread_us = 0, worker_cpu_us = 0;
 };
+
+// CPU time of a process, or of each of its threads, from /proc (utime +
+// stime, in clock ticks): what the hop costs each end, and how much of it
+// lands on one thread (a front's I/O thread serialises every message).
+double ticks_ms(const std::string& stat_path) {
+  std::ifstream f(stat_path);
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  auto close = text.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream in(text.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double process_cpu_ms(pid_t pid) { return ticks_ms("/proc/" + std::to_string(pid) + "/stat"); }
+
+std::map<std::string, double> thread_cpu_ms(pid_t pid) {
+  std::map<std::string, double> out;
+  const auto dir = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    out[e.path().filename().string()] = ticks_ms((e.path() / "stat").string());
+  return out;
+}
+
+// The most CPU any one thread took between two snapshots.
+double busiest(const std::map<std::string, double>& before,
+               const std::map<std::string, double>& after) {
+  double top = 0;
+  for (const auto& [tid, ms] : after) {
+    auto b = before.find(tid);
+    top = std::max(top, ms - (b == before.end() ? 0 : b->second));
+  }
+  return top;
+}
 
 figures drive(weft::engine& eng, const weft::flow& f, int runs, int window) {
   std::vector<double> lat(static_cast<std::size_t>(runs));
@@ -128,7 +176,13 @@ int main(int argc, char** argv) {
       auto f = eng.load_string(weft::bench::chain10()).flow;
       drive(eng, f, 200, 16);  // warm-up: connections, allocator, caches
       auto seq = drive(eng, f, seq_runs, 1);
+      const double f0 = process_cpu_ms(getpid()), w0 = process_cpu_ms(worker.pid());
+      const auto t0 = thread_cpu_ms(getpid());
       auto load = drive(eng, f, runs, window);
+      const auto t1 = thread_cpu_ms(getpid());
+      load.front_cpu_us = (process_cpu_ms(getpid()) - f0) * 1000.0 / runs;
+      load.front_top_thread_us = busiest(t0, t1) * 1000.0 / runs;
+      load.worker_cpu_us = (process_cpu_ms(worker.pid()) - w0) * 1000.0 / runs;
       (remote ? cluster_seq : local_seq).push_back(seq);
       (remote ? cluster_load : local_load).push_back(load);
       eng.shutdown();
@@ -160,6 +214,9 @@ int main(int argc, char** argv) {
   row("load runs/s", local_load, cluster_load, &figures::runs_per_s);
   row("load p50 ms", local_load, cluster_load, &figures::p50_ms);
   row("load p99 ms", local_load, cluster_load, &figures::p99_ms);
+  row("load CPU us/run, this", local_load, cluster_load, &figures::front_cpu_us);
+  row("  its busiest thread", local_load, cluster_load, &figures::front_top_thread_us);
+  row("load CPU us/run, wkr", local_load, cluster_load, &figures::worker_cpu_us);
   worker.stop(SIGTERM);
   return 0;
 }

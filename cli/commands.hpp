@@ -50,7 +50,9 @@ struct load_opts : run_common {
 };
 
 struct trace_show_opts {
-  std::string path;
+  /// One file, or several read as one (a front's and its workers': a
+  /// cluster run's trace is spread over them).
+  std::vector<std::string> paths;
   std::string trace_id;
   std::int64_t last = 0;
   bool expand = false;  // every map item, not the first few
@@ -96,6 +98,7 @@ struct worker_opts {
   std::int64_t drain_timeout_ms = 10000;
   // TLS (cluster/tls.hpp): override WEFT_CLUSTER_TLS_CERT, _KEY and _CA.
   std::string tls_cert, tls_key, tls_ca;
+  std::string probe;  // HOST:PORT of the HTTP readiness probe; empty: none
 };
 
 int worker_command(const worker_opts& o);

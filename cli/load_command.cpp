@@ -109,11 +109,17 @@ std::vector<std::string> audit_files(const std::string& file, const std::string&
 // plus the front's dispatch span for a run that went to a worker, or only
 // that span when the workers' files are not read. A run with branches or
 // child runs has as many spans as it took paths: a worker's run then has at
-// least the dispatch span and the worker's run span.
+// least the dispatch span and the worker's run span. A run with placed
+// nodes stays here, its placed nodes' spans in the workers' files.
 std::size_t expected_spans(const run_result& r, const flows::plan& flow, bool whole,
                            std::size_t& min_spans) {
   const bool remote = !r.worker.empty() || r.worker_lost;
   if (remote && !whole) return 1;
+  if (flow.placed && !whole) {
+    // Its placed nodes' spans are in the workers' files, not read here.
+    min_spans = 1;
+    return 0;
+  }
   if (remote && (!r.ok || !flow.fixed_shape)) {
     // A lost run may have nothing on the worker's side.
     min_spans = r.ok ? 2 : 0;

@@ -218,12 +218,19 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--tls-ca", worker.tls_ca,
                          "TLS: the cluster's CA certificate, PEM; fronts must show a certificate "
                          "it signed (env WEFT_CLUSTER_TLS_CA)");
+  worker_cmd->add_option("--probe", worker.probe,
+                         "HOST:PORT for an HTTP readiness probe: GET /healthz, GET /readyz (503 "
+                         "while draining; both with its load as JSON)");
 
   weft::cli::trace_show_opts show;
   auto* trace_cmd = app.add_subcommand("trace", "Read trace files");
   trace_cmd->require_subcommand(1);
   auto* show_cmd = trace_cmd->add_subcommand("show", "Print traces as indented trees");
-  show_cmd->add_option("path", show.path, "OTLP/JSON lines file")->required();
+  show_cmd
+      ->add_option("paths", show.paths,
+                   "OTLP/JSON lines file(s): several are read as one (a front's and its "
+                   "workers')")
+      ->required();
   show_cmd->add_option("--trace-id", show.trace_id, "Only this trace (32 hex characters)");
   show_cmd->add_option("--last", show.last, "Only the last N traces")->check(CLI::PositiveNumber);
   show_cmd->add_flag("--expand", show.expand, "Every map item (default: the first 5 of each map)");

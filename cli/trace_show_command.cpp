@@ -331,17 +331,21 @@ int trace_show_command(const trace_show_opts& o) {
     }
   }
   std::vector<span_record> spans;
-  auto summary = tracing::read_otlp_json_file(o.path, spans);
-  if (!summary.open_error.empty()) {
-    std::cerr << "weft: error: " << summary.open_error << '\n';
-    return exit_usage;
+  std::string where;  // the files, for "not in ..."
+  for (const auto& path : o.paths) {
+    auto summary = tracing::read_otlp_json_file(path, spans);
+    if (!summary.open_error.empty()) {
+      std::cerr << "weft: error: " << summary.open_error << '\n';
+      return exit_usage;
+    }
+    for (auto& e : summary.errors) std::cerr << "weft: warning: " << e.message << '\n';
+    if (summary.bad_lines > summary.errors.size())
+      std::cerr << "weft: warning: " << path << ": " << summary.bad_lines - summary.errors.size()
+                << " more bad lines not shown\n";
+    where += (where.empty() ? "" : ", ") + path;
   }
-  for (auto& e : summary.errors) std::cerr << "weft: warning: " << e.message << '\n';
-  if (summary.bad_lines > summary.errors.size())
-    std::cerr << "weft: warning: " << summary.bad_lines - summary.errors.size()
-              << " more bad lines not shown\n";
 
-  // Traces in the order their first span appears in the file.
+  // Traces in the order their first span appears in the files, in order.
   std::vector<tracing::trace_id> order;
   std::map<tracing::trace_id, tree> traces;
   for (auto& s : spans) {
@@ -351,7 +355,7 @@ int trace_show_command(const trace_show_opts& o) {
     it->second.spans.push_back(&s);
   }
   if (only && order.empty()) {
-    std::cerr << "weft: error: trace " << o.trace_id << " is not in " << o.path << '\n';
+    std::cerr << "weft: error: trace " << o.trace_id << " is not in " << where << '\n';
     return exit_run_failed;
   }
   std::size_t first = o.last > 0 && order.size() > static_cast<std::size_t>(o.last)

@@ -1,5 +1,6 @@
 #include "cluster/dispatcher.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <set>
@@ -18,11 +19,14 @@ using connect_again_atom = caf::atom_constant<caf::atom("wConnect")>;
 using beat_atom = caf::atom_constant<caf::atom("wBeat")>;
 using clock = std::chrono::steady_clock;
 
-/// A run handed to the dispatcher by submit(). Local only: the callback
-/// cannot cross a network, so inspect() carries the type name alone.
+/// A run (or a placed node) handed to the dispatcher by submit(). Local
+/// only: the callback cannot cross a network, so inspect() carries the type
+/// name alone.
 struct submitted {
-  run_request req;
+  node_request job;  // a top-level run: job.run alone
+  bool node = false;
   dispatcher::done_fn done;
+  dispatcher::event_fn on_event;  // an observed run's
 };
 
 template <class Inspector>
@@ -60,10 +64,13 @@ struct slot {
 };
 
 struct pending {
-  run_request req;
+  node_request job;  // a top-level run: job.run alone
+  bool node = false;
   dispatcher::done_fn done;
-  int worker = -1;      // -1: waiting in line
-  std::string lost_on;  // retried: the first attempt's worker and why it was lost
+  dispatcher::event_fn on_event;  // an observed run's
+  bool events_seen = false;       // its observer has seen some: no retry then
+  int worker = -1;                // -1: waiting in line
+  std::string lost_on;            // retried: the first attempt's worker and why it was lost
 };
 
 struct state {
@@ -71,7 +78,8 @@ struct state {
   std::shared_ptr<std::atomic<int>> connected;
   std::vector<slot> slots;
   std::map<std::uint64_t, pending> runs;
-  std::deque<std::uint64_t> line;  // tickets waiting for a worker with room
+  std::map<std::string, std::uint64_t> observed;  // run id -> ticket, observed runs only
+  std::deque<std::uint64_t> line;                 // tickets waiting for a worker with room
   std::uint64_t next_ticket = 0;
   std::size_t rr = 0;  // ties go round the workers
   bool stopping = false;
@@ -95,9 +103,10 @@ void finish(self_t self, std::uint64_t ticket, run_reply r, dispatch_failure why
   if (it == st.runs.end()) return;
   auto p = std::move(it->second);
   st.runs.erase(it);
+  if (p.on_event) st.observed.erase(p.job.run.run_id);
   if (p.worker >= 0) st.slots[static_cast<std::size_t>(p.worker)].tickets.erase(ticket);
-  if (r.run_id.empty()) r.run_id = p.req.run_id;
-  if (r.trace_id.empty()) r.trace_id = p.req.trace.trace_id;
+  if (r.run_id.empty()) r.run_id = p.job.run.run_id;
+  if (r.trace_id.empty()) r.trace_id = p.job.run.trace.trace_id;
   // At-least-once made visible: the caller learns that its run started
   // twice, so side effects of the first attempt may have happened.
   if (!p.lost_on.empty())
@@ -128,36 +137,52 @@ void send_to(self_t self, std::uint64_t ticket, std::size_t idx) {
   p.worker = static_cast<int>(idx);
   s.tickets.insert(ticket);
   const auto gen = s.generation;
-  self->request(s.session, caf::infinite, run_atom::value, p.req)
-      .then(
-          [self, ticket](run_reply& r) {
-            finish(self, ticket, std::move(r), dispatch_failure::none);
-            drain_line(self);
-          },
-          [self, idx, gen](caf::error& e) {
-            // A session only fails a request when it is gone: the same as
-            // its down message, whichever comes first.
-            auto& sl = self->state.slots[idx];
-            if (sl.generation != gen) return;
-            lose(self, idx, "the run's request failed: " + self->system().render(e));
-          });
+  auto sent = p.node ? self->request(s.session, caf::infinite, node_atom::value, p.job)
+                     : self->request(s.session, caf::infinite, run_atom::value, p.job.run);
+  std::move(sent).then(
+      [self, ticket](run_reply& r) {
+        finish(self, ticket, std::move(r), dispatch_failure::none);
+        drain_line(self);
+      },
+      [self, idx, gen](caf::error& e) {
+        // A session only fails a request when it is gone: the same as
+        // its down message, whichever comes first.
+        auto& sl = self->state.slots[idx];
+        if (sl.generation != gen) return;
+        lose(self, idx, "the run's request failed: " + self->system().render(e));
+      });
 }
 
-// Where `ticket` can go now: a worker index, or -1 with `why` (and whether
-// waiting could help: workers that run it exist but are full).
-int choose(self_t self, const run_request& req, dispatch_failure& why, std::string& error,
-           bool& wait) {
+bool has_tags(const worker_status& s, const std::vector<std::string>& want) {
+  for (const auto& t : want)
+    if (std::find(s.tags.begin(), s.tags.end(), t) == s.tags.end()) return false;
+  return true;
+}
+
+std::string tag_list(const std::vector<std::string>& tags) {
+  std::string out = "[";
+  for (const auto& t : tags) out += (out.size() > 1 ? ", " : "") + t;
+  return out + "]";
+}
+
+// Where `p` can go now: a worker index, or -1 with `why` (and whether
+// waiting could help: workers that run it exist but are full). A placed
+// node goes only to workers with all of its tags.
+int choose(self_t self, const pending& p, dispatch_failure& why, std::string& error, bool& wait) {
   auto& st = self->state;
+  const auto& req = p.job.run;
   wait = false;
   int best = -1;
   std::int64_t best_load = 0;
-  std::vector<std::string> other_hash, reachable;
+  std::vector<std::string> other_hash, reachable, tagged;
   const std::size_t n = st.slots.size();
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = (st.rr + k) % n;
     auto& s = st.slots[i];
     if (s.ph != phase::connected || !s.has_status || !s.status.ready) continue;
-    reachable.push_back(s.at.to_string());
+    reachable.push_back(s.at.to_string() + (p.node ? " " + tag_list(s.status.tags) : ""));
+    if (p.node && !has_tags(s.status, p.job.tags)) continue;
+    tagged.push_back(s.at.to_string());
     auto f = s.status.flows.find(req.flow);
     if (f == s.status.flows.end()) continue;
     if (f->second != req.flow_hash) {
@@ -179,12 +204,16 @@ int choose(self_t self, const run_request& req, dispatch_failure& why, std::stri
     return best;
   }
   if (wait) return -1;
+  auto joined = [](const std::vector<std::string>& items, const char* sep) {
+    std::string out;
+    for (const auto& x : items) out += (out.empty() ? "" : sep) + x;
+    return out;
+  };
   if (!other_hash.empty()) {
     why = dispatch_failure::mismatch;
-    std::string list;
-    for (const auto& o : other_hash) list += (list.empty() ? "" : "; ") + o;
     error = "flow '" + req.flow + "' differs between this front (content hash " + req.flow_hash +
-            ") and the workers (" + list + "): deploy the same flow file to both";
+            ") and the workers (" + joined(other_hash, "; ") +
+            "): deploy the same flow file to both";
     return -1;
   }
   why = dispatch_failure::no_worker;
@@ -193,11 +222,17 @@ int choose(self_t self, const run_request& req, dispatch_failure& why, std::stri
     for (auto& s : st.slots)
       list += (list.empty() ? "" : "; ") + s.at.to_string() + " " + phase_name(s.ph) +
               (s.last_error.empty() ? "" : ": " + s.last_error);
-    error = "no worker reachable (" + list + ")";
+    error = p.node ? "no worker with tags " + tag_list(p.job.tags) + ": none is reachable (" +
+                         list + ")"
+                   : "no worker reachable (" + list + ")";
+  } else if (p.node && tagged.empty()) {
+    error = "no worker with tags " + tag_list(p.job.tags) +
+            " (connected: " + joined(reachable, ", ") + ")";
+  } else if (p.node) {
+    error = "no worker with tags " + tag_list(p.job.tags) + " runs flow '" + req.flow +
+            "' (tagged: " + joined(tagged, ", ") + ")";
   } else {
-    std::string list;
-    for (const auto& r : reachable) list += (list.empty() ? "" : ", ") + r;
-    error = "no worker runs flow '" + req.flow + "' (connected: " + list + ")";
+    error = "no worker runs flow '" + req.flow + "' (connected: " + joined(reachable, ", ") + ")";
   }
   return -1;
 }
@@ -212,7 +247,7 @@ void place(self_t self, std::uint64_t ticket) {
   dispatch_failure why = dispatch_failure::no_worker;
   std::string error;
   bool wait = false;
-  const int idx = st.line.empty() ? choose(self, it->second.req, why, error, wait) : -1;
+  const int idx = st.line.empty() ? choose(self, it->second, why, error, wait) : -1;
   if (idx >= 0) send_to(self, ticket, static_cast<std::size_t>(idx));
   else if (wait || !st.line.empty()) st.line.push_back(ticket);
   else fail(self, ticket, why, std::move(error));
@@ -232,7 +267,7 @@ void drain_line(self_t self) {
     dispatch_failure why = dispatch_failure::no_worker;
     std::string error;
     bool wait = false;
-    const int idx = choose(self, it->second.req, why, error, wait);
+    const int idx = choose(self, it->second, why, error, wait);
     if (idx < 0 && wait) return;
     st.line.pop_front();
     if (idx >= 0) send_to(self, ticket, static_cast<std::size_t>(idx));
@@ -269,7 +304,9 @@ void lose(self_t self, std::size_t idx, const std::string& why) {
     auto it = st.runs.find(t);
     if (it == st.runs.end()) continue;
     it->second.worker = -1;
-    if (st.cfg.retry_lost_runs && it->second.lost_on.empty()) {
+    // An observer that has seen events of the first attempt cannot take
+    // them back: such a run fails rather than start over.
+    if (st.cfg.retry_lost_runs && it->second.lost_on.empty() && !it->second.events_seen) {
       it->second.lost_on = s.at.to_string() + " (" + why + ")";
       place(self, t);
     } else {
@@ -398,10 +435,39 @@ caf::behavior dispatch_actor(self_t self, dispatcher_config cfg,
         auto& st = self->state;
         const auto ticket = st.next_ticket++;
         pending p;
-        p.req = std::move(s.req);
+        p.job = std::move(s.job);
+        p.node = s.node;
         p.done = std::move(s.done);
+        p.on_event = std::move(s.on_event);
+        if (p.on_event) st.observed[p.job.run.run_id] = ticket;
         st.runs.emplace(ticket, std::move(p));
         place(self, ticket);
+      },
+      // Stop a run or placed node sent earlier: on a worker, the worker
+      // cancels it and its reply says so; still in line, it ends here.
+      [self](stop_atom, const std::string& run_id, const std::string& node,
+             const std::string& why) {
+        auto& st = self->state;
+        for (auto& [t, p] : st.runs) {
+          if (p.job.run.run_id != run_id || (p.node ? p.job.node : std::string()) != node) continue;
+          if (p.worker < 0) {
+            fail(self, t, dispatch_failure::cancelled, why);  // invalidates p: leave now
+          } else if (auto& s = st.slots[static_cast<std::size_t>(p.worker)]; s.session) {
+            self->send(s.session, stop_atom::value, run_id, node, why);
+          }
+          return;
+        }
+      },
+      // An observed run's event, from its worker's session, before its
+      // reply (the session forwards both in order).
+      [self](event_atom, const std::string& run_id, std::string& json) {
+        auto& st = self->state;
+        auto t = st.observed.find(run_id);
+        if (t == st.observed.end()) return;
+        auto it = st.runs.find(t->second);
+        if (it == st.runs.end() || it->second.worker < 0) return;
+        it->second.events_seen = true;
+        it->second.on_event(std::move(json));
       },
       [self](connect_again_atom, std::size_t idx) { connect(self, idx); },
       [self](beat_atom) {
@@ -431,8 +497,25 @@ dispatcher::dispatcher(caf::actor_system& sys, dispatcher_config cfg)
 
 dispatcher::~dispatcher() { caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown); }
 
-void dispatcher::submit(run_request req, done_fn done) {
-  caf::anon_send(actor_, submitted{std::move(req), std::move(done)});
+void dispatcher::submit(run_request req, done_fn done, event_fn on_event) {
+  submitted s;
+  s.job.run = std::move(req);
+  s.job.run.observed = static_cast<bool>(on_event);
+  s.done = std::move(done);
+  s.on_event = std::move(on_event);
+  caf::anon_send(actor_, std::move(s));
+}
+
+void dispatcher::submit_node(node_request req, done_fn done) {
+  submitted s;
+  s.job = std::move(req);
+  s.node = true;
+  s.done = std::move(done);
+  caf::anon_send(actor_, std::move(s));
+}
+
+void dispatcher::cancel(std::string run_id, std::string node, std::string why) {
+  caf::anon_send(actor_, stop_atom::value, std::move(run_id), std::move(node), std::move(why));
 }
 
 bool dispatcher::wait_connected(int n, std::chrono::milliseconds timeout) const {

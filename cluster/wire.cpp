@@ -7,6 +7,7 @@ namespace weft::cluster {
 void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<wire_trace>("weft.wire_trace");
   cfg.add_message_type<run_request>("weft.run_request");
+  cfg.add_message_type<node_request>("weft.node_request");
   cfg.add_message_type<run_reply>("weft.run_reply");
   cfg.add_message_type<worker_status>("weft.worker_status");
   cfg.add_message_type<hello_reply>("weft.hello_reply");

@@ -7,6 +7,10 @@
 //   gate  -> front    (ok, message, session actor): a session only for a
 //                     front that showed the key
 //   front -> session  (run_atom, run_request)  -> run_reply
+//   front -> session  (node_atom, node_request) -> run_reply (placement)
+//   session -> front  (event_atom, run id, event JSON): an observed run's
+//                     events, in order, all before its reply
+//   front -> session  (stop_atom, run id, node, why): cancel what it sent
 //   front -> session  (status_atom)            -> worker_status (heartbeat)
 //
 // A flow is named by its name and content hash, never shipped: front and
@@ -30,11 +34,14 @@ namespace weft::cluster {
 
 /// Raised whenever a wire type changes; a front and a worker of different
 /// versions refuse each other at hello.
-constexpr std::int32_t cluster_protocol_version = 1;
+constexpr std::int32_t cluster_protocol_version = 2;
 
 using hello_atom = caf::atom_constant<caf::atom("wHello")>;
 using run_atom = caf::atom_constant<caf::atom("wRun")>;
 using status_atom = caf::atom_constant<caf::atom("wStatus")>;
+using node_atom = caf::atom_constant<caf::atom("wNode")>;
+using stop_atom = caf::atom_constant<caf::atom("wStop")>;
+using event_atom = caf::atom_constant<caf::atom("wEvent")>;
 
 /// The run's trace context, as the worker needs it to continue the trace:
 /// its spans join `trace_id` under `parent_span_id` (empty: the run span is
@@ -70,16 +77,53 @@ struct run_request {
   /// limit). Relative, not a wall-clock instant: the two machines' clocks
   /// need not agree.
   std::int64_t deadline_ms = 0;
+  /// The caller observes the run (run_options::on_event: SSE streaming,
+  /// `weft run --stream`): the worker sends each of its events back, as
+  /// (event_atom, run id, event JSON) before the reply.
+  bool observed = false;
   friend bool operator==(const run_request& a, const run_request& b) {
     return a.run_id == b.run_id && a.flow == b.flow && a.flow_hash == b.flow_hash &&
-           a.inputs_json == b.inputs_json && a.trace == b.trace && a.deadline_ms == b.deadline_ms;
+           a.inputs_json == b.inputs_json && a.trace == b.trace && a.deadline_ms == b.deadline_ms &&
+           a.observed == b.observed;
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_request& x) {
   return f(caf::meta::type_name("weft.run_request"), x.run_id, x.flow, x.flow_hash, x.inputs_json,
-           x.trace, x.deadline_ms);
+           x.trace, x.deadline_ms, x.observed);
+}
+
+/// One node of a run at the front, for a worker with the node's placement
+/// tags: the node runs there as a remote child of its run actor, its span
+/// under the run span (`run.trace.parent_span_id`). `run.inputs_json` holds
+/// the node's inputs, `run.deadline_ms` what is left of the run's budget.
+/// The answer is a run_reply: outputs, or the error; `root_span_id` is the
+/// node's span.
+struct node_request {
+  run_request run;
+  std::string node;               // its id in the flow
+  std::vector<std::string> tags;  // what it asked for
+  /// The node span's id, chosen by the front: its run's events name it
+  /// before the worker answers, and a node lost with its worker keeps it.
+  std::string span_id;
+  std::string root_run_id;  // the top-level run's (differs in a child run)
+  std::int32_t depth = 0;   // how deep the node's run nests (0: top level)
+  bool content = false;     // record inputs and outputs on spans
+  /// The run's secret values, when any of them occurs in the inputs sent:
+  /// the worker then masks as the front would. Otherwise none leave.
+  std::vector<std::string> secrets;
+  friend bool operator==(const node_request& a, const node_request& b) {
+    return a.run == b.run && a.node == b.node && a.tags == b.tags && a.span_id == b.span_id &&
+           a.root_run_id == b.root_run_id && a.depth == b.depth && a.content == b.content &&
+           a.secrets == b.secrets;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_request& x) {
+  return f(caf::meta::type_name("weft.node_request"), x.run, x.node, x.tags, x.span_id,
+           x.root_run_id, x.depth, x.content, x.secrets);
 }
 
 /// How a run ended on the worker (weft::run_result, on the wire).

@@ -25,12 +25,18 @@ struct host_shared {
 struct open_run {
   caf::typed_response_promise<run_reply> reply;
   std::function<void(std::string)> cancel;
+  std::string key;  // run id and node: what a front's stop names
 };
 
 struct session_state {
   std::uint64_t next = 0;
   std::map<std::uint64_t, open_run> runs;
+  std::map<std::string, std::uint64_t> by_key;
 };
+
+std::string key_of(const std::string& run_id, const std::string& node) {
+  return run_id + '\n' + node;
+}
 
 worker_status status_of(const host_shared& h) {
   worker_status s;
@@ -60,37 +66,86 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
     for (auto& [id, r] : st.runs)
       if (r.cancel) r.cancel("worker lost its front: '" + front_name + "' went away");
     st.runs.clear();
+    st.by_key.clear();
     self->quit();
   });
+  // Starts a run or a placed node through `start` (the host's run or
+  // run_node) and answers its request when it ends.
+  auto open = [self, host](const std::string& run_id, const std::string& node,
+                           auto start) -> caf::result<run_reply> {
+    if (!host->counters->ready.load()) {
+      run_reply r;
+      r.run_id = run_id;
+      r.worker = host->cfg.name;
+      r.error = "worker " + host->cfg.name + " is shutting down";
+      return r;
+    }
+    auto& st = self->state;
+    const auto id = st.next++;
+    auto rp = self->make_response_promise<run_reply>();
+    host->counters->in_flight++;
+    auto addr = self->address();
+    auto cancel = start([addr, id, host](run_reply r) {
+      r.worker = host->cfg.name;
+      host->counters->in_flight--;
+      host->counters->runs_done++;
+      if (auto me = caf::actor_cast<caf::actor>(addr))
+        caf::anon_send(me, done_atom::value, id, std::move(r));
+    });
+    // Its end arrives as a message to this actor, after this entry exists.
+    auto key = key_of(run_id, node);
+    st.runs.emplace(id, open_run{rp, std::move(cancel), key});
+    st.by_key[key] = id;
+    return rp;
+  };
   return {
-      [self, host](run_atom, run_request& req) -> caf::result<run_reply> {
-        if (!host->counters->ready.load()) {
+      [self, open, host](run_atom, run_request& req) -> caf::result<run_reply> {
+        auto run_id = req.run_id;
+        // Events take the same road as the end: through this actor's
+        // mailbox to the front, so the front sees them in order, and all
+        // of them before the reply.
+        std::function<void(std::string)> on_event;
+        if (req.observed)
+          on_event = [addr = self->address(), run_id](std::string json) {
+            if (auto me = caf::actor_cast<caf::actor>(addr))
+              caf::anon_send(me, event_atom::value, run_id, std::move(json));
+          };
+        return open(run_id, std::string(), [&](std::function<void(run_reply)> done) {
+          return host->cfg.run(std::move(req), std::move(on_event), std::move(done));
+        });
+      },
+      [self, front](event_atom, std::string& run_id, std::string& json) {
+        self->send(front, event_atom::value, std::move(run_id), std::move(json));
+      },
+      [open, host](node_atom, node_request& req) -> caf::result<run_reply> {
+        auto run_id = req.run.run_id;
+        auto node = req.node;
+        if (!host->cfg.run_node) {
           run_reply r;
-          r.run_id = req.run_id;
+          r.run_id = run_id;
           r.worker = host->cfg.name;
-          r.error = "worker " + host->cfg.name + " is shutting down";
+          r.error = "worker " + host->cfg.name + " does not run placed nodes";
           return r;
         }
-        auto& st = self->state;
-        const auto id = st.next++;
-        auto rp = self->make_response_promise<run_reply>();
-        host->counters->in_flight++;
-        auto addr = self->address();
-        auto cancel = host->cfg.run(std::move(req), [addr, id, host](run_reply r) {
-          r.worker = host->cfg.name;
-          host->counters->in_flight--;
-          host->counters->runs_done++;
-          if (auto me = caf::actor_cast<caf::actor>(addr))
-            caf::anon_send(me, done_atom::value, id, std::move(r));
+        return open(run_id, node, [&](std::function<void(run_reply)> done) {
+          return host->cfg.run_node(std::move(req), std::move(done));
         });
-        st.runs.emplace(id, open_run{rp, std::move(cancel)});
-        return rp;
+      },
+      [self](stop_atom, const std::string& run_id, const std::string& node,
+             const std::string& why) {
+        auto& st = self->state;
+        auto k = st.by_key.find(key_of(run_id, node));
+        if (k == st.by_key.end()) return;
+        auto it = st.runs.find(k->second);
+        if (it != st.runs.end() && it->second.cancel) it->second.cancel(why);
       },
       [self](done_atom, std::uint64_t id, run_reply& r) {
         auto& st = self->state;
         auto it = st.runs.find(id);
         if (it == st.runs.end()) return;
         it->second.reply.deliver(std::move(r));
+        if (auto k = st.by_key.find(it->second.key); k != st.by_key.end() && k->second == id)
+          st.by_key.erase(k);
         st.runs.erase(it);
       },
       [host](status_atom) { return status_of(*host); },

@@ -4,7 +4,8 @@
 // The gate answers only hello. A front with the right key and protocol
 // version gets a session actor, the one that takes runs and heartbeats;
 // any other gets a hello_reply saying why not, and nothing it could send
-// runs to. Runs themselves are the host's business: the worker host calls
+// runs to. A session takes top-level runs and placed nodes alike, and stops
+// either when its front says so or goes away. Runs themselves are the host's business: the worker host calls
 // `run` and sends back what it is given, so this layer knows nothing of
 // engines or flows (the weft command wires the engine in).
 #pragma once
@@ -31,8 +32,17 @@ struct worker_host_config {
   std::int64_t max_in_flight = 0;            // reported to fronts, which keep under it; 0: none
   std::map<std::string, std::string> flows;  // what this worker runs: name -> content hash
   /// Starts one run and calls `done` once, from any thread, with its end.
-  /// Returns a function that cancels the run (called if its front leaves).
-  std::function<std::function<void(std::string)>(run_request, std::function<void(run_reply)>)> run;
+  /// For an observed run (run_request::observed) `on_event` is set: call
+  /// it with each event's JSON (run_event::to_json), in order, all before
+  /// `done`, from the same thread as `done`. Returns a function that
+  /// cancels the run (called if its front leaves or says stop).
+  std::function<std::function<void(std::string)>(
+      run_request, std::function<void(std::string)> on_event, std::function<void(run_reply)>)>
+      run;
+  /// The same for one placed node of a run at a front (may be empty: the
+  /// worker then refuses placed nodes).
+  std::function<std::function<void(std::string)>(node_request, std::function<void(run_reply)>)>
+      run_node;
   /// Refused hellos and lost fronts are told here (may be empty).
   std::function<void(const std::string&)> log;
 };

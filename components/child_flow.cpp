@@ -39,6 +39,7 @@ std::shared_ptr<const plan> flow_ref(const node_spec& n, const value& ref, const
                             std::string(ref.type_name())});
   if (!child && errs.size() == before)
     errs.push_back({at, "node '" + n.id + "': the flow did not load"});
+  if (child && svc.add_child_hash) svc.add_child_hash(child->spec.content_hash);
   return child;
 }
 

@@ -24,6 +24,8 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components, 
   std::vector<std::string> secret_values = env_values;
   component_services node_svc = svc;
   node_svc.add_secret = [&secret_values](const std::string& v) { secret_values.push_back(v); };
+  std::vector<std::string> child_hashes;  // in node order: a reordering is another flow
+  node_svc.add_child_hash = [&child_hashes](const std::string& h) { child_hashes.push_back(h); };
 
   const auto errors_before = errs.size();
   p->nodes.resize(spec.nodes.size());
@@ -41,6 +43,8 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components, 
     pn.conditional_outputs = d->conditional_outputs;
     if (d->conditional_outputs || d->runs_children || d->opens_spans) p->fixed_shape = false;
     pn.timeout_ms = n.timeout_ms.value_or(0);
+    pn.placement_tags = n.placement_tags;
+    if (!pn.placement_tags.empty()) p->placed = true;
     pn.impl = d->make(n, node_svc, errs);
     if (!pn.impl) {
       if (errs.size() == errors_before)
@@ -92,6 +96,13 @@ std::shared_ptr<const plan> compile(flow_spec spec, const registry& components, 
     if (p->nodes[i].upstream_count == 0) p->entry_nodes.push_back(static_cast<int>(i));
   for (const output_decl& o : spec.outputs) p->outputs.push_back({o.name, resolve(o.source)});
   p->spec = std::move(spec);
+  if (!child_hashes.empty()) {
+    // The file's own hash, then its children's: a child flow edited on one
+    // machine only changes the hash of every flow that runs it.
+    std::string all = p->spec.content_hash;
+    for (const auto& h : child_hashes) all += "\n" + h;
+    p->spec.content_hash = content_hash(all);
+  }
   if (!secret_values.empty()) {
     auto secrets = std::make_shared<tracing::secret_set>();
     for (const auto& v : secret_values) secrets->add(v);

@@ -40,6 +40,9 @@ struct plan_node {
   bool blocking = false;
   bool conditional_outputs = false;  // unproduced outputs are skipped, not errors
   std::int64_t timeout_ms = 0;       // 0: none
+  /// The worker tags it must run on (node_spec::placement_tags); empty:
+  /// it runs where its run does.
+  std::vector<std::string> placement_tags;
   std::vector<plan_input> inputs;
   int upstream_count = 0;       // distinct nodes this node waits for
   std::vector<int> downstream;  // distinct nodes that wait for this one
@@ -64,6 +67,9 @@ struct plan {
   /// node type with conditional outputs, child runs or spans of its own). `weft load` checks span counts
   /// only for these.
   bool fixed_shape = true;
+  /// Some node has placement tags: a run of it stays at the front (its run
+  /// actor supervises) and sends those nodes to tagged workers.
+  bool placed = false;
 
   const std::string& name() const { return spec.name; }
 };

@@ -47,6 +47,11 @@ struct component_services {
   void add_secret_value(const std::string& v) const {
     if (add_secret) add_secret(v);
   }
+  /// Tells the loader the content hash of a flow the node runs (a
+  /// sub-flow, a map or loop body, an agent's tool): the parent's hash then
+  /// covers its children's, so that a front and a worker that agree on a
+  /// flow's hash agree on its whole tree. Set by compile(); may be empty.
+  std::function<void(const std::string&)> add_child_hash;
 };
 
 }  // namespace weft::flows

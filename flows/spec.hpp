@@ -70,6 +70,10 @@ struct node_spec {
   std::map<std::string, param_loc, std::less<>> param_locs;
   std::vector<socket_binding> inputs;
   std::optional<std::int64_t> timeout_ms;
+  /// `placement: {tags: [gpu]}`: the node, with a composite's whole
+  /// subtree, runs on a cluster worker that has every one of these tags.
+  /// Empty: it runs where its run does.
+  std::vector<std::string> placement_tags;
   source_loc loc;
 };
 
@@ -83,7 +87,8 @@ struct flow_spec {
   std::string name;
   std::string description;
   std::string file;  // where it was loaded from ("<string>" if not a file)
-  /// Of the text it was parsed from (parser.hpp, content_hash): fronts and
+  /// Of the text it was parsed from (parser.hpp, content_hash), and once
+  /// compiled, of the flows it runs as well (plan.cpp): fronts and
   /// workers compare it to know they run the same version of a flow.
   std::string content_hash;
   std::vector<input_decl> inputs;

@@ -1,5 +1,6 @@
 #include "flows/spec_reader.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "flows/env_subst.hpp"
@@ -13,8 +14,9 @@ namespace {
 const std::vector<std::string> top_keys = {"flow",   "description", "timeout_ms",
                                            "inputs", "nodes",       "outputs"};
 const std::vector<std::string> input_keys = {"type", "default", "description"};
-const std::vector<std::string> node_keys = {"type", "params", "inputs", "timeout_ms",
-                                            "description"};
+const std::vector<std::string> node_keys = {"type",       "params",    "inputs",
+                                            "timeout_ms", "placement", "description"};
+const std::vector<std::string> placement_keys = {"tags"};
 const std::vector<std::string> type_names = {"string", "number", "integer", "boolean",
                                              "object", "array",  "any"};
 
@@ -225,6 +227,8 @@ class flow_reader {
           read_bindings(context, v, node, places);
         } else if (key == "timeout_ms") {
           node.timeout_ms = read_timeout(v, context);
+        } else if (key == "placement") {
+          read_placement(context, v, node);
         } else if (key == "description") {
           scalar_text(v, context + "description");
         } else {
@@ -235,6 +239,45 @@ class flow_reader {
     }
     out_.spec.nodes.push_back(std::move(node));
     out_.places.push_back(std::move(places));
+  }
+
+  // `placement: {tags: [gpu, eu]}`: worker tags, each a name as flow names
+  // are, at least one.
+  void read_placement(const std::string& context, const YAML::Node& v, node_spec& node) {
+    const std::string what = context + "placement";
+    if (!v.IsMap()) {
+      error(v, what + " must be a mapping like {tags: [gpu]}, got " + kind_of(v));
+      return;
+    }
+    bool has_tags = false, unknown = false;
+    for_each_entry(v, [&](const std::string& key, const YAML::Node& k, const YAML::Node& x) {
+      if (key != "tags") {
+        unknown_key(k, key, "in " + what, placement_keys);
+        unknown = true;
+        return;
+      }
+      has_tags = true;
+      if (!x.IsSequence() || x.size() == 0) {
+        error(x, what + ".tags must be a list of one or more worker tags, like [gpu], got " +
+                     (x.IsSequence() ? std::string("an empty list") : shown(x)));
+        return;
+      }
+      for (const auto& t : x) {
+        auto tag = scalar_text(t, what + ".tags entry");
+        if (!tag) continue;
+        if (!is_flow_name(*tag)) {
+          error(t, what + ": bad tag " + quote(*tag) +
+                       "; tags match [A-Za-z0-9_.-] and are 1 to 64 characters long");
+          continue;
+        }
+        if (std::find(node.placement_tags.begin(), node.placement_tags.end(), *tag) ==
+            node.placement_tags.end())
+          node.placement_tags.push_back(*tag);
+      }
+    });
+    // A misspelt key says enough; a missing one is its own error.
+    if (!has_tags && !unknown)
+      error(v, what + " needs 'tags': the worker tags the node must run on");
   }
 
   void read_params(const std::string& context, const YAML::Node& v, node_spec& node,

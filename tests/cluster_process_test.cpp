@@ -2,7 +2,9 @@
 // `weft worker` processes on loopback: runs spread over the workers in one
 // trace each, a wrong key and another version of a flow are refused with
 // errors that say so, and a worker killed mid-load loses only its own runs
-// (or none, with retry_lost_runs), and is used again once it is back.
+// (or none, with retry_lost_runs), and is used again once it is back. A
+// cancelled run stops on its worker; the worker's HTTP probe tells ready
+// from draining.
 // Tagged [hardening]: these run alone, since the heartbeat is timed.
 #include <catch2/catch.hpp>
 
@@ -14,9 +16,13 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "support/cluster_workers.hpp"
 #include "support/flow_dir.hpp"
+#include "support/raw_http.hpp"
 #include "tracing/audit.hpp"
 #include "tracing/otlp_json_reader.hpp"
 #include "weft/weft.hpp"
@@ -321,4 +327,204 @@ TEST_CASE(
   }
   w0->stop(SIGTERM);
   w1->stop(SIGTERM);
+}
+
+TEST_CASE("cluster: cancelling a dispatched run stops it on its worker", "[cluster][hardening]") {
+  flow_dir dir;
+  dir.write("flows/long.yaml", R"(flow: long
+inputs:
+  x: {type: string}
+nodes:
+  wait: {type: sleep, params: {ms: 20000}, inputs: {value: $inputs.x}}
+outputs: {x: wait.value}
+)");
+  auto w = start_worker(dir, "w0");
+  run_result r;
+  double took_ms = 0;
+  {
+    engine eng(front_options(dir, {at(*w)}));
+    REQUIRE(eng.wait_for_workers(1, 10s));
+    auto loaded = eng.load_file((dir.path() / "flows/long.yaml").string());
+    REQUIRE(loaded);
+    auto canceller = std::make_shared<run_canceller>();
+    run_options ro;
+    ro.canceller = canceller;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto fut = eng.run(loaded.flow, {{"x", "a"}}, ro);
+    std::this_thread::sleep_for(300ms);
+    canceller->cancel("cancelled: the client went away");
+    REQUIRE(fut.wait_for(10s) == std::future_status::ready);
+    r = fut.get();
+    took_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    eng.shutdown();
+  }
+  CHECK_FALSE(r.ok);
+  CHECK(r.worker == "w0");  // it was stopped there, not given up on here
+  CHECK_THAT(r.error, Catch::Contains("cancelled: the client went away"));
+  CHECK(took_ms < 10000);
+  CHECK(w->stop(SIGTERM) == 0);
+  // The worker's run span ends with the reason.
+  std::vector<tracing::span_record> spans;
+  tracing::read_otlp_json_file((dir.path() / "w0.jsonl").string(), spans);
+  bool run_span = false;
+  for (const auto& s : spans)
+    if (s.name == "long") {
+      run_span = true;
+      CHECK(s.status == tracing::status_code::error);
+      CHECK_THAT(s.status_message, Catch::Contains("the client went away"));
+    }
+  CHECK(run_span);
+}
+
+TEST_CASE("cluster: the worker's HTTP probe tells ready from draining and reports its load",
+          "[cluster][hardening]") {
+  flow_dir dir;
+  dir.write("flows/long.yaml", R"(flow: long
+inputs:
+  x: {type: string}
+nodes:
+  wait: {type: sleep, params: {ms: 2500}, inputs: {value: $inputs.x}}
+outputs: {x: wait.value}
+)");
+  auto w = start_worker(dir, "w0", "127.0.0.1:0",
+                        {"--tags", "gpu", "--max-inflight", "7", "--probe", "127.0.0.1:0"});
+  const std::string marker = "probe on http://127.0.0.1:";
+  const auto out = w->out();
+  const auto at_marker = out.find(marker);
+  REQUIRE(at_marker != std::string::npos);
+  const auto probe = static_cast<std::uint16_t>(std::atoi(out.c_str() + at_marker + marker.size()));
+  REQUIRE(probe != 0);
+
+  auto ready = http_exchange(probe, get_request("/readyz"));
+  REQUIRE(ready);
+  CHECK(ready->status == 200);
+  auto body = nlohmann::json::parse(ready->body);
+  CHECK(body["ready"] == true);
+  CHECK(body["name"] == "w0");
+  CHECK(body["tags"] == nlohmann::json::array({"gpu"}));
+  CHECK(body["flows"] == 1);
+  CHECK(body["max_in_flight"] == 7);
+  CHECK(body["in_flight"] == 0);
+  auto health = http_exchange(probe, get_request("/healthz"));
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  auto missing = http_exchange(probe, get_request("/nope"));
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  auto post = http_exchange(probe, json_post("/readyz", "{}"));
+  REQUIRE(post);
+  CHECK(post->status == 405);
+
+  // With a run in flight, SIGTERM drains: the probe says 503 and the load.
+  engine eng(front_options(dir, {at(*w)}));
+  REQUIRE(eng.wait_for_workers(1, 10s));
+  auto loaded = eng.load_file((dir.path() / "flows/long.yaml").string());
+  REQUIRE(loaded);
+  auto fut = eng.run(loaded.flow, {{"x", "a"}});
+  bool busy = false;
+  for (int i = 0; i < 100 && !busy; ++i) {
+    auto r = http_exchange(probe, get_request("/readyz"));
+    busy = r && nlohmann::json::parse(r->body)["in_flight"] == 1;
+    if (!busy) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(busy);
+  kill(w->pid(), SIGTERM);
+  int draining = 0;
+  for (int i = 0; i < 100 && draining == 0; ++i) {
+    auto r = http_exchange(probe, get_request("/readyz"));
+    if (r && r->status == 503) {
+      draining = r->status;
+      CHECK(nlohmann::json::parse(r->body)["ready"] == false);
+    } else {
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  CHECK(draining == 503);
+  auto r = fut.get();  // the drain lets it finish
+  INFO(r.error);
+  CHECK(r.ok);
+  CHECK(w->wait() == 0);
+  eng.shutdown();
+}
+
+TEST_CASE("cluster: an observed run streams its events back from its worker in order",
+          "[cluster][hardening]") {
+  flow_dir dir;
+  dir.write("flows/ticket.yaml", example("ticket.yaml"));
+  dir.write("flows/long.yaml", R"(flow: long
+inputs:
+  x: {type: string}
+nodes:
+  first: {type: passthrough, inputs: {value: $inputs.x}}
+  wait: {type: sleep, params: {ms: 20000}, inputs: {value: first.value}}
+outputs: {x: wait.value}
+)");
+  auto w = start_worker(dir, "w0");
+  engine eng(front_options(dir, {at(*w)}));
+  REQUIRE(eng.wait_for_workers(1, 10s));
+
+  // Events are delivered on one thread at a time, before the result.
+  std::mutex mu;
+  std::vector<run_event> events;
+  run_options ro;
+  ro.on_event = [&](const run_event& e) {
+    std::lock_guard<std::mutex> lk(mu);
+    events.push_back(e);
+  };
+  auto ticket = eng.load_file((dir.path() / "flows/ticket.yaml").string());
+  REQUIRE(ticket);
+  auto r = eng.run(ticket.flow, {{"item", value{{"text", "db down"}, {"score", 0.9}}}}, ro).get();
+  INFO(r.error);
+  REQUIRE(r.ok);
+  CHECK(r.worker == "w0");  // it ran there, observer and all
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    REQUIRE_FALSE(events.empty());
+    CHECK(events.back().type == run_event::kind::run_finished);
+    CHECK(events.back().status == "ok");
+    CHECK(events.back().outputs.at("reply") == "URGENT: db down");
+    std::vector<std::string> started, finished;
+    for (const auto& e : events) {
+      if (e.type == run_event::kind::node_started) {
+        started.push_back(e.node);
+        CHECK(e.span_id.size() == 16);
+      }
+      if (e.type == run_event::kind::node_finished && e.status == "ok") finished.push_back(e.node);
+    }
+    // Each node starts before it finishes, and the route before the rest.
+    REQUIRE(started.size() == 3);
+    CHECK(started.front() == "route");
+    CHECK(std::set<std::string>(finished.begin(), finished.end()) ==
+          std::set<std::string>{"route", "escalate", "reply"});
+    events.clear();
+  }
+
+  // The worker dies mid-run: the stream still ends, with the error.
+  auto long_flow = eng.load_file((dir.path() / "flows/long.yaml").string());
+  REQUIRE(long_flow);
+  auto fut = eng.run(long_flow.flow, {{"x", "a"}}, ro);
+  bool started = false;
+  for (int i = 0; i < 200 && !started; ++i) {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      for (const auto& e : events)
+        if (e.type == run_event::kind::node_started && e.node == "wait") started = true;
+    }
+    if (!started) std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(started);  // events of a run still going arrive as they happen
+  w->stop(SIGKILL);
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);
+  auto lost = fut.get();
+  CHECK_FALSE(lost.ok);
+  CHECK(lost.worker_lost);
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    REQUIRE_FALSE(events.empty());
+    CHECK(events.back().type == run_event::kind::run_finished);
+    CHECK(events.back().status == "error");
+    CHECK_THAT(events.back().error, Catch::Contains("worker lost"));
+  }
+  eng.shutdown();
 }

@@ -8,6 +8,8 @@
 
 #include "cluster/wire.hpp"
 #include "flows/parser.hpp"
+#include "support/flow_dir.hpp"
+#include "weft/engine.hpp"
 
 using namespace weft;
 using namespace weft::cluster;
@@ -68,9 +70,29 @@ TEST_CASE("cluster wire: every type crosses the serializer unchanged", "[cluster
     r.inputs_json = R"({"item":{"text":"db down","score":0.9}})";
     r.trace = sample_trace();
     r.deadline_ms = 1234567;
+    r.observed = true;
     auto back = round_trip(sys, r);
     CHECK(back == r);
     CHECK(back.trace.user_id.size() == 13);
+  }
+  SECTION("node_request") {
+    node_request n;
+    n.run.run_id = "run-1";
+    n.run.flow = "ticket";
+    n.run.flow_hash = "0123456789abcdef";
+    n.run.inputs_json = R"({"prompt":"hi"})";
+    n.run.trace = sample_trace();
+    n.run.deadline_ms = 250;
+    n.node = "embed";
+    n.tags = {"gpu", "eu"};
+    n.span_id = "00f067aa0ba902b7";
+    n.root_run_id = "run-0";
+    n.depth = 2;
+    n.content = true;
+    n.secrets = {"sk-123", std::string("with\0nul", 8)};
+    auto back = round_trip(sys, n);
+    CHECK(back == n);
+    CHECK(back.secrets[1].size() == 8);
   }
   SECTION("run_reply") {
     run_reply r;
@@ -156,4 +178,45 @@ TEST_CASE("flow content hashes differ when the text does", "[cluster]") {
   CHECK(a == flows::content_hash("flow: a\n"));
   CHECK(a != flows::content_hash("flow: a \n"));
   CHECK(flows::content_hash("") == "cbf29ce484222325");  // FNV-1a's offset basis
+}
+
+TEST_CASE("a flow's content hash covers the flows it runs", "[cluster]") {
+  weft::test::flow_dir dir;
+  const std::string parent = R"(flow: parent
+inputs:
+  x: {type: string}
+nodes:
+  sub: {type: flow, params: {flow: ./child.yaml}, inputs: {x: $inputs.x}}
+outputs: {y: sub.y}
+)";
+  auto child = [](const std::string& tmpl) {
+    return "flow: child\ninputs:\n  x: {type: string}\nnodes:\n  t: {type: template, params: "
+           "{template: \"" +
+           tmpl + "\"}, inputs: {x: $inputs.x}}\noutputs: {y: t.text}\n";
+  };
+  dir.write("parent.yaml", parent);
+  dir.write("child.yaml", child("a {{x}}"));
+  std::string first, again, edited, own;
+  {
+    weft::engine eng;
+    auto p = eng.load_file((dir.path() / "parent.yaml").string());
+    REQUIRE(p);
+    first = p.flow.content_hash();
+    own = flows::content_hash(parent);
+  }
+  {
+    weft::engine eng;
+    again = eng.load_file((dir.path() / "parent.yaml").string()).flow.content_hash();
+  }
+  dir.write("child.yaml", child("b {{x}}"));  // the parent's file is unchanged
+  {
+    weft::engine eng;
+    auto p = eng.load_file((dir.path() / "parent.yaml").string());
+    REQUIRE(p);
+    edited = p.flow.content_hash();
+  }
+  CHECK(first == again);
+  CHECK(first != own);  // not the file's text alone
+  CHECK(edited != first);
+  CHECK(edited.size() == 16);
 }

@@ -189,7 +189,7 @@ TEST_CASE("unknown keys are named, with the valid ones and a suggestion", "[flow
   INFO(n.dump());
   CHECK(n.has(7, 5,
               "unknown key 'input' in node 'hello' (did you mean 'inputs'?); valid keys "
-              "are: type, params, inputs, timeout_ms, description"));
+              "are: type, params, inputs, timeout_ms, placement, description"));
 
   auto d = parse_fixture("bad_default_type.yaml");
   INFO(d.dump());

@@ -92,6 +92,9 @@ class secret_set {
   bool empty() const { return values_.empty(); }
   std::size_t size() const { return values_.size(); }
   bool overflowed() const { return overflowed_; }
+  /// The registered values, in the order they were added (a placed node
+  /// hands them to its worker, which masks as this process would).
+  const std::vector<std::string>& values() const { return values_; }
 
   /// `text` with every secret, and every long enough run of one, replaced
   /// by "***".

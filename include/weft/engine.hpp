@@ -99,9 +99,11 @@ struct WEFT_API engine_options {
   /// the run's one trace: this engine's sinks get a "dispatch FLOW" span
   /// (kind client) as the run's root, the worker's run span hangs from
   /// it, and when the worker is lost it is closed here with the error.
-  /// Setting it loads the network layer. A bad address
-  /// throws std::invalid_argument from the constructor. Runs with an
-  /// on_event observer run here for now (events do not cross nodes yet).
+  /// An observed run's events (run_options::on_event) come back from the
+  /// worker in order, before its result. A run of a flow with placed nodes
+  /// (`placement: {tags}`) stays here and sends just those nodes to
+  /// workers with the tags. Setting it loads the network layer. A bad
+  /// address throws std::invalid_argument from the constructor.
   std::vector<std::string> workers;
   /// The key the workers check at the first message (from_env() reads
   /// WEFT_CLUSTER_KEY). A worker refuses a front without it.
@@ -142,11 +144,13 @@ class WEFT_API run_canceller {
 
  private:
   friend class engine;
-  // The engine's way to reach the run, set once it is started.
+  // The engine's way to reach the run, set once it is started, and again
+  // if it moves (a run no worker took, run here after all): a cancel that
+  // came before is passed on at each attach.
   void attach(const std::function<void(std::string)>& fn);
   mutable std::mutex mu_;
   std::function<void(std::string)> fn_;
-  std::optional<std::string> pending_;  // cancel() came before attach()
+  std::string why_;  // what cancel() said
   bool cancelled_ = false;
 };
 

@@ -51,8 +51,9 @@ class WEFT_API flow {
   const std::string& description() const;
   /// Where it was loaded from: a path, or the name given to load_string.
   const std::string& source() const;
-  /// 16 hex digits that change whenever the flow's text does: a front and
-  /// its workers compare it to be sure they run the same version.
+  /// 16 hex digits that change whenever the flow's text does, or the text
+  /// of a flow it runs (a sub-flow, a map or loop body, an agent's tool): a
+  /// front and its workers compare it to be sure they run the same version.
   const std::string& content_hash() const;
   /// The inputs a run takes, in declaration order.
   std::vector<flow_input> inputs() const;

@@ -25,14 +25,16 @@ inline std::string example(const std::string& name) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-/// A worker serving dir/flows, named `name`, spans to dir/NAME.jsonl.
+/// A worker serving dir/flows, named `name`, spans to dir/NAME.jsonl;
+/// `extra` arguments after those (--tags gpu).
 inline std::unique_ptr<worker_process> start_worker(const flow_dir& dir, const std::string& name,
-                                                    const std::string& listen = "127.0.0.1:0") {
-  auto w = std::make_unique<worker_process>(
-      std::vector<std::string>{"--flows", (dir.path() / "flows").string(), "--listen", listen,
-                               "--name", name, "--trace-file",
-                               (dir.path() / (name + ".jsonl")).string()},
-      std::vector<std::string>{cluster_key});
+                                                    const std::string& listen = "127.0.0.1:0",
+                                                    const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args{
+      "--flows",      (dir.path() / "flows").string(),          "--listen", listen, "--name", name,
+      "--trace-file", (dir.path() / (name + ".jsonl")).string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto w = std::make_unique<worker_process>(std::move(args), std::vector<std::string>{cluster_key});
   INFO(w->err());
   REQUIRE(w->port() != 0);
   return w;
