@@ -126,8 +126,15 @@ void parked_rss(int parked) {
 // three times; each prints its own line, and the median is taken here.
 void parked_rss_fresh(int parked, int times) {
   std::vector<double> per_run;
+  // Resolved here: popen runs a shell, whose /proc/self/exe is the shell.
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    std::printf("parked: cannot find this binary: %s\n", ec.message().c_str());
+    return;
+  }
   for (int i = 0; i < times; ++i) {
-    const std::string cmd = "/proc/self/exe --parked " + std::to_string(parked);
+    const std::string cmd = "'" + self.string() + "' --parked " + std::to_string(parked);
     FILE* p = ::popen(cmd.c_str(), "r");
     if (!p) {
       std::printf("parked: could not start %s\n", cmd.c_str());
