@@ -79,7 +79,8 @@ struct state {
   std::vector<slot> slots;
   std::map<std::uint64_t, pending> runs;
   std::map<std::string, std::uint64_t> observed;  // run id -> ticket, observed runs only
-  std::deque<std::uint64_t> line;                 // tickets waiting for a worker with room
+  // Tickets waiting for a worker with room, by line_of(): "" for runs.
+  std::map<std::string, std::deque<std::uint64_t>> lines;
   std::uint64_t next_ticket = 0;
   std::size_t rr = 0;  // ties go round the workers
   bool stopping = false;
@@ -237,7 +238,17 @@ int choose(self_t self, const pending& p, dispatch_failure& why, std::string& er
   return -1;
 }
 
-// Sends `ticket` on, puts it in line (behind any already waiting), or
+// Which line a request waits in: top-level runs in one, placed nodes in
+// one per set of tags, so that a node for a free gpu worker never waits
+// behind runs that wait for full cpu workers (and the other way round).
+std::string line_of(const pending& p) {
+  if (!p.node) return {};
+  std::string key = "\n";  // no tag is empty: never the runs' key
+  for (const auto& t : p.job.tags) key += t + "\n";
+  return key;
+}
+
+// Sends `ticket` on, puts it in its line (behind any already waiting), or
 // answers it with why it cannot run.
 void place(self_t self, std::uint64_t ticket) {
   auto& st = self->state;
@@ -247,31 +258,39 @@ void place(self_t self, std::uint64_t ticket) {
   dispatch_failure why = dispatch_failure::no_worker;
   std::string error;
   bool wait = false;
-  const int idx = st.line.empty() ? choose(self, it->second, why, error, wait) : -1;
+  const auto key = line_of(it->second);
+  auto line = st.lines.find(key);
+  const bool queued = line != st.lines.end() && !line->second.empty();
+  const int idx = queued ? -1 : choose(self, it->second, why, error, wait);
   if (idx >= 0) send_to(self, ticket, static_cast<std::size_t>(idx));
-  else if (wait || !st.line.empty()) st.line.push_back(ticket);
+  else if (wait || queued) st.lines[key].push_back(ticket);
   else fail(self, ticket, why, std::move(error));
 }
 
-// Moves runs from the line to workers with room, in order: the first one
-// that still has to wait keeps everyone behind it waiting.
+// Moves requests from each line to workers with room, in order: in each
+// line, the first one that still has to wait keeps those behind it waiting.
 void drain_line(self_t self) {
   auto& st = self->state;
-  while (!st.line.empty()) {
-    const auto ticket = st.line.front();
-    auto it = st.runs.find(ticket);
-    if (it == st.runs.end()) {
-      st.line.pop_front();
-      continue;
+  for (auto l = st.lines.begin(); l != st.lines.end();) {
+    auto& line = l->second;
+    while (!line.empty()) {
+      const auto ticket = line.front();
+      auto it = st.runs.find(ticket);
+      if (it == st.runs.end()) {
+        line.pop_front();
+        continue;
+      }
+      dispatch_failure why = dispatch_failure::no_worker;
+      std::string error;
+      bool wait = false;
+      const int idx = choose(self, it->second, why, error, wait);
+      if (idx < 0 && wait) break;
+      line.pop_front();
+      if (idx >= 0) send_to(self, ticket, static_cast<std::size_t>(idx));
+      else fail(self, ticket, why, std::move(error));
     }
-    dispatch_failure why = dispatch_failure::no_worker;
-    std::string error;
-    bool wait = false;
-    const int idx = choose(self, it->second, why, error, wait);
-    if (idx < 0 && wait) return;
-    st.line.pop_front();
-    if (idx >= 0) send_to(self, ticket, static_cast<std::size_t>(idx));
-    else fail(self, ticket, why, std::move(error));
+    // An empty line goes: tag sets come and go with the flows that run.
+    l = line.empty() ? st.lines.erase(l) : std::next(l);
   }
 }
 

@@ -46,7 +46,7 @@ const char* tpu_flow = R"(flow: tpu
 inputs:
   x: {type: string}
 nodes:
-  first: {type: template, params: {template: "<{{x}}>"}, inputs: {x: $inputs.x}}
+  first: {type: template, params: {template: "[{{x}}]"}, inputs: {x: $inputs.x}}
   big: {type: template, placement: {tags: [tpu]}, params: {template: "{{x}}!"}, inputs: {x: first.text}}
 outputs: {y: big.text}
 )";
@@ -332,4 +332,46 @@ TEST_CASE("placement: a placed node lost with its worker fails and the front clo
   CHECK(wait->status == tracing::status_code::error);
   CHECK_THAT(wait->status_message, Catch::Contains("worker lost"));
   CHECK(wait->find("weft.worker.lost") != nullptr);
+}
+
+TEST_CASE("placement: a node for a free tagged worker does not wait behind a full worker's line",
+          "[cluster][hardening]") {
+  // The cpu worker runs `slow`, one run at a time; the tpu worker runs
+  // only `tpu`, whose one node is placed on it.
+  flow_dir cpu_dir, tpu_dir;
+  cpu_dir.write("flows/slow.yaml", R"(flow: slow
+inputs:
+  x: {type: string}
+nodes:
+  wait: {type: sleep, params: {ms: 1500}, inputs: {value: $inputs.x}}
+outputs: {x: wait.value}
+)");
+  tpu_dir.write("flows/tpu.yaml", tpu_flow);
+  auto cpu = start_worker(cpu_dir, "cpu", "127.0.0.1:0", {"--max-inflight", "1"});
+  auto tpu = start_worker(tpu_dir, "tpu", "127.0.0.1:0", {"--tags", "tpu"});
+  engine eng(front_options(cpu_dir, {at(*cpu), at(*tpu)}));
+  REQUIRE(eng.wait_for_workers(2, 10s));
+  auto slow = eng.load_file((cpu_dir.path() / "flows/slow.yaml").string());
+  auto placed = eng.load_file((tpu_dir.path() / "flows/tpu.yaml").string());
+  REQUIRE(slow);
+  REQUIRE(placed);
+  // One slow run on the cpu worker, three waiting in the front's line.
+  std::vector<std::future<run_result>> busy;
+  for (int i = 0; i < 4; ++i) busy.push_back(eng.run(slow.flow, {{"x", "a"}}));
+  std::this_thread::sleep_for(300ms);
+  auto r = eng.run(placed.flow, {{"x", "a"}}).get();
+  INFO(r.error);
+  CHECK(r.ok);
+  CHECK(r.outputs.at("y") == "[a]!");
+  // Done before the second slow run could end (it starts when the first
+  // ends, at 1.5 s, and takes 1.5 s more): so it did not wait in their line,
+  // where it would have left only after the fourth, at 4.5 s.
+  CHECK(busy[1].wait_for(0s) != std::future_status::ready);
+  for (auto& f : busy) {
+    REQUIRE(f.wait_for(30s) == std::future_status::ready);
+    CHECK(f.get().ok);
+  }
+  eng.shutdown();
+  CHECK(cpu->stop(SIGTERM) == 0);
+  CHECK(tpu->stop(SIGTERM) == 0);
 }
