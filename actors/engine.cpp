@@ -170,7 +170,7 @@ struct engine::impl {
     cluster::dispatcher::event_fn on_event;
     auto finished_seen = std::make_shared<bool>(false);
     if (job->on_event)
-      on_event = [job, finished_seen](std::string json) {
+      on_event = [job, finished_seen](const std::string& json) {
         run_event ev;
         if (!actors::event_from_json(json, ev)) return;
         if (ev.type == run_event::kind::run_finished) *finished_seen = true;
@@ -182,7 +182,7 @@ struct engine::impl {
       };
     dispatcher->submit(
         std::move(req),
-        [this, job, canceller = std::move(canceller), span, finished_seen](
+        [this, job = std::move(job), canceller = std::move(canceller), span, finished_seen](
             cluster::run_reply r, cluster::dispatch_failure why) {
           if (why == cluster::dispatch_failure::no_worker && local_fallback &&
               !shut_down.load(std::memory_order_acquire)) {

@@ -102,7 +102,7 @@ tracing::span_record span_here(const placed_state& st, const std::string& error,
   return s;
 }
 
-void finish(placed_actor* self, cluster::run_reply r, cluster::dispatch_failure why) {
+void finish(placed_actor* self, const cluster::run_reply& r, cluster::dispatch_failure why) {
   auto& st = self->state;
   node_finished msg;
   msg.node = st.index;
@@ -143,7 +143,7 @@ void finish(placed_actor* self, cluster::run_reply r, cluster::dispatch_failure 
 }
 
 caf::behavior placed_behavior(placed_actor* self, std::shared_ptr<const run_context> rs, int index,
-                              flows::value_map inputs, tracing::trace_context ctx,
+                              const flows::value_map& inputs, tracing::trace_context ctx,
                               std::int64_t time_left_ms, run_actor run) {
   auto& st = self->state;
   st.rs = std::move(rs);
@@ -158,7 +158,7 @@ caf::behavior placed_behavior(placed_actor* self, std::shared_ptr<const run_cont
     cluster::run_reply r;
     r.error = "no worker with tags " + tag_list(st.node().placement_tags) +
               ": this engine has no workers (engine_options::workers, or --workers HOST:PORT)";
-    finish(self, std::move(r), cluster::dispatch_failure::no_worker);
+    finish(self, r, cluster::dispatch_failure::no_worker);
     return {};
   }
   // A strong handle in the callback: once its run lets go of it, nothing
@@ -171,7 +171,7 @@ caf::behavior placed_behavior(placed_actor* self, std::shared_ptr<const run_cont
         caf::anon_send(me, placed_done_atom::value, placed_outcome{std::move(r), why});
       });
   return {
-      [self](placed_done_atom, placed_outcome& o) { finish(self, std::move(o.reply), o.why); },
+      [self](placed_done_atom, const placed_outcome& o) { finish(self, o.reply, o.why); },
       // The run stops: the worker stops the node (or the dispatcher drops
       // it from its line), and the answer that follows ends this actor, so
       // the run's last span waits for the node's.

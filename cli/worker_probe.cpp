@@ -19,15 +19,15 @@ net::server_response json_answer(int status, const nlohmann::json& body) {
 
 std::unique_ptr<net::http_server> start_worker_probe(
     caf::actor_system& sys, const cluster::endpoint& at, probe_facts facts,
-    std::shared_ptr<cluster::worker_counters> counters, std::string& why) {
+    const std::shared_ptr<cluster::worker_counters>& counters, std::string& why) {
   net::http_server_config cfg;
   cfg.host = at.host;
   cfg.port = at.port;
   // Probes are tiny and few: a small server, whatever knocks on it.
   cfg.max_connections = 64;
   cfg.max_buffered_bytes = std::size_t{1} << 20;
-  auto handler = [facts = std::move(facts), counters](net::server_request req,
-                                                      net::responder reply) {
+  auto handler = [facts = std::move(facts), counters](const net::server_request& req,
+                                                      const net::responder& reply) {
     if (req.method != "GET" && req.method != "HEAD") {
       auto r = net::json_error(405, "method_not_allowed", "the probe answers GET only");
       r.headers.emplace_back("Allow", "GET, HEAD");

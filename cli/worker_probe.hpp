@@ -36,6 +36,6 @@ struct probe_facts {
 /// the address cannot be bound.
 std::unique_ptr<net::http_server> start_worker_probe(
     caf::actor_system& sys, const cluster::endpoint& at, probe_facts facts,
-    std::shared_ptr<cluster::worker_counters> counters, std::string& why);
+    const std::shared_ptr<cluster::worker_counters>& counters, std::string& why);
 
 }  // namespace weft::cli

@@ -140,7 +140,7 @@ void send_to(self_t self, std::uint64_t ticket, std::size_t idx) {
   const auto gen = s.generation;
   auto sent = p.node ? self->request(s.session, caf::infinite, node_atom::value, p.job)
                      : self->request(s.session, caf::infinite, run_atom::value, p.job.run);
-  std::move(sent).then(
+  sent.then(
       [self, ticket](run_reply& r) {
         finish(self, ticket, std::move(r), dispatch_failure::none);
         drain_line(self);
