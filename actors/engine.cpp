@@ -608,7 +608,7 @@ std::function<void(std::string)> engine_internals::run_for_front(
 }
 
 std::function<void(std::string)> engine_internals::run_node_for_front(
-    engine& e, const flow& f, cluster::node_request req,
+    engine& e, const flow& f, cluster::node_request req, std::function<void(std::string)> on_event,
     std::function<void(cluster::run_reply)> done) {
   auto& m = *e.impl_;
   if (m.shut_down.load(std::memory_order_acquire)) {
@@ -628,6 +628,7 @@ std::function<void(std::string)> engine_internals::run_node_for_front(
   job.exporter = equipped.exporter;
   job.http = equipped.http;
   job.llm = equipped.llm;
+  job.on_event = std::move(on_event);
   // Counted as a run: shutdown waits for it, and cancels it past its deadline.
   const auto id = m.next_id.fetch_add(1, std::memory_order_relaxed);
   m.in_flight.fetch_add(1, std::memory_order_relaxed);

@@ -103,7 +103,10 @@ void close_dispatch_span(tracing::span_record& s, const run_result& r) {
 }
 
 bool event_from_json(const std::string& json, run_event& out) {
-  auto j = flows::value::parse(json, nullptr, false);
+  return event_from_value(flows::value::parse(json, nullptr, false), out);
+}
+
+bool event_from_value(const flows::value& j, run_event& out) {
   if (!j.is_object() || !j.contains("event") || !j["event"].is_string()) return false;
   auto text = [&](const char* key) {
     auto i = j.find(key);
@@ -124,7 +127,7 @@ bool event_from_json(const std::string& json, run_event& out) {
   out.error = text("error");
   if (auto d = j.find("duration_ms"); d != j.end() && d->is_number())
     out.duration_ms = d->get<double>();
-  if (auto d = j.find("data"); d != j.end()) out.data = std::move(*d);
+  if (auto d = j.find("data"); d != j.end()) out.data = *d;
   if (auto o = j.find("outputs"); o != j.end() && o->is_object())
     for (auto& [k, v] : o->items()) out.outputs.emplace(k, v);
   return true;

@@ -37,6 +37,8 @@ void close_dispatch_span(tracing::span_record& s, const run_result& r);
 /// The event `json` (run_event::to_json's text, from a worker) back as an
 /// event; false for anything else, which the caller drops.
 bool event_from_json(const std::string& json, run_event& out);
+/// The same from the parsed object.
+bool event_from_value(const flows::value& j, run_event& out);
 
 /// This process as its workers see it: host name and pid.
 std::string front_name();

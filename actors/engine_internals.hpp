@@ -34,10 +34,12 @@ struct engine_internals {
       std::function<void(cluster::run_reply)> done);
   /// Runs one placed node a front sent this worker (its placement tags
   /// brought it here) as a remote child of the front's run: in the front's
-  /// trace, under its run span. The same contract as run_for_front.
+  /// trace, under its run span. The same contract as run_for_front;
+  /// `on_event` gets what the node emits and its child runs' events
+  /// (actors/placed_node.hpp, node_host_job::on_event).
   static std::function<void(std::string)> run_node_for_front(
       engine& e, const flow& f, cluster::node_request req,
-      std::function<void(cluster::run_reply)> done);
+      std::function<void(std::string)> on_event, std::function<void(cluster::run_reply)> done);
 };
 
 }  // namespace weft

@@ -4,14 +4,17 @@
 
 #include <utility>
 
+#include "actors/engine_cluster.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/run_secrets.hpp"
 
 namespace weft::actors {
 namespace {
 
-// The dispatcher's answer, back in the stand-in's mailbox.
+// The dispatcher's answer, and an observed node's events, back in the
+// stand-in's mailbox.
 using placed_done_atom = caf::atom_constant<caf::atom("wPlaced")>;
+using placed_event_atom = caf::atom_constant<caf::atom("wPlacedEv")>;
 
 /// Local only: inspect() carries the type name alone.
 struct placed_outcome {
@@ -164,14 +167,35 @@ caf::behavior placed_behavior(placed_actor* self, std::shared_ptr<const run_cont
   // A strong handle in the callback: once its run lets go of it, nothing
   // else keeps this actor alive until the answer comes, and the dispatcher
   // answers every request exactly once (at worst with `stopped`).
+  auto me = caf::actor_cast<caf::actor>(self);
+  cluster::dispatcher::event_fn on_event;
+  if (st.rs->observed)
+    on_event = [me](std::string json) {
+      caf::anon_send(me, placed_event_atom::value, std::move(json));
+    };
   placer->submit_node(
       make_request(st, inputs, time_left_ms),
-      [me = caf::actor_cast<caf::actor>(self)](cluster::run_reply r,
-                                               cluster::dispatch_failure why) {
+      [me](cluster::run_reply r, cluster::dispatch_failure why) {
         caf::anon_send(me, placed_done_atom::value, placed_outcome{std::move(r), why});
-      });
+      },
+      std::move(on_event));
   return {
       [self](placed_done_atom, const placed_outcome& o) { finish(self, o.reply, o.why); },
+      // What the node emitted on its worker, or an event of a child run it
+      // started there: on to the run, as from a local node.
+      [self](placed_event_atom, const std::string& json) {
+        auto& st = self->state;
+        auto j = flows::value::parse(json, nullptr, false);
+        if (!j.is_object()) return;
+        const auto kind = j.value("kind", std::string());
+        if (kind == "chunk" && j.contains("data")) {
+          self->send(st.run, chunk_atom::value, st.index, chunk_data{std::move(j["data"])});
+        } else if (kind == "child" && j.contains("event")) {
+          event_msg m;
+          if (event_from_value(j["event"], m.event))
+            self->send(st.run, child_event_atom::value, st.index, std::move(m));
+        }
+      },
       // The run stops: the worker stops the node (or the dispatcher drops
       // it from its line), and the answer that follows ends this actor, so
       // the run's last span waits for the node's.
@@ -194,6 +218,7 @@ struct host_state {
   tracing::span_id span;
   std::int64_t deadline_ms = 0;
   std::function<void(cluster::run_reply)> done;
+  std::function<void(std::string)> on_event;  // set for an observed run
   static inline const char* name = "weft.node_host";
 };
 using host_actor = run_actor::stateful_pointer<host_state>;
@@ -220,7 +245,8 @@ run_actor::behavior_type host_behavior(host_actor self, std::shared_ptr<const ru
                                        int index, flows::value_map inputs,
                                        const tracing::trace_context& ctx, tracing::span_id span,
                                        std::int64_t deadline_ms,
-                                       std::function<void(cluster::run_reply)> done) {
+                                       std::function<void(cluster::run_reply)> done,
+                                       std::function<void(std::string)> on_event) {
   auto& st = self->state;
   st.rs = std::move(rs);
   st.node_id = st.rs->plan->nodes[static_cast<std::size_t>(index)].id;
@@ -228,6 +254,7 @@ run_actor::behavior_type host_behavior(host_actor self, std::shared_ptr<const ru
   st.span = span;
   st.deadline_ms = deadline_ms;
   st.done = std::move(done);
+  st.on_event = std::move(on_event);
   st.node = spawn_node(self, st.rs, index, std::move(inputs), ctx, span);
   if (deadline_ms > 0)
     self->delayed_send(caf::actor_cast<run_actor>(self), std::chrono::milliseconds(deadline_ms),
@@ -237,12 +264,20 @@ run_actor::behavior_type host_behavior(host_actor self, std::shared_ptr<const ru
   };
   return {
       [](start_atom) {},
-      // The run context says nobody observes, so the node sends none of
-      // these: a placed node's own events stay on the worker (the front
-      // reports its start and end).
+      // Sent only when the front's run is observed. The front reported the
+      // node's start itself (with the span id it chose); what the node
+      // emits and its child runs' events go back to it.
       [](node_started_atom, int, const std::string&) {},
-      [](chunk_atom, int, chunk_data&) {},
-      [](child_event_atom, int, event_msg&) {},
+      [self](chunk_atom, int, chunk_data& c) {
+        if (auto& fn = self->state.on_event)
+          fn(flows::value{{"kind", "chunk"}, {"data", std::move(c.data)}}.dump(
+              -1, ' ', false, flows::value::error_handler_t::replace));
+      },
+      [self](child_event_atom, int, event_msg& m) {
+        if (auto& fn = self->state.on_event)
+          fn(flows::value{{"kind", "child"}, {"event", m.event.to_json()}}.dump(
+              -1, ' ', false, flows::value::error_handler_t::replace));
+      },
       [self](node_finished& m) {
         auto& st = self->state;
         // Spans first, as a run does: whoever sees the reply and flushes
@@ -316,6 +351,7 @@ run_actor host_placed_node(caf::actor_system& sys, node_host_job job) {
   rs->llm = job.llm ? job.llm : std::make_shared<llm_tally>();
   rs->session_id = req.run.trace.session_id;
   rs->user_id = req.run.trace.user_id;
+  rs->observed = static_cast<bool>(job.on_event);
   std::shared_ptr<tracing::secret_set> sent;
   if (!req.secrets.empty()) {
     sent = std::make_shared<tracing::secret_set>();
@@ -331,7 +367,8 @@ run_actor host_placed_node(caf::actor_system& sys, node_host_job job) {
   ctx.session_id = rs->session_id;
   ctx.user_id = rs->user_id;
   return sys.spawn<caf::lazy_init>(host_behavior, std::move(rs), index, std::move(inputs), ctx,
-                                   *span, req.run.deadline_ms, std::move(job.done));
+                                   *span, req.run.deadline_ms, std::move(job.done),
+                                   std::move(job.on_event));
 }
 
 }  // namespace weft::actors

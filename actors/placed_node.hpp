@@ -14,7 +14,9 @@
 // - On the worker, a node host stands in for the run actor: it spawns the
 //   node's actor (a composite's child runs then run there too), ships its
 //   spans to the worker's own exporter and answers with the node's
-//   outputs or error.
+//   outputs or error. When the front's run is observed, what the node
+//   emits and its child runs' events come back before the answer, and the
+//   stand-in hands them to its run actor as a local node would.
 //
 // The node's span is then the worker's, in the front's trace, under the
 // front's run span: the trace reads as if the node had run locally.
@@ -52,6 +54,10 @@ struct node_host_job {
   std::shared_ptr<llm_tally> llm;  // the node's tokens, reported back
   /// Called once with the node's end, from a CAF thread.
   std::function<void(cluster::run_reply)> done;
+  /// Set when the front's run is observed: gets what the node emits and
+  /// its child runs' events, as {"kind": "chunk", "data"} and {"kind":
+  /// "child", "event"} JSON, before `done`, on the thread that calls it.
+  std::function<void(std::string)> on_event;
 };
 
 /// Starts the node on this worker. Returns its host, idle until it gets

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 #include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/engine_setup.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/run_inputs.hpp"
+#include "cluster/wire.hpp"
 #include "net/http_server.hpp"
 #include "serve/service.hpp"
 
@@ -19,27 +21,21 @@ namespace weft::cli {
 
 namespace {
 
-// "127.0.0.1:8080", "[::1]:8080", ":8080" (loopback), "8080".
-bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
-  std::string h, p;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return false;
-    h = text.substr(1, close - 1);
-    p = text.substr(close + 2);
-  } else if (auto colon = text.rfind(':'); colon != std::string::npos) {
-    h = text.substr(0, colon);
-    p = text.substr(colon + 1);
-  } else {
-    p = text;
-  }
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos)
-    return false;
-  auto n = std::stoul(p);
-  if (n > 65535) return false;
-  host = h.empty() ? "127.0.0.1" : h;
-  port = static_cast<std::uint16_t>(n);
+// "127.0.0.1:8080", "[::1]:8080", ":8080" (loopback), "8080": the cluster's
+// HOST:PORT parser, with the two short forms serve has always taken.
+bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port,
+                  std::string& why) {
+  auto digits = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  std::string full = text;
+  if (digits(text)) full = "127.0.0.1:" + text;
+  else if (text.size() > 1 && text.front() == ':' && digits(std::string_view(text).substr(1)))
+    full = "127.0.0.1" + text;
+  cluster::endpoint e;
+  if (!cluster::parse_endpoint(full, e, why)) return false;
+  host = e.host;
+  port = e.port;
   return true;
 }
 
@@ -65,9 +61,10 @@ void raise_fd_limit(std::int64_t max_connections) {
 int serve_command(const serve_opts& o) {
   std::string host;
   std::uint16_t port = 0;
-  if (!parse_listen(o.listen, host, port)) {
-    std::cerr << "weft: error: --listen '" << o.listen
-              << "': expected HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080\n";
+  std::string why;
+  if (!parse_listen(o.listen, host, port, why)) {
+    std::cerr << "weft: error: --listen: " << why
+              << "; expected HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080\n";
     return exit_usage;
   }
   run_common rc;

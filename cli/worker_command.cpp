@@ -123,11 +123,12 @@ int worker_command(const worker_opts& o) {
     return engine_internals::run_for_front(*e, flow(plan), std::move(req), std::move(on_event),
                                            std::move(done));
   };
-  wc.run_node = [e, lookup](cluster::node_request req,
+  wc.run_node = [e, lookup](cluster::node_request req, std::function<void(std::string)> on_event,
                             std::function<void(cluster::run_reply)> done) {
     auto plan = lookup(req.run, done);
     if (!plan) return std::function<void(std::string)>{};
-    return engine_internals::run_node_for_front(*e, flow(plan), std::move(req), std::move(done));
+    return engine_internals::run_node_for_front(*e, flow(plan), std::move(req), std::move(on_event),
+                                                std::move(done));
   };
   wc.log = [](const std::string& msg) { std::cerr << "weft worker: " << msg << std::endl; };
 

@@ -78,7 +78,8 @@ struct state {
   std::shared_ptr<std::atomic<int>> connected;
   std::vector<slot> slots;
   std::map<std::uint64_t, pending> runs;
-  std::map<std::string, std::uint64_t> observed;  // run id -> ticket, observed runs only
+  // observed_key(run id, node) -> ticket, for observed runs and nodes only.
+  std::map<std::string, std::uint64_t> observed;
   // Tickets waiting for a worker with room, by line_of(): "" for runs.
   std::map<std::string, std::deque<std::uint64_t>> lines;
   std::uint64_t next_ticket = 0;
@@ -98,13 +99,19 @@ void note(self_t self, slot* s, const std::string& msg, bool problem = true) {
   if (cfg.log) cfg.log(problem, msg);
 }
 
+// Where an observed request's events are routed: its run, and its node
+// for a placed node (a run may have several placed nodes out at once).
+std::string observed_key(const pending& p) {
+  return p.job.run.run_id + '\n' + (p.node ? p.job.node : std::string());
+}
+
 void finish(self_t self, std::uint64_t ticket, run_reply r, dispatch_failure why) {
   auto& st = self->state;
   auto it = st.runs.find(ticket);
   if (it == st.runs.end()) return;
   auto p = std::move(it->second);
   st.runs.erase(it);
-  if (p.on_event) st.observed.erase(p.job.run.run_id);
+  if (p.on_event) st.observed.erase(observed_key(p));
   if (p.worker >= 0) st.slots[static_cast<std::size_t>(p.worker)].tickets.erase(ticket);
   if (r.run_id.empty()) r.run_id = p.job.run.run_id;
   if (r.trace_id.empty()) r.trace_id = p.job.run.trace.trace_id;
@@ -458,7 +465,7 @@ caf::behavior dispatch_actor(self_t self, dispatcher_config cfg,
         p.node = s.node;
         p.done = std::move(s.done);
         p.on_event = std::move(s.on_event);
-        if (p.on_event) st.observed[p.job.run.run_id] = ticket;
+        if (p.on_event) st.observed[observed_key(p)] = ticket;
         st.runs.emplace(ticket, std::move(p));
         place(self, ticket);
       },
@@ -477,11 +484,11 @@ caf::behavior dispatch_actor(self_t self, dispatcher_config cfg,
           return;
         }
       },
-      // An observed run's event, from its worker's session, before its
-      // reply (the session forwards both in order).
-      [self](event_atom, const std::string& run_id, std::string& json) {
+      // An observed run's (or placed node's) event, from its worker's
+      // session, before its reply (the session forwards both in order).
+      [self](event_atom, const std::string& run_id, const std::string& node, std::string& json) {
         auto& st = self->state;
-        auto t = st.observed.find(run_id);
+        auto t = st.observed.find(run_id + '\n' + node);
         if (t == st.observed.end()) return;
         auto it = st.runs.find(t->second);
         if (it == st.runs.end() || it->second.worker < 0) return;
@@ -525,11 +532,13 @@ void dispatcher::submit(run_request req, done_fn done, event_fn on_event) {
   caf::anon_send(actor_, std::move(s));
 }
 
-void dispatcher::submit_node(node_request req, done_fn done) {
+void dispatcher::submit_node(node_request req, done_fn done, event_fn on_event) {
   submitted s;
   s.job = std::move(req);
+  s.job.observed = static_cast<bool>(on_event);
   s.node = true;
   s.done = std::move(done);
+  s.on_event = std::move(on_event);
   caf::anon_send(actor_, std::move(s));
 }
 

@@ -73,8 +73,10 @@ class dispatcher {
   void submit(run_request req, done_fn done, event_fn on_event = {});
   /// The same for one node of a run at this front (its placement): it goes
   /// only to a worker with every one of `req.tags`, or fails with
-  /// no_worker and "no worker with tags [gpu] ...".
-  void submit_node(node_request req, done_fn done);
+  /// no_worker and "no worker with tags [gpu] ...". With `on_event`, what
+  /// the node emits there and its child runs' events come back, as JSON
+  /// objects {"kind": "chunk", "data"} or {"kind": "child", "event"}.
+  void submit_node(node_request req, done_fn done, event_fn on_event = {});
   /// Stops what was submitted for `run_id` (and `node`, for a placed node;
   /// empty for a top-level run): a worker cancels it, and its reply then
   /// says `why`; one still in line ends with `cancelled`.

@@ -8,8 +8,9 @@
 //                     front that showed the key
 //   front -> session  (run_atom, run_request)  -> run_reply
 //   front -> session  (node_atom, node_request) -> run_reply (placement)
-//   session -> front  (event_atom, run id, event JSON): an observed run's
-//                     events, in order, all before its reply
+//   session -> front  (event_atom, run id, node, event JSON): an observed
+//                     run's events (node empty), or an observed placed
+//                     node's, in order, all before the reply
 //   front -> session  (stop_atom, run id, node, why): cancel what it sent
 //   front -> session  (status_atom)            -> worker_status (heartbeat)
 //
@@ -110,20 +111,23 @@ struct node_request {
   std::string root_run_id;  // the top-level run's (differs in a child run)
   std::int32_t depth = 0;   // how deep the node's run nests (0: top level)
   bool content = false;     // record inputs and outputs on spans
+  /// The run is observed: the worker sends back what the node emits and
+  /// its child runs' events (event_atom), for the front to pass on.
+  bool observed = false;
   /// The run's secret values, when any of them occurs in the inputs sent:
   /// the worker then masks as the front would. Otherwise none leave.
   std::vector<std::string> secrets;
   friend bool operator==(const node_request& a, const node_request& b) {
     return a.run == b.run && a.node == b.node && a.tags == b.tags && a.span_id == b.span_id &&
            a.root_run_id == b.root_run_id && a.depth == b.depth && a.content == b.content &&
-           a.secrets == b.secrets;
+           a.observed == b.observed && a.secrets == b.secrets;
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_request& x) {
   return f(caf::meta::type_name("weft.node_request"), x.run, x.node, x.tags, x.span_id,
-           x.root_run_id, x.depth, x.content, x.secrets);
+           x.root_run_id, x.depth, x.content, x.observed, x.secrets);
 }
 
 /// How a run ended on the worker (weft::run_result, on the wire).

@@ -50,6 +50,17 @@ worker_status status_of(const host_shared& h) {
   return s;
 }
 
+// Where an observed run's (or placed node's) events go: through the
+// session's mailbox to the front, the road its end takes too, so the front
+// sees them in order and all of them before the reply.
+std::function<void(std::string)> events_to(caf::stateful_actor<session_state>* self,
+                                           const std::string& run_id, const std::string& node) {
+  return [addr = self->address(), run_id, node](std::string json) {
+    if (auto me = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(me, event_atom::value, run_id, node, std::move(json));
+  };
+}
+
 // One front's session. It lives as long as the front does: when the front's
 // actor goes down (its process ended, or the connection broke), the runs it
 // sent are cancelled, since nobody is left to take their answers.
@@ -101,23 +112,15 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
   return {
       [self, open, host](run_atom, run_request& req) -> caf::result<run_reply> {
         auto run_id = req.run_id;
-        // Events take the same road as the end: through this actor's
-        // mailbox to the front, so the front sees them in order, and all
-        // of them before the reply.
-        std::function<void(std::string)> on_event;
-        if (req.observed)
-          on_event = [addr = self->address(), run_id](std::string json) {
-            if (auto me = caf::actor_cast<caf::actor>(addr))
-              caf::anon_send(me, event_atom::value, run_id, std::move(json));
-          };
+        auto on_event = req.observed ? events_to(self, run_id, {}) : nullptr;
         return open(run_id, std::string(), [&](std::function<void(run_reply)> done) {
           return host->cfg.run(std::move(req), std::move(on_event), std::move(done));
         });
       },
-      [self, front](event_atom, std::string& run_id, std::string& json) {
-        self->send(front, event_atom::value, std::move(run_id), std::move(json));
+      [self, front](event_atom, std::string& run_id, std::string& node, std::string& json) {
+        self->send(front, event_atom::value, std::move(run_id), std::move(node), std::move(json));
       },
-      [open, host](node_atom, node_request& req) -> caf::result<run_reply> {
+      [self, open, host](node_atom, node_request& req) -> caf::result<run_reply> {
         auto run_id = req.run.run_id;
         auto node = req.node;
         if (!host->cfg.run_node) {
@@ -127,8 +130,9 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
           r.error = "worker " + host->cfg.name + " does not run placed nodes";
           return r;
         }
+        auto on_event = req.observed ? events_to(self, run_id, node) : nullptr;
         return open(run_id, node, [&](std::function<void(run_reply)> done) {
-          return host->cfg.run_node(std::move(req), std::move(done));
+          return host->cfg.run_node(std::move(req), std::move(on_event), std::move(done));
         });
       },
       [self](stop_atom, const std::string& run_id, const std::string& node,

@@ -40,8 +40,10 @@ struct worker_host_config {
       run_request, std::function<void(std::string)> on_event, std::function<void(run_reply)>)>
       run;
   /// The same for one placed node of a run at a front (may be empty: the
-  /// worker then refuses placed nodes).
-  std::function<std::function<void(std::string)>(node_request, std::function<void(run_reply)>)>
+  /// worker then refuses placed nodes). `on_event` is set when the node's
+  /// run is observed (node_request::observed).
+  std::function<std::function<void(std::string)>(
+      node_request, std::function<void(std::string)> on_event, std::function<void(run_reply)>)>
       run_node;
   /// Refused hellos and lost fronts are told here (may be empty).
   std::function<void(const std::string&)> log;

@@ -192,6 +192,16 @@ TEST_CASE("weft trace show prints each trace as a tree", "[cli]") {
   CHECK(run_weft("trace show /nonexistent/file.jsonl").code == 2);
 }
 
+TEST_CASE("weft serve --listen says what is wrong with the address", "[cli]") {
+  auto bad_port = run_weft("serve --flows " + src("examples") + " --listen 127.0.0.1:99999");
+  CHECK(bad_port.code == 2);
+  CHECK_THAT(bad_port.err, Catch::Contains("--listen: '127.0.0.1:99999': the port must be a "
+                                           "number from 0 to 65535; expected HOST:PORT"));
+  auto v6 = run_weft("serve --flows " + src("examples") + " --listen ::1:8080");
+  CHECK(v6.code == 2);
+  CHECK_THAT(v6.err, Catch::Contains("write an IPv6 address in brackets"));
+}
+
 namespace {
 
 // One OTLP/JSON request line holding `spans`, each {"id","parent","name"}

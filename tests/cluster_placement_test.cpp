@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -374,4 +375,88 @@ outputs: {x: wait.value}
   eng.shutdown();
   CHECK(cpu->stop(SIGTERM) == 0);
   CHECK(tpu->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("placement: an observed run sees a placed composite's events as if it ran here",
+          "[cluster][hardening]") {
+  flow_dir dir;
+  dir.write("flows/ticket.yaml", example("ticket.yaml"));
+  dir.write("flows/placed.yaml", placed_flow);
+  // The same flow without its placement line: the reference, run here.
+  std::string local_text = placed_flow;
+  const std::string line = "    placement: {tags: [gpu]}\n";
+  local_text.erase(local_text.find(line), line.size());
+  dir.write("local/ticket.yaml", example("ticket.yaml"));
+  dir.write("local/placed.yaml", local_text);
+  auto gpu = start_worker(dir, "gpu", "127.0.0.1:0", {"--tags", "gpu"});
+
+  // What an observer sees, without ids and timings: kind, path, status.
+  auto observe = [](engine& eng, const flow& f) {
+    std::mutex mu;
+    std::multiset<std::string> seen;
+    run_options ro;
+    ro.on_event = [&](const run_event& e) {
+      std::string path;
+      for (const auto& p : e.path) path += "/" + p;
+      std::lock_guard<std::mutex> lk(mu);
+      seen.insert(e.to_json()["event"].get<std::string>() + " " + path + " " + e.status);
+    };
+    value tickets = value::array();
+    tickets.push_back(value{{"text", "db down"}, {"score", 0.9}});
+    tickets.push_back(value{{"text", "typo"}, {"score", 0.1}});
+    auto r = eng.run(f, {{"tickets", tickets}, {"name", "n"}}, ro).get();
+    INFO(r.error);
+    CHECK(r.ok);
+    std::lock_guard<std::mutex> lk(mu);
+    return seen;
+  };
+  std::multiset<std::string> here, there;
+  {
+    engine eng;
+    auto f = eng.load_file((dir.path() / "local/placed.yaml").string());
+    REQUIRE(f);
+    here = observe(eng, f.flow);
+  }
+  {
+    engine eng(front_options(dir, {at(*gpu)}));
+    REQUIRE(eng.wait_for_workers(1, 10s));
+    auto f = eng.load_file((dir.path() / "flows/placed.yaml").string());
+    REQUIRE(f);
+    there = observe(eng, f.flow);
+    eng.shutdown();
+  }
+  // The child runs' node events under the map node came back from the
+  // worker: the same events, the same paths.
+  CHECK(here.size() > 10);
+  CHECK(there == here);
+  CHECK(gpu->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("placement: examples/cluster/triage_gpu.yaml runs its map on the gpu worker",
+          "[cluster][hardening]") {
+  flow_dir dir;
+  const std::string examples = std::string(WEFT_SOURCE_DIR) + "/examples/cluster";
+  worker_process gpu(
+      {"--flows", examples, "--tags", "gpu", "--trace-file", (dir.path() / "gpu.jsonl").string()},
+      {cluster_key});
+  INFO(gpu.err());
+  REQUIRE(gpu.port() != 0);
+  run_result r;
+  {
+    engine eng(front_options(dir, {at(gpu)}));
+    REQUIRE(eng.wait_for_workers(1, 10s));
+    auto f = eng.load_file(examples + "/triage_gpu.yaml");
+    REQUIRE(f);
+    value tickets = value::array();
+    tickets.push_back(value{{"text", "db down"}, {"score", 0.9}});
+    r = eng.run(f.flow, {{"tickets", tickets}}).get();
+    eng.shutdown();
+  }
+  INFO(r.error);
+  REQUIRE(r.ok);
+  CHECK(r.outputs.at("replies") == value::array({"URGENT: db down"}));
+  CHECK(r.outputs.at("title") == "triage for support");
+  CHECK(gpu.stop(SIGTERM) == 0);
+  CHECK(named(spans_in(dir, "gpu.jsonl"), "each") != nullptr);
+  CHECK(named(spans_in(dir, "front.jsonl"), "each") == nullptr);
 }

@@ -89,6 +89,7 @@ TEST_CASE("cluster wire: every type crosses the serializer unchanged", "[cluster
     n.root_run_id = "run-0";
     n.depth = 2;
     n.content = true;
+    n.observed = true;
     n.secrets = {"sk-123", std::string("with\0nul", 8)};
     auto back = round_trip(sys, n);
     CHECK(back == n);
