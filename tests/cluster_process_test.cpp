@@ -10,12 +10,14 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -527,4 +529,47 @@ outputs: {x: wait.value}
     CHECK_THAT(events.back().error, Catch::Contains("worker lost"));
   }
   eng.shutdown();
+}
+
+TEST_CASE("cluster: weft serve --workers streams a run that ran on a worker as SSE",
+          "[cluster][hardening]") {
+  flow_dir dir;
+  dir.write("flows/ticket.yaml", example("ticket.yaml"));
+  auto w = start_worker(dir, "w0");
+  serve_process srv({"--flows", (dir.path() / "flows").string(), "--workers", at(*w),
+                     "--no-local-fallback", "--trace-file", (dir.path() / "front.jsonl").string()},
+                    {cluster_key});
+  INFO(srv.err());
+  REQUIRE(srv.port() != 0);
+  raw_conn c(srv.port());
+  REQUIRE(c.send(json_post("/v1/flows/ticket/runs",
+                           R"({"inputs": {"item": {"text": "db down", "score": 0.9}}})",
+                           "Accept: text/event-stream\r\n")));
+  auto r = c.read_response(10s);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->header("content-type") == "text/event-stream");
+  // The worker's events, in order, as the stream's events.
+  std::vector<std::string> kinds;
+  std::istringstream lines(r->body);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("event: ", 0) == 0) kinds.push_back(line.substr(7));
+  REQUIRE_FALSE(kinds.empty());
+  CHECK(kinds.front() == "node_started");
+  CHECK(kinds.back() == "run_finished");
+  CHECK(std::count(kinds.begin(), kinds.end(), "node_started") == 3);
+  CHECK_THAT(r->body, Catch::Contains("URGENT: db down"));
+  CHECK(srv.stop(SIGTERM) == 0);
+  CHECK(w->stop(SIGTERM) == 0);
+  // It ran on the worker: the run span is in its file, the dispatch span
+  // in the front's.
+  std::vector<tracing::span_record> front, worker;
+  tracing::read_otlp_json_file((dir.path() / "front.jsonl").string(), front);
+  tracing::read_otlp_json_file((dir.path() / "w0.jsonl").string(), worker);
+  REQUIRE(front.size() == 1);
+  CHECK(front[0].name == "dispatch ticket");
+  bool run_span = false;
+  for (const auto& s : worker)
+    if (s.name == "ticket") run_span = s.parent == front[0].id;
+  CHECK(run_span);
 }
