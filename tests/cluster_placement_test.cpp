@@ -52,21 +52,6 @@ nodes:
 outputs: {y: big.text}
 )";
 
-engine_options front_options(const flow_dir& dir, std::vector<std::string> workers) {
-  auto o = cluster_front(std::move(workers));
-  o.heartbeat = 200ms;
-  o.heartbeat_timeout = 1500ms;
-  o.settings.tracing.trace_file = (dir.path() / "front.jsonl").string();
-  return o;
-}
-
-std::vector<tracing::span_record> spans_in(const flow_dir& dir, const std::string& file) {
-  std::vector<tracing::span_record> spans;
-  if (std::filesystem::exists(dir.path() / file))
-    tracing::read_otlp_json_file((dir.path() / file).string(), spans);
-  return spans;
-}
-
 }  // namespace
 
 TEST_CASE("placement: a gpu node and its subtree run on the gpu worker alone under the run span",
@@ -80,7 +65,7 @@ TEST_CASE("placement: a gpu node and its subtree run on the gpu worker alone und
   constexpr int runs = 40;
   std::vector<run_result> results;
   {
-    engine eng(front_options(dir, {at(*cpu), at(*gpu)}));
+    engine eng(timed_front(dir, {at(*cpu), at(*gpu)}));
     REQUIRE(eng.wait_for_workers(2, 10s));
     auto loaded = eng.load_file((dir.path() / "flows/placed.yaml").string());
     REQUIRE(loaded);
@@ -174,7 +159,7 @@ TEST_CASE("placement: a node whose tags no worker has fails and its span says wh
   auto gpu = start_worker(dir, "gpu", "127.0.0.1:0", {"--tags", "gpu"});
   run_result r;
   {
-    engine eng(front_options(dir, {at(*gpu)}));
+    engine eng(timed_front(dir, {at(*gpu)}));
     REQUIRE(eng.wait_for_workers(1, 10s));
     auto loaded = eng.load_file((dir.path() / "flows/tpu.yaml").string());
     REQUIRE(loaded);
@@ -264,7 +249,7 @@ TEST_CASE("placement: a cancelled run stops its placed node on the worker",
   auto gpu = start_worker(dir, "gpu", "127.0.0.1:0", {"--tags", "gpu"});
   run_result r;
   {
-    engine eng(front_options(dir, {at(*gpu)}));
+    engine eng(timed_front(dir, {at(*gpu)}));
     REQUIRE(eng.wait_for_workers(1, 10s));
     auto loaded = eng.load_file((dir.path() / "flows/long.yaml").string());
     REQUIRE(loaded);
@@ -306,7 +291,7 @@ TEST_CASE("placement: a placed node lost with its worker fails and the front clo
   run_result r;
   double took_ms = 0;
   {
-    engine eng(front_options(dir, {at(*gpu)}));
+    engine eng(timed_front(dir, {at(*gpu)}));
     REQUIRE(eng.wait_for_workers(1, 10s));
     auto loaded = eng.load_file((dir.path() / "flows/long.yaml").string());
     REQUIRE(loaded);
@@ -340,17 +325,11 @@ TEST_CASE("placement: a node for a free tagged worker does not wait behind a ful
   // The cpu worker runs `slow`, one run at a time; the tpu worker runs
   // only `tpu`, whose one node is placed on it.
   flow_dir cpu_dir, tpu_dir;
-  cpu_dir.write("flows/slow.yaml", R"(flow: slow
-inputs:
-  x: {type: string}
-nodes:
-  wait: {type: sleep, params: {ms: 1500}, inputs: {value: $inputs.x}}
-outputs: {x: wait.value}
-)");
+  cpu_dir.write("flows/slow.yaml", sleep_flow("slow", 1500));
   tpu_dir.write("flows/tpu.yaml", tpu_flow);
   auto cpu = start_worker(cpu_dir, "cpu", "127.0.0.1:0", {"--max-inflight", "1"});
   auto tpu = start_worker(tpu_dir, "tpu", "127.0.0.1:0", {"--tags", "tpu"});
-  engine eng(front_options(cpu_dir, {at(*cpu), at(*tpu)}));
+  engine eng(timed_front(cpu_dir, {at(*cpu), at(*tpu)}));
   REQUIRE(eng.wait_for_workers(2, 10s));
   auto slow = eng.load_file((cpu_dir.path() / "flows/slow.yaml").string());
   auto placed = eng.load_file((tpu_dir.path() / "flows/tpu.yaml").string());
@@ -418,7 +397,7 @@ TEST_CASE("placement: an observed run sees a placed composite's events as if it 
     here = observe(eng, f.flow);
   }
   {
-    engine eng(front_options(dir, {at(*gpu)}));
+    engine eng(timed_front(dir, {at(*gpu)}));
     REQUIRE(eng.wait_for_workers(1, 10s));
     auto f = eng.load_file((dir.path() / "flows/placed.yaml").string());
     REQUIRE(f);
@@ -443,7 +422,7 @@ TEST_CASE("placement: examples/cluster/triage_gpu.yaml runs its map on the gpu w
   REQUIRE(gpu.port() != 0);
   run_result r;
   {
-    engine eng(front_options(dir, {at(gpu)}));
+    engine eng(timed_front(dir, {at(gpu)}));
     REQUIRE(eng.wait_for_workers(1, 10s));
     auto f = eng.load_file(examples + "/triage_gpu.yaml");
     REQUIRE(f);

@@ -35,21 +35,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* slow_flow = R"(flow: slow
-inputs:
-  x: {type: string}
-nodes:
-  wait: {type: sleep, params: {ms: 400}, inputs: {value: $inputs.x}}
-outputs: {x: wait.value}
-)";
-
-engine_options front_options(const flow_dir& dir, std::vector<std::string> workers) {
-  auto o = cluster_front(std::move(workers));
-  o.heartbeat = 200ms;
-  o.heartbeat_timeout = 1500ms;
-  o.settings.tracing.trace_file = (dir.path() / "front.jsonl").string();
-  return o;
-}
+const std::string slow_flow = sleep_flow("slow", 400);
 
 // Runs `n` runs of `f`, at most `window` at once, and returns their results.
 std::vector<run_result> run_many(engine& eng, const flow& f, int n, int window,
@@ -102,7 +88,7 @@ TEST_CASE("cluster: 3000 runs over 3 workers make one clean trace each across th
 
   std::vector<run_result> results;
   {
-    engine eng(front_options(dir, addrs));
+    engine eng(timed_front(dir, addrs));
     REQUIRE(eng.wait_for_workers(0, 10s));
     auto loaded = eng.load_file((dir.path() / "flows/ticket.yaml").string());
     REQUIRE(loaded);
@@ -163,7 +149,7 @@ TEST_CASE("cluster: a run joins the caller's trace under the caller's span",
   auto w = start_worker(dir, "w0");
   run_result r;
   {
-    engine eng(front_options(dir, {at(*w)}));
+    engine eng(timed_front(dir, {at(*w)}));
     REQUIRE(eng.wait_for_workers(1, 10s));
     auto loaded = eng.load_file((dir.path() / "flows/ticket.yaml").string());
     run_options ro;
@@ -209,7 +195,7 @@ TEST_CASE(
   value_map in{{"item", value{{"text", "t"}, {"score", 0.1}}}};
 
   SECTION("a wrong key") {
-    auto o = front_options(dir, {at(*w)});
+    auto o = timed_front(dir, {at(*w)});
     o.cluster_key = "not-the-key";
     engine eng(o);
     CHECK_FALSE(eng.wait_for_workers(1, 1500ms));
@@ -222,7 +208,7 @@ TEST_CASE(
     CHECK_THAT(w->err(), Catch::Contains("wrong cluster key"));
   }
   SECTION("another version of the flow") {
-    engine eng(front_options(dir, {at(*w)}));
+    engine eng(timed_front(dir, {at(*w)}));
     REQUIRE(eng.wait_for_workers(1, 10s));
     auto other = dir.write("front/ticket.yaml", example("ticket.yaml") + "# edited\n");
     auto loaded = eng.load_file(other);
@@ -235,7 +221,7 @@ TEST_CASE(
     eng.shutdown();
   }
   SECTION("no worker reachable: local fallback, or a clear error") {
-    auto o = front_options(dir, {"127.0.0.1:1"});
+    auto o = timed_front(dir, {"127.0.0.1:1"});
     o.local_fallback = true;
     {
       engine eng(o);
@@ -269,7 +255,7 @@ TEST_CASE(
 
   for (bool retry : {false, true}) {
     DYNAMIC_SECTION("retry_lost_runs " << retry) {
-      auto o = front_options(dir, {a0, a1});
+      auto o = timed_front(dir, {a0, a1});
       o.retry_lost_runs = retry;
       engine eng(o);
       REQUIRE(eng.wait_for_workers(2, 10s));
@@ -333,18 +319,12 @@ TEST_CASE(
 
 TEST_CASE("cluster: cancelling a dispatched run stops it on its worker", "[cluster][hardening]") {
   flow_dir dir;
-  dir.write("flows/long.yaml", R"(flow: long
-inputs:
-  x: {type: string}
-nodes:
-  wait: {type: sleep, params: {ms: 20000}, inputs: {value: $inputs.x}}
-outputs: {x: wait.value}
-)");
+  dir.write("flows/long.yaml", sleep_flow("long", 20000));
   auto w = start_worker(dir, "w0");
   run_result r;
   double took_ms = 0;
   {
-    engine eng(front_options(dir, {at(*w)}));
+    engine eng(timed_front(dir, {at(*w)}));
     REQUIRE(eng.wait_for_workers(1, 10s));
     auto loaded = eng.load_file((dir.path() / "flows/long.yaml").string());
     REQUIRE(loaded);
@@ -382,13 +362,7 @@ outputs: {x: wait.value}
 TEST_CASE("cluster: the worker's HTTP probe tells ready from draining and reports its load",
           "[cluster][hardening]") {
   flow_dir dir;
-  dir.write("flows/long.yaml", R"(flow: long
-inputs:
-  x: {type: string}
-nodes:
-  wait: {type: sleep, params: {ms: 2500}, inputs: {value: $inputs.x}}
-outputs: {x: wait.value}
-)");
+  dir.write("flows/long.yaml", sleep_flow("long", 2500));
   auto w = start_worker(dir, "w0", "127.0.0.1:0",
                         {"--tags", "gpu", "--max-inflight", "7", "--probe", "127.0.0.1:0"});
   const std::string marker = "probe on http://127.0.0.1:";
@@ -419,7 +393,7 @@ outputs: {x: wait.value}
   CHECK(post->status == 405);
 
   // With a run in flight, SIGTERM drains: the probe says 503 and the load.
-  engine eng(front_options(dir, {at(*w)}));
+  engine eng(timed_front(dir, {at(*w)}));
   REQUIRE(eng.wait_for_workers(1, 10s));
   auto loaded = eng.load_file((dir.path() / "flows/long.yaml").string());
   REQUIRE(loaded);
@@ -463,7 +437,7 @@ nodes:
 outputs: {x: wait.value}
 )");
   auto w = start_worker(dir, "w0");
-  engine eng(front_options(dir, {at(*w)}));
+  engine eng(timed_front(dir, {at(*w)}));
   REQUIRE(eng.wait_for_workers(1, 10s));
 
   // Events are delivered on one thread at a time, before the result.

@@ -2,6 +2,8 @@
 // the test key, each writing its spans to NAME.jsonl in a flow_dir.
 #pragma once
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -12,6 +14,7 @@
 
 #include "support/flow_dir.hpp"
 #include "support/serve_process.hpp"
+#include "tracing/otlp_json_reader.hpp"
 #include "weft/engine.hpp"
 
 namespace weft::test {
@@ -49,6 +52,32 @@ inline engine_options cluster_front(std::vector<std::string> workers) {
   o.local_fallback = false;
   o.log = [](log_level, std::string_view) {};
   return o;
+}
+
+/// cluster_front() for the process tests: a fast heartbeat (a lost worker
+/// shows within 1.5 s) and the front's spans to dir/front.jsonl.
+inline engine_options timed_front(const flow_dir& dir, std::vector<std::string> workers) {
+  auto o = cluster_front(std::move(workers));
+  o.heartbeat = std::chrono::milliseconds(200);
+  o.heartbeat_timeout = std::chrono::milliseconds(1500);
+  o.settings.tracing.trace_file = (dir.path() / "front.jsonl").string();
+  return o;
+}
+
+/// A flow `name` whose one node (`wait`) sleeps `ms`, then passes input x
+/// through as output x.
+inline std::string sleep_flow(const std::string& name, int ms) {
+  return "flow: " + name +
+         "\ninputs:\n  x: {type: string}\nnodes:\n  wait: {type: sleep, params: {ms: " +
+         std::to_string(ms) + "}, inputs: {value: $inputs.x}}\noutputs: {x: wait.value}\n";
+}
+
+/// The spans in dir/FILE (none when a node never wrote it).
+inline std::vector<tracing::span_record> spans_in(const flow_dir& dir, const std::string& file) {
+  std::vector<tracing::span_record> spans;
+  if (std::filesystem::exists(dir.path() / file))
+    tracing::read_otlp_json_file((dir.path() / file).string(), spans);
+  return spans;
 }
 
 /// The worker's address, as --workers takes it.
